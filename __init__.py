@@ -1,0 +1,49 @@
+"""ComfyUI-Launchpad, as ComfyUI loads it from custom_nodes/.
+
+ComfyUI imports this file under a path-like module name, so everything below is imported
+relatively. Whatever goes wrong in here is logged and ComfyUI keeps starting; nothing heavy
+is imported at this point (ComfyUI reports each pack's import time).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+log = logging.getLogger("launchpad")
+
+WEB_DIRECTORY = "./web"
+NODE_CLASS_MAPPINGS: dict[str, type] = {}
+NODE_DISPLAY_NAME_MAPPINGS: dict[str, str] = {}
+
+
+def _prompt_server() -> object | None:
+    """ComfyUI's PromptServer when we are being loaded by ComfyUI, else None.
+
+    ComfyUI imports its ``server`` module and builds the PromptServer before it loads custom
+    nodes, so looking in sys.modules is enough and never imports anything.
+    """
+    server = sys.modules.get("server")
+    return getattr(getattr(server, "PromptServer", None), "instance", None)
+
+
+def _load() -> None:
+    global NODE_CLASS_MAPPINGS, NODE_DISPLAY_NAME_MAPPINGS
+    from .nodes import NODE_CLASS_MAPPINGS as classes
+    from .nodes import NODE_DISPLAY_NAME_MAPPINGS as names
+
+    prompt_server = _prompt_server()
+    if prompt_server is not None:
+        from .server_routes.comfy import register
+
+        register(prompt_server)
+    NODE_CLASS_MAPPINGS, NODE_DISPLAY_NAME_MAPPINGS = classes, names
+
+
+try:
+    _load()
+except Exception:  # ComfyUI must keep starting whatever happens in here
+    log.exception(
+        "ComfyUI-Launchpad could not load and is disabled for this run; ComfyUI continues without it. "
+        "Please report this log at https://github.com/comfyui-launchpad/ComfyUI-Launchpad/issues"
+    )

@@ -1,0 +1,1 @@
+"""The `launchpad` command line."""

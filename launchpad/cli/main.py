@@ -1,0 +1,231 @@
+"""`launchpad`: the command line the container start script and people use.
+
+Every command takes ``--workspace DIR`` (default: WORKSPACE_ROOT, else /workspace) and
+``--json`` for scripts. Exit codes are in :data:`EXIT_CODES`; errors are one readable line
+on stderr that says what to do, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from pathlib import Path
+
+from .. import __version__, humanize, model_paths
+from ..catalog import Catalog, load_catalog
+from ..catalog.state import preset_state
+from ..config import Settings
+from ..errors import LaunchpadError
+from ..model_roots import ModelRoots
+from ..workspace import Workspace, default_root, doctor
+
+OK, FAILED, USAGE, WORKSPACE, CATALOG, NOT_FOUND, INTERRUPTED = 0, 1, 2, 3, 4, 5, 130
+
+# error code -> exit status; anything not listed is FAILED
+EXIT_CODES: dict[str, int] = {
+    "invalid_setting": USAGE,
+    "invalid_input": USAGE,
+    "workspace_unavailable": WORKSPACE,
+    "catalog_invalid": CATALOG,
+    "not_found": NOT_FOUND,
+}
+
+Handler = Callable[[argparse.Namespace, Settings], int]
+
+
+def _emit_json(data: object) -> None:
+    json.dump(data, sys.stdout, indent=2)
+    sys.stdout.write("\n")
+
+
+def _warn_catalog(catalog: Catalog) -> int:
+    for warning in catalog.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    return CATALOG if catalog.warnings else OK
+
+
+def load(settings: Settings) -> Catalog:
+    return load_catalog(Workspace(settings.workspace).user_presets, templates_dir=settings.templates_dir)
+
+
+# --- commands -------------------------------------------------------------------------
+
+
+def cmd_presets(args: argparse.Namespace, settings: Settings) -> int:
+    catalog = load(settings)
+    roots = ModelRoots.for_workspace(Workspace(settings.workspace))
+    if args.preset_command == "show":
+        preset = catalog.get(args.id)
+        state, files = preset_state(preset, roots)
+        if args.json:
+            _emit_json({**preset.summary(), "state": state, "files": [f.to_dict() for f in files]})
+            return OK
+        print(f"{preset.id}: {preset.name}  [{preset.category}, {state}]")
+        if preset.description:
+            print(f"  {preset.description}")
+        print(f"  total size: {humanize.size(preset.total_size)}", end="")
+        print(f", min VRAM: {preset.min_vram_gb:g} GB" if preset.min_vram_gb else "")
+        if preset.template:
+            print(f"  from the official template {preset.template}")
+        if preset.custom_nodes:
+            print(f"  custom nodes: {', '.join(preset.custom_nodes)}")
+        for item in files:
+            print(f"  - {item.state:<10} {item.file.key}  ({humanize.size(item.file.size)})  {item.file.source.url}")
+        return OK
+
+    presets = catalog.search(category=args.category, text=args.search)
+    rows = []
+    for preset in presets:
+        state, _ = preset_state(preset, roots)
+        if args.installed and state != "installed":
+            continue
+        rows.append((preset, state))
+    if args.json:
+        _emit_json(
+            {
+                "presets": [{**p.summary(), "state": state} for p, state in rows],
+                "categories": catalog.categories(),
+                "warnings": [w.to_dict() for w in catalog.warnings],
+            }
+        )
+    else:
+        width = max((len(p.id) for p, _ in rows), default=2)
+        print(f"{'ID':<{width}}  {'CATEGORY':<8}  {'SIZE':>9}  {'STATE':<9}  NAME")
+        for preset, state in rows:
+            print(
+                f"{preset.id:<{width}}  {preset.category:<8}  {humanize.size(preset.total_size):>9}  "
+                f"{state:<9}  {preset.name}"
+            )
+        print(f"{len(rows)} presets", file=sys.stderr)
+    return _warn_catalog(catalog)
+
+
+def cmd_paths(args: argparse.Namespace, settings: Settings) -> int:
+    result = model_paths.write(Workspace(settings.workspace), custom_nodes=args.custom_nodes)
+    if args.json:
+        _emit_json(
+            {
+                "config": str(result.config),
+                "changed": result.changed,
+                "created_dirs": [str(p) for p in result.created_dirs],
+                "user_configs": [str(p) for p in result.user_configs],
+                "rejected_user_configs": {str(p): msgs for p, msgs in result.rejected_user_configs.items()},
+            }
+        )
+    else:
+        print(f"{'wrote' if result.changed else 'unchanged'} {result.config}")
+        if result.created_dirs:
+            print(f"created {len(result.created_dirs)} directories under {settings.workspace}")
+        for path in result.user_configs:
+            print(f"also passing your {path} to ComfyUI")
+    for path, messages in result.rejected_user_configs.items():
+        print(
+            f"warning: not passing {path} to ComfyUI, it would stop ComfyUI from starting: {'; '.join(messages)}",
+            file=sys.stderr,
+        )
+    return OK
+
+
+def cmd_comfy_args(args: argparse.Namespace, settings: Settings) -> int:
+    flags = model_paths.comfy_args(Workspace(settings.workspace))
+    if args.json:
+        _emit_json(flags)
+    elif args.lines:
+        print("\n".join(flags))
+    else:
+        print(model_paths.shell_line(flags))
+    return OK
+
+
+def cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
+    report = doctor(Workspace(settings.workspace))
+    if args.json:
+        _emit_json(report.to_dict())
+    else:
+        print(f"workspace {report.root}")
+        for check in report.checks:
+            mark = "ok  " if check.ok else ("FAIL" if check.severity == "error" else "warn")
+            print(f"  [{mark}] {check.name}: {check.detail}")
+            if check.fix and not check.ok:
+                print(f"         fix: {check.fix}")
+        print("ready" if report.ok else "not ready: fix the failures above")
+    return OK if report.ok else WORKSPACE
+
+
+# --- parser ---------------------------------------------------------------------------
+
+COMMANDS: dict[str, Handler] = {
+    "presets": cmd_presets,
+    "paths": cmd_paths,
+    "comfy-args": cmd_comfy_args,
+    "doctor": cmd_doctor,
+}
+
+
+def _common() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--workspace", metavar="DIR", type=Path, help="workspace root (default: WORKSPACE_ROOT or /workspace)")
+    common.add_argument("--json", action="store_true", help="machine-readable output")
+    return common
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = _common()
+    parser = argparse.ArgumentParser(prog="launchpad", description=__doc__.split("\n")[0], parents=[common])
+    parser.add_argument("--version", action="version", version=f"launchpad {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    presets = sub.add_parser("presets", parents=[common], help="list presets, or `presets show ID`")
+    presets.add_argument("preset_command", nargs="?", choices=["show"], help="show one preset in full")
+    presets.add_argument("id", nargs="?", help="preset id for `show`")
+    presets.add_argument("--category", help="only this category (image, video, audio, upscale, ...)")
+    presets.add_argument("--search", help="words that must appear in id, name, description or tags")
+    presets.add_argument("--installed", action="store_true", help="only presets whose files are all on disk")
+
+    paths = sub.add_parser("paths", parents=[common], help="create the workspace layout and write extra_model_paths.yaml")
+    paths.add_argument("--custom-nodes", action="store_true", help="also add <workspace>/custom_nodes to ComfyUI")
+
+    comfy = sub.add_parser("comfy-args", parents=[common], help="print the ComfyUI flags that use the workspace")
+    comfy.add_argument("--lines", action="store_true", help="one flag or value per line (for mapfile)")
+
+    sub.add_parser("doctor", parents=[common], help="check the workspace volume: mounted, writable, free space")
+    return parser
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    settings = Settings.from_env()
+    if args.workspace is not None:
+        return replace(settings, workspace=args.workspace.expanduser().absolute())
+    return replace(settings, workspace=default_root(settings.workspace))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.command:
+        parser.print_help()
+        return USAGE
+    if args.command == "presets" and args.preset_command == "show" and not args.id:
+        parser.error("presets show needs a preset id")
+    logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        settings = _settings(args)
+        return COMMANDS[args.command](args, settings)
+    except LaunchpadError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return EXIT_CODES.get(exc.code, FAILED)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return INTERRUPTED
+    except BrokenPipeError:  # `launchpad presets | head`: the reader left, which is fine
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,137 @@
+"""extra_model_paths.yaml in the exact shape ComfyUI's loader accepts, and the flags that go with it.
+
+ComfyUI's loader (utils/extra_config.py) has no validation: a nested mapping, a list, an
+empty value or a YAML syntax error makes ComfyUI exit at start (comfyui-contract.md, 4.4).
+So we emit only flat string values, read the file back before publishing it, and check a
+user's own file the same way before passing it to ComfyUI.
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from . import model_folders
+from .files import atomic_write_text
+from .workspace import Workspace
+
+SECTION = "launchpad_workspace"
+USER_GLOB = "extra_model_paths*.yaml"
+HEADER = (
+    "# Written by `launchpad paths` before ComfyUI starts; do not edit, it is rewritten.\n"
+    "# Put your own paths in {user}: it is kept and passed to ComfyUI too.\n"
+)
+USER_FILE_NAME = "extra_model_paths.user.yaml"
+
+
+class _Dumper(yaml.SafeDumper):
+    """Writes multi-line values as ``|`` blocks, the form the ComfyUI docs show."""
+
+
+_Dumper.add_representer(
+    str,
+    lambda dumper, value: dumper.represent_scalar(
+        "tag:yaml.org,2002:str", value, style="|" if "\n" in value else None
+    ),
+)
+
+
+def render(workspace: Workspace, *, custom_nodes: bool = False) -> str:
+    """The YAML text for ``workspace``: one section, the workspace as every folder's default."""
+    section: dict[str, str | bool] = {"base_path": str(workspace.models), "is_default": True}
+    for folder in model_folders.MODEL_FOLDERS:
+        # preferred directory last: is_default inserts each line at index 0 in order
+        section[folder.name] = "\n".join(folder.dirs) + ("\n" if len(folder.dirs) > 1 else "")
+    if custom_nodes:
+        section["custom_nodes"] = str(workspace.root / "custom_nodes")
+    body = yaml.dump({SECTION: section}, Dumper=_Dumper, sort_keys=False, default_flow_style=False)
+    return HEADER.format(user=workspace.config / USER_FILE_NAME) + body
+
+
+def problems(text: str) -> list[str]:
+    """What ComfyUI's loader would choke on in ``text``; empty when it loads cleanly."""
+    try:
+        config = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        return [f"not valid YAML: {exc}".replace("\n", " ")]
+    if not isinstance(config, dict):
+        return ["the top level must be a mapping of section names to folder mappings"]
+    found = []
+    for name, section in config.items():
+        if section is None:
+            continue
+        if not isinstance(section, dict):
+            found.append(f"section {name!r} must be a mapping of folder names to paths, not {type(section).__name__}")
+            continue
+        for key, value in section.items():
+            if key == "is_default":
+                continue
+            if not isinstance(value, str):
+                found.append(
+                    f"{name}.{key} must be a string (one path, or several on separate lines with `|`), "
+                    f"not {type(value).__name__}"
+                )
+    return found
+
+
+@dataclass(frozen=True)
+class PathsResult:
+    config: Path
+    changed: bool
+    created_dirs: list[Path]
+    user_configs: list[Path]
+    rejected_user_configs: dict[Path, list[str]]
+
+
+def user_configs(workspace: Workspace) -> tuple[list[Path], dict[Path, list[str]]]:
+    """The user's own extra-paths files beside ours: those ComfyUI can load, and those it can't."""
+    good: list[Path] = []
+    bad: dict[Path, list[str]] = {}
+    if not workspace.config.is_dir():
+        return good, bad
+    for path in sorted(workspace.config.glob(USER_GLOB)):
+        if path == workspace.extra_model_paths:
+            continue
+        try:
+            found = problems(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError) as exc:
+            found = [f"cannot read it: {exc}"]
+        if found:
+            bad[path] = found
+        else:
+            good.append(path)
+    return good, bad
+
+
+def write(workspace: Workspace, *, custom_nodes: bool = False) -> PathsResult:
+    """Create the workspace layout and (re)write its extra_model_paths.yaml atomically."""
+    created = workspace.ensure()
+    if custom_nodes:
+        (workspace.root / "custom_nodes").mkdir(exist_ok=True)
+    text = render(workspace, custom_nodes=custom_nodes)
+    found = problems(text)
+    if found:  # our own generator is wrong: never hand ComfyUI a file that stops it
+        raise AssertionError(f"generated extra_model_paths.yaml is invalid: {found}")
+    changed = atomic_write_text(workspace.extra_model_paths, text)
+    good, bad = user_configs(workspace)
+    return PathsResult(workspace.extra_model_paths, changed, created, good, bad)
+
+
+def comfy_args(workspace: Workspace) -> list[str]:
+    """ComfyUI flags that put its models, inputs, outputs, user data and temp files on the workspace."""
+    configs = [workspace.extra_model_paths, *user_configs(workspace)[0]]
+    args = ["--extra-model-paths-config", *map(str, configs)]
+    args += ["--output-directory", str(workspace.output)]
+    args += ["--input-directory", str(workspace.input)]
+    args += ["--user-directory", str(workspace.user)]
+    args += ["--temp-directory", str(workspace.temp)]
+    # v0.3.64 keeps its database in the code directory unless told otherwise
+    args += ["--database-url", f"sqlite:///{workspace.user / 'comfyui.db'}"]
+    return args
+
+
+def shell_line(args: list[str]) -> str:
+    return " ".join(shlex.quote(arg) for arg in args)

@@ -1,0 +1,74 @@
+"""Test setup: the repository is imported exactly the way ComfyUI imports a custom node.
+
+ComfyUI loads ``custom_nodes/<pack>/__init__.py`` under a module name that is the pack's full
+path (dots replaced by ``_x_``), with no parent on sys.path, so only relative imports work.
+We do the same once here, then make every loaded submodule reachable under the short alias
+``lp`` as well (the same module objects, not copies), so tests can write
+``from lp.launchpad.catalog import ...`` while the code under test runs as ComfyUI runs it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+import pkgutil
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+ALIAS = "lp"
+SUBPACKAGES = ("launchpad", "server_routes", "nodes")
+
+
+def comfyui_module_name(root: Path) -> str:
+    """The sys.modules name ComfyUI gives a custom-node package directory."""
+    return str(root).replace(".", "_x_")
+
+
+def load_like_comfyui(root: Path, module_name: str | None = None) -> ModuleType:
+    """Import ``root/__init__.py`` as ComfyUI's nodes.load_custom_node does."""
+    module_name = module_name or comfyui_module_name(root)
+    spec = importlib.util.spec_from_file_location(module_name, root / "__init__.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _import_all(package: ModuleType) -> None:
+    for sub in SUBPACKAGES:
+        module = importlib.import_module(f"{package.__name__}.{sub}")
+        for info in pkgutil.walk_packages(module.__path__, prefix=f"{module.__name__}."):
+            if not info.name.endswith(".__main__"):
+                importlib.import_module(info.name)
+
+
+def _alias(package: ModuleType, alias: str) -> None:
+    prefix = package.__name__
+    for name, module in list(sys.modules.items()):
+        if name == prefix or name.startswith(prefix + "."):
+            sys.modules[alias + name[len(prefix):]] = module
+
+
+# Tests must never talk to the real Hugging Face or Civitai, nor use a developer's tokens.
+for _var in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "CIVITAI_TOKEN", "WORKSPACE_ROOT", "PRESET_DOWNLOAD"):
+    os.environ.pop(_var, None)
+os.environ.setdefault("HF_HUB_DISABLE_XET", "1")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+
+PACKAGE = load_like_comfyui(ROOT)
+_import_all(PACKAGE)
+_alias(PACKAGE, ALIAS)
+
+
+@pytest.fixture
+def workspace_dir(tmp_path: Path) -> Path:
+    """An empty directory to use as WORKSPACE_ROOT."""
+    root = tmp_path / "workspace"
+    root.mkdir()
+    return root
