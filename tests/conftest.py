@@ -72,3 +72,11 @@ def workspace_dir(tmp_path: Path) -> Path:
     root = tmp_path / "workspace"
     root.mkdir()
     return root
+
+
+RUN_CLI = ROOT / "tests" / "run_cli.py"
+
+
+def cli_argv(*args: str) -> list[str]:
+    """argv that runs this checkout's `launchpad` CLI in a subprocess."""
+    return [sys.executable, str(RUN_CLI), *args]
