@@ -270,3 +270,18 @@ COMPONENTS["DownloadSnapshot"] = obj(
 COMPONENTS["QueueItem"] = obj(
     {"number": NUMBER, "prompt_id": STRING, "node_count": INT, "client_id": nullable(STRING)}
 )
+
+COMPONENTS["SystemReading"] = obj(
+    {
+        "time": NUMBER,
+        "cpu": {"type": ["object", "null"]},
+        "memory": {"type": ["object", "null"]},
+        "gpu": {"type": "object", "properties": {"devices": array(ANY_OBJECT), "reason": nullable(STRING)}},
+        "disks": array(ANY_OBJECT),
+        "versions": {"type": "object", "additionalProperties": STRING},
+        "history": array(ANY_OBJECT),
+        "watchers": INT,
+    },
+    required=("time", "cpu", "memory", "gpu", "disks", "versions"),
+    closed=False,
+)
