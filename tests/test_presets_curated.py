@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+
 from lp.launchpad import model_folders
 from lp.launchpad.catalog import loader, templates
 from lp.launchpad.catalog.schema import HFSource, ParsedFile, Preset, source_from_url
