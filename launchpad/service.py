@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -69,6 +70,8 @@ class LaunchpadService:
         self._ready: asyncio.Future[None] | None = None
         self._start_error: BaseException | None = None
         self._owners_cache: tuple[int, dict[str, list[str]]] = (-1, {})
+        self.counters = DownloadCounters()
+        self.bus.subscribe(self.counters.on_event)
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -163,6 +166,8 @@ class LaunchpadService:
                     await part.close()
                 except Exception:
                     log.exception("error while closing %s", type(part).__name__)
+        if self.reader is not None:
+            await asyncio.to_thread(self.reader.close)
 
     # --- catalog -----------------------------------------------------------------------------
 
@@ -291,22 +296,20 @@ class LaunchpadService:
         return {**row, "files": files}
 
     async def install(self, preset_ids: Sequence[str]) -> dict[str, object]:
-        await self.ready()
+        await self.catalog()  # a preset file the user just saved counts
         return await self.downloads.install(list(dict.fromkeys(preset_ids)))
 
     async def uninstall(self, preset_id: str) -> dict[str, object]:
-        await self.ready()
-        self.catalogs.current().get(preset_id)  # NotFound before anything else
+        (await self.catalog()).get(preset_id)  # NotFound before anything else
         result = await self.downloads.uninstall(preset_id)
-        for deleted in result.get("deleted", []):
-            self.bus.emit(events.MODEL, {"action": "deleted", "key": deleted, "preset_id": preset_id})
+        for path in result.get("deleted", []):
+            self.bus.emit(events.MODEL, {"action": "deleted", "path": path, "preset_id": preset_id})
         return result
 
     async def cancel_preset(self, preset_id: str) -> dict[str, object]:
-        await self.ready()
-        self.catalogs.current().get(preset_id)
-        result = await self.downloads.cancel_preset(preset_id)
-        return result if isinstance(result, dict) else {"preset_id": preset_id, "cancelled": result}
+        await self.catalog()
+        cancelled = await self.downloads.cancel_preset(preset_id)
+        return {"preset_id": preset_id, "cancelled": list(cancelled)}
 
     # --- downloads ---------------------------------------------------------------------------
 
@@ -316,11 +319,11 @@ class LaunchpadService:
 
     async def cancel_job(self, job_id: str) -> dict[str, object]:
         await self.ready()
-        return _job_result(await self.downloads.cancel(job_id), job_id, self.downloads)
+        return await self.downloads.cancel(job_id)
 
     async def retry_job(self, job_id: str) -> dict[str, object]:
         await self.ready()
-        return _job_result(await self.downloads.retry(job_id), job_id, self.downloads)
+        return await self.downloads.retry(job_id)
 
     # --- models ------------------------------------------------------------------------------
 
@@ -358,7 +361,7 @@ class LaunchpadService:
         entry = await self.library.delete_async(file_id, refuse=refuse)
         owners = self._owners(self.catalogs.current())
         deleted = entry.to_dict(owners)
-        self.bus.emit(events.MODEL, {"action": "deleted", "key": entry.key, "model": deleted})
+        self.bus.emit(events.MODEL, {"action": "deleted", "path": entry.path, "key": entry.key, "model": deleted})
         return {"deleted": deleted}
 
     # --- system, queue, health -----------------------------------------------------------------
@@ -406,10 +409,48 @@ class LaunchpadService:
         }
 
     async def metrics(self) -> str:
+        """Prometheus text: downloads, bytes, failures, ComfyUI's queue depth, GPU and disk figures."""
         await self.ready()
-        from .metrics import render
+        from .metrics import render_metrics
 
-        return await render(self)
+        reading = await self.system.reading_async()
+        text = render_metrics(
+            self.downloads.snapshot(),
+            bytes_downloaded_total=self.counters.bytes,
+            download_failures_total=self.counters.failures,
+            system=reading,
+        )
+        if self.host.queue is not None:
+            depth = self.queue()["remaining"]
+            text += (
+                "# HELP launchpad_comfyui_queue_depth Prompts running or waiting in ComfyUI's queue.\n"
+                "# TYPE launchpad_comfyui_queue_depth gauge\n"
+                f"launchpad_comfyui_queue_depth {depth}\n"
+            )
+        return text
+
+
+class DownloadCounters:
+    """Bytes downloaded and jobs failed since the process started, from ``launchpad.download`` events."""
+
+    def __init__(self) -> None:
+        self.bytes = 0
+        self.failures = 0
+        self._seen: dict[str, tuple[int, str]] = {}  # job id -> (bytes_done, state) last seen
+        self._lock = threading.Lock()
+
+    def on_event(self, event: str, data: Mapping[str, Any]) -> None:
+        if event != events.DOWNLOAD or not isinstance(data.get("id"), str):
+            return
+        done = data.get("bytes_done") if isinstance(data.get("bytes_done"), int) else 0
+        state = str(data.get("state"))
+        with self._lock:
+            before, before_state = self._seen.get(data["id"], (None, ""))
+            if before is not None and done > before:
+                self.bytes += done - before  # a resumed job starts from its partial file: count only new bytes
+            if state == "failed" and before_state != "failed":
+                self.failures += 1
+            self._seen[data["id"]] = (done, state)
 
 
 # --- helpers --------------------------------------------------------------------------------------
@@ -438,13 +479,6 @@ def _latest_jobs(jobs: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, Any]]
         if current is None or job.get("updated_at", 0) >= current.get("updated_at", 0):
             latest[job["key"]] = dict(job)
     return latest
-
-
-def _job_result(result: object, job_id: str, downloads: Any) -> dict[str, object]:
-    if isinstance(result, dict):
-        return result
-    job = next((j for j in downloads.snapshot()["jobs"] if j["id"] == job_id), None)
-    return {"job": job}
 
 
 def _queue_item(item: Any) -> dict[str, object]:

@@ -45,7 +45,8 @@ PRESET_LIST = obj(
 )
 
 INSTALL_BODY = obj({"presets": array(PRESET_ID, minItems=1, maxItems=500)})
-INSTALL_RESULT = obj({"jobs": array(ref("Job")), "skipped": array(ANY_OBJECT)}, closed=False)
+INSTALL_RESULT = obj({"jobs": array(ref("Job")), "skipped": STRINGS}, closed=False)
+CANCEL_PRESET_RESULT = obj({"preset_id": STRING, "cancelled": array(ref("Job"))})
 UNINSTALL_RESULT = obj(
     {"deleted": STRINGS, "kept": array(obj({"key": STRING, "used_by": STRINGS}, closed=False))}, closed=False
 )
@@ -118,10 +119,10 @@ ROUTES: list[Route] = [
     # downloads
     Route("GET", f"{P}/downloads", h.list_downloads, "Every download job and each preset's progress (for a tab "
           "that opens or reconnects)", "downloads", response=ref("DownloadSnapshot")),
-    Route("POST", f"{P}/downloads/{{job_id}}/cancel", h.cancel_download, "Cancel one download job", "downloads",
-          body=EMPTY_BODY, response=ANY_OBJECT, errors=(404, 409, 415)),
+    Route("POST", f"{P}/downloads/{{job_id}}/cancel", h.cancel_download, "Cancel one download job (its partial "
+          "file is deleted)", "downloads", body=EMPTY_BODY, response=ref("Job"), errors=(404, 409, 415)),
     Route("POST", f"{P}/downloads/{{job_id}}/retry", h.retry_download, "Retry a failed or cancelled job, "
-          "resuming its partial file", "downloads", body=EMPTY_BODY, response=ANY_OBJECT, errors=(404, 409, 415)),
+          "resuming its partial file", "downloads", body=EMPTY_BODY, response=ref("Job"), errors=(404, 409, 415)),
     # models
     Route(
         "GET", f"{P}/models", h.list_models, "Model files in every model folder, with owning presets", "models",

@@ -87,16 +87,18 @@ def validate(value: object, schema: Mapping[str, Any], where: str = "body") -> N
                 validate(item, schema["items"], f"{where}[{index}]")
     if isinstance(value, dict):
         properties = schema.get("properties", {})
+        extra = schema.get("additionalProperties", True)
+        if extra is False:  # an unknown field says more about the mistake than a missing one
+            for name in value:
+                if name not in properties:
+                    allowed = ", ".join(properties) or "none"
+                    raise SchemaError(f"{where}.{name}", f"unknown field (allowed: {allowed})")
         for name in schema.get("required", ()):
             if name not in value:
                 raise SchemaError(f"{where}.{name}", "is required")
-        extra = schema.get("additionalProperties", True)
         for name, item in value.items():
             if name in properties:
                 validate(item, properties[name], f"{where}.{name}")
-            elif extra is False:
-                allowed = ", ".join(properties) or "none"
-                raise SchemaError(f"{where}.{name}", f"unknown field (allowed: {allowed})")
             elif isinstance(extra, dict):
                 validate(item, extra, f"{where}.{name}")
 
@@ -180,6 +182,7 @@ COMPONENTS["Job"] = obj(
         "speed": nullable(NUMBER),
         "eta": nullable(NUMBER),
         "error": {"type": ["object", "null"], "properties": COMPONENTS["JobError"]["properties"]},
+        "message": nullable(STRING),
         "path": nullable(STRING),
         "attempts": INT,
         "created_at": NUMBER,
@@ -192,7 +195,7 @@ COMPONENTS["Job"] = obj(
 COMPONENTS["PresetProgress"] = obj(
     {
         "preset_id": STRING,
-        "state": STRING,
+        "state": {"type": "string", "enum": ["queued", "downloading", "done", "failed", "cancelled", "removed"]},
         "bytes_done": INT,
         "bytes_total": nullable(INT),
         "speed": nullable(NUMBER),
@@ -279,8 +282,6 @@ COMPONENTS["SystemReading"] = obj(
         "gpu": {"type": "object", "properties": {"devices": array(ANY_OBJECT), "reason": nullable(STRING)}},
         "disks": array(ANY_OBJECT),
         "versions": {"type": "object", "additionalProperties": STRING},
-        "history": array(ANY_OBJECT),
-        "watchers": INT,
     },
     required=("time", "cpu", "memory", "gpu", "disks", "versions"),
     closed=False,

@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
+
 from lp.launchpad.errors import Forbidden, InvalidInput, NotFound
 from lp.launchpad.model_library import ModelLibrary, model_id
 from lp.launchpad.model_roots import ModelRoots
@@ -183,7 +184,9 @@ def test_symlinked_file_leading_out_is_listed_but_not_deleted(roots: ModelRoots,
     assert link.is_symlink() and outside.read_bytes() == b"x" * 64
 
 
-def test_file_in_symlinked_directory_leading_out_is_not_deleted(roots: ModelRoots, models: Path, tmp_path: Path) -> None:
+def test_file_in_symlinked_directory_leading_out_is_not_deleted(
+    roots: ModelRoots, models: Path, tmp_path: Path
+) -> None:
     outside = write(tmp_path / "elsewhere" / "deep" / "precious.safetensors")
     (models / "loras" / "external").symlink_to(outside.parent, target_is_directory=True)
     library = ModelLibrary(lambda: roots)
