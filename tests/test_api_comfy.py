@@ -75,7 +75,7 @@ def put(path: Path, size: int = 4) -> Path:
 async def test_routes_answer_at_both_prefixes(comfy: SimpleNamespace, prefix: str) -> None:
     status, body = await Api(comfy.client, prefix).get("/launchpad/health")
     assert status == 200 and body["mode"] == "comfyui" and body["state"] == "ready"
-    status, body = await Api(comfy.client, prefix).get("/launchpad/presets?search=comfy")
+    status, body = await Api(comfy.client, prefix).get("/launchpad/presets?search=comfy-test")
     assert [p["id"] for p in body["presets"]] == ["comfy-test"]
 
 

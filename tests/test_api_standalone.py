@@ -25,7 +25,7 @@ PRESETS = """\
         name: Test image model
         category: image
         description: A checkpoint and a LoRA for the API tests.
-        tags: [sdxl, test]
+        tags: [sdxl, zebrafixture]
         files:
           - folder: checkpoints
             name: test/base.safetensors
@@ -37,6 +37,7 @@ PRESETS = """\
       - id: test-video
         name: Test video model
         category: video
+        tags: [zebrafixture]
         files:
           - folder: diffusion_models
             name: video.safetensors
@@ -102,26 +103,26 @@ async def test_dashboard_page_at_root(app: SimpleNamespace) -> None:
 
 
 async def test_presets_list_with_filters_and_installed_state(app: SimpleNamespace) -> None:
-    status, body = await app.api.get("/launchpad/presets?search=test")
+    status, body = await app.api.get("/launchpad/presets?search=zebrafixture")
     assert status == 200
     rows = {p["id"]: p for p in body["presets"]}
     assert set(rows) == {"test-image", "test-video"}
     assert rows["test-image"]["state"] == "missing" and rows["test-image"]["file_count"] == 2
     assert {"image", "video"} <= set(body["categories"])
 
-    _, body = await app.api.get("/launchpad/presets?category=video&search=test")
+    _, body = await app.api.get("/launchpad/presets?category=video&search=zebrafixture")
     assert [p["id"] for p in body["presets"]] == ["test-video"]
-    _, body = await app.api.get("/launchpad/presets?search=sdxl")
+    _, body = await app.api.get("/launchpad/presets?search=sdxl+zebrafixture")
     assert [p["id"] for p in body["presets"]] == ["test-image"]
 
     put(app.models / "loras" / "style.safetensors", 5)
-    _, body = await app.api.get("/launchpad/presets?search=test")
+    _, body = await app.api.get("/launchpad/presets?search=zebrafixture")
     assert {p["id"]: p["state"] for p in body["presets"]} == {"test-image": "partial", "test-video": "partial"}
     put(app.models / "checkpoints" / "test" / "base.safetensors", 12)
-    _, body = await app.api.get("/launchpad/presets?installed=true&search=test")
+    _, body = await app.api.get("/launchpad/presets?installed=true&search=zebrafixture")
     assert [p["id"] for p in body["presets"]] == ["test-image"]
     assert body["presets"][0]["bytes_installed"] == 17
-    _, body = await app.api.get("/launchpad/presets?installed=false&search=test")
+    _, body = await app.api.get("/launchpad/presets?installed=false&search=zebrafixture")
     assert [p["id"] for p in body["presets"]] == ["test-video"]
 
 
