@@ -9,7 +9,7 @@ import pytest
 from downloads_helpers import preset
 
 from fakehub import random_bytes
-from lp.launchpad.errors import Conflict, NotFound
+from lp.launchpad.errors import Conflict, InvalidInput, NotFound
 
 
 def hf_file(name: str, repo: str = "acme/model", folder: str = "checkpoints", **extra: object) -> dict:
@@ -123,3 +123,65 @@ async def test_cancel_preset_leaves_files_another_preset_still_wants(downloads, 
     jobs = {j["key"]: j for j in h.manager.snapshot()["jobs"]}
     assert jobs["checkpoints/shared.safetensors"]["preset_ids"] == ["B"]
     assert jobs["checkpoints/shared.safetensors"]["state"] != "cancelled"
+
+
+# --- files outside presets (a workflow's models, a node's file) ------------------------------------
+
+
+def model_file(name: str, **extra: object):
+    from lp.launchpad.catalog.schema import parse_file
+
+    return parse_file(hf_file(name, **extra), "files[0]")
+
+
+async def test_install_files_takes_the_preset_path_under_a_group_label(downloads, fakehub):
+    data, slow = random_bytes(2_000_000), random_bytes(2_000_000)
+    fakehub.add_hf_file("acme/model", "weights/wf.safetensors", data)
+    fakehub.add_hf_file("acme/model", "weights/later.safetensors", slow)
+    fakehub.behave("acme/model/weights/wf.safetensors", rate=2_000_000)
+    h = await downloads([])
+    present = h.path("vae/here.safetensors")
+    present.parent.mkdir(parents=True, exist_ok=True)
+    present.write_bytes(b"v" * 10)
+
+    result = await h.manager.install_files(
+        [model_file("wf.safetensors"), model_file("here.safetensors", folder="vae"), model_file("wf.safetensors")],
+        "workflow:my_flow",
+    )
+    assert [j["key"] for j in result["jobs"]] == ["checkpoints/wf.safetensors"]
+    assert result["jobs"][0]["preset_ids"] == ["workflow:my_flow"]
+    assert result["skipped"] == ["vae/here.safetensors"]
+    # a second request of the same group while the first still downloads: both count in its progress
+    second = await h.manager.install_files([model_file("later.safetensors")], "workflow:my_flow")
+    assert [j["key"] for j in second["jobs"]] == ["checkpoints/later.safetensors"]
+    assert h.manager.snapshot()["presets"]["workflow:my_flow"]["files_total"] == 2
+
+    await h.manager.wait()
+    assert h.path("checkpoints/wf.safetensors").read_bytes() == data
+    assert h.path("checkpoints/later.safetensors").read_bytes() == slow
+    seen = [d["state"] for d in h.events_of("launchpad.download", key="checkpoints/wf.safetensors")]
+    assert seen[0] == "queued" and "downloading" in seen and seen[-1] == "done"
+    final = h.events_of("launchpad.preset", preset_id="workflow:my_flow")[-1]
+    assert final["state"] == "done" and final["files_done"] == final["files_total"] == 2
+    assert final["bytes_done"] == final["bytes_total"] == len(data) + len(slow)
+
+
+async def test_install_files_joins_a_running_preset_job_and_checks_its_label(downloads, fakehub):
+    data = random_bytes(2_000_000)
+    fakehub.add_hf_file("acme/model", "weights/shared.safetensors", data)
+    fakehub.behave("acme/model/weights/shared.safetensors", rate=2_000_000)
+    h = await downloads([preset("P", hf_file("shared.safetensors"))])
+    first = await h.manager.install(["P"])
+
+    joined = await h.manager.install_files([model_file("shared.safetensors")], "node:launchpad-model")
+
+    assert joined["jobs"][0]["id"] == first["jobs"][0]["id"]
+    assert joined["jobs"][0]["preset_ids"] == ["P", "node:launchpad-model"]
+    for bad in ("P", "workflow:", "workflow:a/b", "Workflow:x"):
+        with pytest.raises(InvalidInput):
+            await h.manager.install_files([model_file("shared.safetensors")], bad)
+    with pytest.raises(InvalidInput):
+        await h.manager.install_files([], "workflow:x")
+    await h.manager.wait()
+    assert len(fakehub.requests_for("acme/model/weights/shared.safetensors")) <= 2  # one download for both
+    assert h.events_of("launchpad.preset", preset_id="node:launchpad-model")[-1]["state"] == "done"

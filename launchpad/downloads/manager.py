@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -61,6 +62,8 @@ log = logging.getLogger(__name__)
 EVENT_HZ = 4
 TICK = 1.0 / EVENT_HZ
 SAVE_DELAY = 0.5  # the journal is written at most this often while things change
+# files installed outside a preset are grouped under a label like ``workflow:<name>``
+GROUP_LABEL = re.compile(r"^[a-z]+:[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 
 
 class DownloadManager:
@@ -180,28 +183,55 @@ class DownloadManager:
         self._require_started()
         catalog = self._catalog()
         presets = [catalog.get(pid) for pid in dict.fromkeys(preset_ids)]
+        return await self._enqueue([(preset.id, preset.files) for preset in presets], merge=False)
+
+    async def install_files(self, files: Sequence[ModelFile], label: str) -> dict[str, object]:
+        """Queue the missing ones of ``files``, which belong to no preset, as the group ``label``.
+
+        For files a workflow or a node names (``label`` like ``workflow:<name>``; a colon keeps
+        it apart from preset ids). They take the same path as a preset's files: the same jobs,
+        resume, verification and events; each job lists ``label`` in ``preset_ids`` and the
+        group's progress goes out as ``launchpad.preset``. Earlier files of the same group that
+        are still downloading stay in it.
+        """
+        self._require_started()
+        if not GROUP_LABEL.match(label):
+            raise InvalidInput(f"group label {label!r} must look like kind:name (letters, digits, _ . -)")
+        unique = list({f.key: f for f in files}.values())
+        if not unique:
+            raise InvalidInput("no files to install")
+        return await self._enqueue([(label, tuple(unique))], merge=True)
+
+    async def _enqueue(
+        self, groups: Sequence[tuple[str, Sequence[ModelFile]]], *, merge: bool
+    ) -> dict[str, object]:
+        """Queue each group's files that are neither on disk nor already being downloaded."""
         roots = self._roots()
-        plan: list[tuple[Preset, ModelFile, Path]] = []
-        for preset in presets:
-            for model_file in preset.files:
+        plan: list[tuple[str, ModelFile, Path]] = []
+        for group, files in groups:
+            for model_file in files:
                 try:
                     target = roots.target(model_file.folder, model_file.name)
                 except KeyError:
                     raise InvalidInput(
-                        f"preset {preset.id}: no directory is configured for model folder {model_file.folder!r}",
-                        details={"preset": preset.id, "folder": model_file.folder},
+                        f"{group}: no directory is configured for model folder {model_file.folder!r}",
+                        details={"preset": group, "folder": model_file.folder},
                     ) from None
-                plan.append((preset, model_file, target))
+                plan.append((group, model_file, target))
+        for group, files in groups:
+            members = {f.key: f.size for f in files}
+            if merge:  # what the group still downloads stays part of its progress
+                members = {k: s for k, s in self._presets.get(group, {}).items() if self._active_job(k)} | members
+            self._presets[group] = members
+            self._dirty_presets.add(group)
         loop = asyncio.get_running_loop()
         touched: dict[str, Job] = {}
         skipped: list[str] = []
-        for preset, model_file, target in plan:
-            self._presets[preset.id] = {f.key: f.size for f in preset.files}
-            self._dirty_presets.add(preset.id)
+        for group, model_file, target in plan:
             job = self._active_job(model_file.key)
             if job is not None:
-                if preset.id not in job.preset_ids:
-                    job.preset_ids.append(preset.id)
+                if group not in job.preset_ids:
+                    job.preset_ids.append(group)
                     self._touch(job)
                 touched[job.id] = job
                 continue
@@ -209,14 +239,14 @@ class DownloadManager:
                 if model_file.key not in skipped:
                     skipped.append(model_file.key)
                 continue
-            job = Job(file=model_file, target=target, preset_ids=[preset.id])
+            job = Job(file=model_file, target=target, preset_ids=[group])
             self._add(job)
             touched[job.id] = job
             assert self._queue is not None
             self._queue.put_nowait(job.id)
             self._touch(job)
-        for preset in presets:
-            self._emit_preset(preset.id)
+        for group, _ in groups:
+            self._emit_preset(group)
         self._save_soon()
         return {"jobs": [job.to_dict() for job in touched.values()], "skipped": skipped}
 
