@@ -7,10 +7,15 @@ the API format (``{node_id: {"class_type", "inputs"}}``). Sources, in order of t
 1. the model metadata the workflow carries (``properties.models``);
 2. the catalog: a curated, template-derived or user preset listing the same folder and file;
 3. nothing: the model is reported as unknown, with the loader node that wants it.
+
+Launchpad's own "Launchpad Model" node names a catalog file (``folder/name``) and counts like a
+loader. A loader whose model input is linked (fed by such a node) names no file itself.
 """
 
 from __future__ import annotations
 
+import contextlib
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
@@ -54,6 +59,8 @@ LOADERS: dict[str, tuple[tuple[str, str], ...]] = {
     "OpticalFlowLoader": (("model_name", "optical_flow"),),
     "IPAdapterModelLoader": (("ipadapter_file", "ipadapter"),),
 }
+# Launchpad's nodes that name a catalog file: the input holding "folder/name"
+LAUNCHPAD_NODES: dict[str, str] = {"LaunchpadModel": "model"}
 MUTED_MODES = {2, 4}  # never / bypass: the node does not run until the user turns it back on
 
 
@@ -69,6 +76,7 @@ class NeededModel:
     path: str | None = None
     installable: bool = False
     reason: str = ""  # why it cannot be installed, when it cannot
+    size: int | None = None  # bytes on disk when present, else what the source or catalog says
 
     @property
     def key(self) -> str:
@@ -91,7 +99,7 @@ class NeededModel:
             "origin": self.origin,
             "presets": self.presets,
             "source": self.file.source.to_dict() if self.file else None,
-            "size": self.file.size if self.file else None,
+            "size": self.size,
             "installable": self.installable,
             "reason": self.reason,
         }
@@ -108,6 +116,26 @@ def _graphs(workflow: dict) -> Iterator[dict]:
 
 def _model_value(value: object) -> str | None:
     return value if isinstance(value, str) and value and unsafe_reason(value.replace("\\", "/")) is None else None
+
+
+def _split_key(value: object) -> tuple[str, str] | None:
+    """``"folder/name"`` as a Launchpad node names a file -> (canonical folder, name)."""
+    if not isinstance(value, str) or "/" not in value:
+        return None
+    folder, name = value.split("/", 1)
+    folder = model_folders.canonical(folder) or ""
+    name = _model_value(name) or ""
+    return (folder, name) if folder and name else None
+
+
+def _linked_widgets(node: dict) -> set[str]:
+    """Names of the widgets whose value comes through a link (the saved value is stale)."""
+    linked = set()
+    for slot in node.get("inputs") or []:
+        widget = slot.get("widget") if isinstance(slot, dict) else None
+        if isinstance(widget, dict) and slot.get("link") is not None:
+            linked.add(str(widget.get("name")))
+    return linked
 
 
 def _from_ui(workflow: dict) -> Iterator[tuple[str, str, dict, dict | None]]:
@@ -127,24 +155,36 @@ def _from_ui(workflow: dict) -> Iterator[tuple[str, str, dict, dict | None]]:
                     named.add(name)
                     yield folder, name, ref, entry
             widgets = node.get("widgets_values")
-            spec = LOADERS.get(str(node.get("type")))
-            if spec and isinstance(widgets, list):
-                for (_, folder), value in zip(spec, widgets, strict=False):  # extra widgets are options
-                    name = _model_value(value)
-                    if name and name not in named:
-                        yield folder, name, ref, None
+            if not isinstance(widgets, list):
+                continue
+            if node.get("type") in LAUNCHPAD_NODES and widgets:
+                key = _split_key(widgets[0])
+                if key:
+                    yield *key, ref, None
+                continue
+            linked = _linked_widgets(node)
+            for (input_name, folder), value in zip(LOADERS.get(str(node.get("type")), ()), widgets, strict=False):
+                name = _model_value(value)  # extra widgets are options
+                if name and name not in named and input_name not in linked:
+                    yield folder, name, ref, None
 
 
 def _from_api(prompt: dict) -> Iterator[tuple[str, str, dict, dict | None]]:
     for node_id, node in prompt.items():
         if not isinstance(node, dict):
             continue
-        spec = LOADERS.get(str(node.get("class_type")))
+        kind = str(node.get("class_type"))
         inputs = node.get("inputs") if isinstance(node.get("inputs"), dict) else {}
-        for input_name, folder in spec or ():
-            name = _model_value(inputs.get(input_name))
+        ref = {"id": node_id, "type": kind, "muted": False}
+        if kind in LAUNCHPAD_NODES:
+            key = _split_key(inputs.get(LAUNCHPAD_NODES[kind]))
+            if key:
+                yield *key, ref, None
+            continue
+        for input_name, folder in LOADERS.get(kind, ()):
+            name = _model_value(inputs.get(input_name))  # a link ([node, slot]) names no file
             if name:
-                yield folder, name, {"id": node_id, "type": node.get("class_type"), "muted": False}, None
+                yield folder, name, ref, None
 
 
 def _host_allowed(url: str, hosts: Sequence[str]) -> bool:
@@ -193,9 +233,12 @@ def analyze(workflow: object, catalog: Catalog, roots: ModelRoots, allowed_hosts
             if model.file is None:
                 model.file = known[0]
                 model.origin = "template" if known[2] == {"template"} else "catalog"
+        model.size = (model.file.size if model.file else None) or (known[0].size if known else None)
         found_path = roots.find(model.folder, model.name)
         if found_path is not None:
             model.state, model.path = "present", str(found_path)
+            with contextlib.suppress(OSError):  # vanished meanwhile: its size stays unknown
+                model.size = found_path.stat().st_size
             continue
         if model.file is None:
             model.state = "unknown"
@@ -209,3 +252,25 @@ def analyze(workflow: object, catalog: Catalog, roots: ModelRoots, allowed_hosts
             model.reason = f"{urlsplit(url).hostname} is not an allowed download host ({', '.join(allowed_hosts)})"
     return sorted(needed.values(), key=lambda m: (m.state != "missing", m.state, m.key))
 
+
+
+def summarize(models: Sequence[NeededModel]) -> dict[str, int]:
+    """Counts by state, and the bytes an install of every installable missing model would take."""
+    counts = {state: sum(m.state == state for m in models) for state in ("present", "missing", "unknown")}
+    todo = [m for m in models if m.state == "missing" and m.installable]
+    return {
+        "needed": len(models),
+        **counts,
+        "optional": sum(m.optional for m in models),
+        "installable": len(todo),
+        "bytes_present": sum(m.size or 0 for m in models if m.state == "present"),
+        "bytes_missing": sum(m.size or 0 for m in todo),
+        "sizes_unknown": sum(m.size is None for m in todo),
+    }
+
+
+def group_label(name: str | None) -> str:
+    """The download group for a workflow's files: ``workflow:<name>`` with a safe, short name."""
+    stem = re.sub(r"\.json$", "", (name or "").strip(), flags=re.IGNORECASE)
+    slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", stem).strip("_.-")[:64]
+    return f"workflow:{slug or 'untitled'}"

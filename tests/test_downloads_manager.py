@@ -185,3 +185,19 @@ async def test_install_files_joins_a_running_preset_job_and_checks_its_label(dow
     await h.manager.wait()
     assert len(fakehub.requests_for("acme/model/weights/shared.safetensors")) <= 2  # one download for both
     assert h.events_of("launchpad.preset", preset_id="node:launchpad-model")[-1]["state"] == "done"
+
+
+async def test_sizes_ask_each_source_once_and_never_fail(downloads, fakehub):
+    fakehub.add_hf_file("acme/model", "weights/big.safetensors", random_bytes(1_234_567))
+    h = await downloads([])
+    files = [model_file("big.safetensors"), model_file("gone.safetensors"), model_file("known.safetensors", size=42)]
+
+    sizes = await h.manager.sizes(files)
+
+    assert sizes == {"checkpoints/big.safetensors": 1_234_567, "checkpoints/gone.safetensors": None,
+                     "checkpoints/known.safetensors": 42}
+    asked = len(fakehub.requests_for("acme/model/weights/big.safetensors", method=None))
+    assert asked >= 1
+    assert await h.manager.sizes(files) == sizes  # remembered: the sources are not asked again
+    assert len(fakehub.requests_for("acme/model/weights/big.safetensors", method=None)) == asked
+    assert h.manager.snapshot()["jobs"] == []  # sizing downloads nothing

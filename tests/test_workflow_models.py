@@ -10,7 +10,7 @@ import pytest
 from lp.launchpad.catalog import load_catalog, templates
 from lp.launchpad.errors import InvalidInput
 from lp.launchpad.model_roots import ModelRoots
-from lp.launchpad.workflow_models import analyze
+from lp.launchpad.workflow_models import analyze, group_label, summarize
 from lp.launchpad.workspace import Workspace
 
 HOSTS = ("huggingface.co", "civitai.com")
@@ -141,3 +141,54 @@ def test_traversal_in_a_workflow_is_ignored(catalog, roots) -> None:
             {"name": "/abs.safetensors", "url": "https://huggingface.co/a/b/resolve/main/x", "directory": "vae"}]}},
     ]}
     assert analyze(workflow, catalog, roots, HOSTS) == []
+
+
+def test_linked_loader_inputs_and_launchpad_nodes(catalog, roots, workspace_dir: Path) -> None:
+    """A loader fed by a Launchpad Model node names no file itself; the Launchpad node names its own."""
+    workflow = {"nodes": [
+        {"id": 1, "type": "LaunchpadModel", "widgets_values": ["checkpoints/v1-5-pruned-emaonly-fp16.safetensors", ""]},
+        {"id": 2, "type": "CheckpointLoaderSimple", "widgets_values": ["stale-choice.safetensors"],
+         "inputs": [{"name": "ckpt_name", "type": "COMBO", "widget": {"name": "ckpt_name"}, "link": 7}]},
+        {"id": 3, "type": "VAELoader", "widgets_values": ["vae-here.safetensors"],
+         "inputs": [{"name": "vae_name", "type": "COMBO", "widget": {"name": "vae_name"}, "link": None}]},
+        {"id": 4, "type": "LaunchpadModel", "widgets_values": ["not-a-folder/x.safetensors", ""]},
+    ]}
+    (workspace_dir / "models" / "vae").mkdir(parents=True)
+    (workspace_dir / "models" / "vae" / "vae-here.safetensors").write_bytes(b"v" * 321)
+    result = {m.key: m for m in analyze(workflow, catalog, roots, HOSTS)}
+    assert set(result) == {"checkpoints/v1-5-pruned-emaonly-fp16.safetensors", "vae/vae-here.safetensors"}
+    sd = result["checkpoints/v1-5-pruned-emaonly-fp16.safetensors"]
+    assert sd.nodes == [{"id": 1, "type": "LaunchpadModel", "muted": False}] and sd.installable
+    assert result["vae/vae-here.safetensors"].size == 321  # present: its size on disk
+
+    prompt = {
+        "1": {"class_type": "LaunchpadModel", "inputs": {"model": "checkpoints/v1-5-pruned-emaonly-fp16.safetensors"}},
+        "2": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": ["1", 0]}},
+    }
+    assert [m.key for m in analyze(prompt, catalog, roots, HOSTS)] == ["checkpoints/v1-5-pruned-emaonly-fp16.safetensors"]
+
+
+def test_summary_counts_and_sizes(catalog, roots, workspace_dir: Path) -> None:
+    workflow = {"nodes": [
+        {"id": 1, "type": "CheckpointLoaderSimple", "widgets_values": ["v1-5-pruned-emaonly-fp16.safetensors"]},
+        {"id": 2, "type": "VAELoader", "widgets_values": ["mystery.safetensors"]},
+        {"id": 3, "type": "LoraLoader", "widgets_values": ["style.safetensors", 1, 1], "mode": 2},
+        {"id": 4, "type": "VAELoader", "widgets_values": ["vae-here.safetensors"]},
+    ]}
+    (workspace_dir / "models" / "vae").mkdir(parents=True)
+    (workspace_dir / "models" / "vae" / "vae-here.safetensors").write_bytes(b"v" * 100)
+    summary = summarize(analyze(workflow, catalog, roots, HOSTS))
+    assert summary == {"needed": 4, "present": 1, "missing": 2, "unknown": 1, "optional": 1, "installable": 1,
+                       "bytes_present": 100, "bytes_missing": 2132696762, "sizes_unknown": 0}
+
+
+@pytest.mark.parametrize(("name", "label"), [
+    ("My flow.json", "workflow:My_flow"),
+    ("video_wan2_2_5B_ti2v", "workflow:video_wan2_2_5B_ti2v"),
+    ("../../etc/passwd", "workflow:etc_passwd"),
+    ("", "workflow:untitled"),
+    (None, "workflow:untitled"),
+    ("日本語", "workflow:untitled"),
+])
+def test_group_label(name: str | None, label: str) -> None:
+    assert group_label(name) == label

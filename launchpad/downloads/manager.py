@@ -15,6 +15,7 @@ import re
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 
 import aiohttp
@@ -64,6 +65,8 @@ TICK = 1.0 / EVENT_HZ
 SAVE_DELAY = 0.5  # the journal is written at most this often while things change
 # files installed outside a preset are grouped under a label like ``workflow:<name>``
 GROUP_LABEL = re.compile(r"^[a-z]+:[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+SIZE_TIMEOUT = 8.0  # seconds :meth:`DownloadManager.sizes` waits for the sources
+SIZE_TTL = 600.0  # seconds a source's answer about a size is remembered
 
 
 class DownloadManager:
@@ -106,6 +109,7 @@ class DownloadManager:
         self._resolver: Resolver | None = None
         self._credentials = Credentials(settings)
         self._pool: ThreadPoolExecutor | None = None
+        self._sizes: dict[tuple[str, str], tuple[int | None, float]] = {}  # (key, url) -> (size, when)
         self._started = False
         self._closing = False
 
@@ -249,6 +253,44 @@ class DownloadManager:
             self._emit_preset(group)
         self._save_soon()
         return {"jobs": [job.to_dict() for job in touched.values()], "skipped": skipped}
+
+    async def sizes(self, files: Sequence[ModelFile], timeout: float = SIZE_TIMEOUT) -> dict[str, int | None]:
+        """Each file's size in bytes at its source (by key; None when the source does not say in time).
+
+        For telling what an install will take before it starts: the same resolution a download
+        does, without retries, and remembered for a while (failures too) so a view that
+        refreshes does not ask the sources again.
+        """
+        self._require_started()
+        assert self._session is not None
+        now = time.monotonic()
+        result: dict[str, int | None] = {}
+        todo: dict[str, ModelFile] = {}
+        for model_file in files:
+            cached = self._sizes.get((model_file.key, model_file.source.url))
+            if model_file.size is not None:
+                result[model_file.key] = model_file.size
+            elif cached is not None and now - cached[1] < SIZE_TTL:
+                result[model_file.key] = cached[0]
+            else:
+                todo[model_file.key] = model_file
+        if not todo:
+            return result
+        resolver = Resolver(replace(self.settings, retries=0), self._session, self._credentials)
+        tasks = {key: asyncio.ensure_future(resolver.resolve(f)) for key, f in todo.items()}
+        await asyncio.wait(tasks.values(), timeout=timeout)
+        for key, task in tasks.items():
+            size = None
+            if not task.done():
+                task.cancel()
+            elif task.exception() is not None:
+                log.debug("no size for %s: %s", key, task.exception())
+            else:
+                size = task.result().size
+            if task.done():
+                self._sizes[(key, todo[key].source.url)] = (size, now)
+            result[key] = size
+        return result
 
     async def cancel(self, job_id: str) -> dict[str, object]:
         """Stop a job and delete its partial file. Conflict when it already finished."""
