@@ -30,6 +30,7 @@ from .errors import Conflict, InvalidInput, LaunchpadError, WorkspaceError
 from .events import EventBus
 from .model_library import ModelEntry, ModelLibrary
 from .model_roots import ModelRoots
+from .workflow_models import NeededModel, analyze, group_label, summarize
 from .workspace import Workspace
 
 log = logging.getLogger("launchpad.service")
@@ -378,6 +379,61 @@ class LaunchpadService:
         deleted = entry.to_dict(owners)
         self.bus.emit(events.MODEL, {"action": "deleted", "path": entry.path, "key": entry.key, "model": deleted})
         return {"deleted": deleted}
+
+    # --- workflows -----------------------------------------------------------------------------
+
+    async def workflow_models(self, workflow: object) -> dict[str, object]:
+        """What ``workflow`` needs: present, missing (where from, how big) and unknown models."""
+        models = await self._analyze(workflow, sizes=True)
+        jobs = _latest_jobs(self.downloads.snapshot()["jobs"])
+        return {
+            "models": [{**model.to_dict(), "job": jobs.get(model.key)} for model in models],
+            "summary": summarize(models),
+            "allowed_hosts": list(self.settings.allowed_url_hosts),
+        }
+
+    async def install_workflow(
+        self, workflow: object, name: str | None = None, keys: Sequence[str] | None = None, optional: bool = False
+    ) -> dict[str, object]:
+        """Queue the workflow's missing models that have a link on an allowed host.
+
+        The server analyses the workflow itself: only what that analysis calls installable is
+        queued (a catalog file, or a workflow link to Hugging Face or Civitai by default), never
+        a URL or path the client names. ``keys`` narrows it to some models; models of muted or
+        bypassed nodes are left out unless ``optional`` (or named in ``keys``).
+        """
+        models = await self._analyze(workflow, sizes=False)
+        by_key = {model.key: model for model in models}
+        if keys:
+            strangers = [key for key in keys if key not in by_key]
+            if strangers:
+                raise InvalidInput(f"the workflow does not need {', '.join(strangers[:5])}",
+                                   details={"keys": strangers})
+            chosen = [by_key[key] for key in dict.fromkeys(keys)]
+        else:
+            chosen = [m for m in models if optional or not m.optional]
+        todo = [m for m in chosen if m.state == "missing" and m.installable and m.file is not None]
+        refused = [{"key": m.key, "state": m.state, "reason": m.reason} for m in chosen
+                   if m.state != "present" and not m.installable]
+        label = group_label(name)
+        result: dict[str, object] = {"jobs": [], "skipped": []}
+        if todo:
+            result = await self.downloads.install_files([m.file for m in todo if m.file is not None], label)
+        return {**result, "skipped": [*result["skipped"], *(m.key for m in chosen if m.state == "present")],  # type: ignore[misc]
+                "label": label, "refused": refused}
+
+    async def _analyze(self, workflow: object, *, sizes: bool) -> list[NeededModel]:
+        catalog = await self.catalog()
+        models = await asyncio.to_thread(
+            analyze, workflow, catalog, self._roots(), self.settings.allowed_url_hosts
+        )
+        unsized = [m.file for m in models if m.state == "missing" and m.installable and m.size is None and m.file]
+        if sizes and unsized:  # templates' links carry no size: ask the sources (allowed hosts only)
+            found = await self.downloads.sizes(unsized)
+            for model in models:
+                if model.size is None and found.get(model.key) is not None:
+                    model.size = found[model.key]
+        return models
 
     # --- system, queue, health -----------------------------------------------------------------
 

@@ -57,6 +57,18 @@ async def cancel_preset(service: LaunchpadService, call: Call) -> dict[str, Any]
     return await service.cancel_preset(call.params["preset_id"])
 
 
+# --- workflows -------------------------------------------------------------------------------------
+
+
+async def workflow_models(service: LaunchpadService, call: Call) -> dict[str, Any]:
+    return await service.workflow_models(call.body["workflow"])
+
+
+async def install_workflow(service: LaunchpadService, call: Call) -> dict[str, Any]:
+    b = call.body
+    return await service.install_workflow(b["workflow"], b.get("name"), b.get("keys"), b.get("optional", False))
+
+
 # --- downloads -------------------------------------------------------------------------------------
 
 

@@ -86,6 +86,32 @@ WARNINGS = obj(
     {"presets": INT, "warnings": array(ref("CatalogWarning")), "templates_dir": nullable(STRING)}
 )
 
+WORKFLOW: dict = {"type": "object", "description": "a ComfyUI workflow in UI format (`nodes`, `links`, ...) or "
+                  "API format (`{node_id: {class_type, inputs}}`)"}
+WORKFLOW_BODY = obj({"workflow": WORKFLOW})
+WORKFLOW_INSTALL_BODY = obj(
+    {
+        "workflow": WORKFLOW,
+        "name": {"type": "string", "maxLength": 256, "description": "the workflow's name; labels its downloads"},
+        "keys": array({"type": "string", "maxLength": 1100}, minItems=1, maxItems=500,
+                      description="only these models (`folder/name` keys from the analysis)"),
+        "optional": {"type": "boolean", "description": "also the models of muted and bypassed nodes"},
+    },
+    required=("workflow",),
+)
+WORKFLOW_MODELS = obj(
+    {"models": array(ref("WorkflowModel")), "summary": ref("WorkflowSummary"), "allowed_hosts": STRINGS}
+)
+WORKFLOW_INSTALL_RESULT = obj(
+    {
+        "jobs": array(ref("Job")),
+        "skipped": STRINGS,
+        "label": STRING,
+        "refused": array(obj({"key": STRING, "state": STRING, "reason": STRING})),
+    }
+)
+MAX_WORKFLOW = 16 * 2**20  # the largest official templates are a few hundred KB
+
 ROUTES: list[Route] = [
     Route("GET", f"{P}/health", h.health, "Liveness, version, mode and whether the core has started", "meta",
           response=HEALTH, needs_service=False),
@@ -118,6 +144,24 @@ ROUTES: list[Route] = [
     ),
     Route("POST", f"{P}/presets/{{preset_id}}/cancel", h.cancel_preset, "Cancel a preset's queued and running "
           "downloads", "presets", body=EMPTY_BODY, response=ANY_OBJECT, errors=(404, 415)),
+    # workflows
+    Route(
+        "POST", f"{P}/workflow/models", h.workflow_models,
+        "Which models a workflow needs: present, missing (with source, size and owning presets) and unknown",
+        "workflows", body=WORKFLOW_BODY, response=WORKFLOW_MODELS, errors=(413, 415), max_body=MAX_WORKFLOW,
+        description="Sources, in order: the workflow's own model links (`properties.models`), then the catalog "
+        "by folder and file (curated, template-derived and user presets). Unknown models name the loader nodes "
+        "that want them. Missing models are `installable` when their link is on an allowed host.",
+    ),
+    Route(
+        "POST", f"{P}/workflow/install", h.install_workflow,
+        "Queue the downloads of a workflow's missing models (only links on allowed hosts)", "workflows",
+        body=WORKFLOW_INSTALL_BODY, response=WORKFLOW_INSTALL_RESULT, status=202, errors=(413, 415),
+        max_body=MAX_WORKFLOW,
+        description="The server analyses the workflow itself and queues only what it finds installable; "
+        "the rest is listed under `refused` with the reason. The jobs are grouped under `label` "
+        "(`workflow:<name>`); progress arrives as `launchpad.download` and `launchpad.preset` events.",
+    ),
     # downloads
     Route("GET", f"{P}/downloads", h.list_downloads, "Every download job and each preset's progress (for a tab "
           "that opens or reconnects)", "downloads", response=ref("DownloadSnapshot")),

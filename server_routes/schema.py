@@ -286,3 +286,37 @@ COMPONENTS["SystemReading"] = obj(
     required=("time", "cpu", "memory", "gpu", "disks", "versions"),
     closed=False,
 )
+
+COMPONENTS["WorkflowModel"] = obj(
+    {
+        "key": STRING,
+        "folder": STRING,
+        "name": STRING,
+        "state": {"type": "string", "enum": ["present", "missing", "unknown"]},
+        "path": nullable(STRING),
+        # the nodes that want it: UI-format ids are numbers, API-format ids strings
+        "nodes": array(obj({"id": {"type": ["integer", "string", "null"]}, "type": nullable(STRING), "muted": BOOL})),
+        "optional": BOOL,
+        "origin": {"type": ["string", "null"], "enum": ["workflow", "catalog", "template", None]},
+        "presets": STRINGS,
+        "source": {"type": ["object", "null"]},
+        "size": nullable(INT),
+        "installable": BOOL,
+        "reason": STRING,
+        "job": {"type": ["object", "null"]},
+    }
+)
+
+COMPONENTS["WorkflowSummary"] = obj(
+    {
+        "needed": INT,
+        "present": INT,
+        "missing": INT,
+        "unknown": INT,
+        "optional": INT,
+        "installable": INT,
+        "bytes_present": INT,
+        "bytes_missing": INT,
+        "sizes_unknown": INT,
+    }
+)

@@ -23,7 +23,7 @@ from .schema import Schema, SchemaError, validate
 if TYPE_CHECKING:  # the service module is imported when the service is built, not with the routes
     from ..launchpad.service import LaunchpadService
 
-MAX_BODY = 64 * 1024  # the largest body this API takes is a list of preset ids
+MAX_BODY = 64 * 1024  # a list of preset ids; routes that take a workflow say their own limit
 _PATH_PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(?::[^}]*)?\}")
 
 
@@ -67,6 +67,7 @@ class Route(NamedTuple):
     errors: tuple[int, ...] = ()  # documented error statuses besides 400/500
     needs_service: bool = True  # False: the handler also answers (with service None) before startup
     description: str = ""
+    max_body: int = MAX_BODY  # bytes; a route that takes a whole workflow needs more
 
     @property
     def path_params(self) -> list[str]:
@@ -122,11 +123,17 @@ async def _read_body(route: Route, request: web.Request) -> dict[str, Any]:
         raise UnsupportedMediaType(
             f"send the body as JSON with Content-Type: application/json (got {request.content_type or 'none'})"
         )
-    if request.content_length is not None and request.content_length > MAX_BODY:
-        raise PayloadTooLarge(f"the body is larger than {MAX_BODY} bytes")
-    raw = await request.content.read(MAX_BODY + 1)
-    if len(raw) > MAX_BODY:
-        raise PayloadTooLarge(f"the body is larger than {MAX_BODY} bytes")
+    limit = route.max_body
+    if request.content_length is not None and request.content_length > limit:
+        raise PayloadTooLarge(f"the body is larger than {limit} bytes")
+    raw = b""
+    while len(raw) <= limit:  # read() returns what has arrived, not all of a large body at once
+        chunk = await request.content.read(limit + 1 - len(raw))
+        if not chunk:
+            break
+        raw += chunk
+    if len(raw) > limit:
+        raise PayloadTooLarge(f"the body is larger than {limit} bytes")
     if not raw.strip():
         data: Any = {}
     else:

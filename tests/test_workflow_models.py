@@ -165,7 +165,8 @@ def test_linked_loader_inputs_and_launchpad_nodes(catalog, roots, workspace_dir:
         "1": {"class_type": "LaunchpadModel", "inputs": {"model": "checkpoints/v1-5-pruned-emaonly-fp16.safetensors"}},
         "2": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": ["1", 0]}},
     }
-    assert [m.key for m in analyze(prompt, catalog, roots, HOSTS)] == ["checkpoints/v1-5-pruned-emaonly-fp16.safetensors"]
+    keys = [m.key for m in analyze(prompt, catalog, roots, HOSTS)]
+    assert keys == ["checkpoints/v1-5-pruned-emaonly-fp16.safetensors"]
 
 
 def test_summary_counts_and_sizes(catalog, roots, workspace_dir: Path) -> None:
