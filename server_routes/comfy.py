@@ -45,6 +45,7 @@ NOT_MODEL_FOLDERS = frozenset({"custom_nodes", "datasets", "fonts"})
 STANDARD_WORKSPACE = Path("/workspace")
 
 current: LaunchpadService | None = None  # the service of this ComfyUI, once the app started (for nodes)
+loop: asyncio.AbstractEventLoop | None = None  # the loop it runs on: nodes, in ComfyUI's worker thread, use it
 
 
 def _comfy_module(name: str) -> ModuleType | None:
@@ -175,7 +176,7 @@ def register(prompt_server: Any, settings: Settings | None = None) -> None:
     tasks: list[asyncio.Future] = []  # keep a reference so the start task is not collected
 
     async def start(_app: Any) -> None:
-        global current
+        global current, loop
         try:
             # importing and building the core takes a few tens of ms: not on ComfyUI's loop
             service = await asyncio.to_thread(create_service, prompt_server, settings)
@@ -187,7 +188,7 @@ def register(prompt_server: Any, settings: Settings | None = None) -> None:
             prompt_server.send_sync(event, data)  # thread-safe; data is plain JSON (the bus checked)
 
         service.bus.subscribe(forward)
-        current = service
+        current, loop = service, asyncio.get_running_loop()
         tasks.append(asyncio.ensure_future(_start(service)))
 
     async def stop(_app: Any) -> None:

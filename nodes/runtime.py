@@ -1,0 +1,166 @@
+"""What the Launchpad nodes do, shared by their V1 and V3 classes (v1.py, v3.py).
+
+The nodes run in ComfyUI's prompt worker thread; the service runs on the server's loop, built
+when the app started (server_routes/comfy.py keeps it, with its loop). Downloads go through
+the service's download manager (one path for every install) via launchpad/provision.py, with
+ComfyUI's own progress bar and interrupt check. ComfyUI modules are imported inside the
+functions that need them, so this module imports without ComfyUI.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from ..launchpad.errors import InvalidInput, LaunchpadError
+
+if TYPE_CHECKING:  # the rest is imported when a node runs: ComfyUI times our import
+    from ..launchpad.provision import Progress, Provisioner
+    from ..launchpad.service import LaunchpadService
+
+log = logging.getLogger("launchpad.nodes")
+
+CATEGORY = "Launchpad"
+ANY_PRESET = "(any preset)"  # the preset input's first choice: look the file up in the whole catalog
+MODEL_TOOLTIP = "A model file from Launchpad's catalog, as folder/file. Downloaded when the prompt runs if missing."
+PRESET_TOOLTIP = "Take the file from this preset (its source). Leave on (any preset) to use any preset that lists it."
+NAME_TOOLTIP = "The file name, as the loaders' lists show it: connect it to a loader's model input."
+PATH_TOOLTIP = "The file's absolute path on this machine."
+ENSURE_TOOLTIP = "The preset to install."
+MODEL_DESCRIPTION = ("Names a model file from Launchpad's catalog and makes sure it is installed when the prompt "
+                     "runs (downloading it with progress if missing), then gives its name to a loader.")
+PRESET_DESCRIPTION = "Makes sure every file of a Launchpad preset is installed when the prompt runs."
+
+
+class NotRunning(LaunchpadError):
+    """The node runs in a ComfyUI where Launchpad's service did not start."""
+
+    code = "not_running"
+
+
+def _service() -> LaunchpadService | None:
+    from ..server_routes import comfy as host
+
+    return host.current
+
+
+def _provisioner() -> Provisioner:
+    from ..launchpad.provision import Provisioner
+    from ..server_routes import comfy as host
+
+    if host.current is None or host.loop is None:
+        raise NotRunning("Launchpad is not running in this ComfyUI (it failed to start or has not started yet); "
+                         "see ComfyUI's log for the reason")
+    return Provisioner(host.current, host.loop)
+
+
+def _preset(preset: str | None) -> str | None:
+    return None if not preset or preset == ANY_PRESET else preset
+
+
+# --- inputs ---------------------------------------------------------------------------------------
+
+
+def model_choices() -> list[str]:
+    """Every file of the catalog as folder/file (empty until Launchpad has read its catalog)."""
+    service = _service()
+    if service is None:
+        return []
+    catalog = service.catalogs.current()
+    return sorted({f.key for preset in catalog.presets.values() for f in preset.files})
+
+
+def preset_choices() -> list[str]:
+    service = _service()
+    ids = sorted(service.catalogs.current().presets) if service is not None else []
+    return [ANY_PRESET, *ids]
+
+
+def validate_model(model: str, preset: str | None = None) -> bool | str:
+    """True, or what is wrong (ComfyUI shows it before the prompt runs). Our own check replaces
+    ComfyUI's "value not in list": the catalog may have grown since the list was sent."""
+    from ..launchpad.provision import find_file, split_key
+
+    try:
+        split_key(model)
+        service = _service()
+        if service is not None and service.is_ready:
+            find_file(service.catalogs.current(), model, _preset(preset))
+    except LaunchpadError as exc:
+        return exc.message
+    return True
+
+
+def validate_preset(preset: str) -> bool | str:
+    service = _service()
+    if _preset(preset) is None:
+        return "choose the preset to ensure"
+    if service is not None and service.is_ready and preset not in service.catalogs.current().presets:
+        return f"no preset {preset} in the catalog; pick one from the list"
+    return True
+
+
+def fingerprint(model: str, preset: str | None = None) -> str:
+    """Changes when the file appears, disappears or changes size, so ComfyUI runs the node again."""
+    from ..launchpad.provision import split_key
+
+    service = _service()
+    try:
+        folder, name = split_key(model)
+    except LaunchpadError:
+        return "invalid"
+    found = service.roots.find(folder, name) if service is not None else None
+    try:
+        return f"{found}:{found.stat().st_size}" if found is not None else "missing"
+    except OSError:
+        return "missing"
+
+
+# --- running ----------------------------------------------------------------------------------------
+
+
+def _interrupt_check() -> Callable[[], None]:
+    try:
+        from comfy.model_management import throw_exception_if_processing_interrupted
+    except ImportError:  # not inside ComfyUI
+        return lambda: None
+    return throw_exception_if_processing_interrupted
+
+
+def _progress_bar() -> Progress:
+    """ComfyUI's progress bar on the running node, fed with bytes once their total is known."""
+    try:
+        from comfy.utils import ProgressBar
+    except ImportError:
+        return lambda done, total: None
+    bars: list = []
+
+    def update(done: int, total: int | None) -> None:
+        if not total:
+            return
+        if not bars:
+            bars.append(ProgressBar(total))
+        bars[0].update_absolute(done, total)
+
+    return update
+
+
+def run_model(model: str, preset: str | None = None) -> tuple[str, str]:
+    """(file name for the loaders, absolute path), downloading the file first when missing."""
+    from ..launchpad.provision import split_key
+
+    _, name = split_key(model)
+    path = _provisioner().ensure_file(model, _preset(preset), progress=_progress_bar(), check=_interrupt_check())
+    return name, str(path)
+
+
+def run_preset(preset: str) -> str:
+    """A line about the installed preset, after installing whatever of it was missing."""
+    from ..launchpad import humanize
+
+    if _preset(preset) is None:
+        raise InvalidInput("choose the preset to ensure")
+    paths = _provisioner().ensure_preset(preset, progress=_progress_bar(), check=_interrupt_check())
+    size = sum(p.stat().st_size for p in paths)
+    return f"{preset}: {len(paths)} file{'s' if len(paths) != 1 else ''} ready ({humanize.size(size)})"

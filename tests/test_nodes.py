@@ -1,0 +1,235 @@
+"""The Launchpad nodes and the provisioning under them, run the way ComfyUI runs them.
+
+The service lives on an event loop in its own thread (ComfyUI's server loop); the nodes are
+called from the test's thread (ComfyUI's prompt worker). Downloads come from the fake Hub.
+Only ComfyUI's own modules are stood in for (comfy.utils.ProgressBar and the interrupt check).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import threading
+import types
+from collections.abc import Iterator
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from apiclient import write_presets
+
+from fakehub import FakeHub, random_bytes
+from lp.launchpad.config import Settings
+from lp.launchpad.errors import DownloadError, NotFound
+from lp.launchpad.provision import Provisioner
+from lp.launchpad.service import LaunchpadService
+from lp.nodes import DISPLAY_NAMES, NODE_CLASS_MAPPINGS, runtime, v1
+from lp.server_routes import comfy as host
+
+MODEL = random_bytes(1_500_000)
+PRESETS = """\
+    schema: 1
+    presets:
+      - id: node-pair
+        name: Node test pair
+        category: image
+        files:
+          - folder: checkpoints
+            name: nodes/model.safetensors
+            hf: acme/nodes
+            path: model.safetensors
+          - folder: vae
+            name: node-vae.safetensors
+            hf: acme/nodes
+            path: vae.safetensors
+            size: 4000
+      - id: node-broken
+        name: A file the Hub does not have
+        category: image
+        files:
+          - folder: loras
+            name: node-gone.safetensors
+            hf: acme/nodes
+            path: gone.safetensors
+"""
+
+
+@pytest.fixture
+def running(workspace_dir: Path, fakehub: FakeHub, tmp_path: Path) -> Iterator[SimpleNamespace]:
+    """The service started on a loop in another thread, as ComfyUI's server runs it."""
+    write_presets(workspace_dir, PRESETS)
+    fakehub.add_hf_file("acme/nodes", "model.safetensors", MODEL)
+    fakehub.add_hf_file("acme/nodes", "vae.safetensors", random_bytes(4000))
+    fakehub.behave("acme/nodes/model.safetensors", rate=1_500_000)  # about a second: progress on the way
+    (tmp_path / "no-templates").mkdir()
+    settings = Settings.from_env({}, workspace=workspace_dir, templates_dir=tmp_path / "no-templates",
+                                 hf_endpoint=fakehub.url, free_space_margin=0, retry_backoff=0.02, retries=1)
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, name="server-loop", daemon=True)
+    thread.start()
+    service = LaunchpadService(settings)
+    asyncio.run_coroutine_threadsafe(service.start(), loop).result(30)
+    try:
+        yield SimpleNamespace(service=service, loop=loop, hub=fakehub, models=workspace_dir / "models",
+                              provisioner=Provisioner(service, loop))
+    finally:
+        asyncio.run_coroutine_threadsafe(service.close(), loop).result(30)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+        loop.close()
+
+
+@pytest.fixture
+def in_comfyui(running: SimpleNamespace, monkeypatch: pytest.MonkeyPatch) -> SimpleNamespace:
+    """The service registered as ComfyUI's, plus stand-ins for comfy.utils and comfy.model_management."""
+    monkeypatch.setattr(host, "current", running.service)
+    monkeypatch.setattr(host, "loop", running.loop)
+    running.bars = []
+    running.interrupt = threading.Event()
+
+    class ProgressBar:  # comfy.utils.ProgressBar's contract: (total), update_absolute(value, total)
+        def __init__(self, total: int) -> None:
+            self.updates: list[tuple[int, int]] = []
+            running.bars.append(self)
+
+        def update_absolute(self, value: int, total: int | None = None) -> None:
+            self.updates.append((value, total))
+
+    class Interrupted(Exception):
+        pass
+
+    def throw_exception_if_processing_interrupted() -> None:
+        if running.interrupt.is_set():
+            raise Interrupted("Processing interrupted")
+
+    comfy = types.ModuleType("comfy")
+    utils = types.ModuleType("comfy.utils")
+    utils.ProgressBar = ProgressBar  # type: ignore[attr-defined]
+    management = types.ModuleType("comfy.model_management")
+    management.throw_exception_if_processing_interrupted = throw_exception_if_processing_interrupted  # type: ignore[attr-defined]
+    comfy.utils, comfy.model_management = utils, management  # type: ignore[attr-defined]
+    for name, module in (("comfy", comfy), ("comfy.utils", utils), ("comfy.model_management", management)):
+        monkeypatch.setitem(sys.modules, name, module)
+    running.Interrupted = Interrupted
+    return running
+
+
+# --- the node classes ------------------------------------------------------------------------------
+
+
+def test_node_classes_outside_comfyui_are_v1_and_prefixed() -> None:
+    assert set(NODE_CLASS_MAPPINGS) == set(DISPLAY_NAMES) == {"LaunchpadModel", "LaunchpadEnsurePreset"}
+    assert DISPLAY_NAMES == {"LaunchpadModel": "Launchpad Model", "LaunchpadEnsurePreset": "Launchpad Ensure Preset"}
+    for cls in NODE_CLASS_MAPPINGS.values():
+        assert cls.CATEGORY == "Launchpad" and callable(getattr(cls(), cls.FUNCTION))
+    model = NODE_CLASS_MAPPINGS["LaunchpadModel"]
+    assert model.RETURN_NAMES == ("name", "path")
+    # ComfyUI checks a link with `not received_type != input_type`; a loader's input type is its file list
+    name_type = model.RETURN_TYPES[0]
+    assert (name_type != ["a.safetensors", "b.safetensors"]) is False
+    assert (name_type != "COMBO") is False
+    assert NODE_CLASS_MAPPINGS["LaunchpadEnsurePreset"].OUTPUT_NODE
+
+
+def test_inputs_list_the_catalog_once_launchpad_runs(in_comfyui: SimpleNamespace) -> None:
+    inputs = v1.LaunchpadModel.INPUT_TYPES()
+    choices = inputs["required"]["model"][0]
+    assert choices == sorted(choices)
+    assert {"checkpoints/nodes/model.safetensors", "vae/node-vae.safetensors"} <= set(choices)
+    presets = inputs["optional"]["preset"][0]
+    assert presets[0] == runtime.ANY_PRESET and "node-pair" in presets
+    assert "node-pair" in v1.LaunchpadEnsurePreset.INPUT_TYPES()["required"]["preset"][0]
+
+
+def test_inputs_are_empty_lists_before_launchpad_starts(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(host, "current", None)
+    assert v1.LaunchpadModel.INPUT_TYPES()["required"]["model"][0] == []
+    assert v1.LaunchpadModel.INPUT_TYPES()["optional"]["preset"][0] == [runtime.ANY_PRESET]
+    assert v1.LaunchpadModel.VALIDATE_INPUTS("checkpoints/x.safetensors") is True  # checked again when it runs
+    with pytest.raises(runtime.NotRunning, match="not running in this ComfyUI"):
+        v1.LaunchpadModel().run("checkpoints/x.safetensors")
+
+
+def test_validation_names_what_is_wrong(in_comfyui: SimpleNamespace) -> None:
+    validate = v1.LaunchpadModel.VALIDATE_INPUTS
+    assert validate("checkpoints/nodes/model.safetensors") is True
+    assert validate("vae/node-vae.safetensors", "node-pair") is True
+    assert "does not name a model as folder/file" in validate("model.safetensors")  # type: ignore[operator]
+    assert "no preset in the catalog lists checkpoints/other.safetensors" in validate("checkpoints/other.safetensors")  # type: ignore[operator]
+    assert "preset node-broken has no file vae/node-vae.safetensors" in validate(  # type: ignore[operator]
+        "vae/node-vae.safetensors", "node-broken")
+    assert v1.LaunchpadEnsurePreset.VALIDATE_INPUTS("node-pair") is True
+    assert "no preset nope" in v1.LaunchpadEnsurePreset.VALIDATE_INPUTS("nope")  # type: ignore[operator]
+
+
+# --- running them ----------------------------------------------------------------------------------
+
+
+def test_model_node_downloads_a_missing_file_with_comfyuis_progress_bar(in_comfyui: SimpleNamespace) -> None:
+    node = v1.LaunchpadModel()
+    before = v1.LaunchpadModel.IS_CHANGED("checkpoints/nodes/model.safetensors")
+    assert before == "missing"
+
+    name, path = node.run("checkpoints/nodes/model.safetensors", runtime.ANY_PRESET)
+
+    assert name == "nodes/model.safetensors"  # what ComfyUI's checkpoint list shows
+    assert Path(path) == in_comfyui.models / "checkpoints" / "nodes" / "model.safetensors"
+    assert Path(path).read_bytes() == MODEL
+    [bar] = in_comfyui.bars
+    assert bar.updates[-1] == (len(MODEL), len(MODEL))
+    assert any(0 < done < len(MODEL) for done, _ in bar.updates)  # it moved on the way
+    assert [d for d, _ in bar.updates] == sorted(d for d, _ in bar.updates)
+    jobs = in_comfyui.service.downloads.snapshot()["jobs"]
+    assert [(j["key"], j["preset_ids"], j["state"]) for j in jobs] == [
+        ("checkpoints/nodes/model.safetensors", ["node:LaunchpadModel"], "done")]
+    # ComfyUI runs it again when the file changed, and then it only looks
+    assert v1.LaunchpadModel.IS_CHANGED("checkpoints/nodes/model.safetensors") != before
+    asked = len(in_comfyui.hub.requests_for("acme/nodes/model.safetensors", None))
+    assert node.run("checkpoints/nodes/model.safetensors")[0] == "nodes/model.safetensors"
+    assert len(in_comfyui.hub.requests_for("acme/nodes/model.safetensors", None)) == asked
+
+
+def test_model_node_with_a_preset_and_a_failure_that_says_why(in_comfyui: SimpleNamespace) -> None:
+    name, path = v1.LaunchpadModel().run("vae/node-vae.safetensors", "node-pair")
+    assert name == "node-vae.safetensors" and Path(path).stat().st_size == 4000
+    with pytest.raises(NotFound, match=r"preset node-pair has no file loras/node-gone\.safetensors"):
+        v1.LaunchpadModel().run("loras/node-gone.safetensors", "node-pair")
+    with pytest.raises(DownloadError, match=r"could not install loras/node-gone\.safetensors: .*acme/nodes"):
+        v1.LaunchpadModel().run("loras/node-gone.safetensors")
+    assert not (in_comfyui.models / "loras" / "node-gone.safetensors").exists()
+
+
+def test_ensure_preset_installs_every_file(in_comfyui: SimpleNamespace) -> None:
+    (summary,) = v1.LaunchpadEnsurePreset().run("node-pair")
+    assert summary == "node-pair: 2 files ready (1.5 MB)"
+    assert (in_comfyui.models / "checkpoints" / "nodes" / "model.safetensors").read_bytes() == MODEL
+    progress = in_comfyui.service.downloads.snapshot()["presets"]["node-pair"]
+    assert progress["state"] == "done"  # installed as the preset: its card in the panel shows it
+    assert v1.LaunchpadEnsurePreset().run("node-pair") == (summary,)
+
+
+def test_an_interrupted_prompt_stops_waiting_and_the_download_goes_on(in_comfyui: SimpleNamespace) -> None:
+    in_comfyui.hub.behave("acme/nodes/model.safetensors", rate=300_000)
+    bars = in_comfyui.bars
+
+    def interrupt_once_it_moves() -> None:
+        while not (bars and any(done for done, _ in bars[0].updates)):
+            threading.Event().wait(0.02)
+        in_comfyui.interrupt.set()
+
+    threading.Thread(target=interrupt_once_it_moves, daemon=True).start()
+    with pytest.raises(in_comfyui.Interrupted):
+        v1.LaunchpadModel().run("checkpoints/nodes/model.safetensors")
+    [job] = in_comfyui.service.downloads.snapshot()["jobs"]
+    assert job["state"] == "downloading"  # visible in the sidebar, and cancelled there if the user wants
+    cancel = in_comfyui.service.downloads.cancel(job["id"])
+    assert asyncio.run_coroutine_threadsafe(cancel, in_comfyui.loop).result(10)["state"] == "cancelled"
+
+
+def test_provisioner_from_a_plain_thread(running: SimpleNamespace) -> None:
+    seen: list[tuple[int, int | None]] = []
+    path = running.provisioner.ensure_file("checkpoints/nodes/model.safetensors",
+                                           progress=lambda done, total: seen.append((done, total)))
+    assert path.read_bytes() == MODEL and seen[-1] == (len(MODEL), len(MODEL))
+    paths = running.provisioner.ensure_preset("node-pair")
+    assert [p.name for p in paths] == ["model.safetensors", "node-vae.safetensors"]
