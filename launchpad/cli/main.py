@@ -23,6 +23,8 @@ from ..config import Settings
 from ..errors import LaunchpadError
 from ..model_roots import ModelRoots
 from ..workspace import Workspace, default_root, doctor
+from .install import add_parsers as add_install_parsers
+from .install import cmd_install, cmd_uninstall
 
 OK, FAILED, USAGE, WORKSPACE, CATALOG, NOT_FOUND, INTERRUPTED = 0, 1, 2, 3, 4, 5, 130
 
@@ -164,6 +166,8 @@ COMMANDS: dict[str, Handler] = {
     "paths": cmd_paths,
     "comfy-args": cmd_comfy_args,
     "doctor": cmd_doctor,
+    "install": cmd_install,
+    "uninstall": cmd_uninstall,
 }
 
 
@@ -194,6 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
     comfy.add_argument("--lines", action="store_true", help="one flag or value per line (for mapfile)")
 
     sub.add_parser("doctor", parents=[common], help="check the workspace volume: mounted, writable, free space")
+    add_install_parsers(sub, common)
     return parser
 
 
