@@ -1,10 +1,10 @@
 """Making sure a catalog file or a whole preset is on disk, from a thread that is not the loop.
 
-ComfyUI runs nodes in its prompt worker thread, while the service and its download manager
-live on the server's event loop. A :class:`Provisioner` hands the install to the manager on
-that loop (``run_coroutine_threadsafe``), then waits in the calling thread for the jobs to
-end, following their ``launchpad.download`` events: it reports bytes as they arrive and, between
-events, asks the caller whether to stop (ComfyUI's interrupt). Nothing here imports ComfyUI;
+ComfyUI runs nodes in its prompt worker thread, while the service lives on the server's event
+loop (and its download manager on a loop of its own). A :class:`Provisioner` hands the
+install to the service on the server loop (``run_coroutine_threadsafe``), then waits in the
+calling thread for the jobs to end, following their ``launchpad.download`` events: it reports
+bytes as they arrive and, between events, asks the caller whether to stop (ComfyUI's interrupt). Nothing here imports ComfyUI;
 the nodes pass in ComfyUI's progress bar and interrupt check.
 """
 
@@ -83,16 +83,16 @@ class Provisioner:
     ) -> Path:
         """The path of ``model`` on disk, downloading it first when it is missing."""
         model_file = find_file(self.catalog(check), model, preset)
-        downloads = self.service.downloads
-        return self._ensure([model_file], lambda: downloads.install_files([model_file], label), progress, check)[0]
+        service = self.service
+        return self._ensure([model_file], lambda: service.install_files([model_file], label), progress, check)[0]
 
     def ensure_preset(
         self, preset_id: str, *, progress: Progress | None = None, check: Callable[[], None] = _never
     ) -> list[Path]:
         """The paths of every file of ``preset_id``, installing the preset first when any is missing."""
         preset = self.catalog(check).get(preset_id)
-        downloads = self.service.downloads
-        return self._ensure(list(preset.files), lambda: downloads.install([preset.id]), progress, check)
+        service = self.service
+        return self._ensure(list(preset.files), lambda: service.install([preset.id]), progress, check)
 
     # --- waiting ------------------------------------------------------------------------------
 
@@ -156,8 +156,7 @@ class Provisioner:
 
 
 async def _awaited(start: Callable[[], Awaitable[dict[str, Any]]]) -> dict[str, Any]:
-    await asyncio.sleep(0)  # started on the loop thread, where the manager lives
-    return await start()
+    return await start()  # created here, on the service's loop
 
 
 def _report(progress: Progress | None, jobs: dict[str, dict[str, Any]]) -> None:

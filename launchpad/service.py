@@ -24,7 +24,7 @@ from typing import Any
 from . import __version__, events
 from .background import BackgroundLoop
 from .catalog.loader import Catalog
-from .catalog.schema import Preset
+from .catalog.schema import ModelFile, Preset
 from .catalog.store import CatalogStore
 from .config import Settings
 from .errors import Conflict, InvalidInput, LaunchpadError, WorkspaceError
@@ -403,7 +403,7 @@ class LaunchpadService:
     async def workflow_models(self, workflow: object) -> dict[str, object]:
         """What ``workflow`` needs: present, missing (where from, how big) and unknown models."""
         models = await self._analyze(workflow, sizes=True)
-        jobs = _latest_jobs(self.downloads.snapshot()["jobs"])
+        jobs = _latest_jobs((await self._snapshot())["jobs"])
         return {
             "models": [{**model.to_dict(), "job": jobs.get(model.key)} for model in models],
             "summary": summarize(models),
@@ -436,9 +436,14 @@ class LaunchpadService:
         label = group_label(name)
         result: dict[str, object] = {"jobs": [], "skipped": []}
         if todo:
-            result = await self.downloads.install_files([m.file for m in todo if m.file is not None], label)
+            result = await self.install_files([m.file for m in todo if m.file is not None], label)
         return {**result, "skipped": [*result["skipped"], *(m.key for m in chosen if m.state == "present")],  # type: ignore[misc]
                 "label": label, "refused": refused}
+
+    async def install_files(self, files: Sequence[ModelFile], label: str) -> dict[str, object]:
+        """Queue files that belong to no preset (a workflow's, a node's) as the group ``label``."""
+        await self.ready()
+        return await self.worker.run(self.downloads.install_files, files, label)
 
     async def _analyze(self, workflow: object, *, sizes: bool) -> list[NeededModel]:
         catalog = await self.catalog()
@@ -447,7 +452,7 @@ class LaunchpadService:
         )
         unsized = [m.file for m in models if m.state == "missing" and m.installable and m.size is None and m.file]
         if sizes and unsized:  # templates' links carry no size: ask the sources (allowed hosts only)
-            found = await self.downloads.sizes(unsized)
+            found = await self.worker.run(self.downloads.sizes, unsized)
             for model in models:
                 if model.size is None and found.get(model.key) is not None:
                     model.size = found[model.key]

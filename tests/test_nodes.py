@@ -114,6 +114,14 @@ def in_comfyui(running: SimpleNamespace, monkeypatch: pytest.MonkeyPatch) -> Sim
     return running
 
 
+def on_loop(running: SimpleNamespace, coro):  # type: ignore[no-untyped-def]
+    return asyncio.run_coroutine_threadsafe(coro, running.loop).result(30)
+
+
+def snapshot(running: SimpleNamespace) -> dict:
+    return on_loop(running, running.service.downloads_snapshot())
+
+
 # --- the node classes ------------------------------------------------------------------------------
 
 
@@ -179,7 +187,7 @@ def test_model_node_downloads_a_missing_file_with_comfyuis_progress_bar(in_comfy
     assert bar.updates[-1] == (len(MODEL), len(MODEL))
     assert any(0 < done < len(MODEL) for done, _ in bar.updates)  # it moved on the way
     assert [d for d, _ in bar.updates] == sorted(d for d, _ in bar.updates)
-    jobs = in_comfyui.service.downloads.snapshot()["jobs"]
+    jobs = snapshot(in_comfyui)["jobs"]
     assert [(j["key"], j["preset_ids"], j["state"]) for j in jobs] == [
         ("checkpoints/nodes/model.safetensors", ["node:LaunchpadModel"], "done")]
     # ComfyUI runs it again when the file changed, and then it only looks
@@ -203,7 +211,7 @@ def test_ensure_preset_installs_every_file(in_comfyui: SimpleNamespace) -> None:
     (summary,) = v1.LaunchpadEnsurePreset().run("node-pair")
     assert summary == "node-pair: 2 files ready (1.5 MB)"
     assert (in_comfyui.models / "checkpoints" / "nodes" / "model.safetensors").read_bytes() == MODEL
-    progress = in_comfyui.service.downloads.snapshot()["presets"]["node-pair"]
+    progress = snapshot(in_comfyui)["presets"]["node-pair"]
     assert progress["state"] == "done"  # installed as the preset: its card in the panel shows it
     assert v1.LaunchpadEnsurePreset().run("node-pair") == (summary,)
 
@@ -220,10 +228,9 @@ def test_an_interrupted_prompt_stops_waiting_and_the_download_goes_on(in_comfyui
     threading.Thread(target=interrupt_once_it_moves, daemon=True).start()
     with pytest.raises(in_comfyui.Interrupted):
         v1.LaunchpadModel().run("checkpoints/nodes/model.safetensors")
-    [job] = in_comfyui.service.downloads.snapshot()["jobs"]
+    [job] = snapshot(in_comfyui)["jobs"]
     assert job["state"] == "downloading"  # visible in the sidebar, and cancelled there if the user wants
-    cancel = in_comfyui.service.downloads.cancel(job["id"])
-    assert asyncio.run_coroutine_threadsafe(cancel, in_comfyui.loop).result(10)["state"] == "cancelled"
+    assert on_loop(in_comfyui, in_comfyui.service.cancel_job(job["id"]))["state"] == "cancelled"
 
 
 def test_provisioner_from_a_plain_thread(running: SimpleNamespace) -> None:
