@@ -3,12 +3,11 @@ bad hashes, error statuses, web pages instead of files, size limits, restarts.""
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 
 import pytest
-from downloads_helpers import make_harness, preset, settings_for
+from downloads_helpers import eventually, make_harness, preset, settings_for
 from fakehub import random_bytes
 
 SEGMENTED = {"segments": 4, "segment_size": 256 * 1024, "min_segmented_size": 512 * 1024}
@@ -139,8 +138,7 @@ async def test_a_range_server_answering_200_midway_restarts_the_file_cleanly(dow
 
     await h.manager.install(["P"])
     # after the drop the server "forgets" Range support: the retry gets the whole file with 200
-    while not fakehub.requests_for("model.bin")[1:]:
-        await asyncio.sleep(0.01)
+    await eventually(lambda: fakehub.requests_for("model.bin")[1:], "the first GET")
     fakehub_blob.behaviour.ignore_range = True
     await h.manager.wait()
 
@@ -215,19 +213,17 @@ async def test_free_space_must_cover_every_queued_byte_plus_the_margin(downloads
 async def test_close_keeps_the_partial_and_the_next_start_resumes_it(fakehub, workspace_dir):
     data = random_bytes(3_000_000)
     url = fakehub.add_file("model.bin", data)
-    fakehub.behave("model.bin", rate=1_500_000)
+    fakehub.behave("model.bin", rate=1_000_000)
     presets = [preset("P", url_file(url, sha256=hashlib.sha256(data).hexdigest()))]
     first = make_harness(settings_for(workspace_dir, fakehub.url), presets)
     await first.manager.start()
     await first.manager.install(["P"])
     partial = first.path("checkpoints/model.bin").with_name("model.bin.part")
     sidecar = partial.with_name("model.bin.part.json")
-    while not sidecar.exists() or json.loads(sidecar.read_text())["done"] == [] or not any(
-        end > 500_000 for _, end in json.loads(sidecar.read_text())["done"]
-    ):
-        await asyncio.sleep(0.05)
+    await eventually(lambda: job_of(first)["bytes_done"] >= 500_000, "500 kB downloaded")
     await first.manager.close()
     assert partial.exists() and job_of(first)["state"] == "queued"
+    assert json.loads(sidecar.read_text())["done"][0][1] >= 500_000
     sent_before = fakehub.bytes_sent("model.bin")
     fakehub.behave("model.bin")
 

@@ -46,6 +46,7 @@ log = logging.getLogger(__name__)
 WRITE_BUDGET = 8 * 2**20  # bytes buffered per file, shared by its connections
 MIN_WRITE = 1 * 2**20
 SAVE_INTERVAL = 2.0  # seconds between sidecar saves
+FLUSH_INTERVAL = 1.0  # seconds a received byte may wait in memory before it is written
 _O_BINARY = getattr(os, "O_BINARY", 0)
 _fdatasync = getattr(os, "fdatasync", os.fsync)
 
@@ -284,6 +285,8 @@ class Transfer:
         buffered = 0
         writing: concurrent.futures.Future[None] | None = None
         max_size = self.settings.max_download_size
+        loop = asyncio.get_running_loop()
+        flushed_at = loop.time()
         try:
             async for chunk in response.content.iter_any():
                 room = limit - (cursor.position + buffered)
@@ -297,7 +300,12 @@ class Transfer:
                         f"{self.label} is larger than MAX_DOWNLOAD_SIZE ({humanize.size(max_size)}); "
                         "raise MAX_DOWNLOAD_SIZE to download it",
                     )
-                if buffered >= self._write_size or cursor.position + buffered >= limit:
+                if (
+                    buffered >= self._write_size
+                    or cursor.position + buffered >= limit
+                    or loop.time() - flushed_at >= FLUSH_INTERVAL  # slow links: bytes reach the disk anyway
+                ):
+                    flushed_at = loop.time()
                     if writing is not None:
                         await self._await_write(writing)
                     writing = self._submit(chunks, cursor.position, buffered)
