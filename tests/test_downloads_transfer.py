@@ -237,3 +237,42 @@ async def test_close_keeps_the_partial_and_the_next_start_resumes_it(fakehub, wo
         assert fakehub.bytes_sent("model.bin") - sent_before < len(data) - 500_000
     finally:
         await second.manager.close()
+
+
+@pytest.fixture
+def small_disk(workspace_dir):
+    """A 4 MB tmpfs mounted where checkpoints are written (skipped where mounting is not allowed)."""
+    import subprocess
+
+    directory = workspace_dir / "models" / "checkpoints"
+    directory.mkdir(parents=True, exist_ok=True)
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(directory)],
+                             capture_output=True, check=False)
+    if mounted.returncode != 0:
+        pytest.skip("cannot mount a tmpfs here (needs root and CAP_SYS_ADMIN)")
+    try:
+        yield directory
+    finally:
+        subprocess.run(["umount", "-l", str(directory)], check=False)
+
+
+async def test_a_disk_that_fills_up_mid_download_fails_the_job_and_frees_the_partial(downloads, fakehub, small_disk):
+    data = random_bytes(3_000_000)
+    url = fakehub.add_file("model.bin", data)
+    fakehub.behave("model.bin", rate=1_000_000)
+    h = await downloads([preset("P", url_file(url))])
+    await h.manager.install(["P"])
+    await eventually(lambda: job_of(h)["state"] == "downloading", "the download to start")
+    with open(small_disk / "filler", "wb", buffering=0) as filler:  # someone else fills the disk meanwhile
+        try:
+            while True:
+                filler.write(b"\0" * 65536)
+        except OSError:
+            pass
+
+    await h.manager.wait()
+
+    error = job_of(h)["error"]
+    assert error["code"] == "insufficient_space" and "filled up" in error["message"]
+    assert not (small_disk / "model.bin.part").exists()
+    assert not (small_disk / "model.bin").exists()
