@@ -60,7 +60,10 @@ log = logging.getLogger(__name__)
 
 EVENT_HZ = 4
 TICK = 1.0 / EVENT_HZ
-SAVE_DELAY = 0.5  # the journal is written at most this often while things change
+SAVE_DELAY = 0.5
+# aiohttp pauses a connection when 2x this is buffered; larger means fewer pause/resume
+# round trips through epoll, at READ_BUFFER x 2 x connections of memory at most.
+READ_BUFFER = 2**20  # the journal is written at most this often while things change
 
 
 class DownloadManager:
@@ -124,7 +127,7 @@ class DownloadManager:
             connector=aiohttp.TCPConnector(limit=connections, limit_per_host=0, enable_cleanup_closed=True),
             timeout=aiohttp.ClientTimeout(total=None, sock_connect=30, sock_read=self.settings.stall_timeout),
             auto_decompress=False,
-            read_bufsize=2**18,
+            read_bufsize=READ_BUFFER,
             trust_env=True,
         )
         self._resolver = Resolver(self.settings, self._session, self._credentials)
