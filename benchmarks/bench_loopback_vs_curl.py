@@ -12,8 +12,18 @@ from __future__ import annotations
 import argparse
 import statistics
 
-from _common import GiB, bench_env, big_file, cli, drop_caches_hint, file_server, need_curl, timed, workdir, \
-    write_preset
+from _common import (
+    GiB,
+    bench_env,
+    big_file,
+    cli,
+    drop_caches_hint,
+    file_server,
+    need_curl,
+    timed,
+    workdir,
+    write_preset,
+)
 
 
 def main() -> None:
@@ -41,7 +51,8 @@ def main() -> None:
                     drop_caches_hint()
                     target = out / "big.bin"
                     synced.append(timed(["sh", "-c", f'"{curl}" -s -f -o "{target}" "{url}" && sync "{target}"']))
-                print(f"run {run + 1}: launchpad {ours[-1]:.2f} s, curl {plain[-1]:.2f} s, curl+sync {synced[-1]:.2f} s")
+                print(f"run {run + 1}: launchpad {ours[-1]:.2f} s, curl {plain[-1]:.2f} s, "
+                      f"curl+sync {synced[-1]:.2f} s")
 
     def rate(seconds: list[float]) -> float:
         return size / statistics.median(seconds) / 1e6
