@@ -206,3 +206,17 @@ def test_fake_hub_speaks_what_huggingface_hub_expects(fakehub):
     meta = get_hf_file_metadata(url, token=False, endpoint=fakehub.url)
     assert (meta.etag, meta.size, meta.commit_hash) == (sha, len(data), COMMIT)
     assert meta.location.startswith(fakehub.other_url + "/cdn/")
+
+
+async def test_the_job_tells_the_commit_and_the_served_file_name(downloads, fakehub):
+    fakehub.add_civitai(4242, b"c" * 1000, "Style_v2.safetensors")
+    fakehub.civitai_tokens.add(CIVITAI_TOKEN)
+    fakehub.add_hf_file("acme/model", "weights/model.safetensors", b"h" * 1000)
+    h = await downloads(
+        [preset("P", civitai_file(), hf_file())], civitai_token=CIVITAI_TOKEN
+    )
+    await h.manager.install(["P"])
+    await h.manager.wait()
+    sources = {j["key"]: j["source"] for j in h.manager.snapshot()["jobs"]}
+    assert sources["loras/style.safetensors"]["filename"] == "Style_v2.safetensors"
+    assert sources["checkpoints/model.safetensors"]["commit"] == COMMIT

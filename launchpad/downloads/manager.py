@@ -274,10 +274,21 @@ class DownloadManager:
                 details={"jobs": [j.id for j in busy]},
             )
         roots = self._roots()
+        loop = asyncio.get_running_loop()
+        for model_file in preset.files:
+            try:
+                target = roots.target(model_file.folder, model_file.name)
+            except KeyError:
+                continue
+            lock = locks.VolumeLock(self._locks_dir, target, model_file.key, self._owner, self.settings.lock_ttl)
+            holder = await loop.run_in_executor(None, lock.holder)
+            if holder is not None:
+                raise Conflict(
+                    f"{model_file.key} is being downloaded by {holder.describe()}; cancel it there first",
+                    details={"key": model_file.key},
+                )
         active_keys = {j.key: j for j in self._jobs.values() if j.active}
-        result = await asyncio.get_running_loop().run_in_executor(
-            None, self._uninstall_files, catalog, preset, roots, active_keys
-        )
+        result = await loop.run_in_executor(None, self._uninstall_files, catalog, preset, roots, active_keys)
         for model_file in preset.files:
             job = self._jobs.get(self._by_key.get(model_file.key, ""))
             if job is not None and not job.active and job.preset_ids == [preset_id]:
@@ -528,6 +539,7 @@ class DownloadManager:
                 details={"size": resolved.size, "max": self.settings.max_download_size},
             )
         job.bytes_total = resolved.size
+        job.origin = {k: v for k, v in (("commit", resolved.commit), ("filename", resolved.filename)) if v}
         self._touch(job)
         return resolved
 

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from pathlib import PurePosixPath
 from typing import TypeVar
+from urllib.parse import urljoin
 
 import aiohttp
 
@@ -201,7 +202,7 @@ class Resolver:
         etag = (getattr(meta, "etag", None) or "").lower()
         sha256 = etag if SHA256.match(etag) else None
         size = getattr(meta, "size", None)
-        location = getattr(meta, "location", None) or url
+        location = urljoin(url, getattr(meta, "location", None) or url)
         probe = await self._probe(location, f"Hugging Face {source.repo}/{source.path}")
         if probe.content_type == "text/html":
             raise DownloadError(
