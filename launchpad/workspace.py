@@ -6,6 +6,7 @@ ComfyUI or its venv lives here; only data.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import uuid
@@ -142,10 +143,8 @@ def write_test(directory: Path) -> str | None:
     except OSError as exc:
         return exc.strerror or str(exc)
     finally:
-        try:
+        with contextlib.suppress(OSError):
             probe.unlink()
-        except OSError:
-            pass
 
 
 def default_root(env_root: Path) -> Path:
