@@ -150,23 +150,21 @@ class DownloadManager:
         """Stop every transfer, keeping partial files and the journal so the next start resumes."""
         if not self._started or self._closing:
             return
-        self._closing = True
-        interrupted = list(self._running)
+        self._closing = True  # workers take no new job from here on
         pending = [*self._running.values(), *self._waiting.values()]
         for task in pending:
             task.cancel()
         if pending:
             await asyncio.wait(pending)
-        for job_id in interrupted:
-            job = self._jobs.get(job_id)
-            if job is not None and job.active:
-                job.state, job.speed, job.eta = QUEUED, None, None
-                job.message = "interrupted; resumes when Launchpad starts again"
-                self._dirty_keys.add(job.key)
         for task in self._tasks:
             task.cancel()
         await asyncio.wait(self._tasks)
         self._tasks = []
+        for job in self._jobs.values():
+            if job.state in (RESOLVING, DOWNLOADING, VERIFYING):
+                job.state, job.speed, job.eta = QUEUED, None, None
+                job.message = "interrupted; resumes when Launchpad starts again"
+                self._dirty_keys.add(job.key)
         await self._save()
         if self._session is not None:
             await self._session.close()
@@ -396,7 +394,8 @@ class DownloadManager:
         while True:
             job_id = await self._queue.get()
             job = self._jobs.get(job_id)
-            if job is None or job.state != QUEUED or job_id in self._running or job_id in self._waiting:
+            busy = job_id in self._running or job_id in self._waiting
+            if self._closing or job is None or job.state != QUEUED or busy:
                 continue
             task = asyncio.ensure_future(self._run(job))
             self._running[job_id] = task
