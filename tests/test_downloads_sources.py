@@ -93,6 +93,24 @@ async def test_missing_things_on_the_hub_are_named(downloads, fakehub, repo, pat
     assert error["code"] == "source_not_found" and expected in error["message"]
 
 
+async def test_hub_rate_limit_says_when_to_retry_and_suggests_a_token(downloads, fakehub):
+    fakehub.add_hf_file("acme/model", "weights/model.safetensors", b"x" * 100)
+    fakehub.repos["acme/model"].rate_limited = 5
+    h = await downloads([preset("P", hf_file())], retries=0)
+    error = (await run(h))["error"]
+    assert error["code"] == "rate_limited"
+    assert "retry in 7 s" in error["message"] and "HF_TOKEN" in error["message"]
+    assert error["details"]["retry_after"] == 7
+
+
+async def test_hub_rate_limit_once_is_waited_out(downloads, fakehub):
+    fakehub.add_hf_file("acme/model", "weights/model.safetensors", b"x" * 100)
+    fakehub.repos["acme/model"].rate_limited = 1
+    fakehub.repos["acme/model"].retry_after = 0
+    h = await downloads([preset("P", hf_file())])
+    assert (await run(h))["state"] == "done"
+
+
 async def test_the_hub_sha256_is_verified(downloads, fakehub):
     data = random_bytes(200_000)
     fakehub.add_hf_file("acme/model", "weights/model.safetensors", data)
