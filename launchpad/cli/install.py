@@ -21,7 +21,7 @@ from typing import TextIO
 from .. import humanize
 from ..catalog import Catalog, load_catalog
 from ..config import Settings
-from ..downloads import DONE, DOWNLOADING, FAILED, DownloadManager
+from ..downloads import DONE, DOWNLOADING, FAILED
 from ..errors import NotFound
 from ..events import DOWNLOAD, EventBus
 from ..model_roots import ModelRoots
@@ -119,6 +119,8 @@ class Display:
 
 
 async def _install(ids: list[str], settings: Settings, args: argparse.Namespace, catalog: Catalog) -> int:
+    from ..downloads.manager import DownloadManager
+
     workspace = Workspace(settings.workspace)
     await asyncio.get_running_loop().run_in_executor(None, workspace.ensure)
     roots = ModelRoots.for_workspace(workspace)
@@ -205,6 +207,8 @@ def cmd_install(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_uninstall(args: argparse.Namespace, settings: Settings) -> int:
+    from ..downloads.manager import DownloadManager
+
     catalog = _catalog(settings)
     workspace = Workspace(settings.workspace)
     roots = ModelRoots.for_workspace(workspace)
