@@ -3,6 +3,8 @@ this checkout's package and CLI. Benchmarks print figures; they assert nothing."
 
 from __future__ import annotations
 
+import atexit
+import functools
 import importlib.util
 import multiprocessing
 import os
@@ -107,8 +109,16 @@ def write_preset(workspace: Path, url: str, *, sha256: str | None, size: int | N
     write_presets(workspace, {"BENCH": [entry]})
 
 
+@functools.lru_cache(maxsize=1)
+def _no_templates() -> Path:
+    path = Path(tempfile.mkdtemp(prefix="lp-no-templates-"))
+    atexit.register(shutil.rmtree, path, True)
+    return path
+
+
 def bench_env(**extra: str) -> dict[str, str]:
-    empty = Path(tempfile.mkdtemp(prefix="lp-no-templates-"))
+    """The CLI's environment: no free-space margin, no template presets to load."""
+    empty = _no_templates()
     return {**os.environ, "DOWNLOAD_FREE_SPACE_MARGIN": "0", "LAUNCHPAD_TEMPLATES_DIR": str(empty), **extra}
 
 
