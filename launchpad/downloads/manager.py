@@ -124,11 +124,10 @@ class DownloadManager:
         )
         connections = self.settings.concurrent_downloads * max(1, self.settings.segments) + 8
         self._session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=connections, limit_per_host=0, enable_cleanup_closed=True),
+            connector=aiohttp.TCPConnector(limit=connections, limit_per_host=0),
             timeout=aiohttp.ClientTimeout(total=None, sock_connect=30, sock_read=self.settings.stall_timeout),
             auto_decompress=False,
             read_bufsize=READ_BUFFER,
-            trust_env=True,
         )
         self._resolver = Resolver(self.settings, self._session, self._credentials)
         if resume_jobs:
