@@ -22,7 +22,7 @@ from .. import humanize
 from ..catalog import Catalog, load_catalog
 from ..config import Settings
 from ..downloads import DONE, DOWNLOADING, FAILED
-from ..errors import NotFound
+from ..errors import InvalidInput
 from ..events import DOWNLOAD, EventBus
 from ..model_roots import ModelRoots
 from ..workspace import Workspace
@@ -201,7 +201,7 @@ def cmd_install(args: argparse.Namespace, settings: Settings) -> int:
         if not ids:
             return status
     if not ids:
-        raise NotFound("name at least one preset id (or use --from-env); `launchpad presets` lists them")
+        raise InvalidInput("name at least one preset id (or use --from-env); `launchpad presets` lists them")
     result = asyncio.run(_install(ids, settings, args, catalog))
     return result if result != OK else status
 
