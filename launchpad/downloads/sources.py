@@ -265,7 +265,17 @@ class Resolver:
             sha256 = value if SHA256.match(value) else None
         url = f"{self.settings.civitai_endpoint}/api/download/models/{source.version}"
         label = f"Civitai model version {source.version}"
-        probe = await self._probe(url, label)
+        try:
+            probe = await self._probe(url, label)
+        except SourceUnauthorized as exc:
+            if exc.details.get("status") == 403:
+                raise SourceUnauthorized(
+                    f"{label}: Civitai refused the download (HTTP 403): early access, or the creator restricts "
+                    "downloads; check the model page while logged in",
+                    details={"version": source.version, "status": 403},
+                ) from None
+            raise SourceUnauthorized(civitai_login_message(source, self.settings),
+                                     details={"version": source.version, "status": exc.details.get("status")}) from None
         if probe.content_type == "text/html" or "/login" in probe.url.split("?")[0]:
             raise SourceUnauthorized(civitai_login_message(source, self.settings), details={"version": source.version})
         return Resolved(
