@@ -4,8 +4,8 @@ ComfyUI runs nodes in its prompt worker thread, while the service lives on the s
 loop (and its download manager on a loop of its own). A :class:`Provisioner` hands the
 install to the service on the server loop (``run_coroutine_threadsafe``), then waits in the
 calling thread for the jobs to end, following their ``launchpad.download`` events: it reports
-bytes as they arrive and, between events, asks the caller whether to stop (ComfyUI's interrupt). Nothing here imports ComfyUI;
-the nodes pass in ComfyUI's progress bar and interrupt check.
+bytes as they arrive and, between events, asks the caller whether to stop (ComfyUI's interrupt).
+Nothing here imports ComfyUI; the nodes pass in ComfyUI's progress bar and interrupt check.
 """
 
 from __future__ import annotations

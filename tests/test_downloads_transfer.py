@@ -3,12 +3,11 @@ bad hashes, error statuses, web pages instead of files, size limits, restarts.""
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 
 import pytest
-from downloads_helpers import make_harness, preset, settings_for
+from downloads_helpers import eventually, make_harness, preset, settings_for
 from fakehub import random_bytes
 
 SEGMENTED = {"segments": 4, "segment_size": 256 * 1024, "min_segmented_size": 512 * 1024}
@@ -139,8 +138,7 @@ async def test_a_range_server_answering_200_midway_restarts_the_file_cleanly(dow
 
     await h.manager.install(["P"])
     # after the drop the server "forgets" Range support: the retry gets the whole file with 200
-    while not fakehub.requests_for("model.bin")[1:]:
-        await asyncio.sleep(0.01)
+    await eventually(lambda: fakehub.requests_for("model.bin")[1:], "the first GET")
     fakehub_blob.behaviour.ignore_range = True
     await h.manager.wait()
 
@@ -212,26 +210,25 @@ async def test_free_space_must_cover_every_queued_byte_plus_the_margin(downloads
     assert fakehub.bytes_sent("model.bin") <= 1
 
 
-async def test_close_keeps_the_partial_and_the_next_start_resumes_it(fakehub, workspace_dir):
+@pytest.mark.parametrize("layout", [{}, SEGMENTED], ids=["one-stream", "segmented"])
+async def test_close_keeps_the_partial_and_the_next_start_resumes_it(fakehub, workspace_dir, layout):
     data = random_bytes(3_000_000)
     url = fakehub.add_file("model.bin", data)
-    fakehub.behave("model.bin", rate=1_500_000)
+    fakehub.behave("model.bin", rate=1_000_000)
     presets = [preset("P", url_file(url, sha256=hashlib.sha256(data).hexdigest()))]
-    first = make_harness(settings_for(workspace_dir, fakehub.url), presets)
+    first = make_harness(settings_for(workspace_dir, fakehub.url, **layout), presets)
     await first.manager.start()
     await first.manager.install(["P"])
     partial = first.path("checkpoints/model.bin").with_name("model.bin.part")
     sidecar = partial.with_name("model.bin.part.json")
-    while not sidecar.exists() or json.loads(sidecar.read_text())["done"] == [] or not any(
-        end > 500_000 for _, end in json.loads(sidecar.read_text())["done"]
-    ):
-        await asyncio.sleep(0.05)
+    await eventually(lambda: job_of(first)["bytes_done"] >= 500_000, "500 kB downloaded")
     await first.manager.close()
     assert partial.exists() and job_of(first)["state"] == "queued"
+    assert sum(end - start for start, end in json.loads(sidecar.read_text())["done"]) >= 500_000
     sent_before = fakehub.bytes_sent("model.bin")
     fakehub.behave("model.bin")
 
-    second = make_harness(settings_for(workspace_dir, fakehub.url), presets)
+    second = make_harness(settings_for(workspace_dir, fakehub.url, **layout), presets)
     await second.manager.start()  # no install: the journal brings the job back
     try:
         await second.manager.wait()
@@ -241,3 +238,42 @@ async def test_close_keeps_the_partial_and_the_next_start_resumes_it(fakehub, wo
         assert fakehub.bytes_sent("model.bin") - sent_before < len(data) - 500_000
     finally:
         await second.manager.close()
+
+
+@pytest.fixture
+def small_disk(workspace_dir):
+    """A 4 MB tmpfs mounted where checkpoints are written (skipped where mounting is not allowed)."""
+    import subprocess
+
+    directory = workspace_dir / "models" / "checkpoints"
+    directory.mkdir(parents=True, exist_ok=True)
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(directory)],
+                             capture_output=True, check=False)
+    if mounted.returncode != 0:
+        pytest.skip("cannot mount a tmpfs here (needs root and CAP_SYS_ADMIN)")
+    try:
+        yield directory
+    finally:
+        subprocess.run(["umount", "-l", str(directory)], check=False)
+
+
+async def test_a_disk_that_fills_up_mid_download_fails_the_job_and_frees_the_partial(downloads, fakehub, small_disk):
+    data = random_bytes(3_000_000)
+    url = fakehub.add_file("model.bin", data)
+    fakehub.behave("model.bin", rate=1_000_000)
+    h = await downloads([preset("P", url_file(url))])
+    await h.manager.install(["P"])
+    await eventually(lambda: job_of(h)["state"] == "downloading", "the download to start")
+    with open(small_disk / "filler", "wb", buffering=0) as filler:  # someone else fills the disk meanwhile
+        try:
+            while True:
+                filler.write(b"\0" * 65536)
+        except OSError:
+            pass
+
+    await h.manager.wait()
+
+    error = job_of(h)["error"]
+    assert error["code"] == "insufficient_space" and "filled up" in error["message"]
+    assert not (small_disk / "model.bin.part").exists()
+    assert not (small_disk / "model.bin").exists()
