@@ -50,7 +50,8 @@ function jobRow(ctl, job) {
     const pct = j.state === "done" ? 100 : percent(j.bytes_done || 0, j.bytes_total);
     const presets = (j.preset_ids || []).map(ctl.presetName).join(", ");
     const text = j.state === "downloading" ? `${rate(j)} · ${size(j.bytes_done)} of ${size(j.bytes_total)}`
-      : j.state === "done" ? `Done · ${size(j.bytes_total ?? j.bytes_done)}` : j.state[0].toUpperCase() + j.state.slice(1);
+      : j.state === "done" ? `Done · ${size(j.bytes_total ?? j.bytes_done)}`
+        : j.state[0].toUpperCase() + j.state.slice(1) + (j.message && j.message !== j.state && j.state !== "failed" ? `: ${j.message}` : "");
     info.replaceChildren(
       h("div", { class: "lp-file-top" }, h("span", { class: "lp-name", text: j.name, title: j.path || j.name }),
         h("span", { class: `lp-badge lp-${j.state}`, text: j.state })),
@@ -80,7 +81,7 @@ export function modelsView(ctl, root) {
   root.append(h("div", { class: "lp-toolbar" }, input,
     button("Refresh", () => ctl.load.models().catch((e) => ctl.toast("error", "Could not list models", e.message)),
       { icon: "refresh", kind: "lp-icon", aria: "Refresh models", title: "Refresh" })), count, body);
-  const open = new Set();
+  const chosen = new Map(); // folder -> open, as the user left it
 
   const remove = async (m) => {
     const used = m.presets.length ? ` It belongs to ${m.presets.map(ctl.presetName).join(", ")}.` : "";
@@ -103,8 +104,8 @@ export function modelsView(ctl, root) {
     count.textContent = `${data.total} files · ${size(data.total_bytes)}${more}`;
     body.replaceChildren(...[...groups].sort(([a], [b]) => a.localeCompare(b)).map(([folder, files]) => {
       const free = data.space?.[folder]?.free;
-      const details = h("details", { open: open.has(folder) || search || groups.size < 4,
-        ontoggle: (e) => (e.target.open ? open.add(folder) : open.delete(folder)) },
+      const details = h("details", { open: chosen.get(folder) ?? (!!search || models.length <= 30),
+        ontoggle: (e) => chosen.set(folder, e.target.open) },
       h("summary", {}, h("span", { class: "lp-name", text: folder }), h("span", { class: "lp-muted",
         text: `${files.length} file${files.length === 1 ? "" : "s"} · ${size(files.reduce((t, m) => t + m.size, 0))}${free != null ? ` · ${size(free)} free` : ""}` })),
       h("ul", { class: "lp-rows", "aria-label": `${folder} files` }, files.map((m) => h("li", { class: "lp-row" },

@@ -60,8 +60,8 @@ export function presetsView(ctl, root) {
       list.classList.add("lp-none");
       return list.replaceChildren(empty("Loading presets…"));
     }
-    category.replaceChildren(h("option", { value: "", text: "All categories" }),
-      state.categories.map((c) => h("option", { value: c, text: c, selected: f.category === c })));
+    category.replaceChildren(h("option", { value: "", text: "Categories" }),
+      ...state.categories.map((c) => h("option", { value: c, text: c, selected: f.category === c })));
     // the list is rebuilt when presets change state: keep the keyboard focus where it was
     const had = document.activeElement?.closest?.(".lp-card");
     const focus = had && [had.dataset.preset, document.activeElement.getAttribute("aria-label")];

@@ -15,10 +15,11 @@ function spark(values, label) {
   svg.setAttribute("class", "lp-spark");
   svg.setAttribute("role", "img");
   svg.setAttribute("aria-label", `${label}, last ${pts.length} samples`);
-  const x0 = 59 - (pts.length - 1);
-  const xy = pts.map((v, i) => (v == null ? null : `${x0 + i},${(20 - (v / 100) * 19).toFixed(1)}`)).filter(Boolean);
+  const step = 59 / (pts.length - 1); // the samples kept so far span the whole width
+  const xy = pts.map((v, i) => (v == null ? null : `${(i * step).toFixed(1)},${(20 - (v / 100) * 19).toFixed(1)}`))
+    .filter(Boolean);
   const area = document.createElementNS(NS, "polygon");
-  area.setAttribute("points", `${xy[0].split(",")[0]},20 ${xy.join(" ")} 59,20`);
+  area.setAttribute("points", `${xy[0].split(",")[0]},20 ${xy.join(" ")} ${xy.at(-1).split(",")[0]},20`);
   const line = document.createElementNS(NS, "polyline");
   line.setAttribute("points", xy.join(" "));
   svg.append(area, line);

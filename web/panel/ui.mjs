@@ -58,7 +58,7 @@ export function setBar(el, pct) {
 // "45% · 12.3 MB/s · 2m 30s" (whatever of it is known)
 export function rate({ bytes_done: done, bytes_total: total, speed: sp, eta }) {
   const pct = percent(done || 0, total);
-  return [pct == null ? size(done || 0) : `${Math.floor(pct)}%`, speed(sp), eta ? duration(eta) + " left" : ""]
+  return [pct == null ? size(done || 0) : `${Math.floor(pct)}%`, speed(sp), eta >= 1 ? duration(eta) + " left" : ""]
     .filter(Boolean).join(" · ");
 }
 
