@@ -1,6 +1,6 @@
 // Downloads (every job, live), Models (files per ComfyUI folder) and Queue (ComfyUI's prompts).
 import { ACTIVE } from "./panel.mjs";
-import { bar, button, empty, errorBox, h, percent, rate, size } from "./ui.mjs";
+import { button, cap, empty, errorBox, h, jobBar, rate, size } from "./ui.mjs";
 
 const order = (a, b) => (ACTIVE.has(b.state) - ACTIVE.has(a.state))
   || (ACTIVE.has(a.state) ? a.created_at - b.created_at : (b.updated_at || 0) - (a.updated_at || 0));
@@ -47,16 +47,15 @@ function jobRow(ctl, job) {
   function update(next) {
     if (next) job = next;
     const j = job;
-    const pct = j.state === "done" ? 100 : percent(j.bytes_done || 0, j.bytes_total);
     const presets = (j.preset_ids || []).map(ctl.presetName).join(", ");
     const text = j.state === "downloading" ? `${rate(j)} · ${size(j.bytes_done)} of ${size(j.bytes_total)}`
       : j.state === "done" ? `Done · ${size(j.bytes_total ?? j.bytes_done)}`
-        : j.state[0].toUpperCase() + j.state.slice(1) + (j.message && j.message !== j.state && j.state !== "failed" ? `: ${j.message}` : "");
+        : cap(j.state) + (j.message && j.message !== j.state && j.state !== "failed" ? `: ${j.message}` : "");
     info.replaceChildren(
       h("div", { class: "lp-file-top" }, h("span", { class: "lp-name", text: j.name, title: j.path || j.name }),
         h("span", { class: `lp-badge lp-${j.state}`, text: j.state })),
       h("p", { class: "lp-meta" }, h("span", { text: j.folder }), presets && h("span", { text: presets })),
-      bar(pct, `${j.name} progress`, j.state === "failed" ? "lp-bad" : j.state === "done" ? "lp-ok" : ""),
+      jobBar(j),
       h("p", { class: "lp-muted", text }),
       j.state === "failed" ? errorBox(j.error) : "");
     el.dataset.state = j.state;
@@ -122,28 +121,18 @@ export function modelsView(ctl, root) {
   return { update: (kind) => (kind === "models" || kind === "presets") && render() };
 }
 
-export function queueView(ctl, root) {
+export function queueView(ctl, root) { // read-only: ComfyUI's own Queue tab has the actions
   const list = h("div", { class: "lp-scroll" });
   root.append(list);
-  const comfy = (path, body) => ctl.run("ComfyUI refused", () => ctl.adapter.json(path, { method: "POST", body }));
-  const item = (q, running) => h("li", { class: "lp-row" },
-    h("div", {}, h("span", { class: "lp-name", text: `#${q.number}` }),
-      h("p", { class: "lp-meta" }, h("span", { text: `${q.node_count} nodes` }),
-        h("span", { text: q.prompt_id.slice(0, 8), title: q.prompt_id }))),
-    running ? button("Stop", () => comfy("/interrupt", {}), { icon: "stop", kind: "lp-danger", aria: `Stop #${q.number}` })
-      : button("Remove", () => comfy("/queue", { delete: [q.prompt_id] }).then(() => ctl.load.queue()),
-        { icon: "times", kind: "lp-icon", aria: `Remove #${q.number} from the queue`, title: "Remove" }));
+  const section = (title, items, none) => [h("h3", { class: "lp-sub", text: `${title} (${items.length})` }),
+    items.length ? h("ul", { class: "lp-rows", "aria-label": title }, items.map((q) => h("li", { class: "lp-row" },
+      h("div", {}, h("span", { class: "lp-name", text: `#${q.number}` }), h("p", { class: "lp-meta" },
+        h("span", { text: `${q.node_count} nodes` }), h("span", { text: q.prompt_id.slice(0, 8), title: q.prompt_id }))))))
+      : empty(none)];
   function render() {
     const q = ctl.state.queue;
-    if (!q) return list.replaceChildren(empty("Loading the queue…"));
-    if (!q.available) return list.replaceChildren(empty("The queue is only shown inside ComfyUI."));
-    list.replaceChildren(
-      h("h3", { class: "lp-sub", text: `Running (${q.running.length})` }),
-      q.running.length ? h("ul", { class: "lp-rows", "aria-label": "Running" }, q.running.map((x) => item(x, true)))
-        : empty("Nothing is running."),
-      h("h3", { class: "lp-sub", text: `Pending (${q.pending.length})` }),
-      q.pending.length ? h("ul", { class: "lp-rows", "aria-label": "Pending" }, q.pending.map((x) => item(x, false)))
-        : empty("No prompt is waiting."));
+    list.replaceChildren(...(q ? [...section("Running", q.running, "Nothing is running."),
+      ...section("Pending", q.pending, "No prompt is waiting.")] : [empty("Loading the queue…")]));
   }
   render();
   ctl.load.queue().catch((e) => list.replaceChildren(errorBox(e)));

@@ -1,6 +1,6 @@
 // Presets: filter and search the catalog; install, cancel, retry and uninstall with live per-file progress.
 import { ACTIVE } from "./panel.mjs";
-import { bar, button, empty, errorBox, h, percent, rate, size } from "./ui.mjs";
+import { bar, button, cap, empty, errorBox, h, jobBar, percent, rate, size } from "./ui.mjs";
 
 const STATES = { installed: "Installed", partial: "Partly installed", missing: "Not installed" };
 
@@ -138,13 +138,10 @@ function makeCard(ctl, p) {
     vram.title = need && have ? `This machine's largest GPU has ${have.toFixed(0)} GB` : "";
 
     if (next === "active") {
-      const done = prog?.bytes_total ? prog : active.reduce((a, j) => ({ bytes_done: a.bytes_done + (j.bytes_done || 0),
-        bytes_total: a.bytes_total + (j.bytes_total || 0), speed: a.speed + (j.speed || 0), eta: null }),
-      { bytes_done: 0, bytes_total: 0, speed: 0 });
-      const pct = percent(done.bytes_done, done.bytes_total);
-      badge.textContent = pct == null ? "Queued" : `Downloading ${Math.floor(pct)}%`;
-      progress.replaceChildren(
-        bar(pct, `${name} download progress`),
+      const done = prog || { bytes_done: 0 }, pct = percent(done.bytes_done, done.bytes_total);
+      badge.textContent = done.state === "downloading" ? `Downloading ${pct == null ? "" : Math.floor(pct) + "%"}`
+        : "Queued";
+      progress.replaceChildren(bar(pct, `${name} download progress`),
         h("p", { class: "lp-muted", text: `${rate(done)} · ${size(done.bytes_done)} of ${size(done.bytes_total)}` }),
         h("ul", { class: "lp-files", "aria-label": `Files of ${name}` }, jobs.map(fileRow)));
     } else if (next === "failed") {
@@ -177,12 +174,8 @@ function makeCard(ctl, p) {
   return { el, p, update };
 }
 
-export function fileRow(j) {
-  const pct = j.state === "done" ? 100 : percent(j.bytes_done || 0, j.bytes_total);
-  const what = ACTIVE.has(j.state) && j.state !== "downloading" ? j.state[0].toUpperCase() + j.state.slice(1)
-    : j.state === "downloading" ? rate(j) : j.state === "done" ? "Done" : j.state;
-  return h("li", { class: `lp-file lp-${j.state}` },
-    h("div", { class: "lp-file-top" }, h("span", { class: "lp-name", text: j.name, title: `${j.folder}/${j.name}` }),
-      h("span", { class: "lp-muted", text: what })),
-    bar(pct, `${j.name} progress`, j.state === "failed" ? "lp-bad" : j.state === "done" ? "lp-ok" : ""));
+function fileRow(j) {
+  return h("li", {}, h("div", { class: "lp-file-top" },
+    h("span", { class: "lp-name", text: j.name, title: `${j.folder}/${j.name}` }),
+    h("span", { class: "lp-muted", text: j.state === "downloading" ? rate(j) : cap(j.state) })), jobBar(j));
 }

@@ -42,18 +42,17 @@ export const percent = (done, total) => (total > 0 ? Math.min(100, (100 * done) 
 
 // A progress bar; `label` names it for screen readers, `pct` null means "size unknown".
 export function bar(pct, label, tone = "") {
-  const fill = h("span", { class: "lp-fill" });
-  const el = h("div", { class: `lp-bar ${tone}`, role: "progressbar", "aria-label": label,
-    "aria-valuemin": "0", "aria-valuemax": "100" }, fill);
-  setBar(el, pct);
+  const el = h("div", { class: `lp-bar ${tone}`, role: "progressbar", "aria-label": label, "aria-valuemin": "0",
+    "aria-valuemax": "100", "aria-valuenow": pct == null ? null : pct.toFixed(0) }, h("span", { class: "lp-fill" }));
+  el.firstChild.style.width = `${pct ?? 0}%`;
   return el;
 }
 
-export function setBar(el, pct) {
-  el.firstChild.style.width = `${pct == null ? 0 : pct.toFixed(1)}%`;
-  if (pct == null) el.removeAttribute("aria-valuenow");
-  else el.setAttribute("aria-valuenow", pct.toFixed(0));
-}
+export const cap = (s) => s[0].toUpperCase() + s.slice(1);
+
+// One file's bar: full and green when done, red when failed.
+export const jobBar = (j) => bar(j.state === "done" ? 100 : percent(j.bytes_done || 0, j.bytes_total),
+  `${j.name} progress`, { failed: "lp-bad", done: "lp-ok" }[j.state] || "");
 
 // "45% · 12.3 MB/s · 2m 30s" (whatever of it is known)
 export function rate({ bytes_done: done, bytes_total: total, speed: sp, eta }) {
