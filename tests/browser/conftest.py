@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from conftest import ROOT, cli_argv
 
 from .stage import Stage
@@ -31,7 +32,7 @@ EXPECT_TIMEOUT_MS = 20_000
 
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
-    sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed (pip install -e '.[test]')")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="no Playwright (pip install -e '.[test]')")
     if not Path(CHROMIUM).exists():
         pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium, or set CHROMIUM)")
     sync_api.expect.set_options(timeout=EXPECT_TIMEOUT_MS)

@@ -20,9 +20,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from integration.real_comfyui import ComfyUI, ComfyUIInstall, LaunchOptions, prepare, start
+
 from conftest import cli_argv
 from fakehub import FakeHub, random_bytes
-from integration.real_comfyui import ComfyUI, ComfyUIInstall, LaunchOptions, prepare, start
 
 from .conftest import PageErrors, record
 from .stage import http
@@ -87,7 +88,9 @@ def seed(workspace: Path) -> None:
 
 
 @pytest.fixture(scope="module", params=["pinned", NEWEST_FRONTEND])
-def comfyui(request: pytest.FixtureRequest, hub: FakeHub, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ComfyUI]:
+def comfyui(
+    request: pytest.FixtureRequest, hub: FakeHub, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ComfyUI]:
     install = ComfyUIInstall.from_env()
     if install is None:
         pytest.skip("COMFYUI_DIR is not set: the sidebar tests need a real ComfyUI")

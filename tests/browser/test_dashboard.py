@@ -158,6 +158,7 @@ def test_install_shows_progress_rising_to_done_and_the_files_land(panel: Callabl
         window.seen = []; window.texts = new Set();
         setInterval(() => {
             const card = document.querySelector('[data-preset="bt-small"]');
+            if (!card) return;  // another view is shown
             const bar = card.querySelector(".lp-progress > [role=progressbar]");
             const v = bar && Number(bar.getAttribute("aria-valuenow"));
             if (bar && bar.hasAttribute("aria-valuenow") && window.seen.at(-1) !== v) window.seen.push(v);
