@@ -30,7 +30,7 @@ SIDEBAR = {"width": 420, "height": 900}  # about the width of ComfyUI's sidebar 
 EXPECT_TIMEOUT_MS = 20_000
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")  # not longer: a running Playwright loop would upset later asyncio tests
 def browser() -> Iterator[Any]:
     sync_api = pytest.importorskip("playwright.sync_api", reason="no Playwright (pip install -e '.[test]')")
     if not Path(CHROMIUM).exists():

@@ -26,7 +26,7 @@ from conftest import cli_argv
 from fakehub import FakeHub, random_bytes
 
 from .conftest import PageErrors, record
-from .stage import http
+from .stage import PADDING, http, padding_presets
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
@@ -79,6 +79,7 @@ def hub() -> Iterator[FakeHub]:
 def seed(workspace: Path) -> None:
     presets = workspace / "config" / "presets"
     presets.mkdir(parents=True)
+    (presets / "padding.yaml").write_text(json.dumps({"schema": 1, "presets": padding_presets(PADDING)}))
     (presets / "sidebar.yaml").write_text(json.dumps({"schema": 1, "presets": [{
         "id": "sidebar-test", "name": "Sidebar test model", "category": "image", "min_vram_gb": 4,
         "description": "Installed from the fake Hub through the sidebar tab.", "tags": ["sidebar"],
@@ -157,6 +158,7 @@ def test_the_tab_installs_a_preset_with_progress_over_comfyuis_websocket(
     expect(panel).to_be_visible()
     expect(panel.get_by_role("tab")).to_have_count(5)  # Queue is there inside ComfyUI
     record(f"comfyui_{version}_first_render_ms", round(opened["ms"], 1))
+    record(f"comfyui_{version}_click_to_render_ms", round(opened["sinceClick"], 1))
     record(f"comfyui_{version}_presets", opened["presets"])
 
     panel.get_by_role("searchbox", name="Search presets").fill("sidebar")

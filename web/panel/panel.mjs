@@ -45,6 +45,10 @@ export function createLaunchpad(adapter, { comfy = false, icons = true } = {}) {
         250);
     },
     presetName: (id) => state.presets?.find((p) => p.id === id)?.name || id,
+    keep(job) { // a job in an HTTP answer may be older than what events already told
+      const old = state.jobs.get(job.id);
+      if (!old || job.updated_at > old.updated_at) state.jobs.set(job.id, job);
+    },
     jobsOf: (presetId) => [...state.jobs.values()].filter((j) => j.preset_ids?.includes(presetId)),
     mount, unmount, show, load: null,
   };
@@ -59,7 +63,13 @@ export function createLaunchpad(adapter, { comfy = false, icons = true } = {}) {
     },
     async snapshot() {
       const data = await ctl.api("/downloads");
-      state.jobs = new Map(data.jobs.map((j) => [j.id, j]));
+      const jobs = new Map(data.jobs.map((j) => [j.id, j]));
+      const newest = Math.max(0, ...data.jobs.map((j) => j.updated_at));
+      for (const old of state.jobs.values()) { // events that overtook the snapshot are newer: keep them
+        const got = jobs.get(old.id);
+        if (got ? old.updated_at > got.updated_at : old.updated_at > newest) jobs.set(old.id, old);
+      }
+      state.jobs = jobs;
       state.progress = new Map(Object.entries(data.presets || {}));
       ctl.notify("snapshot");
     },

@@ -107,7 +107,7 @@ function makeCard(ctl, p) {
 
   const install = () => ctl.run(`Could not install ${name}`, async () => {
     const r = await ctl.api("/presets/install", "POST", { presets: [p.id] });
-    r.jobs.forEach((j) => ctl.state.jobs.set(j.id, j));
+    r.jobs.forEach(ctl.keep);
     if (!r.jobs.length) ctl.toast("info", name, "Nothing to download: every file is already here or queued.");
     ctl.notify("snapshot");
   });
