@@ -12,8 +12,11 @@ What ComfyUI provides, and how we use it (comfyui-contract.md, sections 2 and 3)
 - the queue comes from ``prompt_server.prompt_queue``.
 
 ComfyUI modules are only looked up here, lazily (``server`` and ``folder_paths`` are already
-loaded when ComfyUI imports us). The service starts from the app's ``on_startup`` in a
-background task, so ComfyUI's loop is never held up.
+loaded when ComfyUI imports us). At import only the route table is built (ComfyUI reports
+every pack's import time); the service is built, in a worker thread, when the app starts
+(``on_startup``), and its slow start (catalog, download journal) runs as a background task,
+so ComfyUI's loop is never held up. Until then health answers ``starting`` and the other
+routes 503.
 """
 
 from __future__ import annotations
@@ -22,18 +25,18 @@ import asyncio
 import importlib
 import logging
 import sys
-from dataclasses import replace
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..launchpad import __version__, model_folders
-from ..launchpad.config import Settings
-from ..launchpad.model_roots import ModelRoots
-from ..launchpad.service import Host, LaunchpadService
-from ..launchpad.workspace import default_root
+from ..launchpad import __version__
 from .routes import ROUTES
 from .table import bind
+
+if TYPE_CHECKING:
+    from ..launchpad.config import Settings
+    from ..launchpad.model_roots import ModelRoots
+    from ..launchpad.service import LaunchpadService
 
 log = logging.getLogger("launchpad")
 
@@ -41,7 +44,7 @@ log = logging.getLogger("launchpad")
 NOT_MODEL_FOLDERS = frozenset({"custom_nodes", "datasets", "fonts"})
 STANDARD_WORKSPACE = Path("/workspace")
 
-current: LaunchpadService | None = None  # the service registered in this ComfyUI (for nodes)
+current: LaunchpadService | None = None  # the service of this ComfyUI, once the app started (for nodes)
 
 
 def _comfy_module(name: str) -> ModuleType | None:
@@ -60,6 +63,9 @@ def model_roots(folder_paths: Any) -> ModelRoots:
     Folders Launchpad knows that ComfyUI has no entry for yet (a custom node's folder
     before that node is installed) get ``<models_dir>/<name>``, where such nodes look.
     """
+    from ..launchpad import model_folders
+    from ..launchpad.model_roots import ModelRoots
+
     folders: dict[str, tuple[Path, ...]] = {}
     for name, value in list(folder_paths.folder_names_and_paths.items()):
         if name in NOT_MODEL_FOLDERS:
@@ -78,6 +84,8 @@ def workspace_root(settings: Settings, folder_paths: Any | None) -> Path:
     Inside ComfyUI the workspace only holds Launchpad's own state, config and logs: models
     always go where folder_paths says.
     """
+    from ..launchpad.workspace import default_root
+
     if settings.workspace_configured:
         return settings.workspace
     root = default_root(STANDARD_WORKSPACE)
@@ -101,20 +109,23 @@ def _queue_reader(prompt_server: Any):  # type: ignore[no-untyped-def]
 
 
 def _versions() -> dict[str, str | None]:
+    from importlib.metadata import PackageNotFoundError, version
+
     comfy = sys.modules.get("comfyui_version")
     try:
-        from importlib.metadata import PackageNotFoundError, version
-
-        try:
-            frontend: str | None = version("comfyui-frontend-package")
-        except PackageNotFoundError:
-            frontend = None
-    except ImportError:  # pragma: no cover
+        frontend: str | None = version("comfyui-frontend-package")
+    except PackageNotFoundError:
         frontend = None
     return {"comfyui": getattr(comfy, "__version__", None), "comfyui_frontend": frontend}
 
 
 def create_service(prompt_server: Any, settings: Settings | None = None) -> LaunchpadService:
+    """The service for this ComfyUI: folder_paths' model folders, its queue, its versions."""
+    from dataclasses import replace
+
+    from ..launchpad.config import Settings
+    from ..launchpad.service import Host, LaunchpadService
+
     settings = settings or Settings.from_env()
     folder_paths = _comfy_module("folder_paths")
     settings = replace(settings, workspace=workspace_root(settings, folder_paths))
@@ -154,32 +165,37 @@ async def _start(service: LaunchpadService) -> None:
     await service.start()
 
 
-def register(prompt_server: Any, settings: Settings | None = None) -> LaunchpadService:
-    """Add Launchpad's routes to ``prompt_server.routes`` and hook its events and startup."""
+def register(prompt_server: Any, settings: Settings | None = None) -> None:
+    """Add Launchpad's routes to ``prompt_server.routes`` and build the service when the app starts."""
     routes = prompt_server.routes
-    service = create_service(prompt_server, settings)
-    bound = bind(ROUTES, service)  # build everything before touching ComfyUI's objects
-
-    def forward(event: str, data: dict) -> None:
-        prompt_server.send_sync(event, data)
-
-    service.bus.subscribe(forward)
+    bound = bind(ROUTES, lambda: current)  # build everything before touching ComfyUI's objects
     for method, path, handler in bound:
         routes.route(method, path)(handler)
 
+    tasks: list[asyncio.Future] = []  # keep a reference so the start task is not collected
+
+    async def start(_app: Any) -> None:
+        global current
+        try:
+            # importing and building the core takes a few tens of ms: not on ComfyUI's loop
+            service = await asyncio.to_thread(create_service, prompt_server, settings)
+        except Exception:
+            log.exception("Launchpad could not start; ComfyUI continues without it")
+            return
+
+        def forward(event: str, data: dict) -> None:
+            prompt_server.send_sync(event, data)  # thread-safe; data is plain JSON (the bus checked)
+
+        service.bus.subscribe(forward)
+        current = service
+        tasks.append(asyncio.ensure_future(_start(service)))
+
+    async def stop(_app: Any) -> None:
+        if current is not None:
+            await current.close()
+
     app = getattr(prompt_server, "app", None)
     if app is not None:
-        async def start(_app: Any) -> None:
-            task = asyncio.ensure_future(_start(service))
-            service.host.extra["start_task"] = task  # keep a reference so it is not collected
-
-        async def stop(_app: Any) -> None:
-            await service.close()
-
         app.on_startup.append(start)
         app.on_cleanup.append(stop)
-    log.info("Launchpad %s registered %d routes under /launchpad/ (workspace %s)",
-             __version__, len(bound), service.workspace.root)
-    global current
-    current = service
-    return service
+    log.info("Launchpad %s registered %d routes under /launchpad/", __version__, len(bound))

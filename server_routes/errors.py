@@ -36,6 +36,12 @@ class RouteNotFound(LaunchpadError):
     code = "route_not_found"
 
 
+class Starting(LaunchpadError):
+    """A route was called inside ComfyUI before the app started Launchpad's core."""
+
+    code = "starting"
+
+
 STATUS: dict[str, int] = {
     # the request is wrong
     "invalid_input": 400,
@@ -52,6 +58,7 @@ STATUS: dict[str, int] = {
     "too_large": 422,
     "insufficient_space": 507,
     "workspace_unavailable": 503,
+    "starting": 503,
     # an upstream source refused or failed (only when a route talks to one directly)
     "unauthorized": 502,
     "source_not_found": 502,

@@ -33,7 +33,7 @@ HEALTH = obj(
         "state": {"type": "string", "enum": ["starting", "ready", "failed"]},
         "version": STRING,
         "mode": {"type": "string", "enum": ["comfyui", "standalone"]},
-        "workspace": STRING,
+        "workspace": nullable(STRING),
         "uptime": NUMBER,
         "presets": INT,
         "error": {"type": ["object", "null"]},
@@ -88,9 +88,9 @@ WARNINGS = obj(
 
 ROUTES: list[Route] = [
     Route("GET", f"{P}/health", h.health, "Liveness, version, mode and whether the core has started", "meta",
-          response=HEALTH),
+          response=HEALTH, needs_service=False),
     Route("GET", f"{P}/openapi.json", h.openapi, "This API as an OpenAPI 3.1 document", "meta",
-          response=ANY_OBJECT),
+          response=ANY_OBJECT, needs_service=False),
     # presets
     Route(
         "GET", f"{P}/presets", h.list_presets, "List presets with their installed state", "presets",
