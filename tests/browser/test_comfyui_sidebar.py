@@ -195,11 +195,18 @@ def test_the_tab_installs_a_preset_with_progress_over_comfyuis_websocket(
     expect(card.locator(".lp-badge")).to_have_text("Not installed")
     assert not path.exists()
 
-    # close and reopen: render runs again into a fresh element, with the kept state
+    # close and reopen: render runs again into a fresh element, with the kept state at once
     toggle_tab(page)
     expect(page.locator(".lp")).to_have_count(0)
-    toggle_tab(page)
+    page.evaluate("window.lpRendered = null; window.lpOpened = performance.now()")
+    icon.click()
+    page.wait_for_function("window.lpRendered")
+    reopened = page.evaluate("({ ...window.lpRendered, sinceClick: performance.now() - window.lpOpened })")
+    assert reopened["cached"] and reopened["presets"] == opened["presets"]
     expect(page.locator(".lp [role=tab][aria-selected=true]")).to_have_text("Presets")
+    expect(page.locator(".lp-card")).to_have_count(opened["presets"])
+    record(f"comfyui_{version}_reopen_render_ms", round(reopened["ms"], 1))
+    record(f"comfyui_{version}_reopen_click_to_render_ms", round(reopened["sinceClick"], 1))
     ours = [e for e in errors if "launchpad" in e.lower() or "/lp-" in e]
     assert not ours, ours
     context.close()

@@ -111,6 +111,8 @@ export function createLaunchpad(adapter, { comfy = false, icons = true } = {}) {
   };
   // Subscribed once, now: events that arrive while the panel is closed still update the state and toast.
   for (const type of [...EVENTS, "reconnecting", "reconnected", "status"]) adapter.on(type, (d) => on[type](d));
+  // In ComfyUI, read ahead once the page has settled, so the first open of the tab is instant too.
+  if (comfy) setTimeout(() => state.presets || [load.snapshot(), load.presets()].forEach(quietly), 2000);
 
   function badge() {
     const n = [...state.jobs.values()].filter((j) => ACTIVE.has(j.state)).length;
@@ -164,12 +166,15 @@ export function createLaunchpad(adapter, { comfy = false, icons = true } = {}) {
     conn();
     show(state.view || adapter.setting?.("Launchpad.DefaultView") || "presets");
     badge();
-    // The current state at once: the snapshot (and the list, first time) as soon as they arrive.
+    // What is known shows at once; the snapshot and the list are fetched again on every open.
+    const rendered = () => {
+      const detail = { ms: performance.now() - started, presets: state.presets?.length ?? 0, cached };
+      requestAnimationFrame(() => shell?.dispatchEvent(new CustomEvent("lp:rendered", { bubbles: true, detail })));
+    };
+    const cached = !!state.presets;
+    if (cached) rendered();
     const first = [load.snapshot(), load.presets()];
-    Promise.allSettled(first).then(() => {
-      shell?.dispatchEvent(new CustomEvent("lp:rendered", { bubbles: true,
-        detail: { ms: performance.now() - started, presets: state.presets?.length ?? 0 } }));
-    });
+    Promise.allSettled(first).then(() => cached || rendered());
     first.forEach(quietly);
     return unmount;
   }
