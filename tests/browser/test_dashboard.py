@@ -234,7 +234,8 @@ def test_a_gated_model_shows_its_error_and_the_license_link(panel: Callable[...,
 # --- models and system ---------------------------------------------------------------------------
 
 
-def test_deleting_a_model_asks_first_then_removes_it_from_disk(panel: Callable[..., Any], stage: Stage) -> None:
+def test_deleting_a_model_asks_first_then_removes_it_from_disk(panel: Callable[..., Any], stage: Stage,
+                                                               artifacts: Any) -> None:
     path = stage.model_path(OWNED)
     assert path.exists()
     page = panel("models")
@@ -247,6 +248,7 @@ def test_deleting_a_model_asks_first_then_removes_it_from_disk(panel: Callable[.
     dialog = page.get_by_role("dialog")
     expect(dialog).to_contain_text(f"Delete {OWNED.name}?")
     expect(dialog.get_by_role("button", name="Cancel")).to_be_focused()  # the safe choice is the default
+    page.screenshot(path=str(artifacts / "standalone-confirm-dark.png"))
     dialog.get_by_role("button", name="Cancel").click()
     expect(dialog).to_have_count(0)
     assert path.exists()

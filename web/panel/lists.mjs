@@ -1,6 +1,6 @@
 // Downloads (every job, live), Models (files per ComfyUI folder) and Queue (ComfyUI's prompts).
 import { ACTIVE } from "./panel.mjs";
-import { button, cap, empty, errorBox, h, jobBar, rate, size } from "./ui.mjs";
+import { button, cap, empty, errorBox, h, jobBar, plural, rate, size } from "./ui.mjs";
 
 const order = (a, b) => (ACTIVE.has(b.state) - ACTIVE.has(a.state))
   || (ACTIVE.has(a.state) ? a.created_at - b.created_at : (b.updated_at || 0) - (a.updated_at || 0));
@@ -77,9 +77,7 @@ export function modelsView(ctl, root) {
     "aria-label": "Search models", oninput: (e) => { search = e.target.value.trim().toLowerCase(); render(); } });
   const count = h("p", { class: "lp-muted", "aria-live": "polite" });
   const body = h("div", { class: "lp-groups lp-scroll" });
-  root.append(h("div", { class: "lp-toolbar" }, input,
-    button("Refresh", () => ctl.load.models().catch((e) => ctl.toast("error", "Could not list models", e.message)),
-      { icon: "refresh", kind: "lp-icon", aria: "Refresh models", title: "Refresh" })), count, body);
+  root.append(h("div", { class: "lp-toolbar" }, input), count, body);
   const chosen = new Map(); // folder -> open, as the user left it
 
   const remove = async (m) => {
@@ -100,13 +98,13 @@ export function modelsView(ctl, root) {
     const groups = Map.groupBy ? Map.groupBy(models, (m) => m.folder)
       : models.reduce((g, m) => g.set(m.folder, [...(g.get(m.folder) || []), m]), new Map());
     const more = data.total > data.models.length ? ` (showing the first ${data.models.length})` : "";
-    count.textContent = `${data.total} files · ${size(data.total_bytes)}${more}`;
+    count.textContent = `${plural(data.total, "file")} · ${size(data.total_bytes)}${more}`;
     body.replaceChildren(...[...groups].sort(([a], [b]) => a.localeCompare(b)).map(([folder, files]) => {
       const free = data.space?.[folder]?.free;
       const details = h("details", { open: chosen.get(folder) ?? (!!search || models.length <= 30),
         ontoggle: (e) => chosen.set(folder, e.target.open) },
       h("summary", {}, h("span", { class: "lp-name", text: folder }), h("span", { class: "lp-muted",
-        text: `${files.length} file${files.length === 1 ? "" : "s"} · ${size(files.reduce((t, m) => t + m.size, 0))}${free != null ? ` · ${size(free)} free` : ""}` })),
+        text: `${plural(files.length, "file")} · ${size(files.reduce((t, m) => t + m.size, 0))}${free != null ? ` · ${size(free)} free` : ""}` })),
       h("ul", { class: "lp-rows", "aria-label": `${folder} files` }, files.map((m) => h("li", { class: "lp-row" },
         h("div", {}, h("span", { class: "lp-name", text: m.name, title: m.path }),
           h("p", { class: "lp-meta" }, h("span", { text: size(m.size) }),

@@ -1,6 +1,6 @@
 // Presets: filter and search the catalog; install, cancel, retry and uninstall with live per-file progress.
 import { ACTIVE } from "./panel.mjs";
-import { bar, button, cap, empty, errorBox, h, jobBar, percent, rate, size } from "./ui.mjs";
+import { bar, button, cap, empty, errorBox, h, jobBar, percent, plural, rate, size } from "./ui.mjs";
 
 const STATES = { installed: "Installed", partial: "Partly installed", missing: "Not installed" };
 
@@ -102,7 +102,7 @@ function makeCard(ctl, p) {
     progress,
     h("div", { class: "lp-card-foot" }, h("p", { class: "lp-meta" }, h("span", { text: p.category }),
       h("span", { text: p.total_size == null ? "" : size(p.total_size) }),
-      h("span", { text: `${p.file_count} file${p.file_count === 1 ? "" : "s"}` }), vram), actions));
+      h("span", { text: plural(p.file_count, "file") }), vram), actions));
   let mode = "";
 
   const install = () => ctl.run(`Could not install ${name}`, async () => {

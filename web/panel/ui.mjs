@@ -6,7 +6,6 @@ export function h(tag, props, ...kids) {
     if (v == null || v === false) continue;
     if (k === "class") el.className = v;
     else if (k === "text") el.textContent = v;
-    else if (k === "value") el.value = v;
     else if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
     else el.setAttribute(k, v === true ? "" : v);
   }
@@ -49,6 +48,7 @@ export function bar(pct, label, tone = "") {
 }
 
 export const cap = (s) => s[0].toUpperCase() + s.slice(1);
+export const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
 
 // One file's bar: full and green when done, red when failed.
 export const jobBar = (j) => bar(j.state === "done" ? 100 : percent(j.bytes_done || 0, j.bytes_total),
@@ -65,13 +65,13 @@ export function rate({ bytes_done: done, bytes_total: total, speed: sp, eta }) {
 export function errorLink(error) {
   const d = error?.details || {};
   const url = d.license_url || d.url || d.repo_url || (error?.message || "").match(/https?:\/\/[^\s)"']+/)?.[0];
-  return url ? url.replace(/[.,;]$/, "") : null;
+  return /^https?:\/\//.test(url) ? url.replace(/[.,;]$/, "") : null; // never a javascript: link
 }
 
 export function errorBox(error) {
   if (!error) return null;
   const url = errorLink(error);
-  return h("div", { class: "lp-error", role: "alert" }, icon("exclamation-triangle"),
+  return h("div", { class: "lp-error" }, icon("exclamation-triangle"),
     h("span", { text: error.message || String(error) }),
     url && h("a", { href: url, target: "_blank", rel: "noopener noreferrer", text: /licen|gated|accept/i.test(
       error.message + error.code) ? "Open the license page" : "Open link" }));
