@@ -41,7 +41,7 @@ def preset_yaml(files: list[dict]) -> str:
     lines = ["schema: 1", "presets:", "  - id: bench-three", "    name: Three big files", "    category: image",
              "    files:"]
     for item in files:
-        lines += [f"      - folder: checkpoints", f"        name: {item['name']}", f"        url: {item['url']}",
+        lines += ["      - folder: checkpoints", f"        name: {item['name']}", f"        url: {item['url']}",
                   f"        size: {item['size']}", f"        sha256: {item['sha256']}"]
     return "\n".join(lines) + "\n"
 

@@ -54,6 +54,21 @@ def _file_entry(spec: ModelSpec) -> dict[str, object]:
     return {"folder": spec.folder, "name": spec.name, "hf": spec.repo, "path": spec.path, "size": spec.size}
 
 
+def padding_presets(count: int) -> list[dict[str, object]]:
+    """Synthetic presets that only make the catalog long (their URLs are never fetched)."""
+    presets = []
+    for i in range(count):
+        name = f"padding/pad-{i:03d}.safetensors"
+        presets.append({
+            "id": f"pad-{i:03d}", "name": f"Padding preset {i}", "category": ("image", "video", "upscale")[i % 3],
+            "description": "A synthetic preset that only makes the catalog long.", "tags": ["padding"],
+            "min_vram_gb": 8 + i % 40,
+            "files": [{"folder": "checkpoints", "name": name, "url": f"https://example.invalid/{name}",
+                       "size": (i + 1) * 10 * MB}],
+        })
+    return presets
+
+
 def presets_yaml() -> str:
     presets = [
         {"id": "bt-small", "name": "Browser small pair", "category": "image", "min_vram_gb": 6,
@@ -69,15 +84,7 @@ def presets_yaml() -> str:
          "description": "Installed before the server starts.", "tags": ["browser", "test"],
          "files": [_file_entry(OWNED)]},
     ]
-    for i in range(PADDING):
-        name = f"padding/pad-{i:03d}.safetensors"
-        presets.append({
-            "id": f"pad-{i:03d}", "name": f"Padding preset {i}", "category": ("image", "video", "upscale")[i % 3],
-            "description": "A synthetic preset that only makes the catalog long.", "tags": ["padding"],
-            "min_vram_gb": 8 + i % 40,
-            "files": [{"folder": "checkpoints", "name": name, "url": f"https://example.invalid/{name}",
-                       "size": (i + 1) * 10 * MB}],
-        })
+    presets.extend(padding_presets(PADDING))
     # JSON is YAML: no quoting rules to get wrong
     return json.dumps({"schema": 1, "presets": presets}, indent=1)
 

@@ -1,6 +1,6 @@
 // Downloads (every job, live), Models (files per ComfyUI folder) and Queue (ComfyUI's prompts).
 import { ACTIVE } from "./panel.mjs";
-import { bar, button, empty, errorBox, h, percent, rate, size } from "./ui.mjs";
+import { button, cap, empty, errorBox, h, jobBar, plural, rate, size } from "./ui.mjs";
 
 const order = (a, b) => (ACTIVE.has(b.state) - ACTIVE.has(a.state))
   || (ACTIVE.has(a.state) ? a.created_at - b.created_at : (b.updated_at || 0) - (a.updated_at || 0));
@@ -47,15 +47,15 @@ function jobRow(ctl, job) {
   function update(next) {
     if (next) job = next;
     const j = job;
-    const pct = j.state === "done" ? 100 : percent(j.bytes_done || 0, j.bytes_total);
     const presets = (j.preset_ids || []).map(ctl.presetName).join(", ");
     const text = j.state === "downloading" ? `${rate(j)} · ${size(j.bytes_done)} of ${size(j.bytes_total)}`
-      : j.state === "done" ? `Done · ${size(j.bytes_total ?? j.bytes_done)}` : j.state[0].toUpperCase() + j.state.slice(1);
+      : j.state === "done" ? `Done · ${size(j.bytes_total ?? j.bytes_done)}`
+        : cap(j.state) + (j.message && j.message !== j.state && j.state !== "failed" ? `: ${j.message}` : "");
     info.replaceChildren(
       h("div", { class: "lp-file-top" }, h("span", { class: "lp-name", text: j.name, title: j.path || j.name }),
         h("span", { class: `lp-badge lp-${j.state}`, text: j.state })),
       h("p", { class: "lp-meta" }, h("span", { text: j.folder }), presets && h("span", { text: presets })),
-      bar(pct, `${j.name} progress`, j.state === "failed" ? "lp-bad" : j.state === "done" ? "lp-ok" : ""),
+      jobBar(j),
       h("p", { class: "lp-muted", text }),
       j.state === "failed" ? errorBox(j.error) : "");
     el.dataset.state = j.state;
@@ -77,10 +77,8 @@ export function modelsView(ctl, root) {
     "aria-label": "Search models", oninput: (e) => { search = e.target.value.trim().toLowerCase(); render(); } });
   const count = h("p", { class: "lp-muted", "aria-live": "polite" });
   const body = h("div", { class: "lp-groups lp-scroll" });
-  root.append(h("div", { class: "lp-toolbar" }, input,
-    button("Refresh", () => ctl.load.models().catch((e) => ctl.toast("error", "Could not list models", e.message)),
-      { icon: "refresh", kind: "lp-icon", aria: "Refresh models", title: "Refresh" })), count, body);
-  const open = new Set();
+  root.append(h("div", { class: "lp-toolbar" }, input), count, body);
+  const chosen = new Map(); // folder -> open, as the user left it
 
   const remove = async (m) => {
     const used = m.presets.length ? ` It belongs to ${m.presets.map(ctl.presetName).join(", ")}.` : "";
@@ -100,13 +98,13 @@ export function modelsView(ctl, root) {
     const groups = Map.groupBy ? Map.groupBy(models, (m) => m.folder)
       : models.reduce((g, m) => g.set(m.folder, [...(g.get(m.folder) || []), m]), new Map());
     const more = data.total > data.models.length ? ` (showing the first ${data.models.length})` : "";
-    count.textContent = `${data.total} files · ${size(data.total_bytes)}${more}`;
+    count.textContent = `${plural(data.total, "file")} · ${size(data.total_bytes)}${more}`;
     body.replaceChildren(...[...groups].sort(([a], [b]) => a.localeCompare(b)).map(([folder, files]) => {
       const free = data.space?.[folder]?.free;
-      const details = h("details", { open: open.has(folder) || search || groups.size < 4,
-        ontoggle: (e) => (e.target.open ? open.add(folder) : open.delete(folder)) },
+      const details = h("details", { open: chosen.get(folder) ?? (!!search || models.length <= 30),
+        ontoggle: (e) => chosen.set(folder, e.target.open) },
       h("summary", {}, h("span", { class: "lp-name", text: folder }), h("span", { class: "lp-muted",
-        text: `${files.length} file${files.length === 1 ? "" : "s"} · ${size(files.reduce((t, m) => t + m.size, 0))}${free != null ? ` · ${size(free)} free` : ""}` })),
+        text: `${plural(files.length, "file")} · ${size(files.reduce((t, m) => t + m.size, 0))}${free != null ? ` · ${size(free)} free` : ""}` })),
       h("ul", { class: "lp-rows", "aria-label": `${folder} files` }, files.map((m) => h("li", { class: "lp-row" },
         h("div", {}, h("span", { class: "lp-name", text: m.name, title: m.path }),
           h("p", { class: "lp-meta" }, h("span", { text: size(m.size) }),
@@ -121,28 +119,18 @@ export function modelsView(ctl, root) {
   return { update: (kind) => (kind === "models" || kind === "presets") && render() };
 }
 
-export function queueView(ctl, root) {
+export function queueView(ctl, root) { // read-only: ComfyUI's own Queue tab has the actions
   const list = h("div", { class: "lp-scroll" });
   root.append(list);
-  const comfy = (path, body) => ctl.run("ComfyUI refused", () => ctl.adapter.json(path, { method: "POST", body }));
-  const item = (q, running) => h("li", { class: "lp-row" },
-    h("div", {}, h("span", { class: "lp-name", text: `#${q.number}` }),
-      h("p", { class: "lp-meta" }, h("span", { text: `${q.node_count} nodes` }),
-        h("span", { text: q.prompt_id.slice(0, 8), title: q.prompt_id }))),
-    running ? button("Stop", () => comfy("/interrupt", {}), { icon: "stop", kind: "lp-danger", aria: `Stop #${q.number}` })
-      : button("Remove", () => comfy("/queue", { delete: [q.prompt_id] }).then(() => ctl.load.queue()),
-        { icon: "times", kind: "lp-icon", aria: `Remove #${q.number} from the queue`, title: "Remove" }));
+  const section = (title, items, none) => [h("h3", { class: "lp-sub", text: `${title} (${items.length})` }),
+    items.length ? h("ul", { class: "lp-rows", "aria-label": title }, items.map((q) => h("li", { class: "lp-row" },
+      h("div", {}, h("span", { class: "lp-name", text: `#${q.number}` }), h("p", { class: "lp-meta" },
+        h("span", { text: `${q.node_count} nodes` }), h("span", { text: q.prompt_id.slice(0, 8), title: q.prompt_id }))))))
+      : empty(none)];
   function render() {
     const q = ctl.state.queue;
-    if (!q) return list.replaceChildren(empty("Loading the queue…"));
-    if (!q.available) return list.replaceChildren(empty("The queue is only shown inside ComfyUI."));
-    list.replaceChildren(
-      h("h3", { class: "lp-sub", text: `Running (${q.running.length})` }),
-      q.running.length ? h("ul", { class: "lp-rows", "aria-label": "Running" }, q.running.map((x) => item(x, true)))
-        : empty("Nothing is running."),
-      h("h3", { class: "lp-sub", text: `Pending (${q.pending.length})` }),
-      q.pending.length ? h("ul", { class: "lp-rows", "aria-label": "Pending" }, q.pending.map((x) => item(x, false)))
-        : empty("No prompt is waiting."));
+    list.replaceChildren(...(q ? [...section("Running", q.running, "Nothing is running."),
+      ...section("Pending", q.pending, "No prompt is waiting.")] : [empty("Loading the queue…")]));
   }
   render();
   ctl.load.queue().catch((e) => list.replaceChildren(errorBox(e)));

@@ -1,8 +1,5 @@
-// The Launchpad panel: state that outlives the DOM, and the shell that shows one view at a time.
-// Hosts hand in an adapter (ComfyUI's in web/js/launchpad.js, the standalone one in standalone.mjs):
-//   json(path, {method, body}) -> data (throws Error with .code/.details from the API's error body)
-//   on(type, fn) -> off          launchpad.* events plus "reconnecting"/"reconnected" (and ComfyUI's "status")
-//   toast(severity, summary, detail)   confirm(title, message) -> bool   setting(id) -> value|undefined
+// The Launchpad panel: state that outlives the DOM, and the shell that shows one view at a time. Each host
+// hands in an adapter (json, on, toast, confirm, setting: see docs/architecture.md, "Frontend").
 import { h, icon } from "./ui.mjs";
 import { presetsView } from "./presets.mjs";
 import { downloadsView, modelsView, queueView } from "./lists.mjs";
@@ -28,7 +25,7 @@ export function createLaunchpad(adapter, { comfy = false, icons = true } = {}) {
   const pending = new Set();
 
   const ctl = {
-    adapter, state, comfy, views,
+    adapter, state,
     api: (path, method, body) => adapter.json("/launchpad" + path, method ? { method, body: body || {} } : {}),
     toast: (severity, summary, detail) => adapter.toast(severity, summary, detail),
     notify: (kind, data) => {
@@ -44,9 +41,14 @@ export function createLaunchpad(adapter, { comfy = false, icons = true } = {}) {
     refresh(...what) { // coalesce bursts (a preset finishing emits many events) into one fetch each
       what.forEach((w) => pending.add(w));
       clearTimeout(timer);
-      timer = setTimeout(() => { const todo = [...pending]; pending.clear(); todo.forEach((w) => load[w]?.()); }, 250);
+      timer = setTimeout(() => { const todo = [...pending]; pending.clear(); todo.forEach((w) => quietly(load[w]())); },
+        250);
     },
     presetName: (id) => state.presets?.find((p) => p.id === id)?.name || id,
+    keep(job) { // a job in an HTTP answer may be older than what events already told
+      const old = state.jobs.get(job.id);
+      if (!old || job.updated_at > old.updated_at) state.jobs.set(job.id, job);
+    },
     jobsOf: (presetId) => [...state.jobs.values()].filter((j) => j.preset_ids?.includes(presetId)),
     mount, unmount, show, load: null,
   };
@@ -61,7 +63,13 @@ export function createLaunchpad(adapter, { comfy = false, icons = true } = {}) {
     },
     async snapshot() {
       const data = await ctl.api("/downloads");
-      state.jobs = new Map(data.jobs.map((j) => [j.id, j]));
+      const jobs = new Map(data.jobs.map((j) => [j.id, j]));
+      const newest = Math.max(0, ...data.jobs.map((j) => j.updated_at));
+      for (const old of state.jobs.values()) { // events that overtook the snapshot are newer: keep them
+        const got = jobs.get(old.id);
+        if (got ? old.updated_at > got.updated_at : old.updated_at > newest) jobs.set(old.id, old);
+      }
+      state.jobs = jobs;
       state.progress = new Map(Object.entries(data.presets || {}));
       ctl.notify("snapshot");
     },
@@ -69,13 +77,14 @@ export function createLaunchpad(adapter, { comfy = false, icons = true } = {}) {
     async queue() { state.queue = await ctl.api("/queue"); ctl.notify("queue"); },
   };
   const quietly = (p) => p.catch((err) => console.warn("[Launchpad]", err.message));
+  const toasts = () => adapter.setting?.("Launchpad.Toasts") !== false;
 
   const on = {
     "launchpad.download": (job) => {
       const before = state.jobs.get(job.id);
       state.jobs.set(job.id, job);
       ctl.notify("jobs", job);
-      if (job.state === "failed" && before?.state !== "failed" && adapter.setting?.("Launchpad.Toasts") !== false) {
+      if (job.state === "failed" && before?.state !== "failed" && toasts()) {
         ctl.toast("error", `Download failed: ${job.name}`, job.error?.message || "");
       }
       if (!ACTIVE.has(job.state) && before && ACTIVE.has(before.state)) ctl.refresh("presets", "models");
@@ -84,7 +93,7 @@ export function createLaunchpad(adapter, { comfy = false, icons = true } = {}) {
       const before = state.progress.get(p.preset_id);
       state.progress.set(p.preset_id, p);
       ctl.notify("progress", p);
-      if (before?.state !== p.state && p.state === "done" && adapter.setting?.("Launchpad.Toasts") !== false) {
+      if (before?.state !== p.state && p.state === "done" && toasts()) {
         ctl.toast("success", "Preset installed", ctl.presetName(p.preset_id));
       }
       if (!ACTIVE.has(p.state)) ctl.refresh("presets");
@@ -102,6 +111,8 @@ export function createLaunchpad(adapter, { comfy = false, icons = true } = {}) {
   };
   // Subscribed once, now: events that arrive while the panel is closed still update the state and toast.
   for (const type of [...EVENTS, "reconnecting", "reconnected", "status"]) adapter.on(type, (d) => on[type](d));
+  // In ComfyUI, read ahead once the page has settled, so the first open of the tab is instant too.
+  if (comfy) setTimeout(() => state.presets || [load.snapshot(), load.presets()].forEach(quietly), 2000);
 
   function badge() {
     const n = [...state.jobs.values()].filter((j) => ACTIVE.has(j.state)).length;
@@ -155,12 +166,15 @@ export function createLaunchpad(adapter, { comfy = false, icons = true } = {}) {
     conn();
     show(state.view || adapter.setting?.("Launchpad.DefaultView") || "presets");
     badge();
-    // The current state at once: the snapshot (and the list, first time) as soon as they arrive.
+    // What is known shows at once; the snapshot and the list are fetched again on every open.
+    const rendered = () => {
+      const detail = { ms: performance.now() - started, presets: state.presets?.length ?? 0, cached };
+      requestAnimationFrame(() => shell?.dispatchEvent(new CustomEvent("lp:rendered", { bubbles: true, detail })));
+    };
+    const cached = !!state.presets;
+    if (cached) rendered();
     const first = [load.snapshot(), load.presets()];
-    Promise.allSettled(first).then(() => {
-      shell?.dispatchEvent(new CustomEvent("lp:rendered", { bubbles: true,
-        detail: { ms: performance.now() - started, presets: state.presets?.length ?? 0 } }));
-    });
+    Promise.allSettled(first).then(() => cached || rendered());
     first.forEach(quietly);
     return unmount;
   }

@@ -1,6 +1,6 @@
 // Presets: filter and search the catalog; install, cancel, retry and uninstall with live per-file progress.
 import { ACTIVE } from "./panel.mjs";
-import { bar, button, empty, errorBox, h, percent, rate, size } from "./ui.mjs";
+import { bar, button, cap, empty, errorBox, h, jobBar, percent, plural, rate, size } from "./ui.mjs";
 
 const STATES = { installed: "Installed", partial: "Partly installed", missing: "Not installed" };
 
@@ -60,8 +60,8 @@ export function presetsView(ctl, root) {
       list.classList.add("lp-none");
       return list.replaceChildren(empty("Loading presets…"));
     }
-    category.replaceChildren(h("option", { value: "", text: "All categories" }),
-      state.categories.map((c) => h("option", { value: c, text: c, selected: f.category === c })));
+    category.replaceChildren(h("option", { value: "", text: "Categories" }),
+      ...state.categories.map((c) => h("option", { value: c, text: c, selected: f.category === c })));
     // the list is rebuilt when presets change state: keep the keyboard focus where it was
     const had = document.activeElement?.closest?.(".lp-card");
     const focus = had && [had.dataset.preset, document.activeElement.getAttribute("aria-label")];
@@ -102,12 +102,12 @@ function makeCard(ctl, p) {
     progress,
     h("div", { class: "lp-card-foot" }, h("p", { class: "lp-meta" }, h("span", { text: p.category }),
       h("span", { text: p.total_size == null ? "" : size(p.total_size) }),
-      h("span", { text: `${p.file_count} file${p.file_count === 1 ? "" : "s"}` }), vram), actions));
+      h("span", { text: plural(p.file_count, "file") }), vram), actions));
   let mode = "";
 
   const install = () => ctl.run(`Could not install ${name}`, async () => {
     const r = await ctl.api("/presets/install", "POST", { presets: [p.id] });
-    r.jobs.forEach((j) => ctl.state.jobs.set(j.id, j));
+    r.jobs.forEach(ctl.keep);
     if (!r.jobs.length) ctl.toast("info", name, "Nothing to download: every file is already here or queued.");
     ctl.notify("snapshot");
   });
@@ -138,13 +138,10 @@ function makeCard(ctl, p) {
     vram.title = need && have ? `This machine's largest GPU has ${have.toFixed(0)} GB` : "";
 
     if (next === "active") {
-      const done = prog?.bytes_total ? prog : active.reduce((a, j) => ({ bytes_done: a.bytes_done + (j.bytes_done || 0),
-        bytes_total: a.bytes_total + (j.bytes_total || 0), speed: a.speed + (j.speed || 0), eta: null }),
-      { bytes_done: 0, bytes_total: 0, speed: 0 });
-      const pct = percent(done.bytes_done, done.bytes_total);
-      badge.textContent = pct == null ? "Queued" : `Downloading ${Math.floor(pct)}%`;
-      progress.replaceChildren(
-        bar(pct, `${name} download progress`),
+      const done = prog || { bytes_done: 0 }, pct = percent(done.bytes_done, done.bytes_total);
+      badge.textContent = done.state === "downloading" ? `Downloading ${pct == null ? "" : Math.floor(pct) + "%"}`
+        : "Queued";
+      progress.replaceChildren(bar(pct, `${name} download progress`),
         h("p", { class: "lp-muted", text: `${rate(done)} · ${size(done.bytes_done)} of ${size(done.bytes_total)}` }),
         h("ul", { class: "lp-files", "aria-label": `Files of ${name}` }, jobs.map(fileRow)));
     } else if (next === "failed") {
@@ -177,12 +174,8 @@ function makeCard(ctl, p) {
   return { el, p, update };
 }
 
-export function fileRow(j) {
-  const pct = j.state === "done" ? 100 : percent(j.bytes_done || 0, j.bytes_total);
-  const what = ACTIVE.has(j.state) && j.state !== "downloading" ? j.state[0].toUpperCase() + j.state.slice(1)
-    : j.state === "downloading" ? rate(j) : j.state === "done" ? "Done" : j.state;
-  return h("li", { class: `lp-file lp-${j.state}` },
-    h("div", { class: "lp-file-top" }, h("span", { class: "lp-name", text: j.name, title: `${j.folder}/${j.name}` }),
-      h("span", { class: "lp-muted", text: what })),
-    bar(pct, `${j.name} progress`, j.state === "failed" ? "lp-bad" : j.state === "done" ? "lp-ok" : ""));
+function fileRow(j) {
+  return h("li", {}, h("div", { class: "lp-file-top" },
+    h("span", { class: "lp-name", text: j.name, title: `${j.folder}/${j.name}` }),
+    h("span", { class: "lp-muted", text: j.state === "downloading" ? rate(j) : cap(j.state) })), jobBar(j));
 }

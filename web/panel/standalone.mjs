@@ -38,7 +38,7 @@ export function standaloneAdapter(base = new URL(".", location.href)) {
       return () => listeners.get(type).delete(fn);
     },
     toast(severity, summary, detail) {
-      const el = h("div", { class: `lp-toast lp-${severity === "error" ? "error-toast" : severity}` },
+      const el = h("div", { class: `lp-card lp-toast lp-${severity === "error" ? "error-toast" : severity}` },
         h("strong", { text: summary }), detail && h("p", { text: detail }));
       toasts.append(el);
       setTimeout(() => el.remove(), severity === "error" ? 10000 : 5000);
@@ -46,7 +46,7 @@ export function standaloneAdapter(base = new URL(".", location.href)) {
     confirm(title, message) {
       return new Promise((resolve) => {
         const done = (ok) => { dialog.close(); dialog.remove(); resolve(ok); };
-        const dialog = h("dialog", { class: "lp-dialog", "aria-label": title, oncancel: () => done(false) },
+        const dialog = h("dialog", { class: "lp-card lp-dialog", "aria-label": title, oncancel: () => done(false) },
           h("h2", { text: title }), h("p", { text: message }),
           h("div", { class: "lp-actions" }, button("Cancel", () => done(false)),
             button("Delete", () => done(true), { kind: "lp-primary lp-confirm" })));

@@ -3,26 +3,19 @@
 import { bar, empty, errorBox, h, size } from "./ui.mjs";
 
 const TTL = 30;
-const NS = "http://www.w3.org/2000/svg";
 const tone = (pct) => (pct >= 90 ? "lp-bad" : pct >= 75 ? "lp-warn" : "");
 
+// The recent samples (percentages) as a filled line; the samples kept so far span the whole width.
 function spark(values, label) {
   const pts = (values || []).slice(-60);
   if (pts.filter((v) => v != null).length < 2) return null;
-  const svg = document.createElementNS(NS, "svg");
-  svg.setAttribute("viewBox", "0 0 59 20");
-  svg.setAttribute("preserveAspectRatio", "none");
-  svg.setAttribute("class", "lp-spark");
-  svg.setAttribute("role", "img");
-  svg.setAttribute("aria-label", `${label}, last ${pts.length} samples`);
-  const x0 = 59 - (pts.length - 1);
-  const xy = pts.map((v, i) => (v == null ? null : `${x0 + i},${(20 - (v / 100) * 19).toFixed(1)}`)).filter(Boolean);
-  const area = document.createElementNS(NS, "polygon");
-  area.setAttribute("points", `${xy[0].split(",")[0]},20 ${xy.join(" ")} 59,20`);
-  const line = document.createElementNS(NS, "polyline");
-  line.setAttribute("points", xy.join(" "));
-  svg.append(area, line);
-  return svg;
+  const xy = pts.map((v, i) => (v == null ? "" : `${((i * 59) / (pts.length - 1)).toFixed(1)},${(20 - v * 0.19).toFixed(1)}`))
+    .filter(Boolean);
+  const box = h("div");
+  box.innerHTML = `<svg class="lp-spark" viewBox="0 0 59 20" preserveAspectRatio="none" role="img"><polygon points="${
+    xy[0].split(",")[0]},20 ${xy.join(" ")} ${xy.at(-1).split(",")[0]},20"/><polyline points="${xy.join(" ")}"/></svg>`;
+  box.firstChild.setAttribute("aria-label", `${label}, last ${pts.length} samples`);
+  return box.firstChild;
 }
 
 function metric(label, pct, text, history) {

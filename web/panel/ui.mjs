@@ -6,7 +6,6 @@ export function h(tag, props, ...kids) {
     if (v == null || v === false) continue;
     if (k === "class") el.className = v;
     else if (k === "text") el.textContent = v;
-    else if (k === "value") el.value = v;
     else if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
     else el.setAttribute(k, v === true ? "" : v);
   }
@@ -42,23 +41,23 @@ export const percent = (done, total) => (total > 0 ? Math.min(100, (100 * done) 
 
 // A progress bar; `label` names it for screen readers, `pct` null means "size unknown".
 export function bar(pct, label, tone = "") {
-  const fill = h("span", { class: "lp-fill" });
-  const el = h("div", { class: `lp-bar ${tone}`, role: "progressbar", "aria-label": label,
-    "aria-valuemin": "0", "aria-valuemax": "100" }, fill);
-  setBar(el, pct);
+  const el = h("div", { class: `lp-bar ${tone}`, role: "progressbar", "aria-label": label, "aria-valuemin": "0",
+    "aria-valuemax": "100", "aria-valuenow": pct == null ? null : pct.toFixed(0) }, h("span", { class: "lp-fill" }));
+  el.firstChild.style.width = `${pct ?? 0}%`;
   return el;
 }
 
-export function setBar(el, pct) {
-  el.firstChild.style.width = `${pct == null ? 0 : pct.toFixed(1)}%`;
-  if (pct == null) el.removeAttribute("aria-valuenow");
-  else el.setAttribute("aria-valuenow", pct.toFixed(0));
-}
+export const cap = (s) => s[0].toUpperCase() + s.slice(1);
+export const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
+
+// One file's bar: full and green when done, red when failed.
+export const jobBar = (j) => bar(j.state === "done" ? 100 : percent(j.bytes_done || 0, j.bytes_total),
+  `${j.name} progress`, { failed: "lp-bad", done: "lp-ok" }[j.state] || "");
 
 // "45% · 12.3 MB/s · 2m 30s" (whatever of it is known)
 export function rate({ bytes_done: done, bytes_total: total, speed: sp, eta }) {
   const pct = percent(done || 0, total);
-  return [pct == null ? size(done || 0) : `${Math.floor(pct)}%`, speed(sp), eta ? duration(eta) + " left" : ""]
+  return [pct == null ? size(done || 0) : `${Math.floor(pct)}%`, speed(sp), eta >= 1 ? duration(eta) + " left" : ""]
     .filter(Boolean).join(" · ");
 }
 
@@ -66,13 +65,13 @@ export function rate({ bytes_done: done, bytes_total: total, speed: sp, eta }) {
 export function errorLink(error) {
   const d = error?.details || {};
   const url = d.license_url || d.url || d.repo_url || (error?.message || "").match(/https?:\/\/[^\s)"']+/)?.[0];
-  return url ? url.replace(/[.,;]$/, "") : null;
+  return /^https?:\/\//.test(url) ? url.replace(/[.,;]$/, "") : null; // never a javascript: link
 }
 
 export function errorBox(error) {
   if (!error) return null;
   const url = errorLink(error);
-  return h("div", { class: "lp-error", role: "alert" }, icon("exclamation-triangle"),
+  return h("div", { class: "lp-error" }, icon("exclamation-triangle"),
     h("span", { text: error.message || String(error) }),
     url && h("a", { href: url, target: "_blank", rel: "noopener noreferrer", text: /licen|gated|accept/i.test(
       error.message + error.code) ? "Open the license page" : "Open link" }));
