@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from fakehub import FakeHub  # noqa: E402
+from fakehub import FakeHub
 
 
 def main() -> None:

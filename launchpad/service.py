@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__, events
-from .background import BackgroundLoop
 from .catalog.loader import Catalog
 from .catalog.schema import Preset
 from .catalog.store import CatalogStore
@@ -65,9 +64,8 @@ class LaunchpadService:
             self.workspace.user_presets, templates_dir=settings.templates_dir, on_change=self._catalog_changed
         )
         self.library = ModelLibrary(self._roots)
-        self.downloads: Any = None  # DownloadManager, built in start() (it imports the HF client)
-        # the manager runs on a loop of its own, never the host's (see background.py)
-        self.worker = BackgroundLoop()
+        # the download manager, in a worker process (download_worker.py), started in start()
+        self.downloads: Any = None
         self.system: Any = None  # SystemSampler, built in start() (it imports psutil / NVML)
         self.reader: Any = None  # SystemReader
         self._ready: asyncio.Future[None] | None = None
@@ -89,10 +87,9 @@ class LaunchpadService:
             self._ready = loop.create_future()
         try:
             await asyncio.to_thread(self._prepare_workspace)
-            await asyncio.to_thread(self.catalogs.load)
+            # the worker process loads its own copy of the catalog meanwhile
+            await asyncio.gather(asyncio.to_thread(self.catalogs.load), self._start_downloads())
             self._build_parts()
-            self.worker.start()
-            await self.worker.run(self.downloads.start)
             if self.settings.preset_download:
                 self._install_at_boot(self.settings.preset_download)
         except BaseException as exc:
@@ -124,16 +121,31 @@ class LaunchpadService:
                 ) from exc
 
     def _build_parts(self) -> None:
-        from .downloads import DownloadManager
         from .system import SystemReader, SystemSampler
 
-        if self.downloads is None:
-            self.downloads = DownloadManager(
-                self.settings, self.workspace, self.bus, catalog=self.catalogs.current, roots=self._roots
-            )
         if self.system is None:
             self.reader = SystemReader(self._disk_paths())
             self.system = SystemSampler(self._read_system, self.bus)
+
+    async def _start_downloads(self) -> None:
+        from .download_worker import DownloadWorker
+
+        worker = DownloadWorker(self.settings, self.bus, self._roots)
+        try:
+            await worker.start()
+        except NotImplementedError:  # an event loop without subprocess support (Windows selector loop)
+            log.warning("cannot start the download worker process here; downloading in this process instead")
+            from .background import LocalDownloads
+            from .downloads import DownloadManager
+
+            manager = DownloadManager(
+                self.settings, self.workspace, self.bus, catalog=self.catalogs.current, roots=self._roots
+            )
+            local = LocalDownloads(manager)
+            await local.start()
+            self.downloads = local
+            return
+        self.downloads = worker
 
     def _disk_paths(self) -> dict[str, Path]:
         if self.host.disk_paths is not None:
@@ -150,7 +162,7 @@ class LaunchpadService:
             log.warning("PRESET_DOWNLOAD names unknown preset %r; skipped (see GET /launchpad/presets)", unknown)
         if known:
             log.info("PRESET_DOWNLOAD: installing %s in the background", ", ".join(known))
-            task = asyncio.ensure_future(self.worker.run(self.downloads.install, known))
+            task = asyncio.ensure_future(self.downloads.install(known))
             task.add_done_callback(_log_task_failure)
 
     async def ready(self) -> None:
@@ -164,12 +176,11 @@ class LaunchpadService:
         return self._ready is not None and self._ready.done() and self._start_error is None
 
     async def close(self) -> None:
-        if self.downloads is not None and self.worker.running:
+        if self.downloads is not None:
             try:
-                await self.worker.run(self.downloads.close)
+                await self.downloads.close()
             except Exception:
                 log.exception("error while closing the download manager")
-        await self.worker.stop()
         if self.system is not None:
             try:
                 await self.system.close()
@@ -306,18 +317,18 @@ class LaunchpadService:
 
     async def install(self, preset_ids: Sequence[str]) -> dict[str, object]:
         await self.catalog()  # a preset file the user just saved counts
-        return await self.worker.run(self.downloads.install, list(dict.fromkeys(preset_ids)))
+        return await self.downloads.install(list(dict.fromkeys(preset_ids)))
 
     async def uninstall(self, preset_id: str) -> dict[str, object]:
         (await self.catalog()).get(preset_id)  # NotFound before anything else
-        result = await self.worker.run(self.downloads.uninstall, preset_id)
+        result = await self.downloads.uninstall(preset_id)
         for path in result.get("deleted", []):
             self.bus.emit(events.MODEL, {"action": "deleted", "path": path, "preset_id": preset_id})
         return result
 
     async def cancel_preset(self, preset_id: str) -> dict[str, object]:
         await self.catalog()
-        cancelled = await self.worker.run(self.downloads.cancel_preset, preset_id)
+        cancelled = await self.downloads.cancel_preset(preset_id)
         return {"preset_id": preset_id, "cancelled": list(cancelled)}
 
     # --- downloads ---------------------------------------------------------------------------
@@ -327,21 +338,20 @@ class LaunchpadService:
         return await self._snapshot()
 
     async def _snapshot(self) -> dict[str, Any]:
-        # read on the manager's own loop: its dicts change there
-        return await self.worker.call(self.downloads.snapshot)
+        return await self.downloads.snapshot()
 
     async def wait_downloads(self, job_ids: Sequence[str] | None = None) -> None:
         """Until the given jobs (default: all known now) are done, failed or cancelled."""
         await self.ready()
-        await self.worker.run(self.downloads.wait, job_ids)
+        await self.downloads.wait(job_ids)
 
     async def cancel_job(self, job_id: str) -> dict[str, object]:
         await self.ready()
-        return await self.worker.run(self.downloads.cancel, job_id)
+        return await self.downloads.cancel(job_id)
 
     async def retry_job(self, job_id: str) -> dict[str, object]:
         await self.ready()
-        return await self.worker.run(self.downloads.retry, job_id)
+        return await self.downloads.retry(job_id)
 
     # --- models ------------------------------------------------------------------------------
 
