@@ -12,6 +12,7 @@ Standard library only: it runs before anything else is known to work.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
@@ -20,10 +21,8 @@ import sys
 def rotate(path: str, keep: int) -> None:
     """FILE -> FILE.1 -> ... -> FILE.<keep>; the oldest is dropped."""
     if keep < 1:
-        try:
+        with contextlib.suppress(OSError):
             os.remove(path)
-        except OSError:
-            pass
         return
     for index in range(keep - 1, 0, -1):
         older = f"{path}.{index}"
