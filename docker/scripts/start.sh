@@ -178,6 +178,7 @@ is_mount_point() {
   fi
 }
 
+log "ComfyUI-Launchpad start-up (image variant $LAUNCHPAD_VARIANT), workspace $WORKSPACE_ROOT"
 WS="" VOLUME_STATE=""
 phase volume
 if [ ! -d "$WORKSPACE_ROOT" ]; then
@@ -550,6 +551,7 @@ while :; do
   done_pid=""
   wait -n -p done_pid
   rc=$?
+  done_pid=${done_pid:-} # bash leaves it unset when there was nothing to wait for
   if [ -z "$done_pid" ]; then
     # nothing left to wait for (ComfyUI given up, no services): idle until stopped
     sleep infinity &
