@@ -469,6 +469,30 @@ def test_a_failing_requirement_is_reported_retried_and_never_blocks_comfyui(boot
         assert b.stop() == 0
 
 
+def test_node_requirements_cannot_replace_the_images_pinned_packages(boot, venv: Path, tmp_path: Path) -> None:
+    """The image's constraints (its CUDA torch, in production) hold for custom nodes too."""
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    pinned = wheel(wheels, "pinnedbyimage", "1.0")
+    newer = wheel(wheels, "pinnedbyimage", "2.0")
+    subprocess.run([uv_bin(), "pip", "install", "-q", "--python", str(venv / "bin" / "python"), str(pinned)],
+                   check=True, env={**os.environ, "UV_OFFLINE": "1"})
+    constraints = tmp_path / "constraints.txt"
+    constraints.write_text("pinnedbyimage==1.0\n")
+    nodes = tmp_path / "workspace" / "custom_nodes"
+    (nodes / "Greedy").mkdir(parents=True)
+    (nodes / "Greedy" / "requirements.txt").write_text(f"{newer}\n")
+
+    b = boot(LAUNCHPAD_CONSTRAINTS=str(constraints))
+    out = b.wait_for("ComfyUI is ready")
+    assert "Greedy: installing requirements.txt as a whole failed" in out
+    assert "1 custom node(s) on the volume have requirements that did not install" in out
+    version = subprocess.run([str(venv / "bin" / "python"), "-c", "import pinnedbyimage; print(pinnedbyimage.VERSION)"],
+                             capture_output=True, text=True, check=True).stdout.strip()
+    assert version == "1.0"
+    assert b.stop() == 0
+
+
 # --- supervision ------------------------------------------------------------------------------------
 
 
