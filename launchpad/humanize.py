@@ -25,7 +25,7 @@ def duration(seconds: float | None) -> str:
     """150 -> '2m 30s'; None -> '?'."""
     if seconds is None:
         return "?"
-    seconds = int(round(seconds))
+    seconds = round(seconds)
     hours, rest = divmod(seconds, 3600)
     minutes, secs = divmod(rest, 60)
     if hours:

@@ -10,12 +10,12 @@ ComfyUI installs the templates as Python packages. Two layouts exist:
 Each template lists its models on loader nodes as ``properties.models`` entries
 (``name``, ``url``, ``directory``; sometimes ``hash``/``hash_type``), in the top-level graph
 or inside subgraph definitions. ``index.json`` gives titles, descriptions and tags. We only
-locate the packages (``find_spec`` executes nothing) and read their JSON files.
+locate the packages (a path lookup executes nothing) and read their JSON files.
 """
 
 from __future__ import annotations
 
-import importlib.util
+import importlib.machinery
 import json
 import logging
 from collections.abc import Iterator
@@ -29,13 +29,16 @@ log = logging.getLogger(__name__)
 PACKAGES = ("comfyui_workflow_templates_json", "comfyui_workflow_templates")
 
 
-def find_templates_dir(override: Path | None = None) -> Path | None:
-    """The directory holding the template JSON files, newest layout first; None if not installed."""
+def find_templates_dir(override: Path | None = None, search_path: list[str] | None = None) -> Path | None:
+    """The directory holding the template JSON files, newest layout first; None if not installed.
+
+    ``search_path`` limits the lookup to those directories (default: sys.path).
+    """
     if override is not None:
         return override if override.is_dir() else None
     for package in PACKAGES:
         try:
-            spec = importlib.util.find_spec(package)
+            spec = importlib.machinery.PathFinder.find_spec(package, search_path)
         except (ImportError, ValueError):
             continue
         for location in (spec.submodule_search_locations or []) if spec else []:

@@ -169,7 +169,9 @@ COMMANDS: dict[str, Handler] = {
 
 def _common() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--workspace", metavar="DIR", type=Path, help="workspace root (default: WORKSPACE_ROOT or /workspace)")
+    common.add_argument(
+        "--workspace", metavar="DIR", type=Path, help="workspace root (default: WORKSPACE_ROOT or /workspace)"
+    )
     common.add_argument("--json", action="store_true", help="machine-readable output")
     return common
 
@@ -187,7 +189,9 @@ def build_parser() -> argparse.ArgumentParser:
     presets.add_argument("--search", help="words that must appear in id, name, description or tags")
     presets.add_argument("--installed", action="store_true", help="only presets whose files are all on disk")
 
-    paths = sub.add_parser("paths", parents=[common], help="create the workspace layout and write extra_model_paths.yaml")
+    paths = sub.add_parser(
+        "paths", parents=[common], help="create the workspace layout and write extra_model_paths.yaml"
+    )
     paths.add_argument("--custom-nodes", action="store_true", help="also add <workspace>/custom_nodes to ComfyUI")
 
     comfy = sub.add_parser("comfy-args", parents=[common], help="print the ComfyUI flags that use the workspace")

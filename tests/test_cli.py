@@ -1,0 +1,174 @@
+"""The `launchpad` command line: readable output, --json, exit codes that mean something."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from conftest import cli_argv
+from lp.launchpad.cli.main import main
+
+PRESET = """
+schema: 1
+presets:
+  - id: TINY
+    name: Tiny test preset
+    category: image
+    description: two small files
+    files:
+      - folder: checkpoints
+        name: tiny.safetensors
+        url: https://example.com/tiny.safetensors
+        size: 4
+      - folder: vae
+        name: tiny_vae.safetensors
+        url: https://example.com/tiny_vae.safetensors
+"""
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def user_preset(workspace_dir: Path) -> Path:
+    path = workspace_dir / "config" / "presets" / "mine.yaml"
+    path.parent.mkdir(parents=True)
+    path.write_text(PRESET)
+    return path
+
+
+def test_presets_lists_and_filters(capsys: pytest.CaptureFixture[str], workspace_dir: Path, user_preset: Path) -> None:
+    code, out, _ = run(capsys, "presets", "--workspace", str(workspace_dir), "--search", "tiny test")
+    assert code == 0
+    assert "TINY" in out and "Tiny test preset" in out and "missing" in out
+    code, out, _ = run(capsys, "presets", "--workspace", str(workspace_dir), "--category", "video", "--json")
+    data = json.loads(out)
+    assert code == 0 and data["warnings"] == []
+    assert data["presets"] and all(p["category"] == "video" for p in data["presets"])
+    assert "TINY" not in {p["id"] for p in data["presets"]}
+
+
+def test_presets_show_reports_per_file_state(
+    capsys: pytest.CaptureFixture[str], workspace_dir: Path, user_preset: Path
+) -> None:
+    target = workspace_dir / "models" / "checkpoints" / "tiny.safetensors"
+    target.parent.mkdir(parents=True)
+    target.write_bytes(b"1234")
+    code, out, _ = run(capsys, "presets", "show", "TINY", "--workspace", str(workspace_dir), "--json")
+    data = json.loads(out)
+    assert code == 0 and data["state"] == "partial"
+    assert [f["state"] for f in data["files"]] == ["installed", "missing"]
+    code, out, _ = run(capsys, "presets", "show", "TINY", "--workspace", str(workspace_dir))
+    assert "installed  checkpoints/tiny.safetensors" in out
+    code, out, _ = run(capsys, "presets", "--installed", "--workspace", str(workspace_dir), "--json")
+    assert "TINY" not in {p["id"] for p in json.loads(out)["presets"]}
+    (workspace_dir / "models" / "vae").mkdir(parents=True)
+    (workspace_dir / "models" / "vae" / "tiny_vae.safetensors").write_bytes(b"v")
+    code, out, _ = run(capsys, "presets", "--installed", "--workspace", str(workspace_dir), "--json")
+    assert [p["id"] for p in json.loads(out)["presets"]] == ["TINY"]
+
+
+def test_unknown_preset_exits_5_with_a_hint(capsys: pytest.CaptureFixture[str], workspace_dir: Path) -> None:
+    code, out, err = run(capsys, "presets", "show", "NOPE", "--workspace", str(workspace_dir))
+    assert code == 5 and out == ""
+    assert "unknown preset 'NOPE'" in err and "launchpad presets" in err
+
+
+def test_malformed_user_preset_names_file_and_field_and_exits_4(
+    capsys: pytest.CaptureFixture[str], workspace_dir: Path, user_preset: Path
+) -> None:
+    bad = user_preset.parent / "broken.yaml"
+    bad.write_text(PRESET.replace("TINY", "BROKEN").replace("folder: vae", "folder: lora"))
+    code, out, err = run(capsys, "presets", "--workspace", str(workspace_dir))
+    assert code == 4
+    assert str(bad) in err and "BROKEN" in err and "files[1].folder" in err
+    assert "TINY" in out and "video_wan2_2_5B_ti2v" in out  # the rest still loads
+
+
+def test_paths_and_comfy_args(capsys: pytest.CaptureFixture[str], workspace_dir: Path) -> None:
+    code, out, _ = run(capsys, "paths", "--workspace", str(workspace_dir))
+    assert code == 0 and out.startswith(f"wrote {workspace_dir}/config/extra_model_paths.yaml")
+    code, out, _ = run(capsys, "paths", "--workspace", str(workspace_dir), "--json")
+    assert json.loads(out)["changed"] is False
+    code, out, _ = run(capsys, "comfy-args", "--workspace", str(workspace_dir), "--json")
+    flags = json.loads(out)
+    assert flags[:2] == ["--extra-model-paths-config", f"{workspace_dir}/config/extra_model_paths.yaml"]
+    code, lines, _ = run(capsys, "comfy-args", "--workspace", str(workspace_dir), "--lines")
+    assert lines.splitlines() == flags
+
+
+@pytest.fixture
+def readonly_dir(tmp_path: Path) -> Iterator[Path]:
+    """A directory on a read-only file system: a read-only tmpfs where we may mount one."""
+    target = tmp_path / "ro"
+    target.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(target)],
+                             capture_output=True).returncode == 0
+    if not mounted:
+        target.chmod(0o555)
+        probe = target / "probe"
+        try:
+            probe.write_text("x")
+        except OSError:
+            pass
+        else:
+            probe.unlink()
+            pytest.skip("cannot make a read-only directory here (root without mount rights)")
+    yield target
+    if mounted:
+        subprocess.run(["umount", str(target)], check=True)
+
+
+def test_read_only_volume_is_a_clear_error(capsys: pytest.CaptureFixture[str], readonly_dir: Path) -> None:
+    code, out, err = run(capsys, "paths", "--workspace", str(readonly_dir))
+    assert code == 3
+    assert "not writable" in err and "WORKSPACE_ROOT" in err and "Traceback" not in err
+    code, out, err = run(capsys, "doctor", "--workspace", str(readonly_dir))
+    assert code == 3 and "[FAIL] writable" in out and "fix:" in out
+
+
+def test_missing_volume_subprocess_no_traceback(tmp_path: Path) -> None:
+    missing = tmp_path / "not" / "mounted"
+    for command in ("paths", "doctor"):
+        proc = subprocess.run(cli_argv(command, "--workspace", str(missing)), capture_output=True, text=True)
+        assert proc.returncode == 3, proc.stderr
+        assert "Traceback" not in proc.stderr
+        assert "does not exist" in proc.stdout + proc.stderr
+    assert not missing.exists()  # nothing created on the wrong disk
+
+
+def test_doctor_json_on_a_good_workspace(capsys: pytest.CaptureFixture[str], workspace_dir: Path) -> None:
+    run(capsys, "paths", "--workspace", str(workspace_dir))
+    code, out, _ = run(capsys, "doctor", "--workspace", str(workspace_dir), "--json")
+    report = json.loads(out)
+    checks = {c["name"]: c for c in report["checks"]}
+    assert code == 0 and report["ok"] is True
+    assert checks["writable"]["ok"] and checks["layout"]["ok"] and checks["model_paths"]["ok"]
+    assert "GB free" in checks["free_space"]["detail"]
+
+
+def test_workspace_root_from_environment(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], workspace_dir: Path
+) -> None:
+    monkeypatch.setenv("WORKSPACE_ROOT", str(workspace_dir))
+    _, out, _ = run(capsys, "comfy-args", "--json")
+    assert json.loads(out)[1] == f"{workspace_dir}/config/extra_model_paths.yaml"
+
+
+def test_bad_setting_is_a_usage_error(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("MAX_DOWNLOAD_SIZE", "lots")
+    code, _, err = run(capsys, "comfy-args")
+    assert code == 2 and "MAX_DOWNLOAD_SIZE='lots'" in err
+
+
+def test_console_script_runs(tmp_path: Path) -> None:
+    proc = subprocess.run(cli_argv("presets", "--workspace", str(tmp_path), "--json"), capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert isinstance(json.loads(proc.stdout)["presets"], list)
