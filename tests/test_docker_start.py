@@ -25,8 +25,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import RUN_CLI
 from test_docker_files import installed, make_venv, uv_bin, wheel
+
+from conftest import RUN_CLI
 
 ROOT = Path(__file__).resolve().parents[1]
 START = ROOT / "docker" / "scripts" / "start.sh"
