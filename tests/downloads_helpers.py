@@ -68,3 +68,15 @@ def make_harness(settings: Settings, presets: list[Preset]) -> Harness:
 
 
 HarnessFactory = Callable[..., Harness]
+
+
+async def eventually(predicate: Callable[[], object], what: str = "condition", limit: float = 60.0) -> None:
+    """Poll ``predicate`` until it is true. The limit only keeps a broken test from hanging CI."""
+    import asyncio
+    import time
+
+    deadline = time.monotonic() + limit
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"gave up waiting for {what}")
+        await asyncio.sleep(0.02)

@@ -30,6 +30,7 @@ serve a different length, answer with HTML, or cap each connection's speed.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import os
 import re
@@ -114,6 +115,7 @@ class HFRepo:
     files: dict[tuple[str, str], HFFile] = field(default_factory=dict)  # (revision, path) -> file
     gated: bool = False
     private: bool = False
+    granted: set[str] = field(default_factory=set)  # tokens whose account accepted a gated repo's license
 
 
 @dataclass
@@ -183,6 +185,7 @@ class FakeHub:
         self.stop()
 
     async def _start(self) -> None:
+        self._stopping = asyncio.Event()
         app = web.Application()
         app.router.add_route("*", "/{org}/{repo}/resolve/{revision}/{path:.+}", self._resolve)
         app.router.add_route("*", "/cdn/{blob}", self._cdn)
@@ -198,6 +201,7 @@ class FakeHub:
         self.port = self._runner.addresses[0][1]
 
     async def _stop(self) -> None:
+        self._stopping.set()
         if self._runner is not None:
             await self._runner.cleanup()
 
@@ -237,6 +241,11 @@ class FakeHub:
         if private is not None:
             entry.private = private
         return blob.sha256
+
+    def grant(self, repo: str, token: str) -> None:
+        """``token`` is valid and its account accepted gated ``repo``'s license."""
+        self.hf_tokens.add(token)
+        self.repos.setdefault(repo, HFRepo()).granted.add(token)
 
     def add_civitai(self, version: int, data: bytes | Path, filename: str, *, require_token: bool = True) -> str:
         """A Civitai model version whose file is ``filename``; returns its sha256. Blob name ``civitai-<id>``."""
@@ -294,6 +303,7 @@ class FakeHub:
         entry = repo.files.get((revision, path)) if repo else None
         record = self._record(request, entry.blob if entry else None)
         sent, valid = self._hf_token_ok(request)
+        token = request.headers.get("Authorization", "")[7:]
         headers = {"X-Request-Id": secrets.token_hex(8)}
         if sent and not valid:
             record.status = 401
@@ -303,7 +313,7 @@ class FakeHub:
             record.status = 401 if not valid else 404
             headers.update({"X-Error-Code": "RepoNotFound", "X-Error-Message": "Repository not found"})
             return web.Response(status=record.status, headers=headers, text="Repository not found")
-        if repo.gated and not valid:
+        if repo.gated and not (valid and token in repo.granted):
             record.status = 401 if not sent else 403
             headers.update({
                 "X-Error-Code": "GatedRepo",
@@ -460,7 +470,8 @@ class FakeHub:
                     return response
                 if b.stall_after is not None and b.stall_times > 0 and sent >= b.stall_after:
                     b.stall_times -= 1
-                    await asyncio.sleep(b.stall_seconds)
+                    with contextlib.suppress(asyncio.TimeoutError):  # ends early when the server stops
+                        await asyncio.wait_for(self._stopping.wait(), b.stall_seconds)
                 await response.write(self._slice(blob, position, length))
                 position += length
                 sent += length

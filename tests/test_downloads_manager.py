@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 
 import pytest
-from downloads_helpers import preset
+from downloads_helpers import eventually, preset
 from fakehub import random_bytes
 from lp.launchpad.errors import Conflict, NotFound
 
@@ -81,8 +80,8 @@ async def test_cancel_deletes_the_partial_and_retry_downloads_again(downloads, f
     h = await downloads([preset("P", hf_file("slow.safetensors"))])
     job_id = (await h.manager.install(["P"]))["jobs"][0]["id"]
     partial = h.path("checkpoints/slow.safetensors").with_name("slow.safetensors.part")
-    while not h.events_of("launchpad.download", id=job_id, state="downloading") or not partial.exists():
-        await asyncio.sleep(0.05)
+    await eventually(lambda: h.events_of("launchpad.download", id=job_id, state="downloading") and partial.exists(),
+                     "the download to start")
 
     cancelled = await h.manager.cancel(job_id)
 

@@ -23,6 +23,8 @@ from ..config import Settings
 from ..errors import LaunchpadError
 from ..model_roots import ModelRoots
 from ..workspace import Workspace, default_root, doctor
+from .install import add_parsers as add_install_parsers
+from .install import cmd_install, cmd_uninstall
 
 OK, FAILED, USAGE, WORKSPACE, CATALOG, NOT_FOUND, INTERRUPTED = 0, 1, 2, 3, 4, 5, 130
 
@@ -174,6 +176,8 @@ COMMANDS: dict[str, Handler] = {
     "comfy-args": cmd_comfy_args,
     "doctor": cmd_doctor,
     "serve": cmd_serve,
+    "install": cmd_install,
+    "uninstall": cmd_uninstall,
 }
 
 
@@ -214,6 +218,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8189, help="port to listen on (default 8189)")
+    add_install_parsers(sub, common)
     return parser
 
 

@@ -27,7 +27,7 @@ import time
 from collections import deque
 from collections.abc import Sequence
 from concurrent.futures import Executor
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import aiohttp
@@ -46,6 +46,7 @@ log = logging.getLogger(__name__)
 WRITE_BUDGET = 8 * 2**20  # bytes buffered per file, shared by its connections
 MIN_WRITE = 1 * 2**20
 SAVE_INTERVAL = 2.0  # seconds between sidecar saves
+FLUSH_INTERVAL = 1.0  # seconds a received byte may wait in memory before it is written
 _O_BINARY = getattr(os, "O_BINARY", 0)
 _fdatasync = getattr(os, "fdatasync", os.fsync)
 
@@ -61,6 +62,13 @@ def _pieces(gaps: Sequence[tuple[int, int]], piece: int | None) -> deque[tuple[i
         for offset in range(start, end, step):
             pieces.append((offset, min(end, offset + step)))
     return pieces
+
+
+@dataclass
+class _Cursor:
+    """Where a request's next byte goes; advanced as bytes are handed to the writer."""
+
+    position: int
 
 
 class _Disk:
@@ -267,48 +275,50 @@ class Transfer:
             finally:
                 self._record()
 
-    async def _copy(self, response: aiohttp.ClientResponse, position: int, limit: int) -> int:
-        """Stream the body to disk from ``position``, never past ``limit``; returns the new position.
+    async def _copy(self, response: aiohttp.ClientResponse, cursor: _Cursor, limit: int) -> None:
+        """Stream the body to disk from ``cursor.position``, never past ``limit``, advancing the cursor.
 
         Whatever arrived before an error is still written (and the error re-raised), so a
         retry continues from the last byte received, not the last buffer flushed.
         """
         chunks: list[bytes] = []
         buffered = 0
-        start = position
         writing: concurrent.futures.Future[None] | None = None
         max_size = self.settings.max_download_size
+        loop = asyncio.get_running_loop()
+        flushed_at = loop.time()
         try:
             async for chunk in response.content.iter_any():
-                room = limit - (start + buffered)
+                room = limit - (cursor.position + buffered)
                 if len(chunk) >= room:
                     chunk = chunk[:room]
                 chunks.append(chunk)
                 buffered += len(chunk)
                 self.received += len(chunk)
-                if start + buffered > max_size:
+                if cursor.position + buffered > max_size:
                     raise TooLarge(
                         f"{self.label} is larger than MAX_DOWNLOAD_SIZE ({humanize.size(max_size)}); "
                         "raise MAX_DOWNLOAD_SIZE to download it",
                     )
-                if buffered >= self._write_size or start + buffered >= limit:
+                if (
+                    buffered >= self._write_size
+                    or cursor.position + buffered >= limit
+                    or loop.time() - flushed_at >= FLUSH_INTERVAL  # slow links: bytes reach the disk anyway
+                ):
+                    flushed_at = loop.time()
                     if writing is not None:
                         await self._await_write(writing)
-                    writing = self._submit(chunks, start, buffered)
-                    start += buffered
+                    writing = self._submit(chunks, cursor.position, buffered)
+                    cursor.position += buffered
                     chunks, buffered = [], 0
-                    if start >= limit:
+                    if cursor.position >= limit:
                         break
         finally:
-            if chunks:
-                writing_tail = self._submit(chunks, start, buffered)
-                start += buffered
-            else:
-                writing_tail = None
-            for future in (writing, writing_tail):
+            tail = self._submit(chunks, cursor.position, buffered) if chunks else None
+            cursor.position += buffered
+            for future in (writing, tail):
                 if future is not None:
                     await self._await_write(future)
-        return start
 
     async def _await_write(self, future: concurrent.futures.Future[None]) -> None:
         try:
@@ -343,12 +353,12 @@ class Transfer:
             await self._fetch_range(start, end)
 
     async def _fetch_range(self, start: int, end: int) -> None:
-        position, failures = start, 0
-        while position < end:
+        cursor, failures = _Cursor(start), 0
+        while cursor.position < end:
+            position = cursor.position
             headers = {"Range": f"bytes={position}-{end - 1}"}
             if self.resolved.etag:
                 headers["If-Range"] = self.resolved.etag
-            before = position
             try:
                 async with fetch.get(self.session, self.resolved.url, self.credentials, headers) as response:
                     if response.status == 200:
@@ -367,14 +377,14 @@ class Transfer:
                     etag = response.headers.get("ETag")
                     if self.resolved.etag and etag and etag.strip() != self.resolved.etag:
                         raise RestartFromZero("the file changed on the server (its ETag differs)")
-                    position = await self._copy(response, position, min(end, last + 1))
-                    if position < min(end, last + 1):
+                    await self._copy(response, cursor, min(end, last + 1))
+                    if cursor.position < min(end, last + 1):
                         raise aiohttp.ClientPayloadError("response ended early")
             except (RestartFromZero, DownloadError):
                 raise
             except Exception as exc:
-                if position > before:
-                    failures = 0
+                if cursor.position > position:
+                    failures = 0  # it moved: only failures in a row count
                 failures = await self._after_failure(exc, failures)
 
     # --- one stream ---------------------------------------------------------------------
@@ -401,10 +411,11 @@ class Transfer:
                     if self.size is None and announced is not None:
                         self.size = self.state.size = announced
                     limit = self.size if self.size is not None else self.settings.max_download_size + 1
-                    position = await self._copy(response, 0, limit)
+                    cursor = _Cursor(0)
+                    await self._copy(response, cursor, limit)
                     if self.size is None:
-                        self.size = self.state.size = position
-                    if position < self.size:
+                        self.size = self.state.size = cursor.position
+                    if cursor.position < self.size:
                         raise aiohttp.ClientPayloadError("response ended early")
                     return
             except (RestartFromZero, DownloadError):
