@@ -310,8 +310,9 @@ async def child_main() -> None:
         return  # the parent went away before saying anything
     first = json.loads(line)
     settings = settings_from_json(first["settings"])
-    logging.getLogger(package).setLevel(settings.log_level if settings.log_level in logging._nameToLevel else "INFO")
-    logging.getLogger("launchpad").setLevel(logging.getLogger(package).level)
+    level = logging.getLevelName(settings.log_level)
+    for name in ("launchpad", package):
+        logging.getLogger(name).setLevel(level if isinstance(level, int) else logging.INFO)
     if hasattr(os, "nice"):
         with contextlib.suppress(OSError):
             os.nice(NICENESS)  # ComfyUI's threads first; downloads take what is left

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import importlib.util
+import signal
 import sys
 from pathlib import Path
 
@@ -16,6 +17,9 @@ PACKAGE = "launchpad_download_worker"
 
 
 def main() -> None:
+    # Ctrl+C in ComfyUI's terminal reaches the whole process group; the worker stops when its
+    # parent does (its stdin closes), without a KeyboardInterrupt traceback of its own
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     root = Path(__file__).resolve().parents[1]
     spec = importlib.util.spec_from_file_location(PACKAGE, root / "__init__.py", submodule_search_locations=[str(root)])
     assert spec is not None
