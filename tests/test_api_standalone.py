@@ -326,6 +326,20 @@ async def test_system_watch_lease(app: SimpleNamespace) -> None:
     assert status == 400 and "client_id" in body["error"]["message"]
 
 
+async def test_system_events_flow_over_the_websocket_only_while_watched(app: SimpleNamespace) -> None:
+    async with app.client.ws_connect("/ws?clientId=panel") as ws:
+        assert (await ws.receive_json(timeout=10))["type"] == "status"
+        assert not app.service.system.sampling  # nobody watches: nothing is sampled
+        status, _ = await app.api.post("/launchpad/system/watch", json={"client_id": "panel", "ttl": 30})
+        assert status == 200
+        while True:
+            message = await ws.receive_json(timeout=30)
+            if message["type"] == "launchpad.system":
+                break
+        assert message["data"]["cpu"] is not None and message["data"]["watchers"] == 1
+        await app.api.delete("/launchpad/system/watch/panel")
+
+
 async def test_metrics_are_prometheus_text(app: SimpleNamespace) -> None:
     response = await app.client.get("/launchpad/metrics")
     assert response.status == 200
