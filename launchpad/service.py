@@ -17,7 +17,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +49,6 @@ class Host:
     versions: Callable[[], Mapping[str, str | None]] | None = None  # ComfyUI, frontend, ...
     disk_paths: Callable[[], Mapping[str, Path]] | None = None  # default: workspace, models, output
     create_layout: bool = True  # standalone owns the workspace layout; inside ComfyUI only our state dirs
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class LaunchpadService:
@@ -72,6 +71,7 @@ class LaunchpadService:
         self._start_error: BaseException | None = None
         self._owners_cache: tuple[int, dict[str, list[str]]] = (-1, {})
         self.counters = DownloadCounters()
+        self._background: set[asyncio.Future[Any]] = set()
         self.bus.subscribe(self.counters.on_event)
 
     # --- lifecycle ---------------------------------------------------------------------------
@@ -89,7 +89,7 @@ class LaunchpadService:
             await asyncio.to_thread(self._prepare_workspace)
             # the worker process loads its own copy of the catalog meanwhile
             await asyncio.gather(asyncio.to_thread(self.catalogs.load), self._start_downloads())
-            self._build_parts()
+            self._build_system()
             if self.settings.preset_download:
                 self._install_at_boot(self.settings.preset_download)
         except BaseException as exc:
@@ -120,7 +120,7 @@ class LaunchpadService:
                     f"cannot create {path}: {exc.strerror}; set WORKSPACE_ROOT to a writable directory"
                 ) from exc
 
-    def _build_parts(self) -> None:
+    def _build_system(self) -> None:
         from .system import SystemReader, SystemSampler
 
         if self.system is None:
@@ -163,6 +163,8 @@ class LaunchpadService:
         if known:
             log.info("PRESET_DOWNLOAD: installing %s in the background", ", ".join(known))
             task = asyncio.ensure_future(self.downloads.install(known))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
             task.add_done_callback(_log_task_failure)
 
     async def ready(self) -> None:

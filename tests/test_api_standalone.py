@@ -6,6 +6,8 @@ must be refused are checked on the disk too: nothing changes.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import os
 from dataclasses import replace
 from pathlib import Path
@@ -472,3 +474,31 @@ async def test_cancel_and_retry_through_the_api(workspace_dir: Path, tmp_path: P
     assert status == 200 and body["state"] == "queued"
     await service.wait_downloads([job_id])
     assert (workspace_dir / "models" / "checkpoints" / "slow.safetensors").read_bytes() == data
+
+
+async def test_preset_download_installs_at_boot(
+    workspace_dir: Path, tmp_path: Path, fakehub, caplog: pytest.LogCaptureFixture
+) -> None:
+    data = os.urandom(20_000)
+    url = fakehub.add_file("boot.safetensors", data)
+    write_presets(workspace_dir, f"""\
+        schema: 1
+        presets:
+          - id: at-boot
+            name: At boot
+            category: image
+            files: [{{folder: vae, name: boot.safetensors, url: "{url}"}}]
+        """)
+    settings = replace(settings_for(workspace_dir, tmp_path), free_space_margin=0,
+                       preset_download=("at-boot", "no-such-preset"))
+    service = LaunchpadService(settings)
+    with caplog.at_level(logging.INFO):
+        await service.start()
+        try:
+            while not (await service.downloads_snapshot())["jobs"]:
+                await asyncio.sleep(0.02)
+            await service.wait_downloads()
+        finally:
+            await service.close()
+    assert (workspace_dir / "models" / "vae" / "boot.safetensors").read_bytes() == data
+    assert "PRESET_DOWNLOAD names unknown preset 'no-such-preset'" in caplog.text
