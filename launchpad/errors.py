@@ -51,6 +51,12 @@ class Conflict(LaunchpadError):
     code = "conflict"
 
 
+class Forbidden(LaunchpadError):
+    """The request would act outside what Launchpad manages (e.g. a file outside the model roots)."""
+
+    code = "forbidden"
+
+
 class CatalogError(LaunchpadError):
     """A preset file or entry is invalid. The message names file, preset and field."""
 

@@ -1,0 +1,84 @@
+"""The one mapping from error code to HTTP status, and the JSON error body.
+
+Every failure leaves the API as ``{"error": {"code", "message"[, "details"]}}`` with the status
+below; an unexpected exception becomes a 500 ``internal`` error whose message points at the
+log, never a stack trace.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from aiohttp import web
+
+from ..launchpad.errors import InvalidInput, LaunchpadError
+
+log = logging.getLogger("launchpad.http")
+
+
+class UnsupportedMediaType(InvalidInput):
+    """A mutating request whose body is not declared as JSON (a cross-site form cannot send JSON)."""
+
+    code = "unsupported_media_type"
+
+
+class PayloadTooLarge(InvalidInput):
+    """A request body far larger than any request of this API needs."""
+
+    code = "payload_too_large"
+
+
+class MethodNotAllowed(InvalidInput):
+    code = "method_not_allowed"
+
+
+class RouteNotFound(LaunchpadError):
+    code = "route_not_found"
+
+
+STATUS: dict[str, int] = {
+    # the request is wrong
+    "invalid_input": 400,
+    "invalid_setting": 400,
+    "forbidden": 403,
+    "not_found": 404,
+    "route_not_found": 404,
+    "method_not_allowed": 405,
+    "conflict": 409,
+    "payload_too_large": 413,
+    "unsupported_media_type": 415,
+    # the request is fine but the server cannot do it now
+    "catalog_invalid": 422,
+    "too_large": 422,
+    "insufficient_space": 507,
+    "workspace_unavailable": 503,
+    # an upstream source refused or failed (only when a route talks to one directly)
+    "unauthorized": 502,
+    "source_not_found": 502,
+    "rate_limited": 503,
+    "download_failed": 502,
+    "integrity": 502,
+    "cancelled": 409,
+    "internal": 500,
+}
+
+INTERNAL_MESSAGE = "Launchpad hit an unexpected error; the details are in its log (<workspace>/logs/launchpad.log)"
+
+
+def status_for(code: str) -> int:
+    return STATUS.get(code, 500)
+
+
+def error_body(code: str, message: str, details: dict[str, object] | None = None) -> dict[str, object]:
+    error: dict[str, object] = {"code": code, "message": message}
+    if details:
+        error["details"] = details
+    return {"error": error}
+
+
+def error_response(exc: BaseException) -> web.Response:
+    """The JSON response for ``exc``; unexpected exceptions are logged with their traceback."""
+    if isinstance(exc, LaunchpadError):
+        return web.json_response(error_body(exc.code, exc.message, exc.details), status=status_for(exc.code))
+    log.error("unexpected error in a Launchpad route", exc_info=exc)
+    return web.json_response(error_body("internal", INTERNAL_MESSAGE), status=500)

@@ -1,0 +1,272 @@
+"""JSON Schema for the API: the schemas the route table declares, and a validator for them.
+
+The same schema objects go into the OpenAPI document and check request bodies, so what the
+document promises is what the server enforces. The validator covers the subset of JSON
+Schema (2020-12, as OpenAPI 3.1 uses it) that our schemas use: ``type`` (one or a list),
+``properties``, ``required``, ``additionalProperties``, ``items``, ``enum``, ``minimum``,
+``maximum``, ``minLength``, ``maxLength``, ``pattern``, ``minItems``, ``maxItems`` and
+``$ref`` into :data:`COMPONENTS`. An unknown keyword is a bug in our schemas, so it raises.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+Schema = dict[str, Any]
+
+_TYPES: dict[str, tuple[type, ...]] = {
+    "object": (dict,),
+    "array": (list,),
+    "string": (str,),
+    "integer": (int,),
+    "number": (int, float),
+    "boolean": (bool,),
+    "null": (type(None),),
+}
+_KNOWN = {
+    "type", "properties", "required", "additionalProperties", "items", "enum", "minimum", "maximum",
+    "minLength", "maxLength", "pattern", "minItems", "maxItems", "$ref", "description", "title",
+    "example", "format", "default",
+}
+REF_PREFIX = "#/components/schemas/"
+
+
+class SchemaError(ValueError):
+    """``where`` (a JSON path like ``body.presets[0]``) does not match the schema."""
+
+    def __init__(self, where: str, message: str) -> None:
+        super().__init__(f"{where}: {message}")
+        self.where = where
+        self.message = message
+
+
+def _is_type(value: object, name: str) -> bool:
+    if name in ("integer", "number") and isinstance(value, bool):
+        return False
+    if name == "integer" and isinstance(value, float):
+        return value.is_integer()
+    return isinstance(value, _TYPES[name])
+
+
+def validate(value: object, schema: Mapping[str, Any], where: str = "body") -> None:
+    """Raise SchemaError naming the first place where ``value`` breaks ``schema``."""
+    unknown = set(schema) - _KNOWN
+    if unknown:
+        raise AssertionError(f"schema keyword(s) {sorted(unknown)} not supported by the validator")
+    if "$ref" in schema:
+        validate(value, resolve(schema["$ref"]), where)
+        return
+    types = schema.get("type")
+    if types is not None:
+        names = [types] if isinstance(types, str) else list(types)
+        if not any(_is_type(value, name) for name in names):
+            raise SchemaError(where, f"must be {' or '.join(names)}")
+    if "enum" in schema and value not in schema["enum"]:
+        raise SchemaError(where, f"must be one of {', '.join(map(str, schema['enum']))}")
+    if isinstance(value, str):
+        if len(value) < schema.get("minLength", 0):
+            raise SchemaError(where, "must not be empty" if schema["minLength"] == 1 else "is too short")
+        if "maxLength" in schema and len(value) > schema["maxLength"]:
+            raise SchemaError(where, f"must be at most {schema['maxLength']} characters")
+        if "pattern" in schema and not re.search(schema["pattern"], value):
+            raise SchemaError(where, f"must match {schema['pattern']}")
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if "minimum" in schema and value < schema["minimum"]:
+            raise SchemaError(where, f"must be at least {schema['minimum']}")
+        if "maximum" in schema and value > schema["maximum"]:
+            raise SchemaError(where, f"must be at most {schema['maximum']}")
+    if isinstance(value, list):
+        if len(value) < schema.get("minItems", 0):
+            raise SchemaError(where, f"must have at least {schema['minItems']} item(s)")
+        if "maxItems" in schema and len(value) > schema["maxItems"]:
+            raise SchemaError(where, f"must have at most {schema['maxItems']} items")
+        if "items" in schema:
+            for index, item in enumerate(value):
+                validate(item, schema["items"], f"{where}[{index}]")
+    if isinstance(value, dict):
+        properties = schema.get("properties", {})
+        for name in schema.get("required", ()):
+            if name not in value:
+                raise SchemaError(f"{where}.{name}", "is required")
+        extra = schema.get("additionalProperties", True)
+        for name, item in value.items():
+            if name in properties:
+                validate(item, properties[name], f"{where}.{name}")
+            elif extra is False:
+                allowed = ", ".join(properties) or "none"
+                raise SchemaError(f"{where}.{name}", f"unknown field (allowed: {allowed})")
+            elif isinstance(extra, dict):
+                validate(item, extra, f"{where}.{name}")
+
+
+def resolve(ref: str) -> Schema:
+    if not ref.startswith(REF_PREFIX):
+        raise AssertionError(f"unsupported $ref {ref}")
+    return COMPONENTS[ref[len(REF_PREFIX):]]
+
+
+def ref(name: str) -> Schema:
+    if name not in COMPONENTS:
+        raise AssertionError(f"no component schema {name}")
+    return {"$ref": REF_PREFIX + name}
+
+
+# --- building blocks ---------------------------------------------------------------------------
+
+
+def obj(properties: Mapping[str, Schema], required: tuple[str, ...] | None = None, *, closed: bool = True) -> Schema:
+    """An object schema; every property required unless ``required`` says otherwise."""
+    schema: Schema = {"type": "object", "properties": dict(properties)}
+    schema["required"] = list(properties if required is None else required)
+    if closed:
+        schema["additionalProperties"] = False
+    return schema
+
+
+def array(items: Schema, **extra: Any) -> Schema:
+    return {"type": "array", "items": items, **extra}
+
+
+def nullable(schema: Schema) -> Schema:
+    if "$ref" in schema:
+        raise AssertionError("wrap a $ref in a component instead")
+    types = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
+    return {**schema, "type": [*types, "null"]}
+
+
+STRING: Schema = {"type": "string"}
+INT: Schema = {"type": "integer"}
+NUMBER: Schema = {"type": "number"}
+BOOL: Schema = {"type": "boolean"}
+ANY_OBJECT: Schema = {"type": "object"}
+PRESET_ID: Schema = {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"}
+STRINGS: Schema = array(STRING)
+
+COMPONENTS: dict[str, Schema] = {}
+
+COMPONENTS["Error"] = obj(
+    {
+        "error": obj(
+            {"code": STRING, "message": STRING, "details": ANY_OBJECT},
+            required=("code", "message"),
+        )
+    }
+)
+
+COMPONENTS["JobError"] = obj({"code": STRING, "message": STRING, "details": ANY_OBJECT}, required=("code", "message"))
+
+COMPONENTS["Source"] = obj(
+    {"kind": {"type": "string", "enum": ["hf", "civitai", "url"]}, "url": STRING},
+    required=("kind", "url"),
+    closed=False,
+)
+
+COMPONENTS["Job"] = obj(
+    {
+        "id": STRING,
+        "key": STRING,
+        "folder": STRING,
+        "name": STRING,
+        "preset_ids": STRINGS,
+        "source": ref("Source"),
+        "state": {
+            "type": "string",
+            "enum": ["queued", "resolving", "downloading", "verifying", "done", "failed", "cancelled"],
+        },
+        "bytes_done": INT,
+        "bytes_total": nullable(INT),
+        "speed": nullable(NUMBER),
+        "eta": nullable(NUMBER),
+        "error": {"type": ["object", "null"], "properties": COMPONENTS["JobError"]["properties"]},
+        "path": nullable(STRING),
+        "attempts": INT,
+        "created_at": NUMBER,
+        "updated_at": NUMBER,
+    },
+    required=("id", "key", "folder", "name", "preset_ids", "state", "bytes_done", "bytes_total", "error"),
+    closed=False,
+)
+
+COMPONENTS["PresetProgress"] = obj(
+    {
+        "preset_id": STRING,
+        "state": STRING,
+        "bytes_done": INT,
+        "bytes_total": nullable(INT),
+        "speed": nullable(NUMBER),
+        "eta": nullable(NUMBER),
+        "files_total": INT,
+        "files_done": INT,
+        "files_failed": INT,
+    },
+    required=("preset_id", "state"),
+    closed=False,
+)
+
+_PRESET_FIELDS: dict[str, Schema] = {
+    "id": STRING,
+    "name": STRING,
+    "category": STRING,
+    "description": STRING,
+    "tags": STRINGS,
+    "min_vram_gb": nullable(NUMBER),
+    "custom_nodes": STRINGS,
+    "workflows": STRINGS,
+    "origin": {"type": "string", "enum": ["curated", "template", "user"]},
+    "template": nullable(STRING),
+    "file_count": INT,
+    "total_size": nullable(INT),
+    "state": {"type": "string", "enum": ["installed", "partial", "missing"]},
+    "files_installed": INT,
+    "bytes_installed": INT,
+    "progress": {"type": ["object", "null"]},
+}
+COMPONENTS["PresetSummary"] = obj(_PRESET_FIELDS)
+
+COMPONENTS["PresetFile"] = obj(
+    {
+        "key": STRING,
+        "folder": STRING,
+        "name": STRING,
+        "source": ref("Source"),
+        "size": nullable(INT),
+        "sha256": nullable(STRING),
+        "state": {"type": "string", "enum": ["installed", "partial", "wrong_size", "missing"]},
+        "path": nullable(STRING),
+        "bytes_on_disk": INT,
+        "model_id": nullable(STRING),
+        "used_by": STRINGS,
+        "job": {"type": ["object", "null"]},
+    }
+)
+
+COMPONENTS["PresetDetail"] = obj({**_PRESET_FIELDS, "files": array(ref("PresetFile"))})
+
+COMPONENTS["CatalogWarning"] = obj(
+    {"file": STRING, "preset": nullable(STRING), "field": nullable(STRING), "message": STRING}
+)
+
+COMPONENTS["Model"] = obj(
+    {
+        "id": {"type": "string", "pattern": r"^[0-9a-f]{24}$"},
+        "folder": STRING,
+        "name": STRING,
+        "path": STRING,
+        "size": INT,
+        "mtime": NUMBER,
+        "presets": STRINGS,
+    }
+)
+
+COMPONENTS["DownloadSnapshot"] = obj(
+    {
+        "jobs": array(ref("Job")),
+        "presets": {"type": "object", "additionalProperties": ref("PresetProgress")},
+    }
+)
+
+COMPONENTS["QueueItem"] = obj(
+    {"number": NUMBER, "prompt_id": STRING, "node_count": INT, "client_id": nullable(STRING)}
+)
