@@ -73,6 +73,7 @@ class Settings:
     """Launchpad's configuration. Field docs name the environment variable."""
 
     workspace: Path = Path(DEFAULT_WORKSPACE)  # WORKSPACE_ROOT
+    workspace_configured: bool = False  # True when WORKSPACE_ROOT was given (else hosts pick a default)
     comfyui_port: int = 8188  # COMFYUI_PORT
     log_level: str = "INFO"  # LOG_LEVEL
     # downloads
@@ -116,6 +117,7 @@ class Settings:
         templates = env.get("LAUNCHPAD_TEMPLATES_DIR")
         settings = cls(
             workspace=Path(env.get("WORKSPACE_ROOT") or DEFAULT_WORKSPACE),
+            workspace_configured=bool(env.get("WORKSPACE_ROOT")),
             comfyui_port=_int(env, "COMFYUI_PORT", 8188),
             log_level=(env.get("LOG_LEVEL") or "INFO").upper(),
             max_download_size=parse_size(max_size, "MAX_DOWNLOAD_SIZE") if max_size else cls.max_download_size,

@@ -25,6 +25,7 @@ DOWNLOAD = "launchpad.download"  # one file job changed (state, bytes, speed, ET
 PRESET = "launchpad.preset"  # a preset's aggregate install progress changed
 SYSTEM = "launchpad.system"  # a system status sample (only while someone watches)
 CATALOG = "launchpad.catalog"  # the catalog was reloaded (presets or warnings changed)
+MODEL = "launchpad.model"  # a model file was deleted through Launchpad
 
 Listener = Callable[[str, dict], None]
 

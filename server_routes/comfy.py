@@ -1,22 +1,166 @@
-"""Registration on ComfyUI's PromptServer, called from the package's ``__init__`` at import."""
+"""Registration on ComfyUI's PromptServer, called from the package's ``__init__`` at import.
+
+What ComfyUI provides, and how we use it (comfyui-contract.md, sections 2 and 3):
+
+- routes go on ``prompt_server.routes`` while ComfyUI imports custom nodes; its
+  ``add_routes()`` later mounts each at /launchpad/... and mirrors it at /api/launchpad/...;
+- events go out through ``prompt_server.send_sync`` (thread-safe) to every tab on ComfyUI's
+  /ws, after the event bus made them plain JSON (a non-JSON payload would end ComfyUI);
+- model folders come from ComfyUI's ``folder_paths``, re-read on every scan so the user's
+  extra paths and folders that other custom nodes register later all count; the first
+  directory of a folder is where downloads go;
+- the queue comes from ``prompt_server.prompt_queue``.
+
+ComfyUI modules are only looked up here, lazily (``server`` and ``folder_paths`` are already
+loaded when ComfyUI imports us). The service starts from the app's ``on_startup`` in a
+background task, so ComfyUI's loop is never held up.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import importlib
 import logging
+import sys
+from dataclasses import replace
+from pathlib import Path
+from types import ModuleType
+from typing import Any
 
-from aiohttp import web
-
-from ..launchpad import __version__
+from ..launchpad import __version__, model_folders
+from ..launchpad.config import Settings
+from ..launchpad.model_roots import ModelRoots
+from ..launchpad.service import Host, LaunchpadService
+from ..launchpad.workspace import default_root
+from .routes import ROUTES
+from .table import bind
 
 log = logging.getLogger("launchpad")
 
+# folder_paths keys that hold no model files
+NOT_MODEL_FOLDERS = frozenset({"custom_nodes", "datasets", "fonts"})
+STANDARD_WORKSPACE = Path("/workspace")
 
-def register(prompt_server: object) -> None:
-    """Add Launchpad's routes to ``prompt_server.routes`` (ComfyUI mirrors them under /api)."""
-    routes: web.RouteTableDef = prompt_server.routes  # type: ignore[attr-defined]
+current: LaunchpadService | None = None  # the service registered in this ComfyUI (for nodes)
 
-    @routes.get("/launchpad/health")
-    async def health(request: web.Request) -> web.Response:
-        return web.json_response({"status": "ok", "version": __version__, "mode": "comfyui"})
 
-    log.info("Launchpad %s registered its routes under /launchpad/", __version__)
+def _comfy_module(name: str) -> ModuleType | None:
+    module = sys.modules.get(name)
+    if module is not None:
+        return module
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        return None
+
+
+def model_roots(folder_paths: Any) -> ModelRoots:
+    """Every model folder ComfyUI knows, with its directories in ComfyUI's order.
+
+    Folders Launchpad knows that ComfyUI has no entry for yet (a custom node's folder
+    before that node is installed) get ``<models_dir>/<name>``, where such nodes look.
+    """
+    folders: dict[str, tuple[Path, ...]] = {}
+    for name, value in list(folder_paths.folder_names_and_paths.items()):
+        if name in NOT_MODEL_FOLDERS:
+            continue
+        folders[name] = tuple(Path(path) for path in value[0])
+    models_dir = Path(folder_paths.models_dir)
+    for folder in model_folders.MODEL_FOLDERS:
+        if folder.name not in folders:
+            folders[folder.name] = (models_dir / folder.target_dir,)
+    return ModelRoots(folders)
+
+
+def workspace_root(settings: Settings, folder_paths: Any | None) -> Path:
+    """WORKSPACE_ROOT if set; else /workspace if it exists; else <ComfyUI user dir>/launchpad.
+
+    Inside ComfyUI the workspace only holds Launchpad's own state, config and logs: models
+    always go where folder_paths says.
+    """
+    if settings.workspace_configured:
+        return settings.workspace
+    root = default_root(STANDARD_WORKSPACE)
+    if root.is_dir():
+        return root
+    if folder_paths is not None and hasattr(folder_paths, "get_user_directory"):
+        return Path(folder_paths.get_user_directory()) / "launchpad"
+    return settings.workspace
+
+
+def _queue_reader(prompt_server: Any):  # type: ignore[no-untyped-def]
+    def read() -> tuple[list, list]:
+        queue = getattr(prompt_server, "prompt_queue", None)
+        if queue is None:
+            return [], []
+        reader = getattr(queue, "get_current_queue_volatile", None) or queue.get_current_queue
+        running, pending = reader()
+        return list(running), list(pending)
+
+    return read
+
+
+def _versions() -> dict[str, str | None]:
+    comfy = sys.modules.get("comfyui_version")
+    try:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            frontend: str | None = version("comfyui-frontend-package")
+        except PackageNotFoundError:
+            frontend = None
+    except ImportError:  # pragma: no cover
+        frontend = None
+    return {"comfyui": getattr(comfy, "__version__", None), "comfyui_frontend": frontend}
+
+
+def create_service(prompt_server: Any, settings: Settings | None = None) -> LaunchpadService:
+    settings = settings or Settings.from_env()
+    folder_paths = _comfy_module("folder_paths")
+    settings = replace(settings, workspace=workspace_root(settings, folder_paths))
+    if folder_paths is None:
+        log.warning("ComfyUI's folder_paths is not importable; Launchpad uses the workspace's model folders")
+        roots = None
+    else:
+        def roots() -> ModelRoots:
+            return model_roots(folder_paths)
+
+    host = Host(
+        mode="comfyui",
+        roots=roots,
+        queue=_queue_reader(prompt_server),
+        versions=_versions,
+        create_layout=False,
+    )
+    return LaunchpadService(settings, host)
+
+
+def register(prompt_server: Any, settings: Settings | None = None) -> LaunchpadService:
+    """Add Launchpad's routes to ``prompt_server.routes`` and hook its events and startup."""
+    routes = prompt_server.routes
+    service = create_service(prompt_server, settings)
+    bound = bind(ROUTES, service)  # build everything before touching ComfyUI's objects
+
+    def forward(event: str, data: dict) -> None:
+        prompt_server.send_sync(event, data)
+
+    service.bus.subscribe(forward)
+    for method, path, handler in bound:
+        routes.route(method, path)(handler)
+
+    app = getattr(prompt_server, "app", None)
+    if app is not None:
+        async def start(_app: Any) -> None:
+            task = asyncio.ensure_future(service.start())
+            service.host.extra["start_task"] = task  # keep a reference so it is not collected
+
+        async def stop(_app: Any) -> None:
+            await service.close()
+
+        app.on_startup.append(start)
+        app.on_cleanup.append(stop)
+    log.info("Launchpad %s registered %d routes under /launchpad/ (workspace %s)",
+             __version__, len(bound), service.workspace.root)
+    global current
+    current = service
+    return service

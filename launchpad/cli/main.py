@@ -157,6 +157,15 @@ def cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
     return OK if report.ok else WORKSPACE
 
 
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    if args.workspace is None and not settings.workspace_configured:
+        settings = replace(settings, workspace=Path("workspace").absolute())
+    from ...server_routes.standalone import serve  # the HTTP layer only when serving
+
+    serve(settings, host=args.host, port=args.port)
+    return OK
+
+
 # --- parser ---------------------------------------------------------------------------
 
 COMMANDS: dict[str, Handler] = {
@@ -164,6 +173,7 @@ COMMANDS: dict[str, Handler] = {
     "paths": cmd_paths,
     "comfy-args": cmd_comfy_args,
     "doctor": cmd_doctor,
+    "serve": cmd_serve,
 }
 
 
@@ -198,6 +208,12 @@ def build_parser() -> argparse.ArgumentParser:
     comfy.add_argument("--lines", action="store_true", help="one flag or value per line (for mapfile)")
 
     sub.add_parser("doctor", parents=[common], help="check the workspace volume: mounted, writable, free space")
+
+    serve = sub.add_parser(
+        "serve", parents=[common], help="run the API and dashboard without ComfyUI (default workspace ./workspace)"
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8189, help="port to listen on (default 8189)")
     return parser
 
 

@@ -1,0 +1,447 @@
+"""The core service: one object behind every HTTP route, inside ComfyUI and standalone.
+
+It owns the settings, the workspace, the event bus, the catalog (reloaded when the user's
+presets change), the download manager, the system sampler and the model library, and answers
+in plain JSON-ready data. It never imports ComfyUI: the host passes in what differs (where
+the model folders are, ComfyUI's queue, versions) as callables.
+
+Construction is cheap and import-light (ComfyUI builds it while importing custom nodes);
+:meth:`start` does the slow work (catalog, download journal) and is awaited by every route
+that needs it through :meth:`ready`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import __version__, events
+from .catalog.loader import Catalog
+from .catalog.schema import Preset
+from .catalog.store import CatalogStore
+from .config import Settings
+from .errors import Conflict, InvalidInput, LaunchpadError, WorkspaceError
+from .events import EventBus
+from .model_library import ModelEntry, ModelLibrary
+from .model_roots import ModelRoots
+from .workspace import Workspace
+
+log = logging.getLogger("launchpad.service")
+
+ACTIVE_STATES = ("queued", "resolving", "downloading", "verifying")
+QueueReader = Callable[[], tuple[Sequence[Any], Sequence[Any]]]
+
+
+@dataclass
+class Host:
+    """What the process hosting Launchpad provides; the defaults are the standalone ones."""
+
+    mode: str = "standalone"  # "standalone" | "comfyui"
+    roots: Callable[[], ModelRoots] | None = None  # default: the workspace layout
+    queue: QueueReader | None = None  # ComfyUI's (running, pending); none standalone
+    versions: Callable[[], Mapping[str, str | None]] | None = None  # ComfyUI, frontend, ...
+    create_layout: bool = True  # standalone owns the workspace layout; inside ComfyUI only our state dirs
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class LaunchpadService:
+    def __init__(self, settings: Settings, host: Host | None = None, *, bus: EventBus | None = None) -> None:
+        self.settings = settings
+        self.host = host or Host()
+        self.workspace = Workspace(settings.workspace)
+        self.bus = bus or EventBus()
+        self.started_at = time.time()
+        self._roots = self.host.roots or (lambda: ModelRoots.for_workspace(self.workspace))
+        self.catalogs = CatalogStore(
+            self.workspace.user_presets, templates_dir=settings.templates_dir, on_change=self._catalog_changed
+        )
+        self.library = ModelLibrary(self._roots)
+        self.downloads: Any = None  # DownloadManager, built in start() (it imports the HF client)
+        self.system: Any = None  # system.Sampler, built in start() (it imports psutil / NVML)
+        self._ready: asyncio.Future[None] | None = None
+        self._start_error: BaseException | None = None
+        self._owners_cache: tuple[int, dict[str, list[str]]] = (-1, {})
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    @property
+    def roots(self) -> ModelRoots:
+        return self._roots()
+
+    async def start(self) -> None:
+        """Prepare the workspace, load the catalog, start the download manager and sampler."""
+        loop = asyncio.get_running_loop()
+        if self._ready is None:
+            self._ready = loop.create_future()
+        try:
+            await asyncio.to_thread(self._prepare_workspace)
+            await asyncio.to_thread(self.catalogs.load)
+            self._build_parts()
+            await self.downloads.start()
+            if self.settings.preset_download:
+                self._install_at_boot(self.settings.preset_download)
+        except BaseException as exc:
+            self._start_error = exc
+            if not self._ready.done():
+                self._ready.set_exception(exc if isinstance(exc, LaunchpadError) else _not_started(exc))
+                self._ready.exception()  # mark retrieved: routes report it, asyncio need not
+            log.exception("Launchpad could not start; its routes answer with the error")
+            if not isinstance(exc, Exception):
+                raise
+            return
+        if not self._ready.done():
+            self._ready.set_result(None)
+        log.info(
+            "Launchpad %s ready (%s) on workspace %s: %d presets",
+            __version__, self.host.mode, self.workspace.root, len(self.catalogs.current().presets),
+        )
+
+    def _prepare_workspace(self) -> None:
+        if self.host.create_layout:
+            self.workspace.ensure()
+            return
+        for path in (self.workspace.logs, self.workspace.user_presets, self.workspace.state, self.workspace.cache):
+            try:
+                path.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise WorkspaceError(
+                    f"cannot create {path}: {exc.strerror}; set WORKSPACE_ROOT to a writable directory"
+                ) from exc
+
+    def _build_parts(self) -> None:
+        from .downloads import DownloadManager
+        from .system import SystemSampler
+
+        if self.downloads is None:
+            self.downloads = DownloadManager(
+                self.settings, self.workspace, self.bus, catalog=self.catalogs.current, roots=self._roots
+            )
+        if self.system is None:
+            self.system = SystemSampler(
+                self.settings, self.workspace, self.bus, roots=self._roots, versions=self.host.versions
+            )
+
+    def _install_at_boot(self, preset_ids: Sequence[str]) -> None:
+        known = [p for p in preset_ids if p in self.catalogs.current().presets]
+        for unknown in sorted(set(preset_ids) - set(known)):
+            log.warning("PRESET_DOWNLOAD names unknown preset %r; skipped (see GET /launchpad/presets)", unknown)
+        if known:
+            log.info("PRESET_DOWNLOAD: installing %s in the background", ", ".join(known))
+            task = asyncio.ensure_future(self.downloads.install(known))
+            task.add_done_callback(_log_task_failure)
+
+    async def ready(self) -> None:
+        """Wait until :meth:`start` finished; raise what stopped it, if anything."""
+        if self._ready is None:
+            self._ready = asyncio.get_running_loop().create_future()
+        await asyncio.shield(self._ready)
+
+    @property
+    def is_ready(self) -> bool:
+        return self._ready is not None and self._ready.done() and self._start_error is None
+
+    async def close(self) -> None:
+        for part in (self.system, self.downloads):
+            if part is not None:
+                try:
+                    await part.close()
+                except Exception:
+                    log.exception("error while closing %s", type(part).__name__)
+
+    # --- catalog -----------------------------------------------------------------------------
+
+    def _catalog_changed(self, catalog: Catalog) -> None:
+        self.bus.emit(
+            events.CATALOG,
+            {"version": self.catalogs.version, "presets": len(catalog.presets), "warnings": len(catalog.warnings)},
+        )
+
+    async def catalog(self) -> Catalog:
+        await self.ready()
+        return await asyncio.to_thread(self.catalogs.refresh)
+
+    async def reload_catalog(self) -> dict[str, object]:
+        await self.ready()
+        catalog = await asyncio.to_thread(self.catalogs.load)
+        return self._warnings(catalog)
+
+    async def catalog_warnings(self) -> dict[str, object]:
+        return self._warnings(await self.catalog())
+
+    def _warnings(self, catalog: Catalog) -> dict[str, object]:
+        return {
+            "presets": len(catalog.presets),
+            "warnings": [w.to_dict() for w in catalog.warnings],
+            "templates_dir": str(catalog.templates_dir) if catalog.templates_dir else None,
+        }
+
+    def _owners(self, catalog: Catalog) -> dict[str, list[str]]:
+        """file key -> ids of the presets that include it."""
+        version, owners = self._owners_cache
+        if version != self.catalogs.version:
+            owners = {}
+            for preset in catalog.presets.values():
+                for model_file in preset.files:
+                    owners.setdefault(model_file.key, []).append(preset.id)
+            self._owners_cache = (self.catalogs.version, owners)
+        return owners
+
+    async def _view(self) -> tuple[Catalog, Any]:
+        """The catalog and the model listing, read in one trip to a worker thread."""
+        await self.ready()
+
+        def read() -> tuple[Catalog, Any]:
+            return self.catalogs.refresh(), self.library.scan()
+
+        return await asyncio.to_thread(read)
+
+    # --- presets -----------------------------------------------------------------------------
+
+    async def list_presets(
+        self, *, category: str | None = None, search: str | None = None, installed: bool | None = None
+    ) -> dict[str, object]:
+        catalog, listing = await self._view()
+        progress = self.downloads.snapshot()["presets"]
+        rows = []
+        for preset in catalog.search(category=category, text=search):
+            row = self._preset_row(preset, listing, progress.get(preset.id))
+            if installed is not None and (row["state"] == "installed") != installed:
+                continue
+            rows.append(row)
+        return {
+            "presets": rows,
+            "total": len(rows),
+            "categories": catalog.categories(),
+            "warnings": len(catalog.warnings),
+        }
+
+    def _preset_row(self, preset: Preset, listing: Any, progress: Mapping[str, object] | None) -> dict[str, Any]:
+        installed = 0
+        bytes_installed = 0
+        partial = False
+        for model_file in preset.files:
+            entry = listing.by_key.get(model_file.key)
+            if entry is not None and (model_file.size is None or entry.size == model_file.size):
+                installed += 1
+                bytes_installed += entry.size
+            elif model_file.key in listing.partials:
+                partial = True
+        if installed == len(preset.files):
+            state = "installed"
+        elif installed or partial:
+            state = "partial"
+        else:
+            state = "missing"
+        return {
+            **preset.summary(),
+            "state": state,
+            "files_installed": installed,
+            "bytes_installed": bytes_installed,
+            "progress": dict(progress) if progress else None,
+        }
+
+    async def preset_detail(self, preset_id: str) -> dict[str, object]:
+        catalog, listing = await self._view()
+        preset = catalog.get(preset_id)
+        snapshot = self.downloads.snapshot()
+        jobs = _latest_jobs(snapshot["jobs"])
+        owners = self._owners(catalog)
+        roots = self._roots()
+        files = []
+        for model_file in preset.files:
+            entry: ModelEntry | None = listing.by_key.get(model_file.key)
+            if entry is not None:
+                ok = model_file.size is None or entry.size == model_file.size
+                state, path, on_disk = ("installed" if ok else "wrong_size"), entry.path, entry.size
+            else:
+                try:
+                    path = str(roots.target(model_file.folder, model_file.name))
+                except KeyError:
+                    path = None
+                on_disk = listing.partials.get(model_file.key, 0)
+                state = "partial" if model_file.key in listing.partials else "missing"
+            files.append(
+                {
+                    **model_file.to_dict(),
+                    "state": state,
+                    "path": path,
+                    "bytes_on_disk": on_disk,
+                    "model_id": entry.id if entry is not None else None,
+                    "used_by": [p for p in owners.get(model_file.key, []) if p != preset.id],
+                    "job": jobs.get(model_file.key),
+                }
+            )
+        row = self._preset_row(preset, listing, snapshot["presets"].get(preset.id))
+        return {**row, "files": files}
+
+    async def install(self, preset_ids: Sequence[str]) -> dict[str, object]:
+        await self.ready()
+        return await self.downloads.install(list(dict.fromkeys(preset_ids)))
+
+    async def uninstall(self, preset_id: str) -> dict[str, object]:
+        await self.ready()
+        self.catalogs.current().get(preset_id)  # NotFound before anything else
+        result = await self.downloads.uninstall(preset_id)
+        for deleted in result.get("deleted", []):
+            self.bus.emit(events.MODEL, {"action": "deleted", "key": deleted, "preset_id": preset_id})
+        return result
+
+    async def cancel_preset(self, preset_id: str) -> dict[str, object]:
+        await self.ready()
+        self.catalogs.current().get(preset_id)
+        result = await self.downloads.cancel_preset(preset_id)
+        return result if isinstance(result, dict) else {"preset_id": preset_id, "cancelled": result}
+
+    # --- downloads ---------------------------------------------------------------------------
+
+    async def downloads_snapshot(self) -> dict[str, object]:
+        await self.ready()
+        return self.downloads.snapshot()
+
+    async def cancel_job(self, job_id: str) -> dict[str, object]:
+        await self.ready()
+        return _job_result(await self.downloads.cancel(job_id), job_id, self.downloads)
+
+    async def retry_job(self, job_id: str) -> dict[str, object]:
+        await self.ready()
+        return _job_result(await self.downloads.retry(job_id), job_id, self.downloads)
+
+    # --- models ------------------------------------------------------------------------------
+
+    async def list_models(
+        self, *, folder: str | None = None, search: str | None = None, offset: int = 0, limit: int = 100
+    ) -> dict[str, object]:
+        catalog, listing = await self._view()
+        if folder and folder not in listing.folders:
+            raise InvalidInput(
+                f"unknown model folder {folder!r}; known folders: {', '.join(listing.folders)}",
+                details={"folder": folder},
+            )
+        page = ModelLibrary.query(listing, folder=folder, search=search, offset=offset, limit=limit)
+        owners = self._owners(catalog)
+        return {
+            "models": [entry.to_dict(owners) for entry in page.models],
+            "total": page.total,
+            "total_bytes": page.total_bytes,
+            "offset": page.offset,
+            "limit": page.limit,
+            "folders": listing.folders,
+        }
+
+    async def delete_model(self, file_id: str) -> dict[str, object]:
+        await self.ready()
+        busy = {job["key"] for job in self.downloads.snapshot()["jobs"] if job.get("state") in ACTIVE_STATES}
+
+        def refuse(entry: ModelEntry) -> None:
+            if entry.key in busy:
+                raise Conflict(
+                    f"{entry.key} is being downloaded; cancel that download first",
+                    details={"id": file_id, "key": entry.key},
+                )
+
+        entry = await self.library.delete_async(file_id, refuse=refuse)
+        owners = self._owners(self.catalogs.current())
+        deleted = entry.to_dict(owners)
+        self.bus.emit(events.MODEL, {"action": "deleted", "key": entry.key, "model": deleted})
+        return {"deleted": deleted}
+
+    # --- system, queue, health -----------------------------------------------------------------
+
+    async def system_reading(self) -> dict[str, object]:
+        await self.ready()
+        return await self.system.read()
+
+    async def watch_system(self, lease_id: str | None, seconds: float | None) -> dict[str, object]:
+        await self.ready()
+        return self.system.watch(lease_id, seconds)
+
+    async def unwatch_system(self, lease_id: str) -> dict[str, object]:
+        await self.ready()
+        return self.system.unwatch(lease_id)
+
+    def queue(self) -> dict[str, object]:
+        """ComfyUI's running and pending prompts (both empty standalone)."""
+        if self.host.queue is None:
+            return {"running": [], "pending": [], "remaining": 0, "available": False}
+        running, pending = self.host.queue()
+        rows_running = [_queue_item(item) for item in running]
+        rows_pending = sorted((_queue_item(item) for item in pending), key=lambda r: r["number"])
+        return {
+            "running": rows_running,
+            "pending": rows_pending,
+            "remaining": len(rows_running) + len(rows_pending),
+            "available": True,
+        }
+
+    def health(self) -> dict[str, object]:
+        state = "ready" if self.is_ready else ("failed" if self._start_error else "starting")
+        return {
+            "status": "ok",
+            "state": state,
+            "version": __version__,
+            "mode": self.host.mode,
+            "workspace": str(self.workspace.root),
+            "uptime": round(time.time() - self.started_at, 1),
+            "presets": len(self.catalogs.current().presets),
+            "error": _describe(self._start_error) if self._start_error else None,
+        }
+
+    async def metrics(self) -> str:
+        await self.ready()
+        from .metrics import render
+
+        return await render(self)
+
+
+# --- helpers --------------------------------------------------------------------------------------
+
+
+def _not_started(exc: BaseException) -> LaunchpadError:
+    error = WorkspaceError if isinstance(exc, OSError) else LaunchpadError
+    return error(f"Launchpad could not start: {exc}. Check its log, fix the cause and restart")
+
+
+def _describe(exc: BaseException) -> dict[str, str]:
+    if isinstance(exc, LaunchpadError):
+        return {"code": exc.code, "message": exc.message}
+    return {"code": "internal", "message": _not_started(exc).message}
+
+
+def _log_task_failure(task: asyncio.Future) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("background install failed: %s", task.exception())
+
+
+def _latest_jobs(jobs: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+    latest: dict[str, dict[str, Any]] = {}
+    for job in jobs:
+        current = latest.get(job["key"])
+        if current is None or job.get("updated_at", 0) >= current.get("updated_at", 0):
+            latest[job["key"]] = dict(job)
+    return latest
+
+
+def _job_result(result: object, job_id: str, downloads: Any) -> dict[str, object]:
+    if isinstance(result, dict):
+        return result
+    job = next((j for j in downloads.snapshot()["jobs"] if j["id"] == job_id), None)
+    return {"job": job}
+
+
+def _queue_item(item: Any) -> dict[str, object]:
+    """A ComfyUI queue entry ``[number, prompt_id, prompt, extra_data, outputs, ...]`` in brief."""
+    number, prompt_id = item[0], item[1]
+    prompt = item[2] if len(item) > 2 and isinstance(item[2], dict) else {}
+    extra = item[3] if len(item) > 3 and isinstance(item[3], dict) else {}
+    client_id = extra.get("client_id")
+    return {
+        "number": number if isinstance(number, (int, float)) else 0,
+        "prompt_id": str(prompt_id),
+        "node_count": len(prompt),
+        "client_id": client_id if isinstance(client_id, str) else None,
+    }

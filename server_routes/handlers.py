@@ -1,0 +1,113 @@
+"""Thin handlers: each translates one HTTP call into one call on the service.
+
+Validation of bodies and query strings happens in table.bind from the route's schemas, and
+errors become JSON there; a handler only picks the arguments and returns plain data.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from ..launchpad.service import LaunchpadService
+from .table import Call
+
+PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+async def health(service: LaunchpadService, call: Call) -> dict[str, Any]:
+    return service.health()
+
+
+async def openapi(service: LaunchpadService, call: Call) -> dict[str, Any]:
+    from .openapi import document
+    from .routes import ROUTES
+
+    return document(ROUTES, mode=service.host.mode)
+
+
+# --- presets ---------------------------------------------------------------------------------------
+
+
+async def list_presets(service: LaunchpadService, call: Call) -> dict[str, Any]:
+    q = call.query
+    return await service.list_presets(category=q.get("category"), search=q.get("search"), installed=q.get("installed"))
+
+
+async def get_preset(service: LaunchpadService, call: Call) -> dict[str, Any]:
+    return await service.preset_detail(call.params["preset_id"])
+
+
+async def install_presets(service: LaunchpadService, call: Call) -> dict[str, Any]:
+    return await service.install(call.body["presets"])
+
+
+async def uninstall_preset(service: LaunchpadService, call: Call) -> dict[str, Any]:
+    return await service.uninstall(call.params["preset_id"])
+
+
+async def cancel_preset(service: LaunchpadService, call: Call) -> dict[str, Any]:
+    return await service.cancel_preset(call.params["preset_id"])
+
+
+# --- downloads -------------------------------------------------------------------------------------
+
+
+async def list_downloads(service: LaunchpadService, call: Call) -> dict[str, Any]:
+    return await service.downloads_snapshot()
+
+
+async def cancel_download(service: LaunchpadService, call: Call) -> dict[str, Any]:
+    return await service.cancel_job(call.params["job_id"])
+
+
+async def retry_download(service: LaunchpadService, call: Call) -> dict[str, Any]:
+    return await service.retry_job(call.params["job_id"])
+
+
+# --- models ----------------------------------------------------------------------------------------
+
+
+async def list_models(service: LaunchpadService, call: Call) -> dict[str, Any]:
+    q = call.query
+    return await service.list_models(
+        folder=q.get("folder"), search=q.get("search"), offset=q.get("offset", 0), limit=q.get("limit", 100)
+    )
+
+
+async def delete_model(service: LaunchpadService, call: Call) -> dict[str, Any]:
+    return await service.delete_model(call.params["model_id"])
+
+
+# --- system, queue, catalog, metrics ---------------------------------------------------------------
+
+
+async def system_status(service: LaunchpadService, call: Call) -> dict[str, Any]:
+    return await service.system_reading()
+
+
+async def watch_system(service: LaunchpadService, call: Call) -> dict[str, Any]:
+    return await service.watch_system(call.body.get("lease_id"), call.body.get("seconds"))
+
+
+async def unwatch_system(service: LaunchpadService, call: Call) -> dict[str, Any]:
+    return await service.unwatch_system(call.params["lease_id"])
+
+
+async def comfy_queue(service: LaunchpadService, call: Call) -> dict[str, Any]:
+    return service.queue()
+
+
+async def catalog_warnings(service: LaunchpadService, call: Call) -> dict[str, Any]:
+    return await service.catalog_warnings()
+
+
+async def reload_catalog(service: LaunchpadService, call: Call) -> dict[str, Any]:
+    return await service.reload_catalog()
+
+
+async def metrics(service: LaunchpadService, call: Call) -> web.Response:
+    response = web.Response(text=await service.metrics())
+    response.headers["Content-Type"] = PROMETHEUS_CONTENT_TYPE
+    return response

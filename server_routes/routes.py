@@ -1,0 +1,157 @@
+"""THE route table: every endpoint of the Launchpad API, in one place.
+
+Inside ComfyUI these are added to PromptServer.routes (ComfyUI mirrors each under /api);
+standalone they are served at both prefixes. The OpenAPI document at
+/launchpad/openapi.json is generated from this list, so it cannot drift from what exists.
+"""
+
+from __future__ import annotations
+
+from . import handlers as h
+from .schema import (
+    ANY_OBJECT,
+    BOOL,
+    INT,
+    NUMBER,
+    PRESET_ID,
+    STRING,
+    STRINGS,
+    array,
+    nullable,
+    obj,
+    ref,
+)
+from .table import Param, Route
+
+P = "/launchpad"
+
+EMPTY_BODY = obj({})  # POST actions whose target is in the path still send {} as JSON
+
+HEALTH = obj(
+    {
+        "status": {"type": "string", "enum": ["ok"]},
+        "state": {"type": "string", "enum": ["starting", "ready", "failed"]},
+        "version": STRING,
+        "mode": {"type": "string", "enum": ["comfyui", "standalone"]},
+        "workspace": STRING,
+        "uptime": NUMBER,
+        "presets": INT,
+        "error": {"type": ["object", "null"]},
+    }
+)
+
+PRESET_LIST = obj(
+    {"presets": array(ref("PresetSummary")), "total": INT, "categories": STRINGS, "warnings": INT}
+)
+
+INSTALL_BODY = obj({"presets": array(PRESET_ID, minItems=1, maxItems=500)})
+INSTALL_RESULT = obj({"jobs": array(ref("Job")), "skipped": array(ANY_OBJECT)}, closed=False)
+UNINSTALL_RESULT = obj(
+    {"deleted": STRINGS, "kept": array(obj({"key": STRING, "used_by": STRINGS}, closed=False))}, closed=False
+)
+
+MODEL_LIST = obj(
+    {
+        "models": array(ref("Model")),
+        "total": INT,
+        "total_bytes": INT,
+        "offset": INT,
+        "limit": INT,
+        "folders": STRINGS,
+    }
+)
+
+WATCH_BODY = obj(
+    {
+        "lease_id": {"type": "string", "pattern": r"^[A-Za-z0-9_-]{1,64}$"},
+        "seconds": {"type": "number", "minimum": 1, "maximum": 600},
+    },
+    required=(),
+)
+
+QUEUE = obj(
+    {
+        "running": array(ref("QueueItem")),
+        "pending": array(ref("QueueItem")),
+        "remaining": INT,
+        "available": BOOL,
+    }
+)
+
+WARNINGS = obj(
+    {"presets": INT, "warnings": array(ref("CatalogWarning")), "templates_dir": nullable(STRING)}
+)
+
+ROUTES: list[Route] = [
+    Route("GET", f"{P}/health", h.health, "Liveness, version, mode and whether the core has started", "meta",
+          response=HEALTH),
+    Route("GET", f"{P}/openapi.json", h.openapi, "This API as an OpenAPI 3.1 document", "meta",
+          response=ANY_OBJECT),
+    # presets
+    Route(
+        "GET", f"{P}/presets", h.list_presets, "List presets with their installed state", "presets",
+        response=PRESET_LIST,
+        query=(
+            Param("category", {"type": "string", "maxLength": 32}, "only this category (image, video, audio, ...)"),
+            Param("search", {"type": "string", "maxLength": 200}, "words that must all appear in id, name, "
+                  "description or tags"),
+            Param("installed", BOOL, "true: only fully installed presets; false: only those not fully installed"),
+        ),
+    ),
+    Route("GET", f"{P}/presets/{{preset_id}}", h.get_preset, "One preset with the state of each of its files",
+          "presets", response=ref("PresetDetail"), errors=(404,)),
+    Route(
+        "POST", f"{P}/presets/install", h.install_presets,
+        "Queue the downloads of presets, by catalog id only", "presets",
+        body=INSTALL_BODY, response=INSTALL_RESULT, status=202, errors=(404, 415),
+        description="Files already on disk or already queued are listed under `skipped`. "
+        "Progress arrives as `launchpad.download` and `launchpad.preset` events.",
+    ),
+    Route(
+        "POST", f"{P}/presets/{{preset_id}}/uninstall", h.uninstall_preset,
+        "Delete a preset's files, keeping those another installed preset uses", "presets",
+        body=EMPTY_BODY, response=UNINSTALL_RESULT, errors=(404, 409, 415),
+    ),
+    Route("POST", f"{P}/presets/{{preset_id}}/cancel", h.cancel_preset, "Cancel a preset's queued and running "
+          "downloads", "presets", body=EMPTY_BODY, response=ANY_OBJECT, errors=(404, 415)),
+    # downloads
+    Route("GET", f"{P}/downloads", h.list_downloads, "Every download job and each preset's progress (for a tab "
+          "that opens or reconnects)", "downloads", response=ref("DownloadSnapshot")),
+    Route("POST", f"{P}/downloads/{{job_id}}/cancel", h.cancel_download, "Cancel one download job", "downloads",
+          body=EMPTY_BODY, response=ANY_OBJECT, errors=(404, 409, 415)),
+    Route("POST", f"{P}/downloads/{{job_id}}/retry", h.retry_download, "Retry a failed or cancelled job, "
+          "resuming its partial file", "downloads", body=EMPTY_BODY, response=ANY_OBJECT, errors=(404, 409, 415)),
+    # models
+    Route(
+        "GET", f"{P}/models", h.list_models, "Model files in every model folder, with owning presets", "models",
+        response=MODEL_LIST,
+        query=(
+            Param("folder", {"type": "string", "maxLength": 64}, "only this ComfyUI model folder (checkpoints, ...)"),
+            Param("search", {"type": "string", "maxLength": 200}, "words that must all appear in the file name"),
+            Param("offset", {"type": "integer", "minimum": 0}, "skip this many files (default 0)"),
+            Param("limit", {"type": "integer", "minimum": 1, "maximum": 1000}, "at most this many files "
+                  "(default 100)"),
+        ),
+    ),
+    Route("DELETE", f"{P}/models/{{model_id}}", h.delete_model, "Delete one model file by the id from the listing",
+          "models", response=obj({"deleted": ref("Model")}), errors=(403, 404, 409)),
+    # system and ComfyUI
+    Route("GET", f"{P}/system", h.system_status, "One reading of CPU, memory, GPUs, disks and versions", "system",
+          response=ANY_OBJECT),
+    Route(
+        "POST", f"{P}/system/watch", h.watch_system,
+        "Take or renew a watch lease: `launchpad.system` events are sampled only while a lease is live",
+        "system", body=WATCH_BODY, response=ANY_OBJECT, errors=(415,),
+    ),
+    Route("DELETE", f"{P}/system/watch/{{lease_id}}", h.unwatch_system, "Give a watch lease back", "system",
+          response=ANY_OBJECT, errors=(404,)),
+    Route("GET", f"{P}/queue", h.comfy_queue, "ComfyUI's running and pending prompts (empty standalone)", "comfyui",
+          response=QUEUE),
+    # catalog and metrics
+    Route("GET", f"{P}/catalog/warnings", h.catalog_warnings, "Catalog entries that were skipped, and why",
+          "catalog", response=WARNINGS),
+    Route("POST", f"{P}/catalog/reload", h.reload_catalog, "Re-read every preset source now", "catalog",
+          body=EMPTY_BODY, response=WARNINGS, errors=(415,)),
+    Route("GET", f"{P}/metrics", h.metrics, "Prometheus metrics: downloads, bytes, failures, queue, GPU, disk",
+          "meta", content_type="text/plain"),
+]

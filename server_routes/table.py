@@ -1,0 +1,167 @@
+"""What a route is, and how the route table becomes aiohttp handlers.
+
+A :class:`Route` declares method, path, summary, query parameters and request/response
+schemas next to its handler. :func:`bind` wraps each handler once with what every route
+shares: the body check (JSON content type, size, schema, unknown fields), query parsing, the
+JSON response, and the error mapping of server_routes/errors.py. Handlers stay a few lines
+that translate HTTP to one call on the service.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from ..launchpad.errors import InvalidInput
+from ..launchpad.service import LaunchpadService
+from .errors import PayloadTooLarge, UnsupportedMediaType, error_response
+from .schema import Schema, SchemaError, validate
+
+MAX_BODY = 64 * 1024  # the largest body this API takes is a list of preset ids
+_PATH_PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(?::[^}]*)?\}")
+
+
+@dataclass(frozen=True)
+class Param:
+    """A query parameter (all optional); ``schema`` type is string, integer or boolean."""
+
+    name: str
+    schema: Schema
+    description: str
+
+
+@dataclass
+class Call:
+    """What a handler gets: the path parameters, parsed query, validated body, raw request."""
+
+    request: web.Request
+    params: dict[str, str]
+    query: dict[str, Any]
+    body: dict[str, Any]
+
+
+Handler = Callable[[LaunchpadService, Call], Awaitable[Any]]
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str
+    handler: Handler
+    summary: str
+    tag: str
+    response: Schema | None = None  # for JSON responses
+    body: Schema | None = None  # None: the route takes no body
+    query: tuple[Param, ...] = ()
+    status: int = 200
+    content_type: str = "application/json"
+    errors: tuple[int, ...] = ()  # documented error statuses besides 400/500
+    description: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def path_params(self) -> list[str]:
+        return _PATH_PARAM.findall(self.path)
+
+    @property
+    def operation_id(self) -> str:
+        return self.handler.__name__
+
+
+def _dumps(data: object) -> str:
+    return json.dumps(data, default=str)
+
+
+def json_response(data: object, status: int = 200) -> web.Response:
+    return web.json_response(data, status=status, dumps=_dumps)
+
+
+def _parse_query(route: Route, request: web.Request) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for param in route.query:
+        raw = request.query.get(param.name)
+        if raw is None or raw == "":
+            continue
+        kind = param.schema.get("type")
+        value: Any = raw
+        if kind == "integer":
+            try:
+                value = int(raw)
+            except ValueError:
+                raise InvalidInput(f"query parameter {param.name} must be a whole number, not {raw!r}") from None
+        elif kind == "boolean":
+            lowered = raw.lower()
+            if lowered not in ("true", "false", "1", "0", "yes", "no"):
+                raise InvalidInput(f"query parameter {param.name} must be true or false, not {raw!r}")
+            value = lowered in ("true", "1", "yes")
+        try:
+            validate(value, param.schema, f"query.{param.name}")
+        except SchemaError as exc:
+            raise InvalidInput(str(exc), details={"field": exc.where}) from None
+        values[param.name] = value
+    return values
+
+
+async def _read_body(route: Route, request: web.Request) -> dict[str, Any]:
+    if route.body is None:
+        if request.can_read_body and (request.content_length or 0) > 0:
+            raise InvalidInput(f"{route.method} {route.path} takes no body")
+        return {}
+    # A cross-site <form> can only send the simple content types; requiring JSON means a
+    # page elsewhere cannot fire our mutations at a user's open ComfyUI.
+    if request.content_type != "application/json":
+        raise UnsupportedMediaType(
+            f"send the body as JSON with Content-Type: application/json (got {request.content_type or 'none'})"
+        )
+    if request.content_length is not None and request.content_length > MAX_BODY:
+        raise PayloadTooLarge(f"the body is larger than {MAX_BODY} bytes")
+    raw = await request.content.read(MAX_BODY + 1)
+    if len(raw) > MAX_BODY:
+        raise PayloadTooLarge(f"the body is larger than {MAX_BODY} bytes")
+    if not raw.strip():
+        data: Any = {}
+    else:
+        try:
+            data = json.loads(raw)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise InvalidInput(f"the body is not valid JSON: {exc}") from None
+    try:
+        validate(data, route.body, "body")
+    except SchemaError as exc:
+        raise InvalidInput(str(exc), details={"field": exc.where}) from None
+    return data
+
+
+def endpoint(route: Route, service: LaunchpadService) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """The aiohttp handler for ``route``, bound to ``service``."""
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        try:
+            call = Call(
+                request=request,
+                params=dict(request.match_info),
+                query=_parse_query(route, request),
+                body=await _read_body(route, request),
+            )
+            result = await route.handler(service, call)
+        except web.HTTPException:
+            raise
+        except Exception as exc:
+            return error_response(exc)
+        if isinstance(result, web.StreamResponse):
+            return result
+        return json_response(result, status=route.status)
+
+    handle.__name__ = f"launchpad_{route.operation_id}"
+    handle.__doc__ = route.summary
+    return handle
+
+
+def bind(routes: list[Route], service: LaunchpadService) -> list[tuple[str, str, Any]]:
+    """(method, path, aiohttp handler) for every route."""
+    return [(route.method, route.path, endpoint(route, service)) for route in routes]
