@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__, events
+from .auth import Authenticator
 from .catalog.loader import Catalog
 from .catalog.schema import Preset
 from .catalog.store import CatalogStore
@@ -55,6 +56,8 @@ class LaunchpadService:
         self.host = host or Host()
         self.workspace = Workspace(settings.workspace)
         self.bus = bus or EventBus()
+        # who may call us when ENABLE_AUTH is on; its session key is kept in the state dir
+        self.auth = Authenticator.from_settings(settings, state_dir=self.workspace.state)
         self.started_at = time.time()
         self._roots = self.host.roots or (lambda: ModelRoots.for_workspace(self.workspace))
         self.catalogs = CatalogStore(

@@ -55,10 +55,12 @@ def load_session_secret(configured: str | None, state_dir: Path | None) -> Sessi
 
 def _read_or_create(path: Path) -> bytes:
     if not path.exists():
-        # only below a workspace that exists: never grow a tree on the container disk
-        if not path.parent.parent.is_dir():
-            raise FileNotFoundError(2, "the workspace does not exist", str(path.parent.parent))
-        path.parent.mkdir(exist_ok=True)
+        # like the workspace itself: created only beside something that exists, so an
+        # unmounted volume path never grows a tree on the container disk
+        root = path.parent.parent
+        if not root.is_dir() and not root.parent.is_dir():
+            raise FileNotFoundError(2, "the workspace does not exist", str(root))
+        path.parent.mkdir(parents=True, exist_ok=True)
         _create(path)
     mode = stat.S_IMODE(path.stat().st_mode)
     if mode & 0o077:

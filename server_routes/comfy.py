@@ -33,6 +33,7 @@ from ..launchpad.model_roots import ModelRoots
 from ..launchpad.service import Host, LaunchpadService
 from ..launchpad.workspace import default_root
 from .routes import ROUTES
+from .security import auth_middleware
 from .table import bind
 
 log = logging.getLogger("launchpad")
@@ -149,6 +150,13 @@ def register(prompt_server: Any, settings: Settings | None = None) -> LaunchpadS
         routes.route(method, path)(handler)
 
     app = getattr(prompt_server, "app", None)
+    if service.auth.enabled:
+        # A middleware appended while ComfyUI imports us guards every route of ComfyUI, /ws
+        # included (comfyui-contract.md 2.4). Without an app to guard, refuse to load: ComfyUI
+        # would otherwise serve everything open while the user believes it is locked.
+        if app is None:
+            raise RuntimeError("ENABLE_AUTH is on but ComfyUI's PromptServer has no app to guard")
+        app.middlewares.append(auth_middleware(service.auth, service.settings.allowed_origins))
     if app is not None:
         async def start(_app: Any) -> None:
             task = asyncio.ensure_future(service.start())

@@ -8,6 +8,7 @@ standalone they are served at both prefixes. The OpenAPI document at
 from __future__ import annotations
 
 from . import handlers as h
+from . import login
 from .schema import (
     ANY_OBJECT,
     BOOL,
@@ -82,6 +83,13 @@ WARNINGS = obj(
     {"presets": INT, "warnings": array(ref("CatalogWarning")), "templates_dir": nullable(STRING)}
 )
 
+LOGIN_BODY = obj({"password": {"type": "string", "minLength": 1, "maxLength": 4096}})
+SESSION = obj(
+    {"auth_enabled": BOOL, "configured": BOOL, "authenticated": BOOL,
+     "method": {"type": ["string", "null"], "enum": ["session", "token", None]}, "expires_at": NUMBER},
+    required=("auth_enabled", "configured", "authenticated", "method"),
+)
+
 ROUTES: list[Route] = [
     Route("GET", f"{P}/health", h.health, "Liveness, version, mode and whether the core has started", "meta",
           response=HEALTH),
@@ -154,4 +162,15 @@ ROUTES: list[Route] = [
           body=EMPTY_BODY, response=WARNINGS, errors=(415,)),
     Route("GET", f"{P}/metrics", h.metrics, "Prometheus metrics: downloads, bytes, failures, queue, GPU, disk",
           "meta", content_type="text/plain"),
+    # login (open while ENABLE_AUTH is on; see server_routes/security.py)
+    Route("GET", f"{P}/login", login.login_page, "The login page (HTML; redirects to `next` when auth is off)",
+          "auth", content_type="text/html", errors=(503,),
+          query=(Param("next", {"type": "string", "maxLength": 2048}, "where to go after logging in (a path "
+                 "on this server)"),)),
+    Route("POST", f"{P}/login", login.login, "Log in with ACCESS_PASSWORD or an API token; sets the session cookie",
+          "auth", body=LOGIN_BODY, response=SESSION, errors=(401, 403, 415, 429, 503)),
+    Route("POST", f"{P}/logout", login.logout, "End this browser's session and clear its cookie", "auth",
+          body=EMPTY_BODY, response=SESSION, errors=(403, 415)),
+    Route("GET", f"{P}/session", login.session_info, "Whether login is required, and whether this request has it",
+          "auth", response=SESSION),
 ]

@@ -21,6 +21,7 @@ from ..launchpad.config import Settings
 from ..launchpad.service import Host, LaunchpadService
 from .errors import MethodNotAllowed, RouteNotFound, error_response
 from .routes import ROUTES
+from .security import auth_middleware
 from .table import bind
 
 log = logging.getLogger("launchpad.http")
@@ -119,7 +120,10 @@ async def _index(request: web.Request) -> web.FileResponse:
 
 def create_app(service: LaunchpadService) -> web.Application:
     """The standalone application around ``service`` (started and closed with the app)."""
-    app = web.Application(middlewares=[json_errors])
+    middlewares = [json_errors]
+    if service.auth.enabled:  # the gate goes first: nothing runs for a request it refuses
+        middlewares.insert(0, auth_middleware(service.auth, service.settings.allowed_origins))
+    app = web.Application(middlewares=middlewares)
     hub = WebSocketHub()
     app[SERVICE] = service
     app[HUB] = hub

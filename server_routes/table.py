@@ -21,6 +21,7 @@ from ..launchpad.errors import InvalidInput
 from ..launchpad.service import LaunchpadService
 from .errors import PayloadTooLarge, UnsupportedMediaType, error_response
 from .schema import Schema, SchemaError, validate
+from .security import UNSAFE_METHODS, check_origin
 
 MAX_BODY = 64 * 1024  # the largest body this API takes is a list of preset ids
 _PATH_PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(?::[^}]*)?\}")
@@ -142,6 +143,8 @@ def endpoint(route: Route, service: LaunchpadService) -> Callable[[web.Request],
 
     async def handle(request: web.Request) -> web.StreamResponse:
         try:
+            if route.method in UNSAFE_METHODS:  # no mutation from another site's page (CSRF)
+                check_origin(request, service.settings.allowed_origins)
             call = Call(
                 request=request,
                 params=dict(request.match_info),

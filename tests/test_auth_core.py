@@ -120,11 +120,11 @@ def test_session_key_file_too_open_is_tightened(tmp_path: Path, caplog: pytest.L
 
 
 def test_session_key_without_a_workspace_stays_in_memory(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    missing = tmp_path / "no-such-volume" / ".launchpad"
+    missing = tmp_path / "no-such-mount" / "workspace" / ".launchpad"
     with caplog.at_level(logging.WARNING, logger="launchpad.auth"):
         secret = load_session_secret(None, missing)
     assert secret.source == "memory" and len(secret.key) == 32
-    assert not missing.parent.exists()  # nothing created on the container disk
+    assert not missing.parent.parent.exists()  # nothing created on the container disk
     assert "will not survive a restart" in caplog.text
 
 
