@@ -128,7 +128,7 @@ class ModelLibrary:
             seen_keys: set[tuple[str, str]] = set()
             for folder, path in pairs:
                 root = str(path)
-                for directory, prefix in self._walk(folder, root, root_set):
+                for directory in self._walk(folder, root, root_set):
                     scan = self._dirs[(root, directory)]
                     seen_keys.add((root, directory))
                     scans.append((root, scan))
@@ -142,7 +142,7 @@ class ModelLibrary:
                 self._signature = frozen
             return self._listing
 
-    def _walk(self, folder: str, root: str, root_set: set[str]) -> Iterable[tuple[str, str]]:
+    def _walk(self, folder: str, root: str, root_set: set[str]) -> Iterable[str]:
         """Every directory under ``root`` (symlinked ones included, each real directory once),
         refreshing the cache of those whose mtime changed; nested roots are left to themselves."""
         visited: set[tuple[int, int]] = set()
@@ -160,7 +160,7 @@ class ModelLibrary:
             if cached is None or cached.mtime_ns != st.st_mtime_ns:
                 cached = _scan_dir(folder, root, directory, prefix, st.st_mtime_ns)
                 self._dirs[(root, directory)] = cached
-            yield directory, prefix
+            yield directory
             for sub, sub_prefix in reversed(cached.subdirs):
                 if sub not in root_set:
                     stack.append((sub, sub_prefix))

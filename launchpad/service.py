@@ -34,6 +34,7 @@ from .workspace import Workspace
 
 log = logging.getLogger("launchpad.service")
 
+WATCH_TTL = 30.0  # seconds a watch lease lives unless renewed
 ACTIVE_STATES = ("queued", "resolving", "downloading", "verifying")
 QueueReader = Callable[[], tuple[Sequence[Any], Sequence[Any]]]
 
@@ -46,6 +47,7 @@ class Host:
     roots: Callable[[], ModelRoots] | None = None  # default: the workspace layout
     queue: QueueReader | None = None  # ComfyUI's (running, pending); none standalone
     versions: Callable[[], Mapping[str, str | None]] | None = None  # ComfyUI, frontend, ...
+    disk_paths: Callable[[], Mapping[str, Path]] | None = None  # default: workspace, models, output
     create_layout: bool = True  # standalone owns the workspace layout; inside ComfyUI only our state dirs
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -65,7 +67,8 @@ class LaunchpadService:
         )
         self.library = ModelLibrary(self._roots)
         self.downloads: Any = None  # DownloadManager, built in start() (it imports the HF client)
-        self.system: Any = None  # system.Sampler, built in start() (it imports psutil / NVML)
+        self.system: Any = None  # SystemSampler, built in start() (it imports psutil / NVML)
+        self.reader: Any = None  # SystemReader
         self._ready: asyncio.Future[None] | None = None
         self._start_error: BaseException | None = None
         self._owners_cache: tuple[int, dict[str, list[str]]] = (-1, {})
@@ -118,16 +121,24 @@ class LaunchpadService:
 
     def _build_parts(self) -> None:
         from .downloads import DownloadManager
-        from .system import SystemSampler
+        from .system import SystemReader, SystemSampler
 
         if self.downloads is None:
             self.downloads = DownloadManager(
                 self.settings, self.workspace, self.bus, catalog=self.catalogs.current, roots=self._roots
             )
         if self.system is None:
-            self.system = SystemSampler(
-                self.settings, self.workspace, self.bus, roots=self._roots, versions=self.host.versions
-            )
+            self.reader = SystemReader(self._disk_paths())
+            self.system = SystemSampler(self._read_system, self.bus)
+
+    def _disk_paths(self) -> dict[str, Path]:
+        if self.host.disk_paths is not None:
+            return dict(self.host.disk_paths())
+        return {"workspace": self.workspace.root, "models": self.workspace.models, "output": self.workspace.output}
+
+    def _read_system(self) -> dict:
+        versions = {k: v for k, v in (self.host.versions() if self.host.versions else {}).items() if v}
+        return self.reader.read(versions)
 
     def _install_at_boot(self, preset_ids: Sequence[str]) -> None:
         known = [p for p in preset_ids if p in self.catalogs.current().presets]
@@ -357,15 +368,18 @@ class LaunchpadService:
 
     async def system_reading(self) -> dict[str, object]:
         await self.ready()
-        return await self.system.read()
+        return await self.system.reading_async()
 
-    async def watch_system(self, lease_id: str | None, seconds: float | None) -> dict[str, object]:
+    async def watch_system(self, client_id: str, ttl: float | None = None) -> dict[str, object]:
+        """Take or renew ``client_id``'s lease; ``launchpad.system`` events flow while one lives."""
         await self.ready()
-        return self.system.watch(lease_id, seconds)
+        reading = await self.system.watch_async(client_id, ttl if ttl is not None else WATCH_TTL)
+        return {"client_id": client_id, "ttl": ttl or WATCH_TTL, "interval": self.system.interval, "reading": reading}
 
-    async def unwatch_system(self, lease_id: str) -> dict[str, object]:
+    async def unwatch_system(self, client_id: str) -> dict[str, object]:
         await self.ready()
-        return self.system.unwatch(lease_id)
+        self.system.unwatch(client_id)
+        return {"client_id": client_id, "watchers": self.system.watchers}
 
     def queue(self) -> dict[str, object]:
         """ComfyUI's running and pending prompts (both empty standalone)."""

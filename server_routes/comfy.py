@@ -119,18 +119,26 @@ def create_service(prompt_server: Any, settings: Settings | None = None) -> Laun
     settings = settings or Settings.from_env()
     folder_paths = _comfy_module("folder_paths")
     settings = replace(settings, workspace=workspace_root(settings, folder_paths))
+    roots = disks = None
     if folder_paths is None:
         log.warning("ComfyUI's folder_paths is not importable; Launchpad uses the workspace's model folders")
-        roots = None
     else:
         def roots() -> ModelRoots:
             return model_roots(folder_paths)
+
+        def disks() -> dict[str, Path]:
+            return {
+                "workspace": settings.workspace,
+                "models": Path(folder_paths.models_dir),
+                "output": Path(folder_paths.get_output_directory()),
+            }
 
     host = Host(
         mode="comfyui",
         roots=roots,
         queue=_queue_reader(prompt_server),
         versions=_versions,
+        disk_paths=disks,
         create_layout=False,
     )
     return LaunchpadService(settings, host)

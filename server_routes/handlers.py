@@ -88,11 +88,11 @@ async def system_status(service: LaunchpadService, call: Call) -> dict[str, Any]
 
 
 async def watch_system(service: LaunchpadService, call: Call) -> dict[str, Any]:
-    return await service.watch_system(call.body.get("lease_id"), call.body.get("seconds"))
+    return await service.watch_system(call.body["client_id"], call.body.get("ttl"))
 
 
 async def unwatch_system(service: LaunchpadService, call: Call) -> dict[str, Any]:
-    return await service.unwatch_system(call.params["lease_id"])
+    return await service.unwatch_system(call.params["client_id"])
 
 
 async def comfy_queue(service: LaunchpadService, call: Call) -> dict[str, Any]:

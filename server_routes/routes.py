@@ -64,11 +64,12 @@ MODEL_LIST = obj(
 
 WATCH_BODY = obj(
     {
-        "lease_id": {"type": "string", "pattern": r"^[A-Za-z0-9_-]{1,64}$"},
-        "seconds": {"type": "number", "minimum": 1, "maximum": 600},
+        "client_id": {"type": "string", "pattern": r"^[A-Za-z0-9_.-]{1,64}$"},
+        "ttl": {"type": "number", "minimum": 1, "maximum": 300},
     },
-    required=(),
+    required=("client_id",),
 )
+WATCH_RESULT = obj({"client_id": STRING, "ttl": NUMBER, "interval": NUMBER, "reading": ref("SystemReading")})
 
 QUEUE = obj(
     {
@@ -145,14 +146,14 @@ ROUTES: list[Route] = [
           "models", response=obj({"deleted": ref("Model")}), errors=(403, 404, 409)),
     # system and ComfyUI
     Route("GET", f"{P}/system", h.system_status, "One reading of CPU, memory, GPUs, disks and versions", "system",
-          response=ANY_OBJECT),
+          response=ref("SystemReading")),
     Route(
         "POST", f"{P}/system/watch", h.watch_system,
-        "Take or renew a watch lease: `launchpad.system` events are sampled only while a lease is live",
-        "system", body=WATCH_BODY, response=ANY_OBJECT, errors=(415,),
+        "Take or renew a watch lease (renew before `ttl` runs out); `launchpad.system` events are sampled "
+        "only while some lease lives", "system", body=WATCH_BODY, response=WATCH_RESULT, errors=(415,),
     ),
-    Route("DELETE", f"{P}/system/watch/{{lease_id}}", h.unwatch_system, "Give a watch lease back", "system",
-          response=ANY_OBJECT, errors=(404,)),
+    Route("DELETE", f"{P}/system/watch/{{client_id}}", h.unwatch_system, "End a watch lease now (the panel "
+          "closed)", "system", response=obj({"client_id": STRING, "watchers": INT})),
     Route("GET", f"{P}/queue", h.comfy_queue, "ComfyUI's running and pending prompts (empty standalone)", "comfyui",
           response=QUEUE),
     # catalog and metrics

@@ -87,16 +87,18 @@ def validate(value: object, schema: Mapping[str, Any], where: str = "body") -> N
                 validate(item, schema["items"], f"{where}[{index}]")
     if isinstance(value, dict):
         properties = schema.get("properties", {})
+        extra = schema.get("additionalProperties", True)
+        if extra is False:  # an unknown field says more about the mistake than a missing one
+            for name in value:
+                if name not in properties:
+                    allowed = ", ".join(properties) or "none"
+                    raise SchemaError(f"{where}.{name}", f"unknown field (allowed: {allowed})")
         for name in schema.get("required", ()):
             if name not in value:
                 raise SchemaError(f"{where}.{name}", "is required")
-        extra = schema.get("additionalProperties", True)
         for name, item in value.items():
             if name in properties:
                 validate(item, properties[name], f"{where}.{name}")
-            elif extra is False:
-                allowed = ", ".join(properties) or "none"
-                raise SchemaError(f"{where}.{name}", f"unknown field (allowed: {allowed})")
             elif isinstance(extra, dict):
                 validate(item, extra, f"{where}.{name}")
 
@@ -269,4 +271,17 @@ COMPONENTS["DownloadSnapshot"] = obj(
 
 COMPONENTS["QueueItem"] = obj(
     {"number": NUMBER, "prompt_id": STRING, "node_count": INT, "client_id": nullable(STRING)}
+)
+
+COMPONENTS["SystemReading"] = obj(
+    {
+        "time": NUMBER,
+        "cpu": {"type": ["object", "null"]},
+        "memory": {"type": ["object", "null"]},
+        "gpu": {"type": "object", "properties": {"devices": array(ANY_OBJECT), "reason": nullable(STRING)}},
+        "disks": array(ANY_OBJECT),
+        "versions": {"type": "object", "additionalProperties": STRING},
+    },
+    required=("time", "cpu", "memory", "gpu", "disks", "versions"),
+    closed=False,
 )

@@ -82,7 +82,8 @@ class WebSocketHub:
             await previous.close()
         self.clients[sid] = ws
         try:
-            await ws.send_json({"type": "status", "data": {"status": {"exec_info": {"queue_remaining": 0}}, "sid": sid}})
+            status = {"status": {"exec_info": {"queue_remaining": 0}}, "sid": sid}
+            await ws.send_json({"type": "status", "data": status})
             async for message in ws:
                 if message.type == WSMsgType.ERROR:
                     break  # clients have nothing to tell us; other messages are ignored

@@ -1,0 +1,332 @@
+"""The HTTP API on the standalone app (`launchpad serve`), through a real aiohttp server.
+
+Every answer is checked against the route's declared schema (apiclient.Api). Requests that
+must be refused are checked on the disk too: nothing changes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from apiclient import Api, file_tree, write_presets
+
+from lp.launchpad.config import Settings
+from lp.launchpad.service import LaunchpadService
+from lp.server_routes.standalone import create_app
+
+PRESETS = """\
+    schema: 1
+    presets:
+      - id: test-image
+        name: Test image model
+        category: image
+        description: A checkpoint and a LoRA for the API tests.
+        tags: [sdxl, test]
+        files:
+          - folder: checkpoints
+            name: test/base.safetensors
+            url: https://example.invalid/base.safetensors
+            size: 12
+          - folder: loras
+            name: style.safetensors
+            url: https://example.invalid/style.safetensors
+      - id: test-video
+        name: Test video model
+        category: video
+        files:
+          - folder: diffusion_models
+            name: video.safetensors
+            url: https://example.invalid/video.safetensors
+          - folder: loras
+            name: style.safetensors
+            url: https://example.invalid/style.safetensors
+"""
+
+
+def settings_for(workspace: Path, tmp_path: Path) -> Settings:
+    no_templates = tmp_path / "no-templates"
+    no_templates.mkdir(exist_ok=True)
+    return Settings.from_env({}, workspace=workspace, templates_dir=no_templates)
+
+
+@pytest.fixture
+async def app(workspace_dir: Path, tmp_path: Path, aiohttp_client) -> SimpleNamespace:
+    write_presets(workspace_dir, PRESETS)
+    service = LaunchpadService(settings_for(workspace_dir, tmp_path))
+    client = await aiohttp_client(create_app(service))
+    await service.ready()
+    return SimpleNamespace(service=service, client=client, api=Api(client), ws=workspace_dir,
+                           models=workspace_dir / "models")
+
+
+def put(path: Path, size: int) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"m" * size)
+    return path
+
+
+# --- meta ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("prefix", ["", "/api"])
+async def test_health_at_both_prefixes(app: SimpleNamespace, prefix: str) -> None:
+    status, body = await Api(app.client, prefix).get("/launchpad/health")
+    assert status == 200
+    assert body["status"] == "ok" and body["state"] == "ready" and body["mode"] == "standalone"
+    assert body["workspace"] == str(app.ws)
+
+
+async def test_standalone_start_creates_the_workspace_layout(app: SimpleNamespace) -> None:
+    assert (app.ws / "models" / "checkpoints").is_dir() and (app.ws / "logs").is_dir()
+
+
+async def test_unknown_route_and_method_answer_json(app: SimpleNamespace) -> None:
+    response = await app.client.get("/launchpad/nope")
+    assert response.status == 404 and (await response.json())["error"]["code"] == "route_not_found"
+    response = await app.client.put("/api/launchpad/presets")
+    assert response.status == 405 and (await response.json())["error"]["code"] == "method_not_allowed"
+
+
+async def test_dashboard_page_at_root(app: SimpleNamespace) -> None:
+    response = await app.client.get("/")
+    assert response.status == 200 and "Launchpad" in await response.text()
+    response = await app.client.get("/extensions/launchpad/js/launchpad.js")
+    assert response.status == 200
+
+
+# --- presets -------------------------------------------------------------------------------------
+
+
+async def test_presets_list_with_filters_and_installed_state(app: SimpleNamespace) -> None:
+    status, body = await app.api.get("/launchpad/presets?search=test")
+    assert status == 200
+    rows = {p["id"]: p for p in body["presets"]}
+    assert set(rows) == {"test-image", "test-video"}
+    assert rows["test-image"]["state"] == "missing" and rows["test-image"]["file_count"] == 2
+    assert {"image", "video"} <= set(body["categories"])
+
+    _, body = await app.api.get("/launchpad/presets?category=video&search=test")
+    assert [p["id"] for p in body["presets"]] == ["test-video"]
+    _, body = await app.api.get("/launchpad/presets?search=sdxl")
+    assert [p["id"] for p in body["presets"]] == ["test-image"]
+
+    put(app.models / "loras" / "style.safetensors", 5)
+    _, body = await app.api.get("/launchpad/presets?search=test")
+    assert {p["id"]: p["state"] for p in body["presets"]} == {"test-image": "partial", "test-video": "partial"}
+    put(app.models / "checkpoints" / "test" / "base.safetensors", 12)
+    _, body = await app.api.get("/launchpad/presets?installed=true&search=test")
+    assert [p["id"] for p in body["presets"]] == ["test-image"]
+    assert body["presets"][0]["bytes_installed"] == 17
+    _, body = await app.api.get("/launchpad/presets?installed=false&search=test")
+    assert [p["id"] for p in body["presets"]] == ["test-video"]
+
+
+async def test_presets_bad_query_is_400(app: SimpleNamespace) -> None:
+    status, body = await app.api.get("/launchpad/presets?installed=maybe")
+    assert status == 400 and "installed" in body["error"]["message"]
+
+
+async def test_preset_detail_has_per_file_state(app: SimpleNamespace) -> None:
+    put(app.models / "checkpoints" / "test" / "base.safetensors", 3)  # wrong size
+    put(app.models / "loras" / "style.safetensors.part", 4)
+    status, body = await app.api.get("/launchpad/presets/test-image")
+    assert status == 200
+    files = {f["key"]: f for f in body["files"]}
+    base, style = files["checkpoints/test/base.safetensors"], files["loras/style.safetensors"]
+    assert base["state"] == "wrong_size" and base["bytes_on_disk"] == 3 and base["model_id"]
+    assert style["state"] == "partial" and style["bytes_on_disk"] == 4
+    assert style["path"] == str(app.models / "loras" / "style.safetensors")
+    assert style["used_by"] == ["test-video"]
+    assert body["state"] == "partial"
+
+
+async def test_unknown_preset_is_404_json(app: SimpleNamespace) -> None:
+    for path in ("/launchpad/presets/does-not-exist", "/launchpad/presets/..%2F..%2Fetc"):
+        status, body = await app.api.get(path)
+        assert status == 404 and body["error"]["code"] == "not_found"
+
+
+# --- install: what is refused --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "fragment"),
+    [
+        ({"presets": ["test-image"], "url": "https://evil.example/x.safetensors"}, "unknown field"),
+        ({"url": "https://evil.example/x.safetensors"}, "body.url"),
+        ({"presets": "test-image"}, "must be array"),
+        ({"presets": []}, "at least 1"),
+        ({"presets": ["../../etc/passwd"]}, "must match"),
+        ({"presets": ["https://evil.example/x.safetensors"]}, "must match"),
+        ({"presets": [{"folder": "checkpoints", "url": "https://x"}]}, "must be string"),
+        ([], "must be object"),
+    ],
+)
+async def test_install_rejects_malformed_bodies(app: SimpleNamespace, body: object, fragment: str) -> None:
+    before = file_tree(app.ws)
+    status, answer = await app.api.post("/launchpad/presets/install", json=body)
+    assert status == 400, answer
+    assert answer["error"]["code"] == "invalid_input" and fragment in answer["error"]["message"]
+    assert file_tree(app.ws) == before
+    assert app.service.downloads.snapshot()["jobs"] == []
+
+
+async def test_install_rejects_non_json(app: SimpleNamespace) -> None:
+    before = file_tree(app.ws)
+    status, answer = await app.api.call("POST", "/launchpad/presets/install", data="presets=test-image",
+                                        headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert status == 415 and answer["error"]["code"] == "unsupported_media_type"
+    status, answer = await app.api.call("POST", "/launchpad/presets/install", data="{not json",
+                                        headers={"Content-Type": "application/json"})
+    assert status == 400 and "not valid JSON" in answer["error"]["message"]
+    assert file_tree(app.ws) == before
+
+
+async def test_install_unknown_preset_is_404_and_queues_nothing(app: SimpleNamespace) -> None:
+    status, answer = await app.api.post("/launchpad/presets/install", json={"presets": ["test-image", "nope"]})
+    assert status == 404 and "nope" in answer["error"]["message"]
+    assert app.service.downloads.snapshot()["jobs"] == []
+
+
+async def test_unknown_job_ids_are_404(app: SimpleNamespace) -> None:
+    for action in ("cancel", "retry"):
+        status, answer = await app.api.post(f"/launchpad/downloads/no-such-job/{action}")
+        assert status == 404, answer
+
+
+async def test_action_routes_reject_unknown_fields(app: SimpleNamespace) -> None:
+    status, answer = await app.api.post("/launchpad/presets/test-image/uninstall", json={"force": True})
+    assert status == 400 and "unknown field" in answer["error"]["message"]
+
+
+# --- models --------------------------------------------------------------------------------------
+
+
+async def test_models_list_filter_and_paging(app: SimpleNamespace) -> None:
+    for index in range(5):
+        put(app.models / "loras" / f"lora-{index}.safetensors", index + 1)
+    put(app.models / "checkpoints" / "test" / "base.safetensors", 12)
+    put(app.models / "clip" / "t5.safetensors", 9)  # a second directory of text_encoders
+
+    status, body = await app.api.get("/launchpad/models")
+    assert status == 200 and body["total"] == 7
+    names = {(m["folder"], m["name"]) for m in body["models"]}
+    assert ("text_encoders", "t5.safetensors") in names and ("checkpoints", "test/base.safetensors") in names
+    base = next(m for m in body["models"] if m["name"] == "test/base.safetensors")
+    assert base["presets"] == ["test-image"] and base["size"] == 12
+
+    _, body = await app.api.get("/launchpad/models?folder=loras&offset=1&limit=2")
+    assert [m["name"] for m in body["models"]] == ["lora-1.safetensors", "lora-2.safetensors"]
+    assert (body["total"], body["offset"], body["limit"], body["total_bytes"]) == (5, 1, 2, 15)
+    _, body = await app.api.get("/launchpad/models?search=LORA-4")
+    assert [m["name"] for m in body["models"]] == ["lora-4.safetensors"]
+
+
+@pytest.mark.parametrize("query", ["folder=nope", "limit=0", "limit=5000", "offset=-1", "limit=ten"])
+async def test_models_bad_query_is_400(app: SimpleNamespace, query: str) -> None:
+    status, body = await app.api.get(f"/launchpad/models?{query}")
+    assert status == 400 and body["error"]["code"] == "invalid_input"
+
+
+async def test_delete_model_by_id(app: SimpleNamespace) -> None:
+    put(app.models / "loras" / "keep.safetensors", 3)
+    put(app.models / "loras" / "gone.safetensors", 4)
+    _, body = await app.api.get("/launchpad/models?search=gone")
+    model = body["models"][0]
+    before = file_tree(app.ws)
+    status, answer = await app.api.delete(f"/launchpad/models/{model['id']}")
+    assert status == 200 and answer["deleted"]["name"] == "gone.safetensors"
+    after = file_tree(app.ws)
+    assert set(before) - set(after) == {"models/loras/gone.safetensors"}
+    status, answer = await app.api.delete(f"/launchpad/models/{model['id']}")
+    assert status == 404
+
+
+@pytest.mark.parametrize(
+    "model_id", ["..%2F..%2Fetc%2Fpasswd", "%00" * 3, "0123456789abcdef0123456%00", "ZZZZ", "a" * 64]
+)
+async def test_delete_malformed_id_is_400_and_touches_nothing(app: SimpleNamespace, model_id: str) -> None:
+    put(app.models / "loras" / "keep.safetensors", 3)
+    before = file_tree(app.ws)
+    status, answer = await app.api.delete(f"/launchpad/models/{model_id}")
+    assert status == 400, answer
+    assert file_tree(app.ws) == before
+
+
+async def test_delete_outside_a_model_root_is_refused(app: SimpleNamespace, tmp_path: Path) -> None:
+    precious = put(tmp_path / "elsewhere" / "precious.safetensors", 8)
+    (app.models / "loras" / "link.safetensors").symlink_to(precious)
+    (app.models / "checkpoints" / "external").symlink_to(precious.parent, target_is_directory=True)
+    _, body = await app.api.get("/launchpad/models?limit=1000")
+    ids = [m["id"] for m in body["models"] if m["name"] in ("link.safetensors", "external/precious.safetensors")]
+    assert len(ids) == 2
+    before, outside = file_tree(app.ws), file_tree(tmp_path / "elsewhere")
+    for model_id in ids:
+        status, answer = await app.api.delete(f"/launchpad/models/{model_id}")
+        assert status == 403 and answer["error"]["code"] == "forbidden"
+    # an id made from a real path outside every root is simply unknown
+    from lp.launchpad.model_library import model_id as id_of
+
+    status, _ = await app.api.delete(f"/launchpad/models/{id_of(str(precious))}")
+    assert status == 404
+    assert file_tree(app.ws) == before and file_tree(tmp_path / "elsewhere") == outside
+
+
+# --- queue, catalog, system, metrics -------------------------------------------------------------
+
+
+async def test_queue_is_empty_standalone(app: SimpleNamespace) -> None:
+    status, body = await app.api.get("/launchpad/queue")
+    assert status == 200 and body == {"running": [], "pending": [], "remaining": 0, "available": False}
+
+
+async def test_catalog_warnings_and_user_presets_reload(app: SimpleNamespace) -> None:
+    _, body = await app.api.get("/launchpad/catalog/warnings")
+    assert body["warnings"] == []
+    write_presets(app.ws, """\
+        schema: 1
+        presets:
+          - id: broken
+            name: Broken
+            category: image
+            files: [{folder: nowhere, name: x.safetensors, url: "https://example.invalid/x"}]
+          - id: added-later
+            name: Added later
+            category: audio
+            files: [{folder: checkpoints, name: later.safetensors, url: "https://example.invalid/l"}]
+        """, name="more.yaml")
+    status, body = await app.api.post("/launchpad/catalog/reload")
+    assert status == 200
+    (warning,) = body["warnings"]
+    assert warning["preset"] == "broken" and warning["field"] == "files[0].folder"
+    assert warning["file"].endswith("more.yaml")
+    _, body = await app.api.get("/launchpad/presets?category=audio")
+    assert "added-later" in [p["id"] for p in body["presets"]]
+
+
+async def test_system_reading(app: SimpleNamespace) -> None:
+    status, body = await app.api.get("/launchpad/system")
+    assert status == 200
+    assert body["versions"]["launchpad"] and isinstance(body["gpu"]["devices"], list)
+    assert {d["name"] for d in body["disks"]} >= {"workspace", "models", "output"}
+
+
+async def test_system_watch_lease(app: SimpleNamespace) -> None:
+    status, body = await app.api.post("/launchpad/system/watch", json={"client_id": "tab-1", "ttl": 5})
+    assert status == 200 and body["client_id"] == "tab-1" and body["reading"]["cpu"] is not None
+    assert app.service.system.watchers == 1
+    status, body = await app.api.delete("/launchpad/system/watch/tab-1")
+    assert status == 200 and body["watchers"] == 0
+    status, body = await app.api.post("/launchpad/system/watch", json={"ttl": 5})
+    assert status == 400 and "client_id" in body["error"]["message"]
+
+
+async def test_metrics_are_prometheus_text(app: SimpleNamespace) -> None:
+    response = await app.client.get("/launchpad/metrics")
+    assert response.status == 200
+    assert response.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+    text = await response.text()
+    for name in ("launchpad_downloads", "launchpad_comfyui_queue_depth", "launchpad_disk_free_bytes"):
+        assert f"# TYPE {name}" in text
