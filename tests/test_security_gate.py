@@ -1,0 +1,229 @@
+"""With ENABLE_AUTH on, every route of the app is behind the login: ours standalone, and all of
+ComfyUI's (a PromptServer-like app with ComfyUI's route table, our package imported the way
+ComfyUI imports it). Each door is knocked on without credentials, with a session cookie and
+with a bearer token; WebSocket upgrades are refused without credentials.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import types
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+from security_support import (
+    COMFY_ROUTES,
+    PASSWORD,
+    TOKEN,
+    Target,
+    auth_settings,
+    comfy_like_app,
+    login,
+    route_targets,
+    standalone_client,
+)
+
+from conftest import ROOT, load_like_comfyui
+
+AUTH_ENV = {"ENABLE_AUTH": "1", "ACCESS_PASSWORD": PASSWORD, "LAUNCHPAD_API_TOKENS": f"other-token,{TOKEN}"}
+API = {"Accept": "application/json"}
+PAGE = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+
+
+async def knock(client: Any, target: Target, headers: dict[str, str]) -> aiohttp.ClientResponse:
+    kwargs: dict[str, Any] = {"headers": headers, "allow_redirects": False}
+    if target.method in ("POST", "PUT", "PATCH", "DELETE"):
+        kwargs["json"] = {}
+    response = await client.request(target.method, target.path, **kwargs)
+    await response.read()
+    return response
+
+
+async def assert_every_route_guarded(client: Any, targets: list[Target]) -> None:
+    assert targets
+    session = await login(client)
+    credentials = {
+        "cookie": {"Cookie": f"launchpad_session={session}"},
+        "bearer": {"Authorization": f"Bearer {TOKEN}"},
+    }
+    refused, let_in = [], []
+    for target in targets:
+        if target.websocket:
+            continue  # upgrades have their own test
+        response = await knock(client, target, API)
+        if target.open:
+            assert response.status != 401, target
+            continue
+        if response.status != 401 or (await response.json())["error"]["code"] != "login_required":
+            refused.append((target, response.status))
+        assert response.headers.get("WWW-Authenticate", "").startswith("Bearer"), target
+        if target.method == "GET":
+            page = await knock(client, target, PAGE)
+            location = page.headers.get("Location", "")
+            if page.status != 302 or not location.startswith("/launchpad/login?next="):
+                refused.append((target, f"page {page.status} {location}"))
+        for kind, headers in credentials.items():
+            response = await knock(client, target, {**API, **headers})
+            if response.status in (401, 403, 503) or response.headers.get("Location", "").startswith(
+                "/launchpad/login"
+            ):
+                let_in.append((target, kind, response.status))
+    assert refused == [], "routes not guarded"
+    assert let_in == [], "routes that refused valid credentials"
+
+
+async def assert_websocket_guarded(client: Any, path: str) -> None:
+    for headers, query in (({}, ""), ({"Authorization": "Bearer wrong-token"}, ""), ({}, "?token=wrong")):
+        with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+            await client.ws_connect(path + query, headers=headers)
+        assert refused.value.status == 401
+    session = await login(client)
+    for headers, query in (
+        ({"Cookie": f"launchpad_session={session}"}, ""),
+        ({"Authorization": f"Bearer {TOKEN}"}, ""),
+        ({}, f"?token={TOKEN}"),
+    ):
+        ws = await client.ws_connect(path + query, headers=headers)
+        first = await ws.receive_json(timeout=5)
+        assert first["type"] == "status"
+        await ws.close()
+    # a token in the query string is for WebSocket upgrades only
+    response = await client.get(f"/launchpad/presets?token={TOKEN}", headers=API)
+    assert response.status == 401
+
+
+# --- standalone -------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+async def standalone(workspace_dir: Path, tmp_path: Path, aiohttp_client: Any) -> Any:
+    return await standalone_client(aiohttp_client, auth_settings(workspace_dir, tmp_path))
+
+
+async def test_standalone_every_route_needs_login(standalone: Any) -> None:
+    targets = list(route_targets(standalone.server.app))
+    paths = {t.pattern for t in targets}
+    assert {"/launchpad/presets", "/api/launchpad/presets", "/", "/ws", "/launchpad/models/{model_id}"} <= paths
+    await assert_every_route_guarded(standalone, targets)
+
+
+@pytest.mark.parametrize("path", ["/ws", "/api/ws"])
+async def test_standalone_websocket_needs_login(standalone: Any, path: str) -> None:
+    await assert_websocket_guarded(standalone, path)
+
+
+@pytest.mark.parametrize("path", ["/launchpad/health", "/api/launchpad/health"])
+async def test_health_stays_open_for_the_healthcheck(standalone: Any, path: str) -> None:
+    response = await standalone.get(path)
+    assert response.status == 200 and (await response.json())["status"] == "ok"
+
+
+async def test_standalone_without_auth_needs_nothing(workspace_dir: Path, tmp_path: Path, aiohttp_client: Any) -> None:
+    client = await standalone_client(aiohttp_client, auth_settings(workspace_dir, tmp_path, enable_auth=False))
+    assert (await client.get("/launchpad/openapi.json")).status == 200
+    ws = await client.ws_connect("/ws")
+    assert (await ws.receive_json(timeout=5))["type"] == "status"
+    await ws.close()
+    assert not (workspace_dir / ".launchpad" / "session-secret").exists()  # no key made when auth is off
+
+
+# --- inside ComfyUI ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+async def comfy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, aiohttp_client: Any) -> SimpleNamespace:
+    return await comfy_like_app(tmp_path, monkeypatch, aiohttp_client, AUTH_ENV)
+
+
+async def test_comfyui_every_route_needs_login(comfy: SimpleNamespace) -> None:
+    targets = list(route_targets(comfy.app))
+    paths = {t.pattern for t in targets}
+    for _, path in COMFY_ROUTES:
+        assert path in paths and "/api" + path in paths  # ComfyUI's routes and their /api mirror
+    assert {"/launchpad/presets", "/api/launchpad/presets", "/internal/logs", "/extensions/some_pack/"} <= paths
+    await assert_every_route_guarded(comfy.client, targets)
+
+
+@pytest.mark.parametrize("path", ["/ws", "/api/ws"])
+async def test_comfyui_websocket_needs_login(comfy: SimpleNamespace, path: str) -> None:
+    await assert_websocket_guarded(comfy.client, path)
+
+
+async def test_comfyui_graph_page_redirects_to_login_and_back(comfy: SimpleNamespace) -> None:
+    response = await comfy.client.get("/?workflow=x", headers=PAGE, allow_redirects=False)
+    assert response.status == 302
+    assert response.headers["Location"] == "/launchpad/login?next=%2F%3Fworkflow%3Dx"
+    page = await comfy.client.get(response.headers["Location"], headers=PAGE)
+    assert page.status == 200 and 'data-next="/?workflow=x"' in await page.text()
+    session = await login(comfy.client)
+    graph = await comfy.client.get("/", headers={**PAGE, "Cookie": f"launchpad_session={session}"})
+    assert graph.status == 200 and "<title>ComfyUI</title>" in await graph.text()
+
+
+async def test_comfyui_without_auth_adds_no_middleware(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, aiohttp_client: Any
+) -> None:
+    comfy = await comfy_like_app(tmp_path, monkeypatch, aiohttp_client, {})
+    assert [mw.__name__ for mw in comfy.app.middlewares] == []
+    assert (await comfy.client.post("/prompt", json={})).status == 200
+
+
+async def test_enabled_without_credentials_locks_everything_but_health_and_login(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, aiohttp_client: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.ERROR):
+        comfy = await comfy_like_app(tmp_path, monkeypatch, aiohttp_client, {"ENABLE_AUTH": "true"})
+    assert "ACCESS_PASSWORD" in caplog.text
+    client = comfy.client
+    assert (await client.get("/launchpad/health")).status == 200
+    for method, path in (("GET", "/system_stats"), ("POST", "/prompt"), ("GET", "/launchpad/presets")):
+        response = await client.request(method, path, json={} if method == "POST" else None)
+        body = await response.json()
+        assert response.status == 503 and body["error"]["code"] == "auth_not_configured"
+        assert "ACCESS_PASSWORD" in body["error"]["message"]
+    page = await client.get("/", headers=PAGE, allow_redirects=False)
+    assert page.status == 302
+    login_page = await client.get(page.headers["Location"])
+    text = await login_page.text()
+    assert login_page.status == 503 and "ACCESS_PASSWORD" in text and "<form" not in text
+    attempt = await client.post("/launchpad/login", json={"password": ""})
+    assert attempt.status in (400, 503)
+    with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+        await client.ws_connect("/ws")
+    assert refused.value.status == 503
+
+
+async def test_comfyui_locked_when_auth_is_on_but_the_package_fails(
+    monkeypatch: pytest.MonkeyPatch, aiohttp_client: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A broken install must not leave ComfyUI open while the user believes it is locked."""
+
+    class Broken:
+        app = web.Application()
+
+        @property
+        def routes(self) -> object:
+            raise RuntimeError("boom from a broken PromptServer")
+
+    broken = Broken()
+
+    async def prompt(request: web.Request) -> web.Response:
+        return web.json_response({"queued": True})
+
+    broken.app.router.add_post("/prompt", prompt)
+    server = types.ModuleType("server")
+    server.PromptServer = type("PromptServer", (), {"instance": broken})  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "server", server)
+    monkeypatch.setenv("ENABLE_AUTH", "1")
+    monkeypatch.setenv("ACCESS_PASSWORD", PASSWORD)
+    with caplog.at_level(logging.ERROR):
+        load_like_comfyui(ROOT, "lp_security_broken")
+    assert "locked rather than served without a login" in caplog.text
+    client = await aiohttp_client(broken.app)
+    response = await client.post("/prompt", json={})
+    assert response.status == 503 and (await response.json())["error"]["code"] == "auth_unavailable"
