@@ -6,6 +6,7 @@ sub-applications and static directories included, so a test can knock on each do
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import re
 from collections.abc import Iterator
@@ -62,6 +63,16 @@ async def standalone_client(aiohttp_client: Any, settings: Settings) -> Any:
     write_presets(settings.workspace, PRESETS)
     service = LaunchpadService(settings)
     return await aiohttp_client(create_app(service))
+
+
+async def settled(client: Any) -> None:
+    """Wait until the service finished starting (or failed to): no start-up writes after this."""
+    for _ in range(500):
+        health = await (await client.get("/launchpad/health")).json()
+        if health["state"] != "starting":
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the service did not finish starting")
 
 
 @dataclass(frozen=True)
