@@ -28,6 +28,7 @@ from .catalog.store import CatalogStore
 from .config import Settings
 from .errors import Conflict, InvalidInput, LaunchpadError, WorkspaceError
 from .events import EventBus
+from .files import is_pickle
 from .model_library import ModelEntry, ModelLibrary
 from .model_roots import ModelRoots
 from .workspace import Workspace
@@ -288,6 +289,7 @@ class LaunchpadService:
                     "model_id": entry.id if entry is not None else None,
                     "used_by": [p for p in owners.get(model_file.key, []) if p != preset.id],
                     "job": jobs.get(model_file.key),
+                    "pickle": is_pickle(model_file.name),
                 }
             )
         row = self._preset_row(preset, listing, snapshot["presets"].get(preset.id))

@@ -16,18 +16,12 @@ from urllib.parse import unquote, urlsplit
 
 from .config import Settings
 from .errors import Forbidden, InvalidInput
-from .files import unsafe_reason
+from .files import PICKLE_EXTENSIONS, unsafe_reason
 
-PICKLE_EXTENSIONS = frozenset({".ckpt", ".pt", ".pth", ".bin", ".pkl", ".pickle"})
 SAFE_EXTENSIONS = frozenset({".safetensors", ".sft", ".gguf", ".onnx"})
 MODEL_EXTENSIONS = PICKLE_EXTENSIONS | SAFE_EXTENSIONS
 MAX_URL_CHARS = 2048
 _LOOPBACK_NAMES = {"localhost"}
-
-
-def is_pickle(name: str) -> bool:
-    """True for formats that unpickle on load (arbitrary code execution if the file is hostile)."""
-    return PurePosixPath(name.lower()).suffix in PICKLE_EXTENSIONS
 
 
 def _is_loopback(host: str) -> bool:

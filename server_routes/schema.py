@@ -241,6 +241,7 @@ COMPONENTS["PresetFile"] = obj(
         "model_id": nullable(STRING),
         "used_by": STRINGS,
         "job": {"type": ["object", "null"]},
+        "pickle": BOOL,
     }
 )
 
@@ -259,6 +260,7 @@ COMPONENTS["Model"] = obj(
         "size": INT,
         "mtime": NUMBER,
         "presets": STRINGS,
+        "pickle": BOOL,
     }
 )
 

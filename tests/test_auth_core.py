@@ -12,9 +12,10 @@ import pytest
 from lp.launchpad.auth import NOT_CONFIGURED, Authenticator, matches_any, secret_equals
 from lp.launchpad.config import Settings
 from lp.launchpad.errors import Forbidden, InvalidInput
+from lp.launchpad.files import is_pickle
 from lp.launchpad.login_limiter import LoginLimiter
 from lp.launchpad.session_secret import SECRET_FILE, load_session_secret
-from lp.launchpad.url_policy import check_custom_url, host_allowed, is_pickle
+from lp.launchpad.url_policy import check_custom_url, host_allowed
 
 PASSWORD = "correct horse battery staple"
 TOKEN = "tok-0123456789abcdef0123456789"
