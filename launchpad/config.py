@@ -84,6 +84,7 @@ class Settings:
     min_segmented_size: int = 64 * 2**20  # DOWNLOAD_SEGMENTED_FROM: smaller files use one stream
     stall_timeout: float = 60.0  # DOWNLOAD_STALL_TIMEOUT: seconds without a byte before retrying
     retries: int = 5  # DOWNLOAD_RETRIES
+    retry_backoff: float = 1.0  # DOWNLOAD_RETRY_BACKOFF: seconds before the first retry, doubling after
     free_space_margin: int = 2 * 10**9  # DOWNLOAD_FREE_SPACE_MARGIN
     lock_ttl: float = 60.0  # DOWNLOAD_LOCK_TTL: a volume lock without heartbeat expires after this
     preset_download: tuple[str, ...] = ()  # PRESET_DOWNLOAD=ID1,ID2
@@ -129,6 +130,7 @@ class Settings:
             ),
             stall_timeout=_float(env, "DOWNLOAD_STALL_TIMEOUT", cls.stall_timeout),
             retries=_int(env, "DOWNLOAD_RETRIES", cls.retries, minimum=0),
+            retry_backoff=_float(env, "DOWNLOAD_RETRY_BACKOFF", cls.retry_backoff),
             free_space_margin=parse_size(margin, "DOWNLOAD_FREE_SPACE_MARGIN") if margin else cls.free_space_margin,
             lock_ttl=_float(env, "DOWNLOAD_LOCK_TTL", cls.lock_ttl),
             preset_download=_list(env.get("PRESET_DOWNLOAD")),

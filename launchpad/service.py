@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -73,6 +74,8 @@ class LaunchpadService:
         self._ready: asyncio.Future[None] | None = None
         self._start_error: BaseException | None = None
         self._owners_cache: tuple[int, dict[str, list[str]]] = (-1, {})
+        self.counters = DownloadCounters()
+        self.bus.subscribe(self.counters.on_event)
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -167,6 +170,8 @@ class LaunchpadService:
                     await part.close()
                 except Exception:
                     log.exception("error while closing %s", type(part).__name__)
+        if self.reader is not None:
+            await asyncio.to_thread(self.reader.close)
 
     # --- catalog -----------------------------------------------------------------------------
 
@@ -411,10 +416,48 @@ class LaunchpadService:
         }
 
     async def metrics(self) -> str:
+        """Prometheus text: downloads, bytes, failures, ComfyUI's queue depth, GPU and disk figures."""
         await self.ready()
-        from .metrics import render
+        from .metrics import render_metrics
 
-        return await render(self)
+        reading = await self.system.reading_async()
+        text = render_metrics(
+            self.downloads.snapshot(),
+            bytes_downloaded_total=self.counters.bytes,
+            download_failures_total=self.counters.failures,
+            system=reading,
+        )
+        if self.host.queue is not None:
+            depth = self.queue()["remaining"]
+            text += (
+                "# HELP launchpad_comfyui_queue_depth Prompts running or waiting in ComfyUI's queue.\n"
+                "# TYPE launchpad_comfyui_queue_depth gauge\n"
+                f"launchpad_comfyui_queue_depth {depth}\n"
+            )
+        return text
+
+
+class DownloadCounters:
+    """Bytes downloaded and jobs failed since the process started, from ``launchpad.download`` events."""
+
+    def __init__(self) -> None:
+        self.bytes = 0
+        self.failures = 0
+        self._seen: dict[str, tuple[int, str]] = {}  # job id -> (bytes_done, state) last seen
+        self._lock = threading.Lock()
+
+    def on_event(self, event: str, data: Mapping[str, Any]) -> None:
+        if event != events.DOWNLOAD or not isinstance(data.get("id"), str):
+            return
+        done = data.get("bytes_done") if isinstance(data.get("bytes_done"), int) else 0
+        state = str(data.get("state"))
+        with self._lock:
+            before, before_state = self._seen.get(data["id"], (None, ""))
+            if before is not None and done > before:
+                self.bytes += done - before  # a resumed job starts from its partial file: count only new bytes
+            if state == "failed" and before_state != "failed":
+                self.failures += 1
+            self._seen[data["id"]] = (done, state)
 
 
 # --- helpers --------------------------------------------------------------------------------------

@@ -144,6 +144,17 @@ def create_service(prompt_server: Any, settings: Settings | None = None) -> Laun
     return LaunchpadService(settings, host)
 
 
+async def _start(service: LaunchpadService) -> None:
+    from ..launchpad.logs import secrets_of, setup_logging
+
+    settings = service.settings
+    try:
+        await asyncio.to_thread(setup_logging, settings.workspace / "logs", settings.log_level, secrets_of(settings))
+    except Exception:  # logging only to ComfyUI's console is no reason not to start
+        log.exception("Launchpad could not set up its log file")
+    await service.start()
+
+
 def register(prompt_server: Any, settings: Settings | None = None) -> LaunchpadService:
     """Add Launchpad's routes to ``prompt_server.routes`` and hook its events and startup."""
     routes = prompt_server.routes
@@ -167,7 +178,7 @@ def register(prompt_server: Any, settings: Settings | None = None) -> LaunchpadS
         app.middlewares.append(auth_middleware(service.auth, service.settings.allowed_origins))
     if app is not None:
         async def start(_app: Any) -> None:
-            task = asyncio.ensure_future(service.start())
+            task = asyncio.ensure_future(_start(service))
             service.host.extra["start_task"] = task  # keep a reference so it is not collected
 
         async def stop(_app: Any) -> None:

@@ -161,6 +161,9 @@ def create_app(service: LaunchpadService) -> web.Application:
 
 def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8189) -> None:
     """Run the standalone server until interrupted."""
+    from ..launchpad.logs import secrets_of, setup_logging
+
+    setup_logging(settings.workspace / "logs", settings.log_level, secrets_of(settings))
     service = LaunchpadService(settings, Host(mode="standalone"))
     app = create_app(service)
     url_host = f"[{host}]" if ":" in host else host

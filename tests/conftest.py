@@ -80,3 +80,34 @@ RUN_CLI = ROOT / "tests" / "run_cli.py"
 def cli_argv(*args: str) -> list[str]:
     """argv that runs this checkout's `launchpad` CLI in a subprocess."""
     return [sys.executable, str(RUN_CLI), *args]
+
+
+@pytest.fixture
+def fakehub():
+    """A running :class:`fakehub.FakeHub` (fake Hugging Face, Civitai and misbehaving file server)."""
+    from fakehub import FakeHub
+
+    hub = FakeHub().start()
+    try:
+        yield hub
+    finally:
+        hub.stop()
+
+
+@pytest.fixture
+async def downloads(workspace_dir, fakehub):
+    """Factory: ``await downloads([presets], **settings)`` -> a started download-manager Harness
+    (see tests/downloads_helpers.py) on ``workspace_dir`` with ``fakehub`` as HF and Civitai."""
+    from downloads_helpers import make_harness, settings_for
+
+    made = []
+
+    async def make(presets, **overrides):
+        harness = make_harness(settings_for(workspace_dir, fakehub.url, **overrides), presets)
+        await harness.manager.start()
+        made.append(harness)
+        return harness
+
+    yield make
+    for harness in made:
+        await harness.manager.close()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -34,7 +35,7 @@ PRESETS = """\
 
 
 @pytest.fixture
-async def comfy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, aiohttp_client) -> SimpleNamespace:
+async def comfy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, aiohttp_client) -> AsyncIterator[SimpleNamespace]:
     base = tmp_path / "ComfyUI"
     extra_loras = tmp_path / "extra" / "loras"
     extra_loras.mkdir(parents=True)
@@ -51,10 +52,11 @@ async def comfy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, aiohttp_client)
     service = package.server_routes.comfy.current
     client = await aiohttp_client(add_routes(prompt_server))  # the app starts: on_startup starts Launchpad
     await service.ready()
-    return SimpleNamespace(
+    yield SimpleNamespace(
         server=prompt_server, service=service, client=client, api=Api(client, "/api"), base=base,
         models=base / "models", extra_loras=extra_loras, workspace=workspace, package=package,
     )
+    package.launchpad.logs.reset_logging()  # give pytest's log capture back its propagation
 
 
 def put(path: Path, size: int = 4) -> Path:
@@ -74,6 +76,11 @@ async def test_routes_answer_at_both_prefixes(comfy: SimpleNamespace, prefix: st
 async def test_inside_comfyui_only_state_dirs_are_created(comfy: SimpleNamespace) -> None:
     assert (comfy.workspace / "logs").is_dir() and (comfy.workspace / "config" / "presets").is_dir()
     assert not (comfy.workspace / "models").exists()  # models go where folder_paths says
+
+
+async def test_logs_go_to_the_workspace_log_file(comfy: SimpleNamespace) -> None:
+    text = (comfy.workspace / "logs" / "launchpad.log").read_text()
+    assert "ready (comfyui)" in text
 
 
 async def test_models_come_from_folder_paths_including_extra_paths(comfy: SimpleNamespace, tmp_path: Path) -> None:
@@ -114,6 +121,8 @@ async def test_queue_comes_from_comfyui(comfy: SimpleNamespace) -> None:
     assert status == 200 and body["available"] is True and body["remaining"] == 3
     assert body["running"] == [{"number": 3, "prompt_id": "p-run", "node_count": 2, "client_id": "tab"}]
     assert [item["prompt_id"] for item in body["pending"]] == ["p-next", "p-later"]
+    response = await comfy.client.get("/api/launchpad/metrics")
+    assert "launchpad_comfyui_queue_depth 3\n" in await response.text()
 
 
 async def test_events_go_through_send_sync_to_comfyui_websocket(comfy: SimpleNamespace) -> None:

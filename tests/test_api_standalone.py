@@ -328,5 +328,8 @@ async def test_metrics_are_prometheus_text(app: SimpleNamespace) -> None:
     assert response.status == 200
     assert response.headers["Content-Type"].startswith("text/plain; version=0.0.4")
     text = await response.text()
-    for name in ("launchpad_downloads", "launchpad_comfyui_queue_depth", "launchpad_disk_free_bytes"):
-        assert f"# TYPE {name}" in text
+    for name in ("launchpad_download_jobs", "launchpad_downloaded_bytes_total", "launchpad_download_failures_total",
+                 "launchpad_disk_free_bytes", "launchpad_gpus"):
+        assert f"# TYPE {name} " in text
+    assert 'launchpad_disk_free_bytes{name="workspace"' in text
+    assert "launchpad_comfyui_queue_depth" not in text  # standalone has no ComfyUI queue

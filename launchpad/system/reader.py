@@ -13,7 +13,7 @@ import logging
 import platform
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, is_dataclass
 from pathlib import Path
 
@@ -98,9 +98,9 @@ class SystemReader:
             self._cpu_limit = (now, limit)
         return self._cpu_limit[1]
 
-    def _part(self, name: str, read: object) -> object:
+    def _part(self, name: str, read: Callable[[], object]) -> object:
         try:
-            return read()  # type: ignore[operator]
+            return read()
         except Exception:  # a bug in one part must not blank the whole panel
             log.exception("system reading: %s failed", name)
             return None

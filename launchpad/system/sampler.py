@@ -63,6 +63,7 @@ class SystemSampler:
         self._events = events
         self._clock = clock
         self._lock = threading.Lock()
+        self._sampling = threading.RLock()
         self._leases: dict[str, float] = {}  # client id -> expiry on ``clock``
         self._history: deque[dict] = deque(maxlen=history)
         self._latest: dict | None = None
@@ -173,17 +174,19 @@ class SystemSampler:
 
     def _sample(self) -> dict | None:
         """Read, remember, emit; the payload sent, or None when the read failed."""
-        try:
-            reading = self._read()
-        except Exception:
-            log.exception("system reading failed")
-            return None
-        with self._lock:
-            self._history.append(_point(reading))
-            self._latest, self._latest_at = reading, self._clock()
-            payload = self._payload(reading)
-        self._events.emit(SYSTEM, payload)
-        return payload
+        # one sample at a time, so history and events keep the order the readings were taken
+        with self._sampling:
+            try:
+                reading = self._read()
+            except Exception:
+                log.exception("system reading failed")
+                return None
+            with self._lock:
+                self._history.append(_point(reading))
+                self._latest, self._latest_at = reading, self._clock()
+                payload = self._payload(reading)
+            self._events.emit(SYSTEM, payload)
+            return payload
 
     def _payload(self, reading: dict) -> dict:
         """The reading plus ``history`` and ``watchers``. Call with the lock held."""

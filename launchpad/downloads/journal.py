@@ -1,0 +1,164 @@
+"""The download queue on disk, so a process that dies or restarts picks its jobs up again.
+
+``<workspace>/.launchpad/downloads.json`` holds one record per file key (the newest job for
+that file) and, per preset, the files it had when installed. Several processes may share a
+workspace (the boot-time CLI, ComfyUI), so a save merges: under an advisory lock it reads
+the file, replaces only the records this process changed, and writes it back atomically.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import time
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+from ..catalog.schema import CivitaiSource, HFSource, ModelFile, Source, UrlSource
+from ..files import atomic_write_text
+from .jobs import ACTIVE, QUEUED, Job
+
+log = logging.getLogger(__name__)
+
+VERSION = 1
+KEEP_FINISHED = 7 * 24 * 3600  # finished jobs older than this are dropped from the journal
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: one process per workspace is the norm there
+    fcntl = None  # type: ignore[assignment]
+
+
+def source_from_dict(data: Mapping[str, object]) -> Source:
+    kind = data.get("kind")
+    if kind == "hf":
+        return HFSource(str(data["repo"]), str(data["path"]), str(data.get("revision") or "main"))
+    if kind == "civitai":
+        return CivitaiSource(int(data["version"]))  # type: ignore[call-overload]
+    if kind == "url":
+        return UrlSource(str(data["url"]))
+    raise ValueError(f"unknown source kind {kind!r}")
+
+
+def job_record(job: Job) -> dict[str, object]:
+    data = job.to_dict()
+    data["file"] = job.file.to_dict()
+    data.pop("speed", None)
+    data.pop("eta", None)
+    return data
+
+
+def job_from_record(data: Mapping[str, object]) -> Job:
+    file_data = data["file"]
+    assert isinstance(file_data, dict)
+    model_file = ModelFile(
+        folder=str(file_data["folder"]),
+        name=str(file_data["name"]),
+        source=source_from_dict(file_data["source"]),
+        size=file_data.get("size"),  # type: ignore[arg-type]
+        sha256=file_data.get("sha256"),  # type: ignore[arg-type]
+    )
+    job = Job(
+        file=model_file,
+        target=Path(str(data["path"])),
+        preset_ids=[str(p) for p in data.get("preset_ids", [])],  # type: ignore[union-attr]
+        id=str(data["id"]),
+        state=str(data["state"]),
+        bytes_done=int(data.get("bytes_done") or 0),  # type: ignore[arg-type]
+        bytes_total=data.get("bytes_total"),  # type: ignore[arg-type]
+        error=data.get("error"),  # type: ignore[arg-type]
+        message=data.get("message"),  # type: ignore[arg-type]
+        attempts=int(data.get("attempts") or 0),  # type: ignore[arg-type]
+        created_at=float(data.get("created_at") or time.time()),  # type: ignore[arg-type]
+        updated_at=float(data.get("updated_at") or time.time()),  # type: ignore[arg-type]
+    )
+    if job.state in ACTIVE:
+        job.state = QUEUED  # whatever it was doing was interrupted; it starts again from the queue
+    return job
+
+
+class Journal:
+    def __init__(self, state_dir: Path) -> None:
+        self.path = state_dir / "downloads.json"
+        self._lock_path = state_dir / "downloads.lock"
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if fcntl is None:
+            yield
+            return
+        with open(self._lock_path, "a+") as fh:
+            with contextlib.suppress(OSError):  # some network file systems refuse flock: merge without it
+                fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+            yield
+
+    def _read(self) -> dict[str, dict]:
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return {"jobs": {}, "presets": {}}
+        except (OSError, ValueError) as exc:
+            log.warning("download journal %s is unreadable (%s); starting with an empty queue", self.path, exc)
+            return {"jobs": {}, "presets": {}}
+        if not isinstance(data, dict) or data.get("version") != VERSION:
+            return {"jobs": {}, "presets": {}}
+        jobs = data.get("jobs") if isinstance(data.get("jobs"), dict) else {}
+        presets = data.get("presets") if isinstance(data.get("presets"), dict) else {}
+        return {"jobs": jobs, "presets": presets}
+
+    def load(self) -> tuple[list[Job], dict[str, dict[str, int | None]]]:
+        """Jobs (unfinished ones back to queued) and each preset's files. Blocking."""
+        with self._locked():
+            data = self._read()
+        jobs = []
+        for key, record in data["jobs"].items():
+            try:
+                jobs.append(job_from_record(record))
+            except (KeyError, TypeError, ValueError, AssertionError) as exc:
+                log.warning("skipping download journal entry %s: %s", key, exc)
+        presets = {
+            str(pid): {str(k): v for k, v in files.items()}
+            for pid, files in data["presets"].items()
+            if isinstance(files, dict)
+        }
+        return jobs, presets
+
+    def save(
+        self,
+        jobs: Mapping[str, dict[str, object]],
+        presets: Mapping[str, Mapping[str, int | None]],
+        forget_jobs: Mapping[str, str],
+        forget_presets: set[str],
+    ) -> None:
+        """Merge this process's changes into the journal. Blocking: run in a thread.
+
+        ``jobs``: key -> record of changed jobs; ``forget_jobs``: key -> id of a job to drop
+        (only dropped while the journal still has that very job).
+        """
+        with self._locked():
+            data = self._read()
+            merged_jobs = data["jobs"]
+            merged_jobs.update(jobs)
+            for key, job_id in forget_jobs.items():
+                if isinstance(merged_jobs.get(key), dict) and merged_jobs[key].get("id") == job_id:
+                    del merged_jobs[key]
+            cutoff = time.time() - KEEP_FINISHED
+            for key in [k for k, r in merged_jobs.items() if _stale(r, cutoff)]:
+                del merged_jobs[key]
+            merged_presets = data["presets"]
+            merged_presets.update({pid: dict(files) for pid, files in presets.items()})
+            for pid in forget_presets:
+                merged_presets.pop(pid, None)
+            text = json.dumps({"version": VERSION, "jobs": merged_jobs, "presets": merged_presets}, indent=1)
+            atomic_write_text(self.path, text + "\n")
+
+
+def _stale(record: object, cutoff: float) -> bool:
+    if not isinstance(record, dict):
+        return True
+    updated = record.get("updated_at")
+    return record.get("state") not in ACTIVE and isinstance(updated, (int, float)) and updated < cutoff
+
+
