@@ -190,5 +190,7 @@ async def comfy_like_app(
     app.add_subapp("/internal", internal)
     app.router.add_static("/extensions/some_pack", web_root)
     app.router.add_static("/", web_root)  # ComfyUI's web root catch-all comes last
-    client = await aiohttp_client(app)
+    client = await aiohttp_client(app)  # starts the app: Launchpad sets up its logging, then starts
+    await settled(client)
+    package.launchpad.logs.reset_logging()  # give pytest's log capture back its propagation
     return SimpleNamespace(server=server, app=app, client=client, package=package, workspace=workspace)
