@@ -21,10 +21,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import __version__, events
+from . import __version__, events, model_folders
 from .auth import Authenticator
 from .catalog.loader import Catalog
-from .catalog.schema import Preset
+from .catalog.schema import ModelFile, Preset, UrlSource
 from .catalog.store import CatalogStore
 from .config import Settings
 from .errors import Conflict, InvalidInput, LaunchpadError, WorkspaceError
@@ -32,6 +32,7 @@ from .events import EventBus
 from .files import is_pickle
 from .model_library import ModelEntry, ModelLibrary
 from .model_roots import ModelRoots
+from .url_policy import check_custom_url
 from .workspace import Workspace
 
 log = logging.getLogger("launchpad.service")
@@ -303,6 +304,17 @@ class LaunchpadService:
     async def install(self, preset_ids: Sequence[str]) -> dict[str, object]:
         await self.ready()
         return await self.downloads.install(list(dict.fromkeys(preset_ids)))
+
+    async def download_url(self, url: str, folder: str, name: str | None) -> dict[str, object]:
+        """Download one file from a client-given URL: only with ALLOW_CUSTOM_URLS, see url_policy."""
+        checked = check_custom_url(url, name, self.settings)  # Forbidden while switched off
+        canonical = model_folders.canonical(folder)
+        if canonical is None:
+            raise InvalidInput(f"{folder!r} is not a model folder; use one of: {', '.join(model_folders.FOLDER_NAMES)}")
+        await self.ready()
+        job = await self.downloads.install_file(ModelFile(canonical, checked.name, UrlSource(checked.url)))
+        log.info("custom download queued from %s into %s/%s", checked.host, canonical, checked.name)
+        return {"job": job, "pickle": checked.pickle}
 
     async def uninstall(self, preset_id: str) -> dict[str, object]:
         await self.ready()

@@ -126,6 +126,22 @@ ROUTES: list[Route] = [
     # downloads
     Route("GET", f"{P}/downloads", h.list_downloads, "Every download job and each preset's progress (for a tab "
           "that opens or reconnects)", "downloads", response=ref("DownloadSnapshot")),
+    Route(
+        "POST", f"{P}/downloads/url", h.download_url,
+        "Download one file from a URL (only with ALLOW_CUSTOM_URLS, to ALLOWED_URL_HOSTS)", "downloads",
+        body=obj(
+            {
+                "url": {"type": "string", "minLength": 1, "maxLength": 2048},
+                "folder": {"type": "string", "minLength": 1, "maxLength": 64},
+                "name": {"type": "string", "minLength": 1, "maxLength": 1024},
+            },
+            required=("url", "folder"),
+        ),
+        response=obj({"job": ref("Job"), "pickle": BOOL}), status=202, errors=(403, 409, 415),
+        description="Off unless ALLOW_CUSTOM_URLS=1 (403 says how to switch it on). https only, to a host in "
+        "ALLOWED_URL_HOSTS or a subdomain, saved under a model extension; `name` defaults to the URL's last "
+        "segment. `pickle` is true for formats that can run code when loaded (.ckpt, .pt, .pth, .bin, .pkl).",
+    ),
     Route("POST", f"{P}/downloads/{{job_id}}/cancel", h.cancel_download, "Cancel one download job", "downloads",
           body=EMPTY_BODY, response=ANY_OBJECT, errors=(404, 409, 415)),
     Route("POST", f"{P}/downloads/{{job_id}}/retry", h.retry_download, "Retry a failed or cancelled job, "
