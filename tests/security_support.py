@@ -15,6 +15,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import aiohttp
 import pytest
 from aiohttp import web
 from apiclient import write_presets
@@ -125,8 +126,88 @@ async def login(client: Any, secret: str = PASSWORD, **headers: str) -> str:
     response = await client.post("/launchpad/login", json={"password": secret}, headers=headers)
     assert response.status == 200, await response.text()
     token = response.cookies[COOKIE].value
-    client.session.cookie_jar.clear()
+    getattr(client, "session", client).cookie_jar.clear()  # a test client, or a plain ClientSession
     return token
+
+
+# --- walking every route ------------------------------------------------------------------------
+
+API = {"Accept": "application/json"}
+PAGE = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+GATE_CODES = {"login_required", "cross_origin", "auth_not_configured", "locked_out"}
+
+
+async def gate_refused(response: aiohttp.ClientResponse) -> bool:
+    """Whether our gate (not the route behind it) answered."""
+    if response.headers.get("Location", "").startswith("/launchpad/login"):
+        return True
+    if response.content_type != "application/json":
+        return False
+    try:
+        body = await response.json()
+    except ValueError:
+        return False
+    return isinstance(body, dict) and isinstance(body.get("error"), dict) and body["error"].get("code") in GATE_CODES
+
+
+async def knock(client: Any, target: Target, headers: dict[str, str]) -> aiohttp.ClientResponse:
+    kwargs: dict[str, Any] = {"headers": headers, "allow_redirects": False}
+    if target.method in ("POST", "PUT", "PATCH", "DELETE"):
+        kwargs["json"] = {}
+    response = await client.request(target.method, target.path, **kwargs)
+    await response.read()
+    return response
+
+
+async def assert_every_route_guarded(client: Any, targets: list[Target]) -> None:
+    assert targets
+    session = await login(client)
+    credentials = {
+        "cookie": {"Cookie": f"launchpad_session={session}"},
+        "bearer": {"Authorization": f"Bearer {TOKEN}"},
+    }
+    refused, let_in = [], []
+    for target in targets:
+        if target.websocket:
+            continue  # upgrades have their own test
+        response = await knock(client, target, API)
+        if target.open:
+            assert response.status != 401, target
+            continue
+        if response.status != 401 or (await response.json())["error"]["code"] != "login_required":
+            refused.append((target, response.status))
+        assert response.headers.get("WWW-Authenticate", "").startswith("Bearer"), target
+        if target.method == "GET":
+            page = await knock(client, target, PAGE)
+            location = page.headers.get("Location", "")
+            if page.status != 302 or not location.startswith("/launchpad/login?next="):
+                refused.append((target, f"page {page.status} {location}"))
+        for kind, headers in credentials.items():
+            response = await knock(client, target, {**API, **headers})
+            if await gate_refused(response):
+                let_in.append((target, kind, response.status))
+    assert refused == [], "routes not guarded"
+    assert let_in == [], "routes that refused valid credentials"
+
+
+async def assert_websocket_guarded(client: Any, path: str) -> None:
+    for headers, query in (({}, ""), ({"Authorization": "Bearer wrong-token"}, ""), ({}, "?token=wrong")):
+        with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+            await client.ws_connect(path + query, headers=headers)
+        assert refused.value.status == 401
+    session = await login(client)
+    for headers, query in (
+        ({"Cookie": f"launchpad_session={session}"}, ""),
+        ({"Authorization": f"Bearer {TOKEN}"}, ""),
+        ({}, f"?token={TOKEN}"),
+    ):
+        ws = await client.ws_connect(path + query, headers=headers)
+        first = await ws.receive_json(timeout=5)
+        assert first["type"] == "status"
+        await ws.close()
+    # a token in the query string is for WebSocket upgrades only
+    response = await client.get(f"/launchpad/presets?token={TOKEN}", headers=API)
+    assert response.status == 401
 
 
 # --- a PromptServer-like app with ComfyUI's own routes -----------------------------------------

@@ -18,9 +18,11 @@ import pytest
 from aiohttp import web
 from security_support import (
     COMFY_ROUTES,
+    PAGE,
     PASSWORD,
     TOKEN,
-    Target,
+    assert_every_route_guarded,
+    assert_websocket_guarded,
     auth_settings,
     comfy_like_app,
     login,
@@ -31,70 +33,6 @@ from security_support import (
 from conftest import ROOT, load_like_comfyui
 
 AUTH_ENV = {"ENABLE_AUTH": "1", "ACCESS_PASSWORD": PASSWORD, "LAUNCHPAD_API_TOKENS": f"other-token,{TOKEN}"}
-API = {"Accept": "application/json"}
-PAGE = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
-
-
-async def knock(client: Any, target: Target, headers: dict[str, str]) -> aiohttp.ClientResponse:
-    kwargs: dict[str, Any] = {"headers": headers, "allow_redirects": False}
-    if target.method in ("POST", "PUT", "PATCH", "DELETE"):
-        kwargs["json"] = {}
-    response = await client.request(target.method, target.path, **kwargs)
-    await response.read()
-    return response
-
-
-async def assert_every_route_guarded(client: Any, targets: list[Target]) -> None:
-    assert targets
-    session = await login(client)
-    credentials = {
-        "cookie": {"Cookie": f"launchpad_session={session}"},
-        "bearer": {"Authorization": f"Bearer {TOKEN}"},
-    }
-    refused, let_in = [], []
-    for target in targets:
-        if target.websocket:
-            continue  # upgrades have their own test
-        response = await knock(client, target, API)
-        if target.open:
-            assert response.status != 401, target
-            continue
-        if response.status != 401 or (await response.json())["error"]["code"] != "login_required":
-            refused.append((target, response.status))
-        assert response.headers.get("WWW-Authenticate", "").startswith("Bearer"), target
-        if target.method == "GET":
-            page = await knock(client, target, PAGE)
-            location = page.headers.get("Location", "")
-            if page.status != 302 or not location.startswith("/launchpad/login?next="):
-                refused.append((target, f"page {page.status} {location}"))
-        for kind, headers in credentials.items():
-            response = await knock(client, target, {**API, **headers})
-            if response.status in (401, 403, 503) or response.headers.get("Location", "").startswith(
-                "/launchpad/login"
-            ):
-                let_in.append((target, kind, response.status))
-    assert refused == [], "routes not guarded"
-    assert let_in == [], "routes that refused valid credentials"
-
-
-async def assert_websocket_guarded(client: Any, path: str) -> None:
-    for headers, query in (({}, ""), ({"Authorization": "Bearer wrong-token"}, ""), ({}, "?token=wrong")):
-        with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
-            await client.ws_connect(path + query, headers=headers)
-        assert refused.value.status == 401
-    session = await login(client)
-    for headers, query in (
-        ({"Cookie": f"launchpad_session={session}"}, ""),
-        ({"Authorization": f"Bearer {TOKEN}"}, ""),
-        ({}, f"?token={TOKEN}"),
-    ):
-        ws = await client.ws_connect(path + query, headers=headers)
-        first = await ws.receive_json(timeout=5)
-        assert first["type"] == "status"
-        await ws.close()
-    # a token in the query string is for WebSocket upgrades only
-    response = await client.get(f"/launchpad/presets?token={TOKEN}", headers=API)
-    assert response.status == 401
 
 
 # --- standalone -------------------------------------------------------------------------------------
