@@ -9,7 +9,7 @@
   of a secret leaks through timing, and a token list is checked in full, never short-circuited.
 - Wrong secrets are throttled per client (:class:`LoginLimiter`); nothing secret is logged.
 
-This module is pure: the HTTP layer (server_routes/auth.py) reads cookies and headers and
+This module is pure: the HTTP layer (server_routes/security.py) reads cookies and headers and
 calls it.
 """
 
