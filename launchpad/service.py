@@ -302,7 +302,7 @@ class LaunchpadService:
         return {**row, "files": files}
 
     async def install(self, preset_ids: Sequence[str]) -> dict[str, object]:
-        await self.ready()
+        await self.catalog()  # a preset file the user just saved counts
         return await self.downloads.install(list(dict.fromkeys(preset_ids)))
 
     async def download_url(self, url: str, folder: str, name: str | None) -> dict[str, object]:
@@ -317,18 +317,16 @@ class LaunchpadService:
         return {"job": job, "pickle": checked.pickle}
 
     async def uninstall(self, preset_id: str) -> dict[str, object]:
-        await self.ready()
-        self.catalogs.current().get(preset_id)  # NotFound before anything else
+        (await self.catalog()).get(preset_id)  # NotFound before anything else
         result = await self.downloads.uninstall(preset_id)
-        for deleted in result.get("deleted", []):
-            self.bus.emit(events.MODEL, {"action": "deleted", "key": deleted, "preset_id": preset_id})
+        for path in result.get("deleted", []):
+            self.bus.emit(events.MODEL, {"action": "deleted", "path": path, "preset_id": preset_id})
         return result
 
     async def cancel_preset(self, preset_id: str) -> dict[str, object]:
-        await self.ready()
-        self.catalogs.current().get(preset_id)
-        result = await self.downloads.cancel_preset(preset_id)
-        return result if isinstance(result, dict) else {"preset_id": preset_id, "cancelled": result}
+        await self.catalog()
+        cancelled = await self.downloads.cancel_preset(preset_id)
+        return {"preset_id": preset_id, "cancelled": list(cancelled)}
 
     # --- downloads ---------------------------------------------------------------------------
 
@@ -338,11 +336,11 @@ class LaunchpadService:
 
     async def cancel_job(self, job_id: str) -> dict[str, object]:
         await self.ready()
-        return _job_result(await self.downloads.cancel(job_id), job_id, self.downloads)
+        return await self.downloads.cancel(job_id)
 
     async def retry_job(self, job_id: str) -> dict[str, object]:
         await self.ready()
-        return _job_result(await self.downloads.retry(job_id), job_id, self.downloads)
+        return await self.downloads.retry(job_id)
 
     # --- models ------------------------------------------------------------------------------
 
@@ -380,7 +378,7 @@ class LaunchpadService:
         entry = await self.library.delete_async(file_id, refuse=refuse)
         owners = self._owners(self.catalogs.current())
         deleted = entry.to_dict(owners)
-        self.bus.emit(events.MODEL, {"action": "deleted", "key": entry.key, "model": deleted})
+        self.bus.emit(events.MODEL, {"action": "deleted", "path": entry.path, "key": entry.key, "model": deleted})
         return {"deleted": deleted}
 
     # --- system, queue, health -----------------------------------------------------------------
@@ -498,13 +496,6 @@ def _latest_jobs(jobs: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, Any]]
         if current is None or job.get("updated_at", 0) >= current.get("updated_at", 0):
             latest[job["key"]] = dict(job)
     return latest
-
-
-def _job_result(result: object, job_id: str, downloads: Any) -> dict[str, object]:
-    if isinstance(result, dict):
-        return result
-    job = next((j for j in downloads.snapshot()["jobs"] if j["id"] == job_id), None)
-    return {"job": job}
 
 
 def _queue_item(item: Any) -> dict[str, object]:

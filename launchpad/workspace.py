@@ -17,6 +17,7 @@ from . import model_folders
 from .errors import WorkspaceError
 
 TOP_DIRS = ("models", "output", "input", "workflows", "config", "logs", "cache", "user")
+DEFAULT_ROOT = "/workspace"
 RUNPOD_SERVERLESS_VOLUME = Path("/runpod-volume")
 LOW_SPACE_BYTES = 10 * 10**9
 
@@ -147,11 +148,11 @@ def write_test(directory: Path) -> str | None:
             probe.unlink()
 
 
-def default_root(env_root: Path) -> Path:
-    """The configured root, or RunPod serverless's /runpod-volume when /workspace is absent."""
-    if str(env_root) == "/workspace" and not env_root.exists() and RUNPOD_SERVERLESS_VOLUME.is_dir():
-        return RUNPOD_SERVERLESS_VOLUME
-    return env_root
+def default_root(configured: Path, serverless_volume: Path = RUNPOD_SERVERLESS_VOLUME) -> Path:
+    """The configured root, or RunPod serverless's /runpod-volume when the default /workspace is absent."""
+    if str(configured) == DEFAULT_ROOT and not configured.exists() and serverless_volume.is_dir():
+        return serverless_volume
+    return configured
 
 
 # --- doctor ---------------------------------------------------------------------------

@@ -46,7 +46,8 @@ PRESET_LIST = obj(
 )
 
 INSTALL_BODY = obj({"presets": array(PRESET_ID, minItems=1, maxItems=500)})
-INSTALL_RESULT = obj({"jobs": array(ref("Job")), "skipped": array(ANY_OBJECT)}, closed=False)
+INSTALL_RESULT = obj({"jobs": array(ref("Job")), "skipped": STRINGS}, closed=False)
+CANCEL_PRESET_RESULT = obj({"preset_id": STRING, "cancelled": array(ref("Job"))})
 UNINSTALL_RESULT = obj(
     {"deleted": STRINGS, "kept": array(obj({"key": STRING, "used_by": STRINGS}, closed=False))}, closed=False
 )
@@ -142,10 +143,10 @@ ROUTES: list[Route] = [
         "ALLOWED_URL_HOSTS or a subdomain, saved under a model extension; `name` defaults to the URL's last "
         "segment. `pickle` is true for formats that can run code when loaded (.ckpt, .pt, .pth, .bin, .pkl).",
     ),
-    Route("POST", f"{P}/downloads/{{job_id}}/cancel", h.cancel_download, "Cancel one download job", "downloads",
-          body=EMPTY_BODY, response=ANY_OBJECT, errors=(404, 409, 415)),
+    Route("POST", f"{P}/downloads/{{job_id}}/cancel", h.cancel_download, "Cancel one download job (its partial "
+          "file is deleted)", "downloads", body=EMPTY_BODY, response=ref("Job"), errors=(404, 409, 415)),
     Route("POST", f"{P}/downloads/{{job_id}}/retry", h.retry_download, "Retry a failed or cancelled job, "
-          "resuming its partial file", "downloads", body=EMPTY_BODY, response=ANY_OBJECT, errors=(404, 409, 415)),
+          "resuming its partial file", "downloads", body=EMPTY_BODY, response=ref("Job"), errors=(404, 409, 415)),
     # models
     Route(
         "GET", f"{P}/models", h.list_models, "Model files in every model folder, with owning presets", "models",

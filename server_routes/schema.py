@@ -182,6 +182,7 @@ COMPONENTS["Job"] = obj(
         "speed": nullable(NUMBER),
         "eta": nullable(NUMBER),
         "error": {"type": ["object", "null"], "properties": COMPONENTS["JobError"]["properties"]},
+        "message": nullable(STRING),
         "path": nullable(STRING),
         "attempts": INT,
         "created_at": NUMBER,
@@ -194,7 +195,7 @@ COMPONENTS["Job"] = obj(
 COMPONENTS["PresetProgress"] = obj(
     {
         "preset_id": STRING,
-        "state": STRING,
+        "state": {"type": "string", "enum": ["queued", "downloading", "done", "failed", "cancelled", "removed"]},
         "bytes_done": INT,
         "bytes_total": nullable(INT),
         "speed": nullable(NUMBER),

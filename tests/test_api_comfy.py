@@ -5,6 +5,7 @@ mirrored under /api exactly like ComfyUI's add_routes, events through ``send_syn
 from __future__ import annotations
 
 import itertools
+import os
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -35,7 +36,9 @@ PRESETS = """\
 
 
 @pytest.fixture
-async def comfy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, aiohttp_client) -> AsyncIterator[SimpleNamespace]:
+async def comfy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, aiohttp_client, fakehub
+) -> AsyncIterator[SimpleNamespace]:
     base = tmp_path / "ComfyUI"
     extra_loras = tmp_path / "extra" / "loras"
     extra_loras.mkdir(parents=True)
@@ -46,6 +49,9 @@ async def comfy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, aiohttp_client)
     no_templates.mkdir()
     monkeypatch.setenv("WORKSPACE_ROOT", str(workspace))
     monkeypatch.setenv("LAUNCHPAD_TEMPLATES_DIR", str(no_templates))
+    monkeypatch.setenv("HF_ENDPOINT", fakehub.url)
+    monkeypatch.setenv("DOWNLOAD_FREE_SPACE_MARGIN", "0")
+    monkeypatch.setenv("DOWNLOAD_RETRY_BACKOFF", "0.02")
     prompt_server = StandInPromptServer()
     install(monkeypatch, prompt_server, folder_paths)
     package = load_like_comfyui(ROOT, f"lp_comfy_{next(_names)}")  # registers on PromptServer.instance
@@ -54,7 +60,7 @@ async def comfy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, aiohttp_client)
     await service.ready()
     yield SimpleNamespace(
         server=prompt_server, service=service, client=client, api=Api(client, "/api"), base=base,
-        models=base / "models", extra_loras=extra_loras, workspace=workspace, package=package,
+        models=base / "models", extra_loras=extra_loras, workspace=workspace, package=package, hub=fakehub,
     )
     package.launchpad.logs.reset_logging()  # give pytest's log capture back its propagation
 
@@ -69,7 +75,7 @@ def put(path: Path, size: int = 4) -> Path:
 async def test_routes_answer_at_both_prefixes(comfy: SimpleNamespace, prefix: str) -> None:
     status, body = await Api(comfy.client, prefix).get("/launchpad/health")
     assert status == 200 and body["mode"] == "comfyui" and body["state"] == "ready"
-    status, body = await Api(comfy.client, prefix).get("/launchpad/presets?search=comfy")
+    status, body = await Api(comfy.client, prefix).get("/launchpad/presets?search=comfy-test")
     assert [p["id"] for p in body["presets"]] == ["comfy-test"]
 
 
@@ -176,3 +182,33 @@ def test_workspace_inside_comfyui(tmp_path: Path) -> None:
     unset = Settings.from_env({})
     expected = Path("/workspace") if Path("/workspace").is_dir() else tmp_path / "ComfyUI" / "user" / "launchpad"
     assert workspace_root(unset, folder_paths) == expected
+
+
+async def test_install_events_reach_comfyui_websocket_and_file_lands_in_first_folder_path(
+    comfy: SimpleNamespace,
+) -> None:
+    data = os.urandom(200_000)
+    sha = comfy.hub.add_hf_file("acme/comfy", "unet/model.safetensors", data)
+    comfy.hub.behave("acme/comfy/unet/model.safetensors", rate=500_000)
+    write_presets(comfy.workspace, f"""\
+        schema: 1
+        presets:
+          - id: hub-comfy
+            name: Hub preset in ComfyUI
+            category: video
+            files:
+              - {{folder: diffusion_models, name: model.safetensors, hf: acme/comfy, path: unet/model.safetensors,
+                  sha256: {sha}}}
+        """, name="hub.yaml")
+    async with comfy.client.ws_connect("/ws?clientId=tab-2") as ws:
+        assert (await ws.receive_json(timeout=10))["type"] == "status"
+        status, _ = await comfy.api.post("/launchpad/presets/install", json={"presets": ["hub-comfy"]})
+        assert status == 202
+        seen = []
+        while not (seen and seen[-1]["type"] == "launchpad.preset" and seen[-1]["data"]["state"] == "done"):
+            seen.append(await ws.receive_json(timeout=60))
+    states = [m["data"]["state"] for m in seen if m["type"] == "launchpad.download"]
+    assert states[-1] == "done" and "downloading" in states
+    target = comfy.models / "unet" / "model.safetensors"  # ComfyUI's first diffusion_models path
+    assert target.read_bytes() == data
+    assert sys.modules["folder_paths"].get_filename_list("diffusion_models") == ["model.safetensors"]

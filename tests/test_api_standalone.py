@@ -6,6 +6,8 @@ must be refused are checked on the disk too: nothing changes.
 
 from __future__ import annotations
 
+import os
+from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -23,7 +25,7 @@ PRESETS = """\
         name: Test image model
         category: image
         description: A checkpoint and a LoRA for the API tests.
-        tags: [sdxl, test]
+        tags: [sdxl, zebrafixture]
         files:
           - folder: checkpoints
             name: test/base.safetensors
@@ -35,6 +37,7 @@ PRESETS = """\
       - id: test-video
         name: Test video model
         category: video
+        tags: [zebrafixture]
         files:
           - folder: diffusion_models
             name: video.safetensors
@@ -100,26 +103,26 @@ async def test_dashboard_page_at_root(app: SimpleNamespace) -> None:
 
 
 async def test_presets_list_with_filters_and_installed_state(app: SimpleNamespace) -> None:
-    status, body = await app.api.get("/launchpad/presets?search=test")
+    status, body = await app.api.get("/launchpad/presets?search=zebrafixture")
     assert status == 200
     rows = {p["id"]: p for p in body["presets"]}
     assert set(rows) == {"test-image", "test-video"}
     assert rows["test-image"]["state"] == "missing" and rows["test-image"]["file_count"] == 2
     assert {"image", "video"} <= set(body["categories"])
 
-    _, body = await app.api.get("/launchpad/presets?category=video&search=test")
+    _, body = await app.api.get("/launchpad/presets?category=video&search=zebrafixture")
     assert [p["id"] for p in body["presets"]] == ["test-video"]
-    _, body = await app.api.get("/launchpad/presets?search=sdxl")
+    _, body = await app.api.get("/launchpad/presets?search=sdxl+zebrafixture")
     assert [p["id"] for p in body["presets"]] == ["test-image"]
 
     put(app.models / "loras" / "style.safetensors", 5)
-    _, body = await app.api.get("/launchpad/presets?search=test")
+    _, body = await app.api.get("/launchpad/presets?search=zebrafixture")
     assert {p["id"]: p["state"] for p in body["presets"]} == {"test-image": "partial", "test-video": "partial"}
     put(app.models / "checkpoints" / "test" / "base.safetensors", 12)
-    _, body = await app.api.get("/launchpad/presets?installed=true&search=test")
+    _, body = await app.api.get("/launchpad/presets?installed=true&search=zebrafixture")
     assert [p["id"] for p in body["presets"]] == ["test-image"]
     assert body["presets"][0]["bytes_installed"] == 17
-    _, body = await app.api.get("/launchpad/presets?installed=false&search=test")
+    _, body = await app.api.get("/launchpad/presets?installed=false&search=zebrafixture")
     assert [p["id"] for p in body["presets"]] == ["test-video"]
 
 
@@ -333,3 +336,125 @@ async def test_metrics_are_prometheus_text(app: SimpleNamespace) -> None:
         assert f"# TYPE {name} " in text
     assert 'launchpad_disk_free_bytes{name="workspace"' in text
     assert "launchpad_comfyui_queue_depth" not in text  # standalone has no ComfyUI queue
+
+
+# --- a real install, watched over the WebSocket ----------------------------------------------------
+
+
+async def collect_until(ws, done) -> list[dict]:  # type: ignore[no-untyped-def]
+    """Messages from ``ws`` until ``done(message)``; fails after 60 s without one."""
+    messages = []
+    while True:
+        message = await ws.receive_json(timeout=60)
+        messages.append(message)
+        if done(message):
+            return messages
+
+
+@pytest.mark.parametrize("ws_path", ["/ws", "/api/ws"])
+async def test_websocket_receives_download_events_while_a_preset_installs(
+    workspace_dir: Path, tmp_path: Path, fakehub, aiohttp_client, ws_path: str
+) -> None:
+    weights = os.urandom(400_000)
+    lora = os.urandom(50_000)
+    sha = fakehub.add_hf_file("acme/model", "weights/model.safetensors", weights)
+    fakehub.behave("acme/model/weights/model.safetensors", rate=800_000)  # ~0.5 s: progress on the way
+    lora_url = fakehub.add_file("lora.safetensors", lora)
+    write_presets(workspace_dir, f"""\
+        schema: 1
+        presets:
+          - id: hub-preset
+            name: From the fake hub
+            category: image
+            files:
+              - folder: checkpoints
+                name: model.safetensors
+                hf: acme/model
+                path: weights/model.safetensors
+                size: {len(weights)}
+                sha256: {sha}
+              - folder: loras
+                name: lora.safetensors
+                url: {lora_url}
+        """)
+    settings = settings_for(workspace_dir, tmp_path)
+    settings = replace(settings, hf_endpoint=fakehub.url, retry_backoff=0.02, free_space_margin=0)
+    service = LaunchpadService(settings)
+    client = await aiohttp_client(create_app(service))
+    await service.ready()
+    api = Api(client)
+
+    async with client.ws_connect(ws_path + "?clientId=watcher") as ws:
+        hello = await ws.receive_json(timeout=10)
+        assert hello["type"] == "status" and hello["data"]["sid"] == "watcher"
+        status, body = await api.post("/launchpad/presets/install", json={"presets": ["hub-preset"]})
+        assert status == 202 and {j["key"] for j in body["jobs"]} == {
+            "checkpoints/model.safetensors", "loras/lora.safetensors"
+        }
+        messages = await collect_until(
+            ws, lambda m: m["type"] == "launchpad.preset" and m["data"]["state"] in ("done", "failed")
+        )
+
+    downloads = [m["data"] for m in messages if m["type"] == "launchpad.download"]
+    big = [d for d in downloads if d["key"] == "checkpoints/model.safetensors"]
+    assert big[-1]["state"] == "done" and big[-1]["error"] is None
+    assert any(d["state"] == "downloading" and 0 < d["bytes_done"] < len(weights) for d in big)
+    assert [d["bytes_done"] for d in big] == sorted(d["bytes_done"] for d in big)
+    assert {d["key"] for d in downloads if d["state"] == "done"} == {"checkpoints/model.safetensors",
+                                                                    "loras/lora.safetensors"}
+    assert messages[-1]["data"]["files_done"] == 2
+
+    assert (workspace_dir / "models" / "checkpoints" / "model.safetensors").read_bytes() == weights
+    assert (workspace_dir / "models" / "loras" / "lora.safetensors").read_bytes() == lora
+    _, detail = await api.get("/launchpad/presets/hub-preset")
+    assert detail["state"] == "installed" and all(f["state"] == "installed" for f in detail["files"])
+    _, models = await api.get("/launchpad/models?search=model.safetensors")
+    assert models["models"][0]["presets"] == ["hub-preset"]
+    _, snapshot = await api.get("/launchpad/downloads")
+    assert {j["state"] for j in snapshot["jobs"]} == {"done"}
+    assert snapshot["presets"]["hub-preset"]["state"] == "done"
+    response = await client.get("/launchpad/metrics")
+    assert 'launchpad_download_jobs{state="done"} 2' in await response.text()
+
+    # installing again skips what is on disk; uninstall deletes both files
+    status, body = await api.post("/launchpad/presets/install", json={"presets": ["hub-preset"]})
+    assert status == 202 and body["jobs"] == [] and len(body["skipped"]) == 2
+    status, body = await api.post("/launchpad/presets/hub-preset/uninstall")
+    assert status == 200 and sorted(body["deleted"]) == [
+        str(workspace_dir / "models" / "checkpoints" / "model.safetensors"),
+        str(workspace_dir / "models" / "loras" / "lora.safetensors"),
+    ]
+    assert not (workspace_dir / "models" / "loras" / "lora.safetensors").exists()
+
+
+async def test_cancel_and_retry_through_the_api(workspace_dir: Path, tmp_path: Path, fakehub, aiohttp_client) -> None:
+    data = os.urandom(300_000)
+    url = fakehub.add_file("slow.safetensors", data)
+    fakehub.behave("slow.safetensors", rate=50_000)  # six seconds: long enough to cancel
+    write_presets(workspace_dir, f"""\
+        schema: 1
+        presets:
+          - id: slow
+            name: Slow
+            category: image
+            files: [{{folder: checkpoints, name: slow.safetensors, url: "{url}", size: {len(data)}}}]
+        """)
+    settings = replace(settings_for(workspace_dir, tmp_path), retry_backoff=0.02, free_space_margin=0)
+    service = LaunchpadService(settings)
+    client = await aiohttp_client(create_app(service))
+    await service.ready()
+    api = Api(client)
+    _, body = await api.post("/launchpad/presets/install", json={"presets": ["slow"]})
+    job_id = body["jobs"][0]["id"]
+    status, body = await api.post(f"/launchpad/downloads/{job_id}/retry")
+    assert status == 409 and body["error"]["code"] == "conflict"  # still running
+    status, body = await api.post("/launchpad/presets/slow/cancel")
+    assert status == 200 and [j["id"] for j in body["cancelled"]] == [job_id]
+    assert body["cancelled"][0]["state"] == "cancelled"
+    status, body = await api.post(f"/launchpad/downloads/{job_id}/cancel")
+    assert status == 409
+    fakehub.behave("slow.safetensors")  # full speed from now on
+    status, body = await api.post(f"/launchpad/downloads/{job_id}/retry")
+    assert status == 200 and body["state"] == "queued"
+    await service.downloads.wait([job_id])
+    assert (workspace_dir / "models" / "checkpoints" / "slow.safetensors").read_bytes() == data

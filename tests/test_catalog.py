@@ -115,7 +115,11 @@ def test_source_from_url() -> None:
     hf = source_from_url("https://huggingface.co/Comfy-Org/Wan_2.2_ComfyUI_Repackaged/resolve/main/split_files/vae/wan2.2_vae.safetensors")
     assert hf == HFSource("Comfy-Org/Wan_2.2_ComfyUI_Repackaged", "split_files/vae/wan2.2_vae.safetensors", "main")
     assert source_from_url("https://civitai.com/api/download/models/4242") == CivitaiSource(4242)
-    assert isinstance(source_from_url("https://huggingface.co/org/repo/blob/main/x.bin"), UrlSource)
+    blob = source_from_url("https://huggingface.co/org/repo/blob/main/x.bin")
+    assert blob == HFSource("org/repo", "x.bin", "main")  # the page link means the file
+    assert isinstance(source_from_url("https://huggingface.co/org/repo"), UrlSource)
+    filtered = source_from_url("https://civitai.com/api/download/models/7?type=Model&fp=fp16&token=secret")
+    assert filtered == CivitaiSource(7, "type=Model&fp=fp16") and "secret" not in filtered.url
     with pytest.raises(ValueError):
         source_from_url("javascript:alert(1)")
 

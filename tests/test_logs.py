@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from lp.launchpad import events
 from lp.launchpad.config import Settings
 from lp.launchpad.logs import LOG_FILE, PACKAGE_LOGGER, reset_logging, secrets_of, setup_logging

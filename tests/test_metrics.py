@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
+
 from lp.launchpad import __version__
 from lp.launchpad.metrics import render_metrics
 from lp.launchpad.system import SystemReader

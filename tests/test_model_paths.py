@@ -136,3 +136,17 @@ def test_custom_nodes_on_the_volume(workspace_dir: Path) -> None:
     registered = load_like_comfyui_loader(workspace.extra_model_paths)
     assert registered["custom_nodes"] == [str(workspace_dir / "custom_nodes")]
     assert (workspace_dir / "custom_nodes").is_dir()
+
+
+def test_runpod_serverless_volume_is_used_when_workspace_is_absent(tmp_path: Path) -> None:
+    from lp.launchpad.workspace import default_root
+
+    volume = tmp_path / "runpod-volume"
+    volume.mkdir()
+    missing_default = Path("/workspace")
+    if missing_default.exists():
+        assert default_root(missing_default, volume) == missing_default  # a mounted /workspace wins
+    else:
+        assert default_root(missing_default, volume) == volume
+    assert default_root(tmp_path / "elsewhere", volume) == tmp_path / "elsewhere"  # an explicit root is kept
+    assert default_root(missing_default, tmp_path / "none") == missing_default

@@ -89,3 +89,9 @@ async def test_served_document_is_the_generated_one(workspace_dir: Path, tmp_pat
         response = await client.get(path)
         assert response.status == 200
         assert await response.json() == json.loads(json.dumps(document(ROUTES, mode="standalone")))
+
+
+def test_readme_documents_exactly_the_routes() -> None:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    listed = set(re.findall(r"^\| `(GET|POST|DELETE|PUT|PATCH) (/launchpad/[^`]*)` \|", text, re.MULTILINE))
+    assert listed == {(route.method, route.path) for route in ROUTES}

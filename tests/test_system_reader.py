@@ -8,6 +8,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+
 from lp.launchpad import __version__
 from lp.launchpad.events import json_safe
 from lp.launchpad.system import NvmlGpus, SystemReader, read_cpu_limit, read_memory, read_mounts

@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 
 import pytest
+
 from lp.launchpad.errors import InvalidInput
 from lp.launchpad.events import SYSTEM, EventBus
 from lp.launchpad.system import SystemReader, SystemSampler

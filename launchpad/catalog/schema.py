@@ -75,12 +75,14 @@ class HFSource:
 @dataclass(frozen=True)
 class CivitaiSource:
     version: int
+    query: str = ""  # the file choice a download link may carry, e.g. "type=Model&fp=fp16"
 
     kind = "civitai"
 
     @property
     def url(self) -> str:
-        return f"https://civitai.com/api/download/models/{self.version}"
+        base = f"https://civitai.com/api/download/models/{self.version}"
+        return f"{base}?{self.query}" if self.query else base
 
     def to_dict(self) -> dict[str, object]:
         return {"kind": "civitai", "version": self.version, "url": self.url}
@@ -172,14 +174,16 @@ def source_from_url(url: str) -> Source:
     host = parts.hostname.lower()
     if host in HF_HOSTS or host.endswith(".huggingface.co"):
         segments = [unquote(s) for s in parts.path.strip("/").split("/")]
-        if len(segments) >= 5 and segments[2] == "resolve":
+        # `/blob/` is the web page of a file; `/resolve/` is the file itself
+        if len(segments) >= 5 and segments[2] in ("resolve", "blob"):
             repo, revision, path = "/".join(segments[:2]), segments[3], "/".join(segments[4:])
             if REPO_PATTERN.match(repo) and unsafe_reason(path) is None:
                 return HFSource(repo, path, revision)
     if host == "civitai.com" or host.endswith(".civitai.com"):
         match = CIVITAI_DOWNLOAD.match(parts.path)
         if match:
-            return CivitaiSource(int(match.group(1)))
+            query = "&".join(p for p in parts.query.split("&") if p and not p.lower().startswith("token="))
+            return CivitaiSource(int(match.group(1)), query)
     return UrlSource(url)
 
 

@@ -52,7 +52,7 @@ class CatalogStore:
         curated_dir: Path = CURATED_DIR,
         include_templates: bool = True,
         on_change: Callable[[Catalog], None] | None = None,
-        check_interval: float = 1.0,
+        check_interval: float = 0.0,
     ) -> None:
         self._user_dir = user_dir
         self._templates_dir = templates_dir
@@ -88,7 +88,7 @@ class CatalogStore:
             return self._refresh_locked(force=True)
 
     def refresh(self) -> Catalog:
-        """Reload the user's presets if a file there changed (checked at most once a second)."""
+        """Reload the user's presets if a file there changed (one directory listing to find out)."""
         if self._base is None:
             return self.load()
         now = time.monotonic()

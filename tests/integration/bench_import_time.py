@@ -21,8 +21,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))  # tests/conftest.py before this folder's conftest.py
 
-from conftest import cli_argv  # noqa: E402
 from real_comfyui import REPO, ComfyUIInstall, command, environment, prepare  # noqa: E402
+
+from conftest import cli_argv  # noqa: E402
 
 
 def one_run(install: ComfyUIInstall, run_dir: Path, cold: bool) -> float:

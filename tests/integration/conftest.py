@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+
 from conftest import cli_argv
 
 from .real_comfyui import ComfyUI, ComfyUIInstall, LaunchOptions, Setup, prepare, start

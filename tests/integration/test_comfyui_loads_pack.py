@@ -11,6 +11,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+
 from lp.launchpad import model_folders
 
 from .real_comfyui import REPO, ComfyUI, LaunchOptions

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 from aiohttp import web
+
 from conftest import cli_argv
 
 from .real_comfyui import (

@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from conftest import cli_argv
 
 from .real_comfyui import ComfyUIInstall, Finished, LaunchOptions, Setup, prepare, run_once

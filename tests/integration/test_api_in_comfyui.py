@@ -1,0 +1,144 @@
+"""The HTTP API and its events inside a real ComfyUI (COMFYUI_DIR): presets answer under /api,
+a preset installed from a local fake Hub reports progress on ComfyUI's own /ws, the file lands
+in the workspace, and ComfyUI's own model list shows it."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from fakehub import FakeHub
+
+from .real_comfyui import ComfyUI, LaunchOptions
+
+pytestmark = pytest.mark.integration
+
+WEIGHTS = os.urandom(3_000_000)
+LORA = os.urandom(200_000)
+
+
+@pytest.fixture(scope="module")
+def hub() -> Iterator[FakeHub]:
+    server = FakeHub().start()
+    server.add_hf_file("acme/integration", "ckpt/model.safetensors", WEIGHTS)
+    server.behave("acme/integration/ckpt/model.safetensors", rate=2_000_000)  # ~1.5 s: progress on the way
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def comfyui_options(hub: FakeHub) -> LaunchOptions:
+    lora_url = hub.add_file("lora.safetensors", LORA)
+    sha = hashlib.sha256(WEIGHTS).hexdigest()
+
+    def seed(workspace: Path) -> None:
+        presets = workspace / "config" / "presets"
+        presets.mkdir(parents=True)
+        (presets / "integration.yaml").write_text(
+            "schema: 1\npresets:\n"
+            "  - id: integration-preset\n    name: Integration\n    category: image\n    files:\n"
+            "      - folder: checkpoints\n        name: integration-model.safetensors\n"
+            f"        hf: acme/integration\n        path: ckpt/model.safetensors\n        size: {len(WEIGHTS)}\n"
+            f"        sha256: {sha}\n"
+            f"      - folder: loras\n        name: integration-lora.safetensors\n        url: {lora_url}\n",
+            encoding="utf-8",
+        )
+
+    return LaunchOptions(
+        env={"HF_ENDPOINT": hub.url, "DOWNLOAD_FREE_SPACE_MARGIN": "0", "DOWNLOAD_RETRY_BACKOFF": "0.1"},
+        prepare=seed,
+    )
+
+
+def wait_ready(comfyui: ComfyUI, timeout: float = 60) -> dict:
+    """Launchpad starts in the background after ComfyUI listens: wait for its health to say so."""
+    deadline = time.monotonic() + timeout
+    while True:
+        health = comfyui.get("/api/launchpad/health").json()
+        if health["state"] != "starting" or time.monotonic() > deadline:  # type: ignore[index]
+            return health  # type: ignore[return-value]
+        time.sleep(0.2)
+
+
+def test_presets_answer_under_api(comfyui: ComfyUI) -> None:
+    health = wait_ready(comfyui)
+    assert health["state"] == "ready" and health["mode"] == "comfyui", health
+    assert health["workspace"] == str(comfyui.workspace)
+    reply = comfyui.get("/api/launchpad/presets")
+    assert reply.status == 200, reply.text
+    presets = {p["id"]: p for p in reply.json()["presets"]}  # type: ignore[index]
+    assert presets["integration-preset"]["state"] == "missing"
+    assert len(presets) > 10  # curated and template-derived ones too
+    assert comfyui.get("/launchpad/openapi.json").json()["openapi"].startswith("3.1")  # type: ignore[index]
+
+
+def test_queue_comes_from_comfyui(comfyui: ComfyUI) -> None:
+    wait_ready(comfyui)
+    reply = comfyui.get("/api/launchpad/queue")
+    assert reply.status == 200 and reply.json()["available"] is True  # type: ignore[index]
+
+
+def test_refused_requests_get_json_errors(comfyui: ComfyUI) -> None:
+    wait_ready(comfyui)
+    reply = comfyui.request("POST", "/api/launchpad/presets/install",
+                            json_body={"presets": ["integration-preset"], "url": "http://evil.example/x"})
+    assert reply.status == 400 and reply.json()["error"]["code"] == "invalid_input"  # type: ignore[index]
+    reply = comfyui.request("DELETE", "/api/launchpad/models/" + "0" * 24)
+    assert reply.status == 404 and reply.json()["error"]["code"] == "not_found"  # type: ignore[index]
+
+
+async def test_install_reports_progress_on_comfyuis_websocket(comfyui: ComfyUI) -> None:
+    wait_ready(comfyui)
+    name = "integration-model.safetensors"
+    assert name not in comfyui.get("/models/checkpoints").json()  # type: ignore[operator]
+    messages: list[dict] = []
+    async with (
+        aiohttp.ClientSession() as session,
+        session.ws_connect(f"{comfyui.ws_url}?clientId=launchpad-it") as ws,
+    ):
+        first = await ws.receive_json(timeout=30)
+        assert first["type"] == "status"
+        async with session.post(
+            f"{comfyui.base_url}/api/launchpad/presets/install", json={"presets": ["integration-preset"]}
+        ) as response:
+            assert response.status == 202, await response.text()
+        while True:
+            message = await asyncio.wait_for(ws.receive(), 120)
+            if message.type != aiohttp.WSMsgType.TEXT:  # binary previews and the like are not ours
+                continue
+            data = message.json()
+            messages.append(data)
+            if data["type"] == "launchpad.preset" and data["data"]["state"] in ("done", "failed"):
+                break
+
+    downloads = [m["data"] for m in messages if m["type"] == "launchpad.download"]
+    model = [d for d in downloads if d["name"] == name]
+    assert model and model[-1]["state"] == "done", model[-1:] or messages[-3:]
+    assert any(d["state"] == "downloading" and 0 < d["bytes_done"] < len(WEIGHTS) for d in model)
+    assert messages[-1]["data"]["state"] == "done"
+
+    target = comfyui.workspace / "models" / "checkpoints" / name
+    assert target.read_bytes() == WEIGHTS
+    assert (comfyui.workspace / "models" / "loras" / "integration-lora.safetensors").read_bytes() == LORA
+    assert name in comfyui.get("/models/checkpoints").json()  # type: ignore[operator]
+    listed = comfyui.get(f"/api/launchpad/models?search={name}").json()
+    assert listed["models"][0]["presets"] == ["integration-preset"]  # type: ignore[index]
+    detail = comfyui.get("/api/launchpad/presets/integration-preset").json()
+    assert detail["state"] == "installed"  # type: ignore[index]
+
+
+def test_system_reading_names_comfyui_versions(comfyui: ComfyUI) -> None:
+    wait_ready(comfyui)
+    reply = comfyui.get("/api/launchpad/system")
+    assert reply.status == 200, reply.text
+    versions = reply.json()["versions"]  # type: ignore[index]
+    assert versions["comfyui"] and versions["comfyui_frontend"] and versions["torch"]
+    metrics = comfyui.get("/api/launchpad/metrics").text
+    assert "launchpad_comfyui_queue_depth 0" in metrics

@@ -1,0 +1,74 @@
+"""`launchpad serve` as a person runs it: a subprocess on a free port, its defaults, its log file."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from conftest import cli_argv
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def get_json(url: str) -> dict:
+    with urllib.request.urlopen(url, timeout=5) as response:
+        return json.loads(response.read())
+
+
+@contextmanager
+def serving(cwd: Path, *args: str, env: dict[str, str] | None = None) -> Iterator[str]:
+    port = free_port()
+    environment = {k: v for k, v in os.environ.items() if k != "WORKSPACE_ROOT"}
+    environment.update(env or {})
+    proc = subprocess.Popen(
+        cli_argv("serve", "--port", str(port), *args), cwd=cwd, env=environment,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert proc.poll() is None, proc.stdout.read() if proc.stdout else "exited"
+            try:
+                if get_json(f"{base}/launchpad/health")["state"] == "ready":
+                    break
+            except (urllib.error.URLError, ConnectionError):
+                pass
+            assert time.monotonic() < deadline, "launchpad serve did not become ready in 60 s"
+            time.sleep(0.1)
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        if proc.stdout:
+            proc.stdout.close()
+
+
+def test_serve_defaults_to_a_local_workspace(tmp_path: Path) -> None:
+    with serving(tmp_path) as base:
+        health = get_json(f"{base}/launchpad/health")
+        assert health["mode"] == "standalone" and health["workspace"] == str(tmp_path / "workspace")
+        assert get_json(f"{base}/api/launchpad/health")["workspace"] == str(tmp_path / "workspace")
+        with urllib.request.urlopen(f"{base}/", timeout=5) as response:
+            assert b"Launchpad" in response.read()
+    assert (tmp_path / "workspace" / "models" / "checkpoints").is_dir()
+    assert "Launchpad" in (tmp_path / "workspace" / "logs" / "launchpad.log").read_text()
+
+
+def test_serve_takes_workspace_from_the_option_or_the_environment(tmp_path: Path) -> None:
+    with serving(tmp_path, "--workspace", str(tmp_path / "chosen")) as base:
+        assert get_json(f"{base}/launchpad/health")["workspace"] == str(tmp_path / "chosen")
+    with serving(tmp_path, env={"WORKSPACE_ROOT": str(tmp_path / "from-env")}) as base:
+        assert get_json(f"{base}/launchpad/health")["workspace"] == str(tmp_path / "from-env")
