@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__, events, model_folders
-from .auth import Authenticator
 from .catalog.loader import Catalog
 from .catalog.schema import ModelFile, Preset, UrlSource
 from .catalog.store import CatalogStore
@@ -61,8 +60,6 @@ class LaunchpadService:
         self.host = host or Host()
         self.workspace = Workspace(settings.workspace)
         self.bus = bus or EventBus()
-        # who may call us when ENABLE_AUTH is on; its session key is kept in the state dir
-        self.auth = Authenticator.from_settings(settings, state_dir=self.workspace.state)
         self.started_at = time.time()
         self._roots = self.host.roots or (lambda: ModelRoots.for_workspace(self.workspace))
         self.catalogs = CatalogStore(

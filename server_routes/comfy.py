@@ -12,8 +12,11 @@ What ComfyUI provides, and how we use it (comfyui-contract.md, sections 2 and 3)
 - the queue comes from ``prompt_server.prompt_queue``.
 
 ComfyUI modules are only looked up here, lazily (``server`` and ``folder_paths`` are already
-loaded when ComfyUI imports us). The service starts from the app's ``on_startup`` in a
-background task, so ComfyUI's loop is never held up.
+loaded when ComfyUI imports us). At import only the route table is built (ComfyUI reports
+every pack's import time); the service is built, in a worker thread, when the app starts
+(``on_startup``), and its slow start (catalog, download journal) runs as a background task,
+so ComfyUI's loop is never held up. Until then health answers ``starting`` and the other
+routes 503.
 """
 
 from __future__ import annotations
@@ -22,19 +25,19 @@ import asyncio
 import importlib
 import logging
 import sys
-from dataclasses import replace
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..launchpad import __version__, model_folders
-from ..launchpad.config import Settings
-from ..launchpad.model_roots import ModelRoots
-from ..launchpad.service import Host, LaunchpadService
-from ..launchpad.workspace import default_root
+from ..launchpad import __version__
 from .routes import ROUTES
-from .security import auth_middleware
+from .security import install_gate
 from .table import bind
+
+if TYPE_CHECKING:
+    from ..launchpad.config import Settings
+    from ..launchpad.model_roots import ModelRoots
+    from ..launchpad.service import LaunchpadService
 
 log = logging.getLogger("launchpad")
 
@@ -42,7 +45,7 @@ log = logging.getLogger("launchpad")
 NOT_MODEL_FOLDERS = frozenset({"custom_nodes", "datasets", "fonts"})
 STANDARD_WORKSPACE = Path("/workspace")
 
-current: LaunchpadService | None = None  # the service registered in this ComfyUI (for nodes)
+current: LaunchpadService | None = None  # the service of this ComfyUI, once the app started (for nodes)
 
 
 def _comfy_module(name: str) -> ModuleType | None:
@@ -61,6 +64,9 @@ def model_roots(folder_paths: Any) -> ModelRoots:
     Folders Launchpad knows that ComfyUI has no entry for yet (a custom node's folder
     before that node is installed) get ``<models_dir>/<name>``, where such nodes look.
     """
+    from ..launchpad import model_folders
+    from ..launchpad.model_roots import ModelRoots
+
     folders: dict[str, tuple[Path, ...]] = {}
     for name, value in list(folder_paths.folder_names_and_paths.items()):
         if name in NOT_MODEL_FOLDERS:
@@ -79,6 +85,8 @@ def workspace_root(settings: Settings, folder_paths: Any | None) -> Path:
     Inside ComfyUI the workspace only holds Launchpad's own state, config and logs: models
     always go where folder_paths says.
     """
+    from ..launchpad.workspace import default_root
+
     if settings.workspace_configured:
         return settings.workspace
     root = default_root(STANDARD_WORKSPACE)
@@ -102,20 +110,23 @@ def _queue_reader(prompt_server: Any):  # type: ignore[no-untyped-def]
 
 
 def _versions() -> dict[str, str | None]:
+    from importlib.metadata import PackageNotFoundError, version
+
     comfy = sys.modules.get("comfyui_version")
     try:
-        from importlib.metadata import PackageNotFoundError, version
-
-        try:
-            frontend: str | None = version("comfyui-frontend-package")
-        except PackageNotFoundError:
-            frontend = None
-    except ImportError:  # pragma: no cover
+        frontend: str | None = version("comfyui-frontend-package")
+    except PackageNotFoundError:
         frontend = None
     return {"comfyui": getattr(comfy, "__version__", None), "comfyui_frontend": frontend}
 
 
 def create_service(prompt_server: Any, settings: Settings | None = None) -> LaunchpadService:
+    """The service for this ComfyUI: folder_paths' model folders, its queue, its versions."""
+    from dataclasses import replace
+
+    from ..launchpad.config import Settings
+    from ..launchpad.service import Host, LaunchpadService
+
     settings = settings or Settings.from_env()
     folder_paths = _comfy_module("folder_paths")
     settings = replace(settings, workspace=workspace_root(settings, folder_paths))
@@ -155,39 +166,59 @@ async def _start(service: LaunchpadService) -> None:
     await service.start()
 
 
-def register(prompt_server: Any, settings: Settings | None = None) -> LaunchpadService:
-    """Add Launchpad's routes to ``prompt_server.routes`` and hook its events and startup."""
+def _guard(app: Any, settings: Settings | None) -> None:
+    """The security gate on ComfyUI's app; with ENABLE_AUTH its middleware guards every route.
+
+    A middleware appended while ComfyUI imports us stands in front of all of ComfyUI, /ws
+    included (comfyui-contract.md 2.4); after startup the app is frozen, so it is now or never.
+    """
+    from ..launchpad.config import Settings
+
+    settings = settings or Settings.from_env()
+    if app is None:
+        if settings.enable_auth:  # refuse to load rather than let ComfyUI run open (see __init__.py)
+            raise RuntimeError("ENABLE_AUTH is on but ComfyUI's PromptServer has no app to guard")
+        return
+    state = None
+    if settings.enable_auth:  # the session key lives in the workspace's state dir
+        from ..launchpad.workspace import Workspace
+
+        state = Workspace(workspace_root(settings, _comfy_module("folder_paths"))).state
+    install_gate(app, settings, state)
+
+
+def register(prompt_server: Any, settings: Settings | None = None) -> None:
+    """Add Launchpad's routes to ``prompt_server.routes`` and build the service when the app starts."""
+    app = getattr(prompt_server, "app", None)
+    _guard(app, settings)  # first: if this fails, no route of ours is served unguarded
     routes = prompt_server.routes
-    service = create_service(prompt_server, settings)
-    bound = bind(ROUTES, service)  # build everything before touching ComfyUI's objects
-
-    def forward(event: str, data: dict) -> None:
-        prompt_server.send_sync(event, data)
-
-    service.bus.subscribe(forward)
+    bound = bind(ROUTES, lambda: current)  # build everything before touching ComfyUI's objects
     for method, path, handler in bound:
         routes.route(method, path)(handler)
 
-    app = getattr(prompt_server, "app", None)
-    if service.auth.enabled:
-        # A middleware appended while ComfyUI imports us guards every route of ComfyUI, /ws
-        # included (comfyui-contract.md 2.4). Without an app to guard, refuse to load: ComfyUI
-        # would otherwise serve everything open while the user believes it is locked.
-        if app is None:
-            raise RuntimeError("ENABLE_AUTH is on but ComfyUI's PromptServer has no app to guard")
-        app.middlewares.append(auth_middleware(service.auth, service.settings.allowed_origins))
+    tasks: list[asyncio.Future] = []  # keep a reference so the start task is not collected
+
+    async def start(_app: Any) -> None:
+        global current
+        try:
+            # importing and building the core takes a few tens of ms: not on ComfyUI's loop
+            service = await asyncio.to_thread(create_service, prompt_server, settings)
+        except Exception:
+            log.exception("Launchpad could not start; ComfyUI continues without it")
+            return
+
+        def forward(event: str, data: dict) -> None:
+            prompt_server.send_sync(event, data)  # thread-safe; data is plain JSON (the bus checked)
+
+        service.bus.subscribe(forward)
+        current = service
+        tasks.append(asyncio.ensure_future(_start(service)))
+
+    async def stop(_app: Any) -> None:
+        if current is not None:
+            await current.close()
+
     if app is not None:
-        async def start(_app: Any) -> None:
-            task = asyncio.ensure_future(_start(service))
-            service.host.extra["start_task"] = task  # keep a reference so it is not collected
-
-        async def stop(_app: Any) -> None:
-            await service.close()
-
         app.on_startup.append(start)
         app.on_cleanup.append(stop)
-    log.info("Launchpad %s registered %d routes under /launchpad/ (workspace %s)",
-             __version__, len(bound), service.workspace.root)
-    global current
-    current = service
-    return service
+    log.info("Launchpad %s registered %d routes under /launchpad/", __version__, len(bound))

@@ -74,6 +74,12 @@ class CrossOrigin(LaunchpadError):
     code = "cross_origin"
 
 
+class Starting(LaunchpadError):
+    """A route was called inside ComfyUI before the app started Launchpad's core."""
+
+    code = "starting"
+
+
 STATUS: dict[str, int] = {
     # the request is wrong
     "invalid_input": 400,
@@ -95,6 +101,7 @@ STATUS: dict[str, int] = {
     "insufficient_space": 507,
     "workspace_unavailable": 503,
     "auth_not_configured": 503,
+    "starting": 503,
     # an upstream source refused or failed (only when a route talks to one directly)
     "unauthorized": 502,
     "source_not_found": 502,

@@ -10,7 +10,6 @@ appended, and only when the direct peer is a private address, i.e. plausibly tha
 
 from __future__ import annotations
 
-import ipaddress
 from urllib.parse import urlsplit
 
 from aiohttp import web
@@ -87,6 +86,8 @@ def same_origin(origin: str, request: web.Request) -> bool:
 
 
 def _is_private(address: str) -> bool:
+    import ipaddress  # only with auth on, when someone fails to log in
+
     try:
         ip = ipaddress.ip_address(address)
     except ValueError:

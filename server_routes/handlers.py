@@ -6,25 +6,31 @@ errors become JSON there; a handler only picks the arguments and returns plain d
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from ..launchpad.service import LaunchpadService
+from ..launchpad import __version__
 from .table import Call
+
+if TYPE_CHECKING:
+    from ..launchpad.service import LaunchpadService
 
 PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
-async def health(service: LaunchpadService, call: Call) -> dict[str, Any]:
+async def health(service: LaunchpadService | None, call: Call) -> dict[str, Any]:
+    if service is None:  # registered in ComfyUI, whose app has not started us yet
+        return {"status": "ok", "state": "starting", "version": __version__, "mode": "comfyui", "workspace": None,
+                "uptime": 0.0, "presets": 0, "error": None}
     return service.health()
 
 
-async def openapi(service: LaunchpadService, call: Call) -> dict[str, Any]:
+async def openapi(service: LaunchpadService | None, call: Call) -> dict[str, Any]:
     from .openapi import document
     from .routes import ROUTES
 
-    return document(ROUTES, mode=service.host.mode)
+    return document(ROUTES, mode=service.host.mode if service is not None else "comfyui")
 
 
 # --- presets ---------------------------------------------------------------------------------------

@@ -6,46 +6,61 @@ core (launchpad/auth.py), the cookie and the gate in security.py.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import hdrs, web
 
-from ..launchpad.service import LaunchpadService
-from . import login_page as page
 from .errors import AuthNotConfigured, LockedOut, LoginFailed
 from .forwarded import client_key
-from .security import presented_token, refuse, safe_next, session_cookie, set_session_cookie
+from .security import gate_of, presented_token, refuse, safe_next, session_cookie, set_session_cookie
 from .table import Call, json_response
 
+if TYPE_CHECKING:
+    from ..launchpad.auth import Authenticator
+    from ..launchpad.service import LaunchpadService
 
-def _state(service: LaunchpadService, request: web.Request) -> dict[str, Any]:
-    auth = service.auth
+
+def _auth(request: web.Request) -> Authenticator | None:
+    """The app's authenticator; None when the app has no gate (then there is no login)."""
+    gate = gate_of(request)
+    return gate.auth if gate is not None else None
+
+
+def _state(request: web.Request) -> dict[str, Any]:
+    auth = _auth(request)
+    if auth is None:
+        return {"auth_enabled": False, "configured": True, "authenticated": True, "method": None}
     cookie = session_cookie(request)
-    by_session = bool(auth.enabled and cookie and auth.session_valid(cookie))
-    token = presented_token(request) if auth.enabled and not by_session else None
+    by_session = bool(cookie and auth.session_valid(cookie))
+    token = presented_token(request) if not by_session else None
     by_token = bool(token is not None and auth.check_bearer(token, client_key(request)).ok)
     return {
-        "auth_enabled": auth.enabled,
-        "configured": auth.configured or not auth.enabled,
-        "authenticated": not auth.enabled or by_session or by_token,
+        "auth_enabled": True,
+        "configured": auth.configured,
+        "authenticated": by_session or by_token,
         "method": "session" if by_session else "token" if by_token else None,
     }
 
 
-async def login_page(service: LaunchpadService, call: Call) -> web.Response:
-    auth = service.auth
+# The service may still be starting (None): logging in never needs it.
+
+
+async def login_page(service: LaunchpadService | None, call: Call) -> web.Response:
+    from . import login_page as page  # the HTML only when someone asks for it
+
+    auth = _auth(call.request)
     next_path = safe_next(call.query.get("next"))
-    if not auth.enabled:
+    if auth is None:
         return web.Response(status=302, headers={hdrs.LOCATION: next_path})
     if auth.problem:
         return page.render(next_path, problem=auth.problem, status=503)
     return page.render(next_path)
 
 
-async def login(service: LaunchpadService, call: Call) -> web.StreamResponse:
-    auth = service.auth
-    if not auth.enabled:
-        return json_response(_state(service, call.request))
+async def login(service: LaunchpadService | None, call: Call) -> web.StreamResponse:
+    auth = _auth(call.request)
+    if auth is None:
+        return json_response(_state(call.request))
     if auth.problem:
         raise AuthNotConfigured(auth.problem)
     verdict = auth.check_login(call.body["password"], client_key(call.request))
@@ -63,18 +78,19 @@ async def login(service: LaunchpadService, call: Call) -> web.StreamResponse:
     return response
 
 
-async def logout(service: LaunchpadService, call: Call) -> web.StreamResponse:
+async def logout(service: LaunchpadService | None, call: Call) -> web.StreamResponse:
+    auth = _auth(call.request)
     cookie = session_cookie(call.request)
-    if cookie:
-        service.auth.end_session(cookie)
+    if auth is not None and cookie:
+        auth.end_session(cookie)
     response = json_response(
-        {"auth_enabled": service.auth.enabled, "configured": service.auth.configured or not service.auth.enabled,
-         "authenticated": not service.auth.enabled, "method": None}
+        {"auth_enabled": auth is not None, "configured": auth is None or auth.configured,
+         "authenticated": auth is None, "method": None}
     )
     set_session_cookie(response, call.request, "", 0)
     response.headers[hdrs.CACHE_CONTROL] = "no-store"
     return response
 
 
-async def session_info(service: LaunchpadService, call: Call) -> dict[str, Any]:
-    return _state(service, call.request)
+async def session_info(service: LaunchpadService | None, call: Call) -> dict[str, Any]:
+    return _state(call.request)

@@ -34,7 +34,7 @@ HEALTH = obj(
         "state": {"type": "string", "enum": ["starting", "ready", "failed"]},
         "version": STRING,
         "mode": {"type": "string", "enum": ["comfyui", "standalone"]},
-        "workspace": STRING,
+        "workspace": nullable(STRING),
         "uptime": NUMBER,
         "presets": INT,
         "error": {"type": ["object", "null"]},
@@ -94,9 +94,9 @@ SESSION = obj(
 
 ROUTES: list[Route] = [
     Route("GET", f"{P}/health", h.health, "Liveness, version, mode and whether the core has started", "meta",
-          response=HEALTH),
+          response=HEALTH, needs_service=False),
     Route("GET", f"{P}/openapi.json", h.openapi, "This API as an OpenAPI 3.1 document", "meta",
-          response=ANY_OBJECT),
+          response=ANY_OBJECT, needs_service=False),
     # presets
     Route(
         "GET", f"{P}/presets", h.list_presets, "List presets with their installed state", "presets",
@@ -182,13 +182,13 @@ ROUTES: list[Route] = [
           "meta", content_type="text/plain"),
     # login (open while ENABLE_AUTH is on; see server_routes/security.py)
     Route("GET", f"{P}/login", login.login_page, "The login page (HTML; redirects to `next` when auth is off)",
-          "auth", content_type="text/html", errors=(503,),
+          "auth", content_type="text/html", errors=(503,), needs_service=False,
           query=(Param("next", {"type": "string", "maxLength": 2048}, "where to go after logging in (a path "
                  "on this server)"),)),
     Route("POST", f"{P}/login", login.login, "Log in with ACCESS_PASSWORD or an API token; sets the session cookie",
-          "auth", body=LOGIN_BODY, response=SESSION, errors=(401, 403, 415, 429, 503)),
+          "auth", body=LOGIN_BODY, response=SESSION, errors=(401, 403, 415, 429, 503), needs_service=False),
     Route("POST", f"{P}/logout", login.logout, "End this browser's session and clear its cookie", "auth",
-          body=EMPTY_BODY, response=SESSION, errors=(403, 415)),
+          body=EMPTY_BODY, response=SESSION, errors=(403, 415), needs_service=False),
     Route("GET", f"{P}/session", login.session_info, "Whether login is required, and whether this request has it",
-          "auth", response=SESSION),
+          "auth", response=SESSION, needs_service=False),
 ]

@@ -22,13 +22,19 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from aiohttp import hdrs, web
 
-from ..launchpad.auth import Authenticator
 from .errors import AuthNotConfigured, CrossOrigin, LockedOut, LoginRequired, error_response
 from .forwarded import client_key, public_scheme, same_origin
+
+if TYPE_CHECKING:  # imported when auth is on: ComfyUI times every pack's import
+    from ..launchpad.auth import Authenticator
+    from ..launchpad.config import Settings
 
 log = logging.getLogger("launchpad.auth")
 
@@ -40,6 +46,46 @@ OUR_PREFIXES = ("/launchpad/", "/api/launchpad/")
 OPEN_PATHS = frozenset({"/launchpad/health", LOGIN_PATH, "/launchpad/logout", "/launchpad/session"})
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@dataclass(frozen=True)
+class Gate:
+    """What the middleware and the login routes of one app share: one authenticator (so one
+    lockout table and one list of ended sessions; None while auth is off) and the extra
+    trusted origins."""
+
+    auth: Authenticator | None
+    allowed_origins: tuple[str, ...] = ()
+
+
+GATE = web.AppKey("launchpad_gate", Gate)
+
+
+def install_gate(app: web.Application, settings: Settings, state_dir: Path | None) -> Gate:
+    """Put the gate on ``app`` (before it starts); with ENABLE_AUTH, append its middleware.
+
+    The app is ComfyUI's PromptServer.app or the standalone app. ``state_dir`` keeps a
+    generated session key; it is only touched when auth is on.
+    """
+    auth = None
+    if settings.enable_auth:
+        from ..launchpad.auth import Authenticator
+
+        auth = Authenticator.from_settings(settings, state_dir=state_dir)
+    gate = Gate(auth, settings.allowed_origins)
+    app[GATE] = gate
+    if auth is not None:
+        app.middlewares.append(auth_middleware(auth, gate.allowed_origins))
+    return gate
+
+
+def gate_of(request: web.Request) -> Gate | None:
+    return request.config_dict.get(GATE)
+
+
+def allowed_origins(request: web.Request) -> tuple[str, ...]:
+    gate = gate_of(request)
+    return gate.allowed_origins if gate is not None else ()
 
 
 def canonical_path(path: str) -> str:

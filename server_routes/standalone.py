@@ -21,7 +21,7 @@ from ..launchpad.config import Settings
 from ..launchpad.service import Host, LaunchpadService
 from .errors import MethodNotAllowed, RouteNotFound, error_response
 from .routes import ROUTES
-from .security import auth_middleware
+from .security import install_gate
 from .table import bind
 
 log = logging.getLogger("launchpad.http")
@@ -121,10 +121,8 @@ async def _index(request: web.Request) -> web.FileResponse:
 
 def create_app(service: LaunchpadService) -> web.Application:
     """The standalone application around ``service`` (started and closed with the app)."""
-    middlewares = [json_errors]
-    if service.auth.enabled:  # the gate goes first: nothing runs for a request it refuses
-        middlewares.insert(0, auth_middleware(service.auth, service.settings.allowed_origins))
-    app = web.Application(middlewares=middlewares)
+    app = web.Application(middlewares=[json_errors])
+    install_gate(app, service.settings, service.workspace.state)
     hub = WebSocketHub()
     app[SERVICE] = service
     app[HUB] = hub

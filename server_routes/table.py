@@ -12,23 +12,26 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from aiohttp import web
 
 from ..launchpad.errors import InvalidInput
-from ..launchpad.service import LaunchpadService
-from .errors import PayloadTooLarge, UnsupportedMediaType, error_response
+from .errors import PayloadTooLarge, Starting, UnsupportedMediaType, error_response
 from .schema import Schema, SchemaError, validate
-from .security import UNSAFE_METHODS, check_origin
+from .security import UNSAFE_METHODS, allowed_origins, check_origin
+
+if TYPE_CHECKING:  # the service module is imported when the service is built, not with the routes
+    from ..launchpad.service import LaunchpadService
 
 MAX_BODY = 64 * 1024  # the largest body this API takes is a list of preset ids
 _PATH_PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(?::[^}]*)?\}")
 
 
-@dataclass(frozen=True)
-class Param:
+# NamedTuples rather than dataclasses: ComfyUI times our import, and a dataclass costs ~1 ms to define.
+
+
+class Param(NamedTuple):
     """A query parameter (all optional); ``schema`` type is string, integer or boolean."""
 
     name: str
@@ -36,8 +39,7 @@ class Param:
     description: str
 
 
-@dataclass
-class Call:
+class Call(NamedTuple):
     """What a handler gets: the path parameters, parsed query, validated body, raw request."""
 
     request: web.Request
@@ -46,11 +48,13 @@ class Call:
     body: dict[str, Any]
 
 
-Handler = Callable[[LaunchpadService, Call], Awaitable[Any]]
+Handler = Callable[["LaunchpadService", Call], Awaitable[Any]]
+# Inside ComfyUI the routes exist from import time but the service only from app startup
+# (keeping ComfyUI's import of the pack light), so routes reach it through this callable.
+ServiceRef = Callable[[], "LaunchpadService | None"]
 
 
-@dataclass(frozen=True)
-class Route:
+class Route(NamedTuple):
     method: str
     path: str
     handler: Handler
@@ -62,8 +66,8 @@ class Route:
     status: int = 200
     content_type: str = "application/json"
     errors: tuple[int, ...] = ()  # documented error statuses besides 400/500
+    needs_service: bool = True  # False: the handler also answers (with service None) before startup
     description: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def path_params(self) -> list[str]:
@@ -138,13 +142,16 @@ async def _read_body(route: Route, request: web.Request) -> dict[str, Any]:
     return data
 
 
-def endpoint(route: Route, service: LaunchpadService) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
-    """The aiohttp handler for ``route``, bound to ``service``."""
+def endpoint(route: Route, service_ref: ServiceRef) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """The aiohttp handler for ``route``, calling the service ``service_ref`` returns."""
 
     async def handle(request: web.Request) -> web.StreamResponse:
         try:
             if route.method in UNSAFE_METHODS:  # no mutation from another site's page (CSRF)
-                check_origin(request, service.settings.allowed_origins)
+                check_origin(request, allowed_origins(request))
+            service = service_ref()
+            if service is None and route.needs_service:
+                raise Starting("Launchpad is starting; try again in a moment")
             call = Call(
                 request=request,
                 params=dict(request.match_info),
@@ -165,6 +172,7 @@ def endpoint(route: Route, service: LaunchpadService) -> Callable[[web.Request],
     return handle
 
 
-def bind(routes: list[Route], service: LaunchpadService) -> list[tuple[str, str, Any]]:
-    """(method, path, aiohttp handler) for every route."""
-    return [(route.method, route.path, endpoint(route, service)) for route in routes]
+def bind(routes: list[Route], service: LaunchpadService | ServiceRef) -> list[tuple[str, str, Any]]:
+    """(method, path, aiohttp handler) for every route, given the service or a callable returning it."""
+    ref: ServiceRef = service if callable(service) else (lambda: service)  # type: ignore[assignment]
+    return [(route.method, route.path, endpoint(route, ref)) for route in routes]

@@ -12,6 +12,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from aiohttp import web
 from apiclient import Api, file_tree, write_presets
 from comfy_standin import StandInPromptServer, add_routes, folder_paths_module, install
 
@@ -55,8 +56,9 @@ async def comfy(
     prompt_server = StandInPromptServer()
     install(monkeypatch, prompt_server, folder_paths)
     package = load_like_comfyui(ROOT, f"lp_comfy_{next(_names)}")  # registers on PromptServer.instance
+    assert package.server_routes.comfy.current is None  # nothing but the route table at import
+    client = await aiohttp_client(add_routes(prompt_server))  # the app starts: on_startup builds Launchpad
     service = package.server_routes.comfy.current
-    client = await aiohttp_client(add_routes(prompt_server))  # the app starts: on_startup starts Launchpad
     await service.ready()
     yield SimpleNamespace(
         server=prompt_server, service=service, client=client, api=Api(client, "/api"), base=base,
@@ -212,3 +214,21 @@ async def test_install_events_reach_comfyui_websocket_and_file_lands_in_first_fo
     target = comfy.models / "unet" / "model.safetensors"  # ComfyUI's first diffusion_models path
     assert target.read_bytes() == data
     assert sys.modules["folder_paths"].get_filename_list("diffusion_models") == ["model.safetensors"]
+
+
+async def test_before_the_app_starts_health_says_starting_and_other_routes_503(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, aiohttp_client
+) -> None:
+    monkeypatch.setenv("WORKSPACE_ROOT", str(tmp_path / "ws"))
+    prompt_server = StandInPromptServer()
+    install(monkeypatch, prompt_server, folder_paths_module(tmp_path / "ComfyUI"))
+    load_like_comfyui(ROOT, f"lp_comfy_{next(_names)}")
+    # serve the registered routes from another app: ComfyUI's on_startup (ours included) never runs
+    api_only = web.Application()
+    api_only.add_routes(prompt_server.routes)
+    api = Api(await aiohttp_client(api_only))
+    status, body = await api.get("/launchpad/health")
+    assert status == 200 and body["state"] == "starting" and body["mode"] == "comfyui"
+    status, body = await api.get("/launchpad/presets")
+    assert status == 503 and body["error"]["code"] == "starting"
+    assert not (tmp_path / "ws").exists()

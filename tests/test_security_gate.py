@@ -136,31 +136,57 @@ async def test_enabled_without_credentials_locks_everything_but_health_and_login
     assert refused.value.status == 503
 
 
-async def test_comfyui_locked_when_auth_is_on_but_the_package_fails(
-    monkeypatch: pytest.MonkeyPatch, aiohttp_client: Any, caplog: pytest.LogCaptureFixture
+class BrokenPromptServer:
+    """A PromptServer whose route table blows up when our package touches it."""
+
+    def __init__(self) -> None:
+        self.app = web.Application()
+
+        async def prompt(request: web.Request) -> web.Response:
+            return web.json_response({"queued": True})
+
+        self.app.router.add_post("/prompt", prompt)
+
+    @property
+    def routes(self) -> object:
+        raise RuntimeError("boom from a broken PromptServer")
+
+
+def load_into(monkeypatch: pytest.MonkeyPatch, instance: object, name: str) -> None:
+    server = types.ModuleType("server")
+    server.PromptServer = type("PromptServer", (), {"instance": instance})  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "server", server)
+    load_like_comfyui(ROOT, name)
+
+
+async def test_comfyui_stays_guarded_when_the_package_fails_after_the_gate(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, aiohttp_client: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
     """A broken install must not leave ComfyUI open while the user believes it is locked."""
-
-    class Broken:
-        app = web.Application()
-
-        @property
-        def routes(self) -> object:
-            raise RuntimeError("boom from a broken PromptServer")
-
-    broken = Broken()
-
-    async def prompt(request: web.Request) -> web.Response:
-        return web.json_response({"queued": True})
-
-    broken.app.router.add_post("/prompt", prompt)
-    server = types.ModuleType("server")
-    server.PromptServer = type("PromptServer", (), {"instance": broken})  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "server", server)
+    broken = BrokenPromptServer()
     monkeypatch.setenv("ENABLE_AUTH", "1")
     monkeypatch.setenv("ACCESS_PASSWORD", PASSWORD)
+    monkeypatch.setenv("LAUNCHPAD_API_TOKENS", TOKEN)
+    monkeypatch.setenv("WORKSPACE_ROOT", str(tmp_path))
     with caplog.at_level(logging.ERROR):
-        load_like_comfyui(ROOT, "lp_security_broken")
+        load_into(monkeypatch, broken, "lp_security_broken_late")
+    assert "boom from a broken PromptServer" in caplog.text
+    client = await aiohttp_client(broken.app)
+    response = await client.post("/prompt", json={})
+    assert response.status == 401 and (await response.json())["error"]["code"] == "login_required"
+    assert (await client.post("/prompt", json={}, headers={"Authorization": f"Bearer {TOKEN}"})).status == 200
+
+
+async def test_comfyui_locked_when_the_package_fails_before_its_gate(
+    monkeypatch: pytest.MonkeyPatch, aiohttp_client: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Even a configuration Launchpad cannot read locks ComfyUI rather than leaving it open."""
+    broken = BrokenPromptServer()
+    monkeypatch.setenv("ENABLE_AUTH", "on")
+    monkeypatch.setenv("ACCESS_PASSWORD", PASSWORD)
+    monkeypatch.setenv("COMFYUI_PORT", "not-a-port")  # Settings.from_env() raises
+    with caplog.at_level(logging.ERROR):
+        load_into(monkeypatch, broken, "lp_security_broken_early")
     assert "locked rather than served without a login" in caplog.text
     client = await aiohttp_client(broken.app)
     response = await client.post("/prompt", json={})
