@@ -195,8 +195,6 @@ def auth_middleware(auth: Authenticator, allowed_origins: tuple[str, ...] = ()) 
                 check_origin(request, allowed_origins)
             except CrossOrigin as exc:
                 return refuse(exc)
-        if request.method == "OPTIONS" and hdrs.ACCESS_CONTROL_REQUEST_METHOD in request.headers:
-            return await handler(request)  # a CORS preflight carries no credentials by design
         if canonical_path(request.path) in OPEN_PATHS:
             return await handler(request)
         if auth.problem:

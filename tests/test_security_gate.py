@@ -55,6 +55,13 @@ async def test_standalone_websocket_needs_login(standalone: Any, path: str) -> N
     await assert_websocket_guarded(standalone, path)
 
 
+async def test_a_preflight_is_no_way_around_the_login(standalone: Any) -> None:
+    """No CORS is offered, so a preflight (which never carries credentials) is refused like the rest."""
+    headers = {"Origin": "https://evil.example", "Access-Control-Request-Method": "DELETE"}
+    response = await standalone.options("/launchpad/models/0", headers=headers)
+    assert response.status == 401 and "Access-Control-Allow-Origin" not in response.headers
+
+
 @pytest.mark.parametrize("path", ["/launchpad/health", "/api/launchpad/health"])
 async def test_health_stays_open_for_the_healthcheck(standalone: Any, path: str) -> None:
     response = await standalone.get(path)
