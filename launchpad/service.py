@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__, events, model_folders
+from .background import BackgroundLoop
 from .catalog.loader import Catalog
 from .catalog.schema import ModelFile, Preset, UrlSource
 from .catalog.store import CatalogStore
@@ -67,6 +68,8 @@ class LaunchpadService:
         )
         self.library = ModelLibrary(self._roots)
         self.downloads: Any = None  # DownloadManager, built in start() (it imports the HF client)
+        # the manager runs on a loop of its own, never the host's (see background.py)
+        self.worker = BackgroundLoop()
         self.system: Any = None  # SystemSampler, built in start() (it imports psutil / NVML)
         self.reader: Any = None  # SystemReader
         self._ready: asyncio.Future[None] | None = None
@@ -90,7 +93,8 @@ class LaunchpadService:
             await asyncio.to_thread(self._prepare_workspace)
             await asyncio.to_thread(self.catalogs.load)
             self._build_parts()
-            await self.downloads.start()
+            self.worker.start()
+            await self.worker.run(self.downloads.start)
             if self.settings.preset_download:
                 self._install_at_boot(self.settings.preset_download)
         except BaseException as exc:
@@ -148,7 +152,7 @@ class LaunchpadService:
             log.warning("PRESET_DOWNLOAD names unknown preset %r; skipped (see GET /launchpad/presets)", unknown)
         if known:
             log.info("PRESET_DOWNLOAD: installing %s in the background", ", ".join(known))
-            task = asyncio.ensure_future(self.downloads.install(known))
+            task = asyncio.ensure_future(self.worker.run(self.downloads.install, known))
             task.add_done_callback(_log_task_failure)
 
     async def ready(self) -> None:
@@ -162,12 +166,17 @@ class LaunchpadService:
         return self._ready is not None and self._ready.done() and self._start_error is None
 
     async def close(self) -> None:
-        for part in (self.system, self.downloads):
-            if part is not None:
-                try:
-                    await part.close()
-                except Exception:
-                    log.exception("error while closing %s", type(part).__name__)
+        if self.downloads is not None and self.worker.running:
+            try:
+                await self.worker.run(self.downloads.close)
+            except Exception:
+                log.exception("error while closing the download manager")
+        await self.worker.stop()
+        if self.system is not None:
+            try:
+                await self.system.close()
+            except Exception:
+                log.exception("error while closing the system sampler")
         if self.reader is not None:
             await asyncio.to_thread(self.reader.close)
 
@@ -224,7 +233,7 @@ class LaunchpadService:
         self, *, category: str | None = None, search: str | None = None, installed: bool | None = None
     ) -> dict[str, object]:
         catalog, listing = await self._view()
-        progress = self.downloads.snapshot()["presets"]
+        progress = (await self._snapshot())["presets"]
         rows = []
         for preset in catalog.search(category=category, text=search):
             row = self._preset_row(preset, listing, progress.get(preset.id))
@@ -266,7 +275,7 @@ class LaunchpadService:
     async def preset_detail(self, preset_id: str) -> dict[str, object]:
         catalog, listing = await self._view()
         preset = catalog.get(preset_id)
-        snapshot = self.downloads.snapshot()
+        snapshot = await self._snapshot()
         jobs = _latest_jobs(snapshot["jobs"])
         owners = self._owners(catalog)
         roots = self._roots()
@@ -300,7 +309,7 @@ class LaunchpadService:
 
     async def install(self, preset_ids: Sequence[str]) -> dict[str, object]:
         await self.catalog()  # a preset file the user just saved counts
-        return await self.downloads.install(list(dict.fromkeys(preset_ids)))
+        return await self.worker.run(self.downloads.install, list(dict.fromkeys(preset_ids)))
 
     async def download_url(self, url: str, folder: str, name: str | None) -> dict[str, object]:
         """Download one file from a client-given URL: only with ALLOW_CUSTOM_URLS, see url_policy."""
@@ -309,35 +318,45 @@ class LaunchpadService:
         if canonical is None:
             raise InvalidInput(f"{folder!r} is not a model folder; use one of: {', '.join(model_folders.FOLDER_NAMES)}")
         await self.ready()
-        job = await self.downloads.install_file(ModelFile(canonical, checked.name, UrlSource(checked.url)))
+        model_file = ModelFile(canonical, checked.name, UrlSource(checked.url))
+        job = await self.worker.run(self.downloads.install_file, model_file)
         log.info("custom download queued from %s into %s/%s", checked.host, canonical, checked.name)
         return {"job": job, "pickle": checked.pickle}
 
     async def uninstall(self, preset_id: str) -> dict[str, object]:
         (await self.catalog()).get(preset_id)  # NotFound before anything else
-        result = await self.downloads.uninstall(preset_id)
+        result = await self.worker.run(self.downloads.uninstall, preset_id)
         for path in result.get("deleted", []):
             self.bus.emit(events.MODEL, {"action": "deleted", "path": path, "preset_id": preset_id})
         return result
 
     async def cancel_preset(self, preset_id: str) -> dict[str, object]:
         await self.catalog()
-        cancelled = await self.downloads.cancel_preset(preset_id)
+        cancelled = await self.worker.run(self.downloads.cancel_preset, preset_id)
         return {"preset_id": preset_id, "cancelled": list(cancelled)}
 
     # --- downloads ---------------------------------------------------------------------------
 
     async def downloads_snapshot(self) -> dict[str, object]:
         await self.ready()
-        return self.downloads.snapshot()
+        return await self._snapshot()
+
+    async def _snapshot(self) -> dict[str, Any]:
+        # read on the manager's own loop: its dicts change there
+        return await self.worker.call(self.downloads.snapshot)
+
+    async def wait_downloads(self, job_ids: Sequence[str] | None = None) -> None:
+        """Until the given jobs (default: all known now) are done, failed or cancelled."""
+        await self.ready()
+        await self.worker.run(self.downloads.wait, job_ids)
 
     async def cancel_job(self, job_id: str) -> dict[str, object]:
         await self.ready()
-        return await self.downloads.cancel(job_id)
+        return await self.worker.run(self.downloads.cancel, job_id)
 
     async def retry_job(self, job_id: str) -> dict[str, object]:
         await self.ready()
-        return await self.downloads.retry(job_id)
+        return await self.worker.run(self.downloads.retry, job_id)
 
     # --- models ------------------------------------------------------------------------------
 
@@ -363,7 +382,7 @@ class LaunchpadService:
 
     async def delete_model(self, file_id: str) -> dict[str, object]:
         await self.ready()
-        busy = {job["key"] for job in self.downloads.snapshot()["jobs"] if job.get("state") in ACTIVE_STATES}
+        busy = {job["key"] for job in (await self._snapshot())["jobs"] if job.get("state") in ACTIVE_STATES}
 
         def refuse(entry: ModelEntry) -> None:
             if entry.key in busy:
@@ -429,7 +448,7 @@ class LaunchpadService:
 
         reading = await self.system.reading_async()
         text = render_metrics(
-            self.downloads.snapshot(),
+            await self._snapshot(),
             bytes_downloaded_total=self.counters.bytes,
             download_failures_total=self.counters.failures,
             system=reading,

@@ -171,7 +171,7 @@ async def test_refused_requests_touch_nothing(comfy: SimpleNamespace, tmp_path: 
                                      headers={"Content-Type": "text/plain"})
     assert status == 415
     assert file_tree(tmp_path) == before
-    assert comfy.service.downloads.snapshot()["jobs"] == []
+    assert (await comfy.service.downloads_snapshot())["jobs"] == []
 
 
 def test_workspace_inside_comfyui(tmp_path: Path) -> None:

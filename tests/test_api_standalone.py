@@ -173,7 +173,7 @@ async def test_install_rejects_malformed_bodies(app: SimpleNamespace, body: obje
     assert status == 400, answer
     assert answer["error"]["code"] == "invalid_input" and fragment in answer["error"]["message"]
     assert file_tree(app.ws) == before
-    assert app.service.downloads.snapshot()["jobs"] == []
+    assert (await app.service.downloads_snapshot())["jobs"] == []
 
 
 async def test_install_rejects_non_json(app: SimpleNamespace) -> None:
@@ -190,7 +190,7 @@ async def test_install_rejects_non_json(app: SimpleNamespace) -> None:
 async def test_install_unknown_preset_is_404_and_queues_nothing(app: SimpleNamespace) -> None:
     status, answer = await app.api.post("/launchpad/presets/install", json={"presets": ["test-image", "nope"]})
     assert status == 404 and "nope" in answer["error"]["message"]
-    assert app.service.downloads.snapshot()["jobs"] == []
+    assert (await app.service.downloads_snapshot())["jobs"] == []
 
 
 async def test_unknown_job_ids_are_404(app: SimpleNamespace) -> None:
@@ -456,5 +456,5 @@ async def test_cancel_and_retry_through_the_api(workspace_dir: Path, tmp_path: P
     fakehub.behave("slow.safetensors")  # full speed from now on
     status, body = await api.post(f"/launchpad/downloads/{job_id}/retry")
     assert status == 200 and body["state"] == "queued"
-    await service.downloads.wait([job_id])
+    await service.wait_downloads([job_id])
     assert (workspace_dir / "models" / "checkpoints" / "slow.safetensors").read_bytes() == data
