@@ -1,7 +1,8 @@
 """Handlers of the login routes: the page, login, logout and "am I logged in".
 
-They stay open while auth is on (security.OPEN_PATHS); the checks themselves live in the
-core (launchpad/auth.py), the cookie and the gate in security.py.
+They stay open while auth is on (security.OPEN_PATHS) and never need the core service (it
+may still be starting: None). The checks live in launchpad/auth.py, the cookie and the gate
+in security.py.
 """
 
 from __future__ import annotations
@@ -26,23 +27,22 @@ def _auth(request: web.Request) -> Authenticator | None:
     return gate.auth if gate is not None else None
 
 
-def _state(request: web.Request) -> dict[str, Any]:
-    auth = _auth(request)
+def _view(auth: Authenticator | None, method: str | None) -> dict[str, Any]:
+    """The SESSION answer: is a login required, and how (if at all) is this request logged in."""
     if auth is None:
         return {"auth_enabled": False, "configured": True, "authenticated": True, "method": None}
+    return {"auth_enabled": True, "configured": auth.configured, "authenticated": method is not None,
+            "method": method}
+
+
+def _method(auth: Authenticator, request: web.Request) -> str | None:
     cookie = session_cookie(request)
-    by_session = bool(cookie and auth.session_valid(cookie))
-    token = presented_token(request) if not by_session else None
-    by_token = bool(token is not None and auth.check_bearer(token, client_key(request)).ok)
-    return {
-        "auth_enabled": True,
-        "configured": auth.configured,
-        "authenticated": by_session or by_token,
-        "method": "session" if by_session else "token" if by_token else None,
-    }
-
-
-# The service may still be starting (None): logging in never needs it.
+    if cookie and auth.session_valid(cookie):
+        return "session"
+    token = presented_token(request)
+    if token is not None and auth.check_bearer(token, client_key(request)).ok:
+        return "token"
+    return None
 
 
 async def login_page(service: LaunchpadService | None, call: Call) -> web.Response:
@@ -60,7 +60,7 @@ async def login_page(service: LaunchpadService | None, call: Call) -> web.Respon
 async def login(service: LaunchpadService | None, call: Call) -> web.StreamResponse:
     auth = _auth(call.request)
     if auth is None:
-        return json_response(_state(call.request))
+        return json_response(_view(None, None))
     if auth.problem:
         raise AuthNotConfigured(auth.problem)
     verdict = auth.check_login(call.body["password"], client_key(call.request))
@@ -69,10 +69,7 @@ async def login(service: LaunchpadService | None, call: Call) -> web.StreamRespo
     if not verdict.ok:
         raise LoginFailed("wrong password or token")
     session = auth.issue_session()
-    response = json_response(
-        {"auth_enabled": True, "configured": True, "authenticated": True, "method": "session",
-         "expires_at": session.expires_at}
-    )
+    response = json_response({**_view(auth, "session"), "expires_at": session.expires_at})
     set_session_cookie(response, call.request, session.token, int(auth.ttl))
     response.headers[hdrs.CACHE_CONTROL] = "no-store"
     return response
@@ -83,14 +80,12 @@ async def logout(service: LaunchpadService | None, call: Call) -> web.StreamResp
     cookie = session_cookie(call.request)
     if auth is not None and cookie:
         auth.end_session(cookie)
-    response = json_response(
-        {"auth_enabled": auth is not None, "configured": auth is None or auth.configured,
-         "authenticated": auth is None, "method": None}
-    )
+    response = json_response(_view(auth, None))
     set_session_cookie(response, call.request, "", 0)
     response.headers[hdrs.CACHE_CONTROL] = "no-store"
     return response
 
 
 async def session_info(service: LaunchpadService | None, call: Call) -> dict[str, Any]:
-    return _state(call.request)
+    auth = _auth(call.request)
+    return _view(auth, _method(auth, call.request) if auth is not None else None)

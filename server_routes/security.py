@@ -41,7 +41,6 @@ log = logging.getLogger("launchpad.auth")
 SESSION_COOKIE = "launchpad_session"
 LOGIN_PATH = "/launchpad/login"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-OUR_PREFIXES = ("/launchpad/", "/api/launchpad/")
 # open with auth on: what HEALTHCHECK, the login page and a signed-out browser need
 OPEN_PATHS = frozenset({"/launchpad/health", LOGIN_PATH, "/launchpad/logout", "/launchpad/session"})
 
@@ -91,10 +90,6 @@ def allowed_origins(request: web.Request) -> tuple[str, ...]:
 def canonical_path(path: str) -> str:
     """Our routes answer at /launchpad/... and /api/launchpad/...; this is the first form."""
     return path[4:] if path.startswith("/api/launchpad/") else path
-
-
-def is_ours(path: str) -> bool:
-    return path.startswith(OUR_PREFIXES)
 
 
 def is_websocket(request: web.Request) -> bool:
