@@ -101,6 +101,9 @@ class LocalDownloads:
     async def install(self, preset_ids: Any) -> Any:
         return await self.loop.run(self.manager.install, preset_ids)
 
+    async def install_file(self, model_file: Any) -> Any:
+        return await self.loop.run(self.manager.install_file, model_file)
+
     async def cancel(self, job_id: str) -> Any:
         return await self.loop.run(self.manager.cancel, job_id)
 

@@ -36,6 +36,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from .catalog.schema import ModelFile
 from .config import Settings
 from .errors import DownloadError, LaunchpadError
 from .events import EventBus
@@ -47,7 +48,7 @@ ENTRY = Path(__file__).resolve().with_name("download_worker_main.py")
 LINE_LIMIT = 64 * 2**20  # a snapshot of thousands of jobs is one line
 CLOSE_TIMEOUT = 30.0
 RESTART_BACKOFF = (1.0, 2.0, 5.0, 10.0, 30.0)
-CALLS = ("start", "install", "cancel", "cancel_preset", "retry", "uninstall", "snapshot", "wait")
+CALLS = ("start", "install", "install_file", "cancel", "cancel_preset", "retry", "uninstall", "snapshot", "wait")
 NICENESS = 10
 
 
@@ -242,6 +243,9 @@ class DownloadWorker:
     async def install(self, preset_ids: Sequence[str]) -> dict[str, object]:
         return await self._call("install", list(preset_ids))
 
+    async def install_file(self, model_file: ModelFile) -> dict[str, object]:
+        return await self._call("install_file", model_file.to_catalog_data())
+
     async def cancel(self, job_id: str) -> dict[str, object]:
         return await self._call("cancel", job_id)
 
@@ -281,6 +285,7 @@ def _short(name: str) -> str:
 
 async def child_main() -> None:
     """Serve the protocol on stdin/stdout until stdin closes or the parent says close."""
+    from .catalog.schema import parse_file
     from .catalog.store import CatalogStore
     from .downloads.manager import DownloadManager
     from .workspace import Workspace
@@ -340,7 +345,10 @@ async def child_main() -> None:
                 if name in ("install", "uninstall", "cancel_preset"):
                     await asyncio.to_thread(store.refresh)
                 function = getattr(manager, name)
-                result = function(*message.get("args", []))
+                args = message.get("args", [])
+                if name == "install_file":  # a file travels as its catalog entry
+                    args = [parse_file(args[0], "file")]
+                result = function(*args)
                 if asyncio.iscoroutine(result):
                     result = await result
             else:

@@ -21,15 +21,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import __version__, events
+from . import __version__, events, model_folders
 from .catalog.loader import Catalog
-from .catalog.schema import Preset
+from .catalog.schema import ModelFile, Preset, UrlSource
 from .catalog.store import CatalogStore
 from .config import Settings
 from .errors import Conflict, InvalidInput, LaunchpadError, WorkspaceError
 from .events import EventBus
+from .files import is_pickle
 from .model_library import ModelEntry, ModelLibrary
 from .model_roots import ModelRoots
+from .url_policy import check_custom_url
 from .workspace import Workspace
 
 log = logging.getLogger("launchpad.service")
@@ -312,6 +314,7 @@ class LaunchpadService:
                     "model_id": entry.id if entry is not None else None,
                     "used_by": [p for p in owners.get(model_file.key, []) if p != preset.id],
                     "job": jobs.get(model_file.key),
+                    "pickle": is_pickle(model_file.name),
                 }
             )
         row = self._preset_row(preset, listing, snapshot["presets"].get(preset.id))
@@ -320,6 +323,18 @@ class LaunchpadService:
     async def install(self, preset_ids: Sequence[str]) -> dict[str, object]:
         await self.catalog()  # a preset file the user just saved counts
         return await self.downloads.install(list(dict.fromkeys(preset_ids)))
+
+    async def download_url(self, url: str, folder: str, name: str | None) -> dict[str, object]:
+        """Download one file from a client-given URL: only with ALLOW_CUSTOM_URLS, see url_policy."""
+        checked = check_custom_url(url, name, self.settings)  # Forbidden while switched off
+        canonical = model_folders.canonical(folder)
+        if canonical is None:
+            raise InvalidInput(f"{folder!r} is not a model folder; use one of: {', '.join(model_folders.FOLDER_NAMES)}")
+        await self.ready()
+        model_file = ModelFile(canonical, checked.name, UrlSource(checked.url))
+        job = await self.downloads.install_file(model_file)
+        log.info("custom download queued from %s into %s/%s", checked.host, canonical, checked.name)
+        return {"job": job, "pickle": checked.pickle}
 
     async def uninstall(self, preset_id: str) -> dict[str, object]:
         (await self.catalog()).get(preset_id)  # NotFound before anything else

@@ -60,6 +60,11 @@ async def cancel_preset(service: LaunchpadService, call: Call) -> dict[str, Any]
 # --- downloads -------------------------------------------------------------------------------------
 
 
+async def download_url(service: LaunchpadService, call: Call) -> dict[str, Any]:
+    body = call.body
+    return await service.download_url(body["url"], body["folder"], body.get("name"))
+
+
 async def list_downloads(service: LaunchpadService, call: Call) -> dict[str, Any]:
     return await service.downloads_snapshot()
 

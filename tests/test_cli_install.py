@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from conftest import cli_argv
 from fakehub import random_bytes, write_presets
 

@@ -6,6 +6,7 @@ import hashlib
 
 import pytest
 from downloads_helpers import eventually, preset
+
 from fakehub import random_bytes
 from lp.launchpad.errors import Conflict, NotFound
 

@@ -6,6 +6,7 @@ import hashlib
 
 import pytest
 from downloads_helpers import preset
+
 from fakehub import COMMIT, random_bytes
 from lp.launchpad.config import Settings
 from lp.launchpad.downloads.credentials import Credentials, redact

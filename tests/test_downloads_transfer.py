@@ -8,6 +8,7 @@ import json
 
 import pytest
 from downloads_helpers import eventually, make_harness, preset, settings_for
+
 from fakehub import random_bytes
 
 SEGMENTED = {"segments": 4, "segment_size": 256 * 1024, "min_segmented_size": 512 * 1024}

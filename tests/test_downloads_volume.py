@@ -11,6 +11,7 @@ import time
 
 import pytest
 from downloads_helpers import make_harness, preset, settings_for
+
 from fakehub import random_bytes
 from lp.launchpad.downloads.locks import VolumeLock, owner_id
 from lp.launchpad.errors import Conflict

@@ -26,6 +26,7 @@ from ..config import Settings
 from ..errors import (
     Conflict,
     DownloadError,
+    Forbidden,
     IntegrityError,
     InvalidInput,
     LaunchpadError,
@@ -34,7 +35,7 @@ from ..errors import (
     TooLarge,
 )
 from ..events import EventBus
-from ..files import partial_path
+from ..files import is_within, partial_path
 from ..model_roots import ModelRoots
 from ..workspace import Workspace
 from . import locks, resume, space
@@ -219,6 +220,33 @@ class DownloadManager:
             self._emit_preset(preset.id)
         self._save_soon()
         return {"jobs": [job.to_dict() for job in touched.values()], "skipped": skipped}
+
+    async def install_file(self, model_file: ModelFile) -> dict[str, object]:
+        """Queue one file that belongs to no preset (a custom URL download, already vetted).
+
+        Its name came from a client, so the target must stay inside the folder's first
+        directory even through symlinks (Forbidden); Conflict when it is on disk or queued.
+        """
+        self._require_started()
+        roots = self._roots()
+        try:
+            target = roots.target(model_file.folder, model_file.name)
+        except KeyError:
+            raise InvalidInput(f"no directory is configured for model folder {model_file.folder!r}") from None
+        root = roots.dirs(model_file.folder)[0]
+        loop = asyncio.get_running_loop()
+        if not await loop.run_in_executor(None, is_within, target, root):
+            raise Forbidden(f"{model_file.key} would be written outside {root} through a symlink")
+        if self._active_job(model_file.key) is not None:
+            raise Conflict(f"{model_file.key} is already being downloaded")
+        if await loop.run_in_executor(None, _present, model_file, roots):
+            raise Conflict(f"{model_file.key} is already on disk; delete it first to download it again")
+        job = Job(file=model_file, target=target, preset_ids=[])
+        self._add(job)
+        assert self._queue is not None
+        self._queue.put_nowait(job.id)
+        self._touch(job)
+        return job.to_dict()
 
     async def cancel(self, job_id: str) -> dict[str, object]:
         """Stop a job and delete its partial file. Conflict when it already finished."""
