@@ -36,6 +36,7 @@ DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
 # ComfyUI ships placeholder files like models/checkpoints/put_checkpoints_here
 _PLACEHOLDER = re.compile(r"^put_.*_here$")
+RESUME_SUFFIX = PARTIAL_SUFFIX + ".json"  # downloads/resume.py's sidecar of a partial file
 
 
 def model_id(path: str) -> str:
@@ -276,6 +277,8 @@ def _scan_dir(folder: str, root: str, directory: str, prefix: str, mtime_ns: int
             continue
         if name.endswith(PARTIAL_SUFFIX):
             partials.append((rel[: -len(PARTIAL_SUFFIX)], st.st_size))
+            continue
+        if name.endswith(RESUME_SUFFIX):  # the resume record beside a partial file is no model either
             continue
         if _PLACEHOLDER.match(name):
             continue

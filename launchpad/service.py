@@ -383,6 +383,7 @@ class LaunchpadService:
             )
         page = ModelLibrary.query(listing, folder=folder, search=search, offset=offset, limit=limit)
         owners = self._owners(catalog)
+        space = await asyncio.to_thread(self._free_space, [folder] if folder else listing.folders)
         return {
             "models": [entry.to_dict(owners) for entry in page.models],
             "total": page.total,
@@ -390,7 +391,21 @@ class LaunchpadService:
             "offset": page.offset,
             "limit": page.limit,
             "folders": listing.folders,
+            "space": space,
         }
+
+    def _free_space(self, folders: Sequence[str]) -> dict[str, dict[str, int | None]]:
+        """Free and total bytes of the disk each folder downloads to (blocking: statvfs per folder)."""
+        from .system.disks import disk_usage
+
+        roots = self._roots()
+        space: dict[str, dict[str, int | None]] = {}
+        for name in folders:
+            dirs = roots.dirs(name)
+            if dirs:
+                usage = disk_usage(name, dirs[0], [])
+                space[name] = {"free": usage.free, "total": usage.total}
+        return space
 
     async def delete_model(self, file_id: str) -> dict[str, object]:
         await self.ready()

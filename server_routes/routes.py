@@ -60,6 +60,8 @@ MODEL_LIST = obj(
         "offset": INT,
         "limit": INT,
         "folders": STRINGS,
+        # where each folder's downloads go: the panel shows the room left there
+        "space": {"type": "object", "additionalProperties": obj({"free": nullable(INT), "total": nullable(INT)})},
     }
 )
 

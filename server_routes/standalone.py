@@ -143,16 +143,22 @@ def create_app(service: LaunchpadService) -> web.Application:
         # start in the background: the port answers (health says "starting") while the catalog loads
         starting.append(asyncio.ensure_future(service.start()))
 
-    async def on_cleanup(app: web.Application) -> None:
+    async def on_shutdown(app: web.Application) -> None:
+        # open browser tabs keep their WebSockets: close them first, or stopping waits out aiohttp's timeout
         for undo in unsubscribe:
             undo()
+        unsubscribe.clear()
         await hub.close()
+
+    async def on_cleanup(app: web.Application) -> None:
+        await on_shutdown(app)
         for start in starting:
             if not start.done():
                 start.cancel()
         await service.close()
 
     app.on_startup.append(on_startup)
+    app.on_shutdown.append(on_shutdown)
     app.on_cleanup.append(on_cleanup)
     return app
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import shutil
 from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
@@ -227,6 +228,17 @@ async def test_models_list_filter_and_paging(app: SimpleNamespace) -> None:
     assert (body["total"], body["offset"], body["limit"], body["total_bytes"]) == (5, 1, 2, 15)
     _, body = await app.api.get("/launchpad/models?search=LORA-4")
     assert [m["name"] for m in body["models"]] == ["lora-4.safetensors"]
+
+
+async def test_models_list_says_the_free_space_of_each_folder(app: SimpleNamespace) -> None:
+    free = shutil.disk_usage(app.models).free
+    _, body = await app.api.get("/launchpad/models")
+    assert set(body["space"]) == set(body["folders"])
+    loras = body["space"]["loras"]
+    assert loras["total"] == shutil.disk_usage(app.models).total
+    assert abs(loras["free"] - free) < 100 * 2**20  # the same disk, give or take other writers
+    _, body = await app.api.get("/launchpad/models?folder=vae")
+    assert list(body["space"]) == ["vae"]
 
 
 @pytest.mark.parametrize("query", ["folder=nope", "limit=0", "limit=5000", "offset=-1", "limit=ten"])

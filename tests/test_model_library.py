@@ -36,6 +36,7 @@ def models(tmp_path: Path) -> Path:
     write(base / "checkpoints" / "put_checkpoints_here", 0)
     write(base / "checkpoints" / ".hidden.safetensors", 5)
     write(base / "checkpoints" / "flux.safetensors.part", 50)
+    write(base / "checkpoints" / "flux.safetensors.part.json", 20)  # its resume record
     write(base / "loras" / "detail.safetensors", 30)
     write(base / "clip" / "t5.safetensors", 40)
     (base / "vae").mkdir()

@@ -72,3 +72,33 @@ def test_serve_takes_workspace_from_the_option_or_the_environment(tmp_path: Path
         assert get_json(f"{base}/launchpad/health")["workspace"] == str(tmp_path / "chosen")
     with serving(tmp_path, env={"WORKSPACE_ROOT": str(tmp_path / "from-env")}) as base:
         assert get_json(f"{base}/launchpad/health")["workspace"] == str(tmp_path / "from-env")
+
+
+async def test_serve_stops_promptly_while_a_dashboard_tab_is_connected(tmp_path: Path) -> None:
+    """An open WebSocket must not hold the shutdown for aiohttp's 60 s graceful timeout."""
+    import asyncio
+
+    import aiohttp
+
+    port = free_port()
+    proc = subprocess.Popen(cli_argv("serve", "--port", str(port), "--workspace", str(tmp_path / "ws")),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        async with aiohttp.ClientSession() as session:
+            for _ in range(600):
+                try:
+                    async with session.get(f"http://127.0.0.1:{port}/launchpad/health") as reply:
+                        if (await reply.json())["state"] == "ready":
+                            break
+                except aiohttp.ClientConnectionError:
+                    pass
+                await asyncio.sleep(0.1)
+            async with session.ws_connect(f"http://127.0.0.1:{port}/ws") as ws:
+                assert (await ws.receive_json())["type"] == "status"
+                proc.terminate()
+                code = await asyncio.to_thread(proc.wait, 15)  # would raise TimeoutExpired while the socket held it
+        assert code == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

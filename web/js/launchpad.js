@@ -1,4 +1,57 @@
-// ComfyUI-Launchpad frontend entry. The sidebar panel arrives with the dashboard issue.
+// The one file ComfyUI auto-loads from web/ (every .js there is imported; the panel is .mjs so it is
+// not): registers the Launchpad sidebar tab and the panel's adapter for ComfyUI's frontend.
 import { app } from "../../../scripts/app.js";
+import { api } from "../../../scripts/api.js";
+import { createLaunchpad, VIEW_IDS } from "../panel/panel.mjs";
+import { callJson } from "../panel/ui.mjs";
 
-app.registerExtension({ name: "launchpad.Main" });
+function comfyAdapter(manager) {
+  return {
+    json: (path, opts) => callJson((p, init) => api.fetchApi(p, init), path, opts), // fetchApi adds /api
+    on(type, fn) {
+      const listener = (e) => fn(e.detail);
+      api.addEventListener(type, listener);
+      return () => api.removeEventListener(type, listener);
+    },
+    toast: (severity, summary, detail) =>
+      manager.toast?.add({ severity, summary, detail, life: severity === "error" ? 10000 : 5000 }),
+    async confirm(title, message) {
+      if (manager.dialog?.confirm) return !!(await manager.dialog.confirm({ title, message, type: "delete" }));
+      return window.confirm(`${title}\n\n${message}`);
+    },
+    setting: (id) => manager.setting?.get(id),
+  };
+}
+
+const category = (name) => ["Launchpad", "Panel", name];
+
+app.registerExtension({
+  name: "launchpad.Main",
+  settings: [
+    { id: "Launchpad.DefaultView", name: "View shown when the Launchpad tab opens", type: "combo",
+      options: VIEW_IDS, defaultValue: "presets", category: category("Default view") },
+    { id: "Launchpad.ConfirmDeletes", name: "Ask before deleting model files", type: "boolean",
+      defaultValue: true, category: category("Confirm deletes") },
+    { id: "Launchpad.Toasts", name: "Notify when a preset is installed or a download fails", type: "boolean",
+      defaultValue: true, category: category("Notifications") },
+  ],
+  setup() {
+    const manager = app.extensionManager;
+    if (typeof manager?.registerSidebarTab !== "function") {
+      console.warn("[Launchpad] This ComfyUI frontend has no sidebar tabs (extensionManager.registerSidebarTab), "
+        + "so the Launchpad panel is not shown. Update ComfyUI's frontend; the API still answers at /api/launchpad/.");
+      return;
+    }
+    // Created here, before any download can start, so no launchpad.* event goes unheard (contract 6.9).
+    const panel = createLaunchpad(comfyAdapter(manager), { comfy: true });
+    manager.registerSidebarTab({
+      id: "launchpad.sidebar",
+      icon: "pi pi-cloud-download",
+      title: "Launchpad",
+      tooltip: "Launchpad: model presets, downloads, models and system",
+      type: "custom",
+      render: (el) => panel.mount(el), // called on every open, into a fresh element
+      destroy: () => panel.unmount(),
+    });
+  },
+});

@@ -1,0 +1,59 @@
+// The panel's adapter for `launchpad serve`: fetch, a reconnecting WebSocket to /ws (ComfyUI's
+// {"type", "data"} envelope), and its own toasts and confirmation dialog.
+import { button, callJson, h } from "./ui.mjs";
+
+export function standaloneAdapter(base = new URL(".", location.href)) {
+  const listeners = new Map();
+  const emit = (type, data) => listeners.get(type)?.forEach((fn) => fn(data));
+  let delay = 500, lost = false;
+
+  function connect() {
+    const ws = new WebSocket(new URL("ws", base).href.replace(/^http/, "ws"));
+    ws.onopen = () => {
+      delay = 500;
+      if (lost) emit("reconnected"); // the panel re-reads its snapshot: events were missed meanwhile
+      lost = false;
+    };
+    ws.onmessage = (m) => {
+      const { type, data } = JSON.parse(m.data);
+      emit(type, data);
+    };
+    ws.onclose = () => {
+      if (!lost) emit("reconnecting");
+      lost = true;
+      setTimeout(connect, delay);
+      delay = Math.min(delay * 2, 8000);
+    };
+  }
+  connect();
+
+  const toasts = h("div", { class: "lp-toasts", role: "status", "aria-live": "polite" });
+  document.body.append(toasts);
+
+  return {
+    json: (path, opts) => callJson((p, init) => fetch(new URL(p.replace(/^\//, ""), base), init), path, opts),
+    on(type, fn) {
+      if (!listeners.has(type)) listeners.set(type, new Set());
+      listeners.get(type).add(fn);
+      return () => listeners.get(type).delete(fn);
+    },
+    toast(severity, summary, detail) {
+      const el = h("div", { class: `lp-card lp-toast lp-${severity === "error" ? "error-toast" : severity}` },
+        h("strong", { text: summary }), detail && h("p", { text: detail }));
+      toasts.append(el);
+      setTimeout(() => el.remove(), severity === "error" ? 10000 : 5000);
+    },
+    confirm(title, message) {
+      return new Promise((resolve) => {
+        const done = (ok) => { dialog.close(); dialog.remove(); resolve(ok); };
+        const dialog = h("dialog", { class: "lp-card lp-dialog", "aria-label": title, oncancel: () => done(false) },
+          h("h2", { text: title }), h("p", { text: message }),
+          h("div", { class: "lp-actions" }, button("Cancel", () => done(false)),
+            button("Delete", () => done(true), { kind: "lp-primary lp-confirm" })));
+        document.body.append(dialog);
+        dialog.showModal(); // focus lands on Cancel, the safe choice
+      });
+    },
+    setting: () => undefined,
+  };
+}
