@@ -68,11 +68,13 @@ def model_roots(folder_paths: Any) -> ModelRoots:
     from ..launchpad.model_roots import ModelRoots
 
     folders: dict[str, tuple[Path, ...]] = {}
+    models_dir = Path(folder_paths.models_dir)
+    shipped_configs = models_dir / "configs"  # ComfyUI's own inference YAMLs: not the user's to delete
     for name, value in list(folder_paths.folder_names_and_paths.items()):
         if name in NOT_MODEL_FOLDERS:
             continue
-        folders[name] = tuple(Path(path) for path in value[0])
-    models_dir = Path(folder_paths.models_dir)
+        dirs = tuple(Path(path) for path in value[0])
+        folders[name] = tuple(d for d in dirs if d != shipped_configs) if name == "configs" else dirs
     for folder in model_folders.MODEL_FOLDERS:
         if folder.name not in folders:
             folders[folder.name] = (models_dir / folder.target_dir,)
