@@ -1,11 +1,9 @@
-"""An event loop of our own, in a daemon thread, for the download manager.
+"""The download manager in this process, on an event loop of its own in a daemon thread.
 
-Inside ComfyUI the host loop serves the UI, the WebSocket and /prompt. Downloads at hundreds
-of MB/s put thousands of small callbacks a second on whatever loop runs them (socket reads,
-write hand-offs, progress ticks); on ComfyUI's loop they queue in front of ComfyUI's own
-requests (measured: GET /system_stats p99 going from ~6 ms to 100+ ms on two cores). On a
-loop of their own they only compete for the CPU. The standalone server uses the same
-arrangement, so both hosts behave alike.
+The fallback for hosts where the worker process (download_worker.py) cannot be started.
+Downloads at hundreds of MB/s put thousands of small callbacks a second on whatever loop runs
+them; on a thread of their own they at least do not queue in front of the host's requests
+(though they still share its GIL, which is why the worker process is the default).
 
 Callers on the host loop use :meth:`run` (a coroutine function run there, awaited here) and
 :meth:`call` (a plain function run there, e.g. to read state the manager mutates).
@@ -81,3 +79,51 @@ class BackgroundLoop:
 
 async def _call(function: Callable[..., Awaitable[T]], args: tuple, kwargs: dict) -> T:
     return await function(*args, **kwargs)
+
+
+class LocalDownloads:
+    """The download manager in this process, on a :class:`BackgroundLoop`, with the worker's
+    async interface. The fallback where a worker process cannot be started."""
+
+    def __init__(self, manager: Any) -> None:
+        self.manager = manager
+        self.loop = BackgroundLoop()
+
+    async def start(self) -> None:
+        self.loop.start()
+        await self.loop.run(self.manager.start)
+
+    async def close(self) -> None:
+        if self.loop.running:
+            await self.loop.run(self.manager.close)
+        await self.loop.stop()
+
+    async def install(self, preset_ids: Any) -> Any:
+        return await self.loop.run(self.manager.install, preset_ids)
+
+    async def install_file(self, model_file: Any) -> Any:
+        return await self.loop.run(self.manager.install_file, model_file)
+
+    async def install_files(self, files: Any, label: str) -> Any:
+        return await self.loop.run(self.manager.install_files, files, label)
+
+    async def sizes(self, files: Any) -> Any:
+        return await self.loop.run(self.manager.sizes, files)
+
+    async def cancel(self, job_id: str) -> Any:
+        return await self.loop.run(self.manager.cancel, job_id)
+
+    async def cancel_preset(self, preset_id: str) -> Any:
+        return await self.loop.run(self.manager.cancel_preset, preset_id)
+
+    async def retry(self, job_id: str) -> Any:
+        return await self.loop.run(self.manager.retry, job_id)
+
+    async def uninstall(self, preset_id: str) -> Any:
+        return await self.loop.run(self.manager.uninstall, preset_id)
+
+    async def snapshot(self) -> Any:
+        return await self.loop.call(self.manager.snapshot)  # its dicts change on its own loop
+
+    async def wait(self, job_ids: Any = None) -> None:
+        await self.loop.run(self.manager.wait, job_ids)

@@ -102,6 +102,9 @@ class Settings:
     access_password: str | None = field(default=None, repr=False)  # ACCESS_PASSWORD
     api_tokens: tuple[str, ...] = field(default=(), repr=False)  # LAUNCHPAD_API_TOKENS
     session_secret: str | None = field(default=None, repr=False)  # LAUNCHPAD_SESSION_SECRET
+    session_ttl: float = 7 * 24 * 3600.0  # LAUNCHPAD_SESSION_TTL: seconds a login lasts
+    # origins (scheme://host[:port]) trusted for mutating requests besides the request's own
+    allowed_origins: tuple[str, ...] = ()  # LAUNCHPAD_ALLOWED_ORIGINS
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -142,5 +145,7 @@ class Settings:
             access_password=env.get("ACCESS_PASSWORD") or None,
             api_tokens=_list(env.get("LAUNCHPAD_API_TOKENS")),
             session_secret=env.get("LAUNCHPAD_SESSION_SECRET") or None,
+            session_ttl=_float(env, "LAUNCHPAD_SESSION_TTL", cls.session_ttl),
+            allowed_origins=tuple(o.rstrip("/").lower() for o in _list(env.get("LAUNCHPAD_ALLOWED_ORIGINS"))),
         )
         return replace(settings, **overrides) if overrides else settings

@@ -11,6 +11,8 @@ import tempfile
 from pathlib import Path, PurePosixPath
 
 PARTIAL_SUFFIX = ".part"
+# formats loaded with Python's pickle: a hostile file runs code when ComfyUI loads it
+PICKLE_EXTENSIONS = frozenset({".ckpt", ".pt", ".pth", ".bin", ".pkl", ".pickle"})
 _WINDOWS_DRIVE = re.compile(r"^[A-Za-z]:")
 
 
@@ -34,6 +36,11 @@ def unsafe_reason(name: str) -> str | None:
     if len(name) > 1024:
         return "is longer than 1024 characters"
     return None
+
+
+def is_pickle(name: str) -> bool:
+    """True for a pickle-based model format (.ckpt, .pt, .pth, .bin, .pkl): the UI warns about these."""
+    return PurePosixPath(name.lower()).suffix in PICKLE_EXTENSIONS
 
 
 def is_safe_relative(name: str) -> bool:

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import Forbidden, InvalidInput, NotFound
-from .files import PARTIAL_SUFFIX
+from .files import PARTIAL_SUFFIX, is_pickle
 from .model_roots import ModelRoots
 
 log = logging.getLogger("launchpad.models")
@@ -68,6 +68,7 @@ class ModelEntry:
             "size": self.size,
             "mtime": self.mtime,
             "presets": list((owners or {}).get(self.key, ())),
+            "pickle": is_pickle(self.name),  # can run code when loaded: the UI warns
         }
 
 

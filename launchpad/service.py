@@ -17,20 +17,21 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import __version__, events
-from .background import BackgroundLoop
+from . import __version__, events, model_folders
 from .catalog.loader import Catalog
-from .catalog.schema import ModelFile, Preset
+from .catalog.schema import ModelFile, Preset, UrlSource
 from .catalog.store import CatalogStore
 from .config import Settings
 from .errors import Conflict, InvalidInput, LaunchpadError, WorkspaceError
 from .events import EventBus
+from .files import is_pickle
 from .model_library import ModelEntry, ModelLibrary
 from .model_roots import ModelRoots
+from .url_policy import check_custom_url
 from .workflow_models import NeededModel, analyze, group_label, summarize
 from .workspace import Workspace
 
@@ -51,7 +52,6 @@ class Host:
     versions: Callable[[], Mapping[str, str | None]] | None = None  # ComfyUI, frontend, ...
     disk_paths: Callable[[], Mapping[str, Path]] | None = None  # default: workspace, models, output
     create_layout: bool = True  # standalone owns the workspace layout; inside ComfyUI only our state dirs
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class LaunchpadService:
@@ -66,15 +66,15 @@ class LaunchpadService:
             self.workspace.user_presets, templates_dir=settings.templates_dir, on_change=self._catalog_changed
         )
         self.library = ModelLibrary(self._roots)
-        self.downloads: Any = None  # DownloadManager, built in start() (it imports the HF client)
-        # the manager runs on a loop of its own, never the host's (see background.py)
-        self.worker = BackgroundLoop()
+        # the download manager, in a worker process (download_worker.py), started in start()
+        self.downloads: Any = None
         self.system: Any = None  # SystemSampler, built in start() (it imports psutil / NVML)
         self.reader: Any = None  # SystemReader
         self._ready: asyncio.Future[None] | None = None
         self._start_error: BaseException | None = None
         self._owners_cache: tuple[int, dict[str, list[str]]] = (-1, {})
         self.counters = DownloadCounters()
+        self._background: set[asyncio.Future[Any]] = set()
         self.bus.subscribe(self.counters.on_event)
 
     # --- lifecycle ---------------------------------------------------------------------------
@@ -90,10 +90,9 @@ class LaunchpadService:
             self._ready = loop.create_future()
         try:
             await asyncio.to_thread(self._prepare_workspace)
-            await asyncio.to_thread(self.catalogs.load)
-            self._build_parts()
-            self.worker.start()
-            await self.worker.run(self.downloads.start)
+            # the worker process loads its own copy of the catalog meanwhile
+            await asyncio.gather(asyncio.to_thread(self.catalogs.load), self._start_downloads())
+            self._build_system()
             if self.settings.preset_download:
                 self._install_at_boot(self.settings.preset_download)
         except BaseException as exc:
@@ -124,17 +123,32 @@ class LaunchpadService:
                     f"cannot create {path}: {exc.strerror}; set WORKSPACE_ROOT to a writable directory"
                 ) from exc
 
-    def _build_parts(self) -> None:
-        from .downloads import DownloadManager
+    def _build_system(self) -> None:
         from .system import SystemReader, SystemSampler
 
-        if self.downloads is None:
-            self.downloads = DownloadManager(
-                self.settings, self.workspace, self.bus, catalog=self.catalogs.current, roots=self._roots
-            )
         if self.system is None:
             self.reader = SystemReader(self._disk_paths())
             self.system = SystemSampler(self._read_system, self.bus)
+
+    async def _start_downloads(self) -> None:
+        from .download_worker import DownloadWorker
+
+        worker = DownloadWorker(self.settings, self.bus, self._roots)
+        try:
+            await worker.start()
+        except NotImplementedError:  # an event loop without subprocess support (Windows selector loop)
+            log.warning("cannot start the download worker process here; downloading in this process instead")
+            from .background import LocalDownloads
+            from .downloads import DownloadManager
+
+            manager = DownloadManager(
+                self.settings, self.workspace, self.bus, catalog=self.catalogs.current, roots=self._roots
+            )
+            local = LocalDownloads(manager)
+            await local.start()
+            self.downloads = local
+            return
+        self.downloads = worker
 
     def _disk_paths(self) -> dict[str, Path]:
         if self.host.disk_paths is not None:
@@ -151,7 +165,9 @@ class LaunchpadService:
             log.warning("PRESET_DOWNLOAD names unknown preset %r; skipped (see GET /launchpad/presets)", unknown)
         if known:
             log.info("PRESET_DOWNLOAD: installing %s in the background", ", ".join(known))
-            task = asyncio.ensure_future(self.worker.run(self.downloads.install, known))
+            task = asyncio.ensure_future(self.downloads.install(known))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
             task.add_done_callback(_log_task_failure)
 
     async def ready(self) -> None:
@@ -165,12 +181,11 @@ class LaunchpadService:
         return self._ready is not None and self._ready.done() and self._start_error is None
 
     async def close(self) -> None:
-        if self.downloads is not None and self.worker.running:
+        if self.downloads is not None:
             try:
-                await self.worker.run(self.downloads.close)
+                await self.downloads.close()
             except Exception:
                 log.exception("error while closing the download manager")
-        await self.worker.stop()
         if self.system is not None:
             try:
                 await self.system.close()
@@ -300,6 +315,7 @@ class LaunchpadService:
                     "model_id": entry.id if entry is not None else None,
                     "used_by": [p for p in owners.get(model_file.key, []) if p != preset.id],
                     "job": jobs.get(model_file.key),
+                    "pickle": is_pickle(model_file.name),
                 }
             )
         row = self._preset_row(preset, listing, snapshot["presets"].get(preset.id))
@@ -307,18 +323,30 @@ class LaunchpadService:
 
     async def install(self, preset_ids: Sequence[str]) -> dict[str, object]:
         await self.catalog()  # a preset file the user just saved counts
-        return await self.worker.run(self.downloads.install, list(dict.fromkeys(preset_ids)))
+        return await self.downloads.install(list(dict.fromkeys(preset_ids)))
+
+    async def download_url(self, url: str, folder: str, name: str | None) -> dict[str, object]:
+        """Download one file from a client-given URL: only with ALLOW_CUSTOM_URLS, see url_policy."""
+        checked = check_custom_url(url, name, self.settings)  # Forbidden while switched off
+        canonical = model_folders.canonical(folder)
+        if canonical is None:
+            raise InvalidInput(f"{folder!r} is not a model folder; use one of: {', '.join(model_folders.FOLDER_NAMES)}")
+        await self.ready()
+        model_file = ModelFile(canonical, checked.name, UrlSource(checked.url))
+        job = await self.downloads.install_file(model_file)
+        log.info("custom download queued from %s into %s/%s", checked.host, canonical, checked.name)
+        return {"job": job, "pickle": checked.pickle}
 
     async def uninstall(self, preset_id: str) -> dict[str, object]:
         (await self.catalog()).get(preset_id)  # NotFound before anything else
-        result = await self.worker.run(self.downloads.uninstall, preset_id)
+        result = await self.downloads.uninstall(preset_id)
         for path in result.get("deleted", []):
             self.bus.emit(events.MODEL, {"action": "deleted", "path": path, "preset_id": preset_id})
         return result
 
     async def cancel_preset(self, preset_id: str) -> dict[str, object]:
         await self.catalog()
-        cancelled = await self.worker.run(self.downloads.cancel_preset, preset_id)
+        cancelled = await self.downloads.cancel_preset(preset_id)
         return {"preset_id": preset_id, "cancelled": list(cancelled)}
 
     # --- downloads ---------------------------------------------------------------------------
@@ -328,21 +356,20 @@ class LaunchpadService:
         return await self._snapshot()
 
     async def _snapshot(self) -> dict[str, Any]:
-        # read on the manager's own loop: its dicts change there
-        return await self.worker.call(self.downloads.snapshot)
+        return await self.downloads.snapshot()
 
     async def wait_downloads(self, job_ids: Sequence[str] | None = None) -> None:
         """Until the given jobs (default: all known now) are done, failed or cancelled."""
         await self.ready()
-        await self.worker.run(self.downloads.wait, job_ids)
+        await self.downloads.wait(job_ids)
 
     async def cancel_job(self, job_id: str) -> dict[str, object]:
         await self.ready()
-        return await self.worker.run(self.downloads.cancel, job_id)
+        return await self.downloads.cancel(job_id)
 
     async def retry_job(self, job_id: str) -> dict[str, object]:
         await self.ready()
-        return await self.worker.run(self.downloads.retry, job_id)
+        return await self.downloads.retry(job_id)
 
     # --- models ------------------------------------------------------------------------------
 
@@ -443,7 +470,7 @@ class LaunchpadService:
     async def install_files(self, files: Sequence[ModelFile], label: str) -> dict[str, object]:
         """Queue files that belong to no preset (a workflow's, a node's) as the group ``label``."""
         await self.ready()
-        return await self.worker.run(self.downloads.install_files, files, label)
+        return await self.downloads.install_files(files, label)
 
     async def _analyze(self, workflow: object, *, sizes: bool) -> list[NeededModel]:
         catalog = await self.catalog()
@@ -452,7 +479,7 @@ class LaunchpadService:
         )
         unsized = [m.file for m in models if m.state == "missing" and m.installable and m.size is None and m.file]
         if sizes and unsized:  # templates' links carry no size: ask the sources (allowed hosts only)
-            found = await self.worker.run(self.downloads.sizes, unsized)
+            found = await self.downloads.sizes(unsized)
             for model in models:
                 if model.size is None and found.get(model.key) is not None:
                     model.size = found[model.key]

@@ -27,6 +27,7 @@ from .catalog.templates import model_entry_to_file_data
 from .errors import InvalidInput
 from .files import unsafe_reason
 from .model_roots import ModelRoots
+from .url_policy import host_allowed
 
 # Core loader nodes: their model inputs in widget order (the first widgets of each loader).
 LOADERS: dict[str, tuple[tuple[str, str], ...]] = {
@@ -187,9 +188,15 @@ def _from_api(prompt: dict) -> Iterator[tuple[str, str, dict, dict | None]]:
                 yield folder, name, ref, None
 
 
-def _host_allowed(url: str, hosts: Sequence[str]) -> bool:
-    host = (urlsplit(url).hostname or "").lower()
-    return any(host == allowed or host.endswith("." + allowed) for allowed in hosts)
+def _link_problem(url: str, hosts: Sequence[str]) -> str | None:
+    """Why a download link may not be used, or None: https only, to an allowed host (url_policy)."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if not host_allowed(host, tuple(hosts)):
+        return f"{host or url} is not an allowed download host ({', '.join(hosts)}); see ALLOWED_URL_HOSTS"
+    if parts.scheme != "https":
+        return f"the link to {host} is not https"
+    return None
 
 
 def analyze(workflow: object, catalog: Catalog, roots: ModelRoots, allowed_hosts: Sequence[str]) -> list[NeededModel]:
@@ -245,11 +252,9 @@ def analyze(workflow: object, catalog: Catalog, roots: ModelRoots, allowed_hosts
             model.reason = model.reason or "no download link in the workflow and no catalog preset lists this file"
             continue
         model.state = "missing"
-        url = model.file.source.url
-        if _host_allowed(url, allowed_hosts):
-            model.installable = True
-        else:
-            model.reason = f"{urlsplit(url).hostname} is not an allowed download host ({', '.join(allowed_hosts)})"
+        problem = _link_problem(model.file.source.url, allowed_hosts)
+        model.installable = problem is None
+        model.reason = problem or ""
     return sorted(needed.values(), key=lambda m: (m.state != "missing", m.state, m.key))
 
 

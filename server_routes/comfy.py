@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..launchpad import __version__
 from .routes import ROUTES
+from .security import install_gate
 from .table import bind
 
 if TYPE_CHECKING:
@@ -68,11 +69,13 @@ def model_roots(folder_paths: Any) -> ModelRoots:
     from ..launchpad.model_roots import ModelRoots
 
     folders: dict[str, tuple[Path, ...]] = {}
+    models_dir = Path(folder_paths.models_dir)
+    shipped_configs = models_dir / "configs"  # ComfyUI's own inference YAMLs: not the user's to delete
     for name, value in list(folder_paths.folder_names_and_paths.items()):
         if name in NOT_MODEL_FOLDERS:
             continue
-        folders[name] = tuple(Path(path) for path in value[0])
-    models_dir = Path(folder_paths.models_dir)
+        dirs = tuple(Path(path) for path in value[0])
+        folders[name] = tuple(d for d in dirs if d != shipped_configs) if name == "configs" else dirs
     for folder in model_folders.MODEL_FOLDERS:
         if folder.name not in folders:
             folders[folder.name] = (models_dir / folder.target_dir,)
@@ -166,8 +169,31 @@ async def _start(service: LaunchpadService) -> None:
     await service.start()
 
 
+def _guard(app: Any, settings: Settings | None) -> None:
+    """The security gate on ComfyUI's app; with ENABLE_AUTH its middleware guards every route.
+
+    A middleware appended while ComfyUI imports us stands in front of all of ComfyUI, /ws
+    included (comfyui-contract.md 2.4); after startup the app is frozen, so it is now or never.
+    """
+    from ..launchpad.config import Settings
+
+    settings = settings or Settings.from_env()
+    if app is None:
+        if settings.enable_auth:  # refuse to load rather than let ComfyUI run open (see __init__.py)
+            raise RuntimeError("ENABLE_AUTH is on but ComfyUI's PromptServer has no app to guard")
+        return
+    state = None
+    if settings.enable_auth:  # the session key lives in the workspace's state dir
+        from ..launchpad.workspace import Workspace
+
+        state = Workspace(workspace_root(settings, _comfy_module("folder_paths"))).state
+    install_gate(app, settings, state)
+
+
 def register(prompt_server: Any, settings: Settings | None = None) -> None:
     """Add Launchpad's routes to ``prompt_server.routes`` and build the service when the app starts."""
+    app = getattr(prompt_server, "app", None)
+    _guard(app, settings)  # first: if this fails, no route of ours is served unguarded
     routes = prompt_server.routes
     bound = bind(ROUTES, lambda: current)  # build everything before touching ComfyUI's objects
     for method, path, handler in bound:
@@ -195,7 +221,6 @@ def register(prompt_server: Any, settings: Settings | None = None) -> None:
         if current is not None:
             await current.close()
 
-    app = getattr(prompt_server, "app", None)
     if app is not None:
         app.on_startup.append(start)
         app.on_cleanup.append(stop)

@@ -36,6 +36,44 @@ class RouteNotFound(LaunchpadError):
     code = "route_not_found"
 
 
+# --- the security gate (server_routes/security.py) ---------------------------------------------
+
+
+class LoginRequired(LaunchpadError):
+    """ENABLE_AUTH is on and the request carries no valid session or API token."""
+
+    code = "login_required"
+
+
+class LoginFailed(LaunchpadError):
+    """The password or token given to the login route is wrong."""
+
+    code = "login_failed"
+
+
+class LockedOut(LaunchpadError):
+    """Too many wrong secrets from this client; ``details.retry_after`` says when to try again."""
+
+    code = "locked_out"
+
+    @classmethod
+    def after(cls, seconds: float | None) -> LockedOut:
+        wait = max(1, round(seconds or 0))
+        return cls(f"too many failed attempts; try again in {wait} s", details={"retry_after": wait})
+
+
+class AuthNotConfigured(LaunchpadError):
+    """ENABLE_AUTH is on but there is nothing to log in with, so everything stays locked."""
+
+    code = "auth_not_configured"
+
+
+class CrossOrigin(LaunchpadError):
+    """A mutating request or WebSocket upgrade sent by a page of another origin (CSRF)."""
+
+    code = "cross_origin"
+
+
 class Starting(LaunchpadError):
     """A route was called inside ComfyUI before the app started Launchpad's core."""
 
@@ -46,6 +84,9 @@ STATUS: dict[str, int] = {
     # the request is wrong
     "invalid_input": 400,
     "invalid_setting": 400,
+    "login_required": 401,
+    "login_failed": 401,
+    "cross_origin": 403,
     "forbidden": 403,
     "not_found": 404,
     "route_not_found": 404,
@@ -53,11 +94,13 @@ STATUS: dict[str, int] = {
     "conflict": 409,
     "payload_too_large": 413,
     "unsupported_media_type": 415,
+    "locked_out": 429,
     # the request is fine but the server cannot do it now
     "catalog_invalid": 422,
     "too_large": 422,
     "insufficient_space": 507,
     "workspace_unavailable": 503,
+    "auth_not_configured": 503,
     "starting": 503,
     # an upstream source refused or failed (only when a route talks to one directly)
     "unauthorized": 502,

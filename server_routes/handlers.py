@@ -72,6 +72,11 @@ async def install_workflow(service: LaunchpadService, call: Call) -> dict[str, A
 # --- downloads -------------------------------------------------------------------------------------
 
 
+async def download_url(service: LaunchpadService, call: Call) -> dict[str, Any]:
+    body = call.body
+    return await service.download_url(body["url"], body["folder"], body.get("name"))
+
+
 async def list_downloads(service: LaunchpadService, call: Call) -> dict[str, Any]:
     return await service.downloads_snapshot()
 

@@ -14,12 +14,15 @@ _REASONS = {
     200: "OK",
     202: "Accepted",
     400: "Malformed request: bad JSON, unknown field, wrong type or value",
+    401: "Login required (ENABLE_AUTH): no valid session cookie or API token",
     403: "Refused: outside what Launchpad manages",
     404: "Unknown id",
     405: "Method not allowed",
     409: "Conflicts with the current state",
     413: "Body too large",
     415: "Body is not JSON",
+    429: "Too many failed logins from this client; see Retry-After",
+    503: "Not available now (e.g. ENABLE_AUTH on without any credential)",
     500: "Unexpected error (details in the Launchpad log)",
 }
 
@@ -86,5 +89,14 @@ def document(routes: list[Route], *, mode: str = "standalone") -> dict[str, Any]
         },
         "servers": [{"url": "/", "description": f"this server ({mode})"}, {"url": "/api"}],
         "paths": paths,
-        "components": {"schemas": copy.deepcopy(COMPONENTS)},
+        "components": {
+            "schemas": copy.deepcopy(COMPONENTS),
+            # only enforced when ENABLE_AUTH is on; then every path but health and login needs one
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer", "description": "one of LAUNCHPAD_API_TOKENS"},
+                "session": {"type": "apiKey", "in": "cookie", "name": "launchpad_session",
+                            "description": "set by POST /launchpad/login"},
+            },
+        },
+        "security": [{}, {"bearer": []}, {"session": []}],
     }

@@ -8,6 +8,7 @@ standalone they are served at both prefixes. The OpenAPI document at
 from __future__ import annotations
 
 from . import handlers as h
+from . import login
 from .schema import (
     ANY_OBJECT,
     BOOL,
@@ -111,6 +112,12 @@ WORKFLOW_INSTALL_RESULT = obj(
     }
 )
 MAX_WORKFLOW = 16 * 2**20  # the largest official templates are a few hundred KB
+LOGIN_BODY = obj({"password": {"type": "string", "minLength": 1, "maxLength": 4096}})
+SESSION = obj(
+    {"auth_enabled": BOOL, "configured": BOOL, "authenticated": BOOL,
+     "method": {"type": ["string", "null"], "enum": ["session", "token", None]}, "expires_at": NUMBER},
+    required=("auth_enabled", "configured", "authenticated", "method"),
+)
 
 ROUTES: list[Route] = [
     Route("GET", f"{P}/health", h.health, "Liveness, version, mode and whether the core has started", "meta",
@@ -165,6 +172,22 @@ ROUTES: list[Route] = [
     # downloads
     Route("GET", f"{P}/downloads", h.list_downloads, "Every download job and each preset's progress (for a tab "
           "that opens or reconnects)", "downloads", response=ref("DownloadSnapshot")),
+    Route(
+        "POST", f"{P}/downloads/url", h.download_url,
+        "Download one file from a URL (only with ALLOW_CUSTOM_URLS, to ALLOWED_URL_HOSTS)", "downloads",
+        body=obj(
+            {
+                "url": {"type": "string", "minLength": 1, "maxLength": 2048},
+                "folder": {"type": "string", "minLength": 1, "maxLength": 64},
+                "name": {"type": "string", "minLength": 1, "maxLength": 1024},
+            },
+            required=("url", "folder"),
+        ),
+        response=obj({"job": ref("Job"), "pickle": BOOL}), status=202, errors=(403, 409, 415),
+        description="Off unless ALLOW_CUSTOM_URLS=1 (403 says how to switch it on). https only, to a host in "
+        "ALLOWED_URL_HOSTS or a subdomain, saved under a model extension; `name` defaults to the URL's last "
+        "segment. `pickle` is true for formats that can run code when loaded (.ckpt, .pt, .pth, .bin, .pkl).",
+    ),
     Route("POST", f"{P}/downloads/{{job_id}}/cancel", h.cancel_download, "Cancel one download job (its partial "
           "file is deleted)", "downloads", body=EMPTY_BODY, response=ref("Job"), errors=(404, 409, 415)),
     Route("POST", f"{P}/downloads/{{job_id}}/retry", h.retry_download, "Retry a failed or cancelled job, "
@@ -202,4 +225,15 @@ ROUTES: list[Route] = [
           body=EMPTY_BODY, response=WARNINGS, errors=(415,)),
     Route("GET", f"{P}/metrics", h.metrics, "Prometheus metrics: downloads, bytes, failures, queue, GPU, disk",
           "meta", content_type="text/plain"),
+    # login (open while ENABLE_AUTH is on; see server_routes/security.py)
+    Route("GET", f"{P}/login", login.login_page, "The login page (HTML; redirects to `next` when auth is off)",
+          "auth", content_type="text/html", errors=(503,), needs_service=False,
+          query=(Param("next", {"type": "string", "maxLength": 2048}, "where to go after logging in (a path "
+                 "on this server)"),)),
+    Route("POST", f"{P}/login", login.login, "Log in with ACCESS_PASSWORD or an API token; sets the session cookie",
+          "auth", body=LOGIN_BODY, response=SESSION, errors=(401, 403, 415, 429, 503), needs_service=False),
+    Route("POST", f"{P}/logout", login.logout, "End this browser's session and clear its cookie", "auth",
+          body=EMPTY_BODY, response=SESSION, errors=(403, 415), needs_service=False),
+    Route("GET", f"{P}/session", login.session_info, "Whether login is required, and whether this request has it",
+          "auth", response=SESSION, needs_service=False),
 ]

@@ -242,6 +242,7 @@ COMPONENTS["PresetFile"] = obj(
         "model_id": nullable(STRING),
         "used_by": STRINGS,
         "job": {"type": ["object", "null"]},
+        "pickle": BOOL,
     }
 )
 
@@ -260,6 +261,7 @@ COMPONENTS["Model"] = obj(
         "size": INT,
         "mtime": NUMBER,
         "presets": STRINGS,
+        "pickle": BOOL,
     }
 )
 

@@ -21,6 +21,7 @@ from ..launchpad.config import Settings
 from ..launchpad.service import Host, LaunchpadService
 from .errors import MethodNotAllowed, RouteNotFound, error_response
 from .routes import ROUTES
+from .security import install_gate
 from .table import bind
 
 log = logging.getLogger("launchpad.http")
@@ -121,6 +122,7 @@ async def _index(request: web.Request) -> web.FileResponse:
 def create_app(service: LaunchpadService) -> web.Application:
     """The standalone application around ``service`` (started and closed with the app)."""
     app = web.Application(middlewares=[json_errors])
+    install_gate(app, service.settings, service.workspace.state)
     hub = WebSocketHub()
     app[SERVICE] = service
     app[HUB] = hub

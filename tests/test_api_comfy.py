@@ -96,6 +96,7 @@ async def test_models_come_from_folder_paths_including_extra_paths(comfy: Simple
     put(comfy.extra_loras / "mine.safetensors")
     put(comfy.models / "clip" / "te.safetensors")
     put(tmp_path / "extra" / "ipa" / "ip.bin")
+    put(comfy.models / "configs" / "v1-inference.yaml")  # ComfyUI ships these: not listed, not deletable
     _, body = await comfy.api.get("/launchpad/models")
     found = {(m["folder"], m["name"]) for m in body["models"]}
     assert found == {

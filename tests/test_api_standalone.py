@@ -6,6 +6,8 @@ must be refused are checked on the disk too: nothing changes.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import os
 import shutil
 from dataclasses import replace
@@ -338,6 +340,20 @@ async def test_system_watch_lease(app: SimpleNamespace) -> None:
     assert status == 400 and "client_id" in body["error"]["message"]
 
 
+async def test_system_events_flow_over_the_websocket_only_while_watched(app: SimpleNamespace) -> None:
+    async with app.client.ws_connect("/ws?clientId=panel") as ws:
+        assert (await ws.receive_json(timeout=10))["type"] == "status"
+        assert not app.service.system.sampling  # nobody watches: nothing is sampled
+        status, _ = await app.api.post("/launchpad/system/watch", json={"client_id": "panel", "ttl": 30})
+        assert status == 200
+        while True:
+            message = await ws.receive_json(timeout=30)
+            if message["type"] == "launchpad.system":
+                break
+        assert message["data"]["cpu"] is not None and message["data"]["watchers"] == 1
+        await app.api.delete("/launchpad/system/watch/panel")
+
+
 async def test_metrics_are_prometheus_text(app: SimpleNamespace) -> None:
     response = await app.client.get("/launchpad/metrics")
     assert response.status == 200
@@ -470,3 +486,31 @@ async def test_cancel_and_retry_through_the_api(workspace_dir: Path, tmp_path: P
     assert status == 200 and body["state"] == "queued"
     await service.wait_downloads([job_id])
     assert (workspace_dir / "models" / "checkpoints" / "slow.safetensors").read_bytes() == data
+
+
+async def test_preset_download_installs_at_boot(
+    workspace_dir: Path, tmp_path: Path, fakehub, caplog: pytest.LogCaptureFixture
+) -> None:
+    data = os.urandom(20_000)
+    url = fakehub.add_file("boot.safetensors", data)
+    write_presets(workspace_dir, f"""\
+        schema: 1
+        presets:
+          - id: at-boot
+            name: At boot
+            category: image
+            files: [{{folder: vae, name: boot.safetensors, url: "{url}"}}]
+        """)
+    settings = replace(settings_for(workspace_dir, tmp_path), free_space_margin=0,
+                       preset_download=("at-boot", "no-such-preset"))
+    service = LaunchpadService(settings)
+    with caplog.at_level(logging.INFO):
+        await service.start()
+        try:
+            while not (await service.downloads_snapshot())["jobs"]:
+                await asyncio.sleep(0.02)
+            await service.wait_downloads()
+        finally:
+            await service.close()
+    assert (workspace_dir / "models" / "vae" / "boot.safetensors").read_bytes() == data
+    assert "PRESET_DOWNLOAD names unknown preset 'no-such-preset'" in caplog.text

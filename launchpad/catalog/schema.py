@@ -114,6 +114,19 @@ class ModelFile:
         """Identity of the file on disk: two presets naming the same key share the file."""
         return f"{self.folder}/{self.name}"
 
+    def to_catalog_data(self) -> dict[str, object]:
+        """This file as a catalog YAML entry: ``parse_file`` reads it back to an equal ModelFile."""
+        data: dict[str, object] = {"folder": self.folder, "name": self.name}
+        if isinstance(self.source, HFSource):
+            data.update(hf=self.source.repo, path=self.source.path, revision=self.source.revision)
+        else:
+            data["url"] = self.source.url
+        if self.size is not None:
+            data["size"] = self.size
+        if self.sha256 is not None:
+            data["sha256"] = self.sha256
+        return data
+
     def to_dict(self) -> dict[str, object]:
         return {
             "key": self.key,

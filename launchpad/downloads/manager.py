@@ -28,6 +28,7 @@ from ..config import Settings
 from ..errors import (
     Conflict,
     DownloadError,
+    Forbidden,
     IntegrityError,
     InvalidInput,
     LaunchpadError,
@@ -36,7 +37,7 @@ from ..errors import (
     TooLarge,
 )
 from ..events import EventBus
-from ..files import partial_path
+from ..files import is_within, partial_path
 from ..model_roots import ModelRoots
 from ..workspace import Workspace
 from . import locks, resume, space
@@ -204,6 +205,14 @@ class DownloadManager:
         unique = list({f.key: f for f in files}.values())
         if not unique:
             raise InvalidInput("no files to install")
+        # their names came from a workflow, so like install_file they stay inside their folder
+        roots = self._roots()
+        for model_file in unique:
+            dirs = roots.dirs(model_file.folder)
+            if dirs and not await asyncio.get_running_loop().run_in_executor(
+                None, is_within, roots.target(model_file.folder, model_file.name), dirs[0]
+            ):
+                raise Forbidden(f"{model_file.key} would be written outside {dirs[0]} through a symlink")
         return await self._enqueue([(label, tuple(unique))], merge=True)
 
     async def _enqueue(
@@ -291,6 +300,33 @@ class DownloadManager:
                 self._sizes[(key, todo[key].source.url)] = (size, now)
             result[key] = size
         return result
+
+    async def install_file(self, model_file: ModelFile) -> dict[str, object]:
+        """Queue one file that belongs to no preset (a custom URL download, already vetted).
+
+        Its name came from a client, so the target must stay inside the folder's first
+        directory even through symlinks (Forbidden); Conflict when it is on disk or queued.
+        """
+        self._require_started()
+        roots = self._roots()
+        try:
+            target = roots.target(model_file.folder, model_file.name)
+        except KeyError:
+            raise InvalidInput(f"no directory is configured for model folder {model_file.folder!r}") from None
+        root = roots.dirs(model_file.folder)[0]
+        loop = asyncio.get_running_loop()
+        if not await loop.run_in_executor(None, is_within, target, root):
+            raise Forbidden(f"{model_file.key} would be written outside {root} through a symlink")
+        if self._active_job(model_file.key) is not None:
+            raise Conflict(f"{model_file.key} is already being downloaded")
+        if await loop.run_in_executor(None, _present, model_file, roots):
+            raise Conflict(f"{model_file.key} is already on disk; delete it first to download it again")
+        job = Job(file=model_file, target=target, preset_ids=[])
+        self._add(job)
+        assert self._queue is not None
+        self._queue.put_nowait(job.id)
+        self._touch(job)
+        return job.to_dict()
 
     async def cancel(self, job_id: str) -> dict[str, object]:
         """Stop a job and delete its partial file. Conflict when it already finished."""

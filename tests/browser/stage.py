@@ -114,6 +114,7 @@ class Stage:
     hub: FakeHub = field(default_factory=FakeHub)
     port: int = 0
     process: subprocess.Popen[bytes] | None = None
+    extra_env: dict[str, str] = field(default_factory=dict)  # e.g. ENABLE_AUTH for the login tests
 
     @property
     def workspace(self) -> Path:
@@ -157,6 +158,7 @@ class Stage:
             PYTHONUNBUFFERED="1",
         )
         env.pop("WORKSPACE_ROOT", None)
+        env.update(self.extra_env)
         return env
 
     def start(self, port: int | None = None, timeout: float = 60.0) -> Stage:

@@ -93,6 +93,7 @@ class LaunchOptions:
     prepare: Callable[[Path], None] | None = None  # gets the empty workspace before `launchpad paths`
     paths_args: list[str] = field(default_factory=list)  # more `launchpad paths` flags
     start_timeout: float = 120.0  # seconds to wait for GET /system_stats
+    ready_headers: dict[str, str] = field(default_factory=dict)  # sent with that probe (e.g. a bearer token)
 
 
 @dataclass(frozen=True)
@@ -369,7 +370,7 @@ def _wait_ready(server: ComfyUI, timeout: float) -> None:
                 f"(log: {server.log_path}):\n{_tail(server.log_text())}"
             )
         try:
-            if server.get("/system_stats", timeout=2).status == 200:
+            if server.get("/system_stats", timeout=2, headers=server.setup.options.ready_headers).status == 200:
                 return
         except OSError:  # not listening yet
             pass

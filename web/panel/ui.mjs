@@ -85,6 +85,8 @@ export async function callJson(fetcher, path, { method = "GET", body } = {}) {
     init.body = JSON.stringify(body);
   }
   const r = await fetcher(path, init);
+  // the session ended (ENABLE_AUTH): log in again and come back here
+  if (r.status === 401) location.assign("/launchpad/login?next=" + encodeURIComponent(location.pathname));
   const data = (r.headers.get("content-type") || "").includes("json") ? await r.json() : null;
   if (!r.ok) {
     const e = data?.error || {};

@@ -1,0 +1,186 @@
+// Image matrix: every variant x CUDA version. Run from the repository root:
+//   docker buildx bake -f docker/docker-bake.hcl                 # group "default": all variants, CUDA 12.8
+//   docker buildx bake -f docker/docker-bake.hcl all             # all 8 targets
+//   docker buildx bake -f docker/docker-bake.hcl standard-cuda128 --print
+// Variables can be set from the environment (REGISTRY=... VERSION=... docker buildx bake ...).
+//
+// Targets are spelled out (no matrix, no functions) so the file reads as the list of images it
+// builds and tests can check it without a buildx binary. Tags per target:
+//   <variant>-cuda<X.Y>            moving, the newest build from main
+//   <variant>-cuda<X.Y>-<VERSION>  one build (VERSION: a release or the commit)
+// and on the default CUDA (12.8) also <variant> and, for standard, latest.
+// CUDA 13.0 needs an NVIDIA driver 580 or newer on the host; 12.8 is the default.
+
+variable "REGISTRY" {
+  default = "ghcr.io/comfyui-launchpad"
+}
+
+variable "IMAGE" {
+  default = "comfyui-launchpad"
+}
+
+variable "VERSION" {
+  default = "dev"
+}
+
+variable "GIT_SHA" {
+  default = "unknown"
+}
+
+variable "BUILD_DATE" {
+  default = "unknown"
+}
+
+variable "PYTHON_VERSION" {
+  default = "3.12"
+}
+
+variable "TORCH_VERSION" {
+  default = "2.9.1"
+}
+
+variable "COMFYUI_VERSION" {
+  default = "v0.3.64"
+}
+
+variable "COMFYUI_COMMIT" {
+  default = "a125cd84b054a57729b5eecab930ca9408719832"
+}
+
+group "default" {
+  targets = ["minimal-cuda128", "standard-cuda128", "full-cuda128", "dev-cuda128"]
+}
+
+group "all" {
+  targets = ["minimal-cuda128", "standard-cuda128", "full-cuda128", "dev-cuda128", "minimal-cuda130", "standard-cuda130", "full-cuda130", "dev-cuda130"]
+}
+
+group "cuda128" {
+  targets = ["minimal-cuda128", "standard-cuda128", "full-cuda128", "dev-cuda128"]
+}
+
+group "cuda130" {
+  targets = ["minimal-cuda130", "standard-cuda130", "full-cuda130", "dev-cuda130"]
+}
+
+target "_common" {
+  context    = "."
+  dockerfile = "docker/Dockerfile"
+  platforms  = ["linux/amd64"]
+  args = {
+    PYTHON_VERSION  = "${PYTHON_VERSION}"
+    TORCH_VERSION   = "${TORCH_VERSION}"
+    COMFYUI_VERSION = "${COMFYUI_VERSION}"
+    COMFYUI_COMMIT  = "${COMFYUI_COMMIT}"
+    IMAGE_VERSION   = "${VERSION}"
+    GIT_SHA         = "${GIT_SHA}"
+    BUILD_DATE      = "${BUILD_DATE}"
+  }
+}
+
+target "_cuda128" {
+  args = {
+    CUDA_VERSION = "12.8.1"
+    TORCH_INDEX  = "cu128"
+  }
+}
+
+target "_cuda130" {
+  args = {
+    CUDA_VERSION = "13.0.1"
+    TORCH_INDEX  = "cu130"
+  }
+}
+
+target "minimal-cuda128" {
+  inherits = ["_common", "_cuda128"]
+  args = {
+    VARIANT = "minimal"
+  }
+  tags = [
+    "${REGISTRY}/${IMAGE}:minimal-cuda12.8",
+    "${REGISTRY}/${IMAGE}:minimal-cuda12.8-${VERSION}",
+    "${REGISTRY}/${IMAGE}:minimal",
+  ]
+}
+
+target "standard-cuda128" {
+  inherits = ["_common", "_cuda128"]
+  args = {
+    VARIANT = "standard"
+  }
+  tags = [
+    "${REGISTRY}/${IMAGE}:standard-cuda12.8",
+    "${REGISTRY}/${IMAGE}:standard-cuda12.8-${VERSION}",
+    "${REGISTRY}/${IMAGE}:standard",
+    "${REGISTRY}/${IMAGE}:latest",
+  ]
+}
+
+target "full-cuda128" {
+  inherits = ["_common", "_cuda128"]
+  args = {
+    VARIANT = "full"
+  }
+  tags = [
+    "${REGISTRY}/${IMAGE}:full-cuda12.8",
+    "${REGISTRY}/${IMAGE}:full-cuda12.8-${VERSION}",
+    "${REGISTRY}/${IMAGE}:full",
+  ]
+}
+
+target "dev-cuda128" {
+  inherits = ["_common", "_cuda128"]
+  args = {
+    VARIANT = "dev"
+  }
+  tags = [
+    "${REGISTRY}/${IMAGE}:dev-cuda12.8",
+    "${REGISTRY}/${IMAGE}:dev-cuda12.8-${VERSION}",
+    "${REGISTRY}/${IMAGE}:dev",
+  ]
+}
+
+target "minimal-cuda130" {
+  inherits = ["_common", "_cuda130"]
+  args = {
+    VARIANT = "minimal"
+  }
+  tags = [
+    "${REGISTRY}/${IMAGE}:minimal-cuda13.0",
+    "${REGISTRY}/${IMAGE}:minimal-cuda13.0-${VERSION}",
+  ]
+}
+
+target "standard-cuda130" {
+  inherits = ["_common", "_cuda130"]
+  args = {
+    VARIANT = "standard"
+  }
+  tags = [
+    "${REGISTRY}/${IMAGE}:standard-cuda13.0",
+    "${REGISTRY}/${IMAGE}:standard-cuda13.0-${VERSION}",
+  ]
+}
+
+target "full-cuda130" {
+  inherits = ["_common", "_cuda130"]
+  args = {
+    VARIANT = "full"
+  }
+  tags = [
+    "${REGISTRY}/${IMAGE}:full-cuda13.0",
+    "${REGISTRY}/${IMAGE}:full-cuda13.0-${VERSION}",
+  ]
+}
+
+target "dev-cuda130" {
+  inherits = ["_common", "_cuda130"]
+  args = {
+    VARIANT = "dev"
+  }
+  tags = [
+    "${REGISTRY}/${IMAGE}:dev-cuda13.0",
+    "${REGISTRY}/${IMAGE}:dev-cuda13.0-${VERSION}",
+  ]
+}

@@ -1,0 +1,217 @@
+"""The gate in front of every route: login (when ENABLE_AUTH is on) and the cross-origin check.
+
+Inside ComfyUI the middleware is appended to ``PromptServer.instance.app`` while ComfyUI
+imports us (comfyui-contract.md 2.4), so it guards *all* of ComfyUI: the graph page,
+/prompt, /view, /upload/*, /ws, ComfyUI-Manager's routes and ours. Standalone it guards our
+app the same way. Per request:
+
+1. A mutating request (POST, PUT, PATCH, DELETE) or a WebSocket upgrade whose ``Origin`` names
+   another site is refused with 403. This runs on every route when auth is on (a session
+   cookie is ambient authority, and pods on the same proxy domain count as "same site" for
+   SameSite cookies), and on our routes always (table.py calls :func:`check_origin`).
+2. With auth on: the health route, the login page and login/logout/session stay open; any
+   other request needs a valid session cookie or an API token (``Authorization: Bearer``;
+   a WebSocket upgrade may pass it as ``?token=`` because browsers cannot set headers there).
+   Without credentials a page request is redirected to the login page, anything else gets
+   401 JSON; a WebSocket upgrade is refused before it happens.
+3. With auth on but no password and no token configured, everything except health and the
+   login page (which says what to set) answers 503: never open by accident.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import quote
+
+from aiohttp import hdrs, web
+
+from .errors import AuthNotConfigured, CrossOrigin, LockedOut, LoginRequired, error_response
+from .forwarded import client_key, public_scheme, same_origin
+
+if TYPE_CHECKING:  # imported when auth is on: ComfyUI times every pack's import
+    from ..launchpad.auth import Authenticator
+    from ..launchpad.config import Settings
+
+log = logging.getLogger("launchpad.auth")
+
+SESSION_COOKIE = "launchpad_session"
+LOGIN_PATH = "/launchpad/login"
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# open with auth on: what HEALTHCHECK, the login page and a signed-out browser need
+OPEN_PATHS = frozenset({"/launchpad/health", LOGIN_PATH, "/launchpad/logout", "/launchpad/session"})
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@dataclass(frozen=True)
+class Gate:
+    """What the middleware and the login routes of one app share: one authenticator (so one
+    lockout table and one list of ended sessions; None while auth is off) and the extra
+    trusted origins."""
+
+    auth: Authenticator | None
+    allowed_origins: tuple[str, ...] = ()
+
+
+GATE = web.AppKey("launchpad_gate", Gate)
+
+
+def install_gate(app: web.Application, settings: Settings, state_dir: Path | None) -> Gate:
+    """Put the gate on ``app`` (before it starts); with ENABLE_AUTH, append its middleware.
+
+    The app is ComfyUI's PromptServer.app or the standalone app. ``state_dir`` keeps a
+    generated session key; it is only touched when auth is on.
+    """
+    auth = None
+    if settings.enable_auth:
+        from ..launchpad.auth import Authenticator
+
+        auth = Authenticator.from_settings(settings, state_dir=state_dir)
+    gate = Gate(auth, settings.allowed_origins)
+    app[GATE] = gate
+    if auth is not None:
+        app.middlewares.append(auth_middleware(auth, gate.allowed_origins))
+    return gate
+
+
+def gate_of(request: web.Request) -> Gate | None:
+    return request.config_dict.get(GATE)
+
+
+def allowed_origins(request: web.Request) -> tuple[str, ...]:
+    gate = gate_of(request)
+    return gate.allowed_origins if gate is not None else ()
+
+
+def canonical_path(path: str) -> str:
+    """Our routes answer at /launchpad/... and /api/launchpad/...; this is the first form."""
+    return path[4:] if path.startswith("/api/launchpad/") else path
+
+
+def is_websocket(request: web.Request) -> bool:
+    return request.headers.get(hdrs.UPGRADE, "").lower() == "websocket"
+
+
+def check_origin(request: web.Request, allowed: tuple[str, ...]) -> None:
+    """Raise CrossOrigin when a browser sent this request from a page of another origin.
+
+    No ``Origin`` header means no browser made it cross-origin (scripts, curl, same-origin
+    GETs); browsers always send one on cross-origin requests, forms and WebSocket upgrades.
+    """
+    origin = request.headers.get(hdrs.ORIGIN)
+    if origin is None:
+        return
+    normalized = origin.strip().rstrip("/").lower()
+    if "*" in allowed or normalized in allowed:
+        return
+    if normalized != "null" and same_origin(normalized, request):
+        return
+    log.warning("refused %s %s from origin %s (this server is %s)", request.method, request.path,
+                normalized[:200], request.headers.get("X-Forwarded-Host") or request.host)
+    raise CrossOrigin(
+        f"requests from {normalized[:200]} are not accepted here. If that page is yours, add its origin "
+        "to LAUNCHPAD_ALLOWED_ORIGINS; behind a reverse proxy, forward the public Host (or X-Forwarded-Host)."
+    )
+
+
+def safe_next(value: str | None) -> str:
+    """Where to go after logging in: a path on this server, never another site."""
+    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+        return "/"
+    if any(ord(ch) < 32 or ch == "\x7f" for ch in value) or len(value) > 2048:
+        return "/"
+    return value
+
+
+def wants_page(request: web.Request) -> bool:
+    return (
+        request.method in ("GET", "HEAD")
+        and not is_websocket(request)
+        and "text/html" in request.headers.get(hdrs.ACCEPT, "")
+    )
+
+
+def login_redirect(request: web.Request) -> web.Response:
+    location = f"{LOGIN_PATH}?next={quote(safe_next(request.path_qs), safe='')}"
+    return web.Response(status=302, headers={hdrs.LOCATION: location, hdrs.CACHE_CONTROL: "no-store"})
+
+
+def presented_token(request: web.Request) -> str | None:
+    """The API token a request carries, if any."""
+    header = request.headers.get(hdrs.AUTHORIZATION, "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    if is_websocket(request):  # browsers cannot set headers on a WebSocket
+        token = request.query.get("token")
+        if token:
+            return token
+    return None
+
+
+def session_cookie(request: web.Request) -> str | None:
+    return request.cookies.get(SESSION_COOKIE)
+
+
+def set_session_cookie(response: web.StreamResponse, request: web.Request, token: str, max_age: int) -> None:
+    """HttpOnly, SameSite=Lax, Path=/; Secure when the client reached us over https."""
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=max_age,
+        path="/",
+        httponly=True,
+        samesite="Lax",
+        secure=public_scheme(request) == "https",
+    )
+
+
+def refuse(exc: Exception, *, retry_after: float | None = None) -> web.Response:
+    response = error_response(exc)
+    if isinstance(exc, LoginRequired):
+        response.headers[hdrs.WWW_AUTHENTICATE] = 'Bearer realm="launchpad"'
+    if retry_after is not None:
+        response.headers[hdrs.RETRY_AFTER] = str(max(1, round(retry_after)))
+    response.headers[hdrs.CACHE_CONTROL] = "no-store"
+    return response
+
+
+def auth_middleware(auth: Authenticator, allowed_origins: tuple[str, ...] = ()) -> Callable:
+    """The middleware for an app whose every route needs a login (ENABLE_AUTH on)."""
+
+    @web.middleware
+    async def launchpad_auth(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.method in UNSAFE_METHODS or is_websocket(request):
+            try:
+                check_origin(request, allowed_origins)
+            except CrossOrigin as exc:
+                return refuse(exc)
+        if canonical_path(request.path) in OPEN_PATHS:
+            return await handler(request)
+        if auth.problem:
+            return login_redirect(request) if wants_page(request) else refuse(AuthNotConfigured(auth.problem))
+        cookie = session_cookie(request)
+        if cookie and auth.session_valid(cookie):
+            return await handler(request)
+        token = presented_token(request)
+        if token is not None:
+            verdict = auth.check_bearer(token, client_key(request))
+            if verdict.ok:
+                return await handler(request)
+            if verdict.locked:
+                return refuse(LockedOut.after(verdict.retry_after), retry_after=verdict.retry_after)
+            return refuse(LoginRequired("the API token is not valid; check LAUNCHPAD_API_TOKENS"))
+        if wants_page(request):
+            return login_redirect(request)
+        return refuse(
+            LoginRequired(
+                "log in first: open this server's page in a browser, or send an API token as "
+                "'Authorization: Bearer <token>' (one of LAUNCHPAD_API_TOKENS)"
+            )
+        )
+
+    return launchpad_auth

@@ -1,0 +1,123 @@
+"""The download manager's worker process: what crosses the pipe, a crash mid-download, a parent that
+goes away, and the worker's log lines reaching the parent's log."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from apiclient import write_presets
+
+from lp.launchpad.config import Settings
+from lp.launchpad.download_worker import DownloadWorker, roots_from_json, roots_to_json, settings_from_json
+from lp.launchpad.download_worker import settings_to_json as to_json
+from lp.launchpad.events import EventBus
+from lp.launchpad.model_roots import ModelRoots
+from lp.launchpad.service import LaunchpadService
+from lp.launchpad.workspace import Workspace
+
+
+def test_settings_and_roots_cross_the_pipe_unchanged(tmp_path: Path) -> None:
+    settings = Settings.from_env(
+        {"HF_TOKEN": "hf_secret", "PRESET_DOWNLOAD": "A,B", "ALLOWED_URL_HOSTS": "x.example"},
+        workspace=tmp_path, templates_dir=tmp_path / "t",
+    )
+    assert settings_from_json(to_json(settings)) == settings
+    roots = ModelRoots({"checkpoints": (tmp_path / "a", tmp_path / "b"), "loras": ()})
+    assert roots_from_json(roots_to_json(roots)) == roots
+
+
+def service_settings(workspace: Path, tmp_path: Path, hub_url: str) -> Settings:
+    no_templates = tmp_path / "no-templates"
+    no_templates.mkdir(exist_ok=True)
+    return replace(
+        Settings.from_env({}, workspace=workspace, templates_dir=no_templates),
+        hf_endpoint=hub_url, retry_backoff=0.02, free_space_margin=0,
+    )
+
+
+async def test_a_worker_that_dies_mid_download_is_restarted_and_the_job_resumes(
+    workspace_dir: Path, tmp_path: Path, fakehub
+) -> None:
+    data = os.urandom(400_000)
+    url = fakehub.add_file("resume.safetensors", data)
+    fakehub.behave("resume.safetensors", rate=100_000)  # four seconds
+    write_presets(workspace_dir, f"""\
+        schema: 1
+        presets:
+          - id: resumable
+            name: Resumable
+            category: image
+            files: [{{folder: loras, name: resume.safetensors, url: "{url}", size: {len(data)}}}]
+        """)
+    service = LaunchpadService(service_settings(workspace_dir, tmp_path, fakehub.url))
+    await service.start()
+    try:
+        result = await service.install(["resumable"])
+        job_id = result["jobs"][0]["id"]
+        while (await service.downloads_snapshot())["jobs"][0]["bytes_done"] < 100_000:
+            await asyncio.sleep(0.05)
+        first_pid = service.downloads.pid
+        os.kill(first_pid, signal.SIGKILL)
+        fakehub.behave("resume.safetensors")  # full speed for the rest
+        while service.downloads.pid == first_pid or service.downloads._proc.returncode is not None:
+            await asyncio.sleep(0.05)
+        for _ in range(200):  # the new worker answers once it has started
+            try:
+                await service.wait_downloads([job_id])
+                break
+            except Exception:
+                await asyncio.sleep(0.05)
+        (job,) = (await service.downloads_snapshot())["jobs"]
+        assert job["state"] == "done"
+        assert (workspace_dir / "models" / "loras" / "resume.safetensors").read_bytes() == data
+        # it resumed: the second worker did not fetch the whole file again
+        ranges = [r for r in fakehub.requests_for("resume.safetensors") if r.bytes_sent]
+        assert len(ranges) >= 2 and sum(r.bytes_sent for r in ranges) < 2 * len(data)
+    finally:
+        await service.close()
+
+
+async def test_worker_exits_when_the_parent_goes_away(workspace_dir: Path, tmp_path: Path, fakehub) -> None:
+    Workspace(workspace_dir).ensure()
+    worker = DownloadWorker(service_settings(workspace_dir, tmp_path, fakehub.url), EventBus(),
+                            lambda: ModelRoots.for_workspace(Workspace(workspace_dir)))
+    await worker.start()
+    proc = worker._proc
+    assert proc is not None and proc.stdin is not None
+    worker._closing = True  # as if the parent were gone: nobody restarts it
+    proc.stdin.close()  # what the child sees when its parent dies
+    assert await asyncio.wait_for(proc.wait(), 30) == 0
+
+
+async def test_worker_log_lines_reach_the_parent_log(
+    workspace_dir: Path, tmp_path: Path, fakehub, caplog: pytest.LogCaptureFixture
+) -> None:
+    write_presets(workspace_dir, """\
+        schema: 1
+        presets:
+          - id: missing-upstream
+            name: Missing upstream
+            category: image
+            files: [{folder: loras, name: gone.safetensors, hf: acme/nothing, path: gone.safetensors}]
+        """)
+    service = LaunchpadService(service_settings(workspace_dir, tmp_path, fakehub.url))
+    await service.start()
+    try:
+        with caplog.at_level(logging.WARNING):
+            result = await service.install(["missing-upstream"])
+            await service.wait_downloads([result["jobs"][0]["id"]])
+            for _ in range(100):
+                if "gone.safetensors" in caplog.text:
+                    break
+                await asyncio.sleep(0.05)
+        assert "download of loras/gone.safetensors failed" in caplog.text
+        (job,) = (await service.downloads_snapshot())["jobs"]
+        assert job["state"] == "failed" and job["error"]["code"] == "source_not_found"
+    finally:
+        await service.close()

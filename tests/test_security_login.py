@@ -1,0 +1,192 @@
+"""Logging in and out: the page, the cookie's flags, rate limiting and lockout, logout."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import pytest
+from security_support import COOKIE, PASSWORD, TOKEN, auth_settings, login, standalone_client
+
+# RunPod's proxy: https outside, plain http to the pod, the public host in X-Forwarded-Host
+PROXY = {
+    "X-Forwarded-Proto": "https",
+    "X-Forwarded-Host": "abc123-8188.proxy.runpod.net",
+    "X-Forwarded-For": "203.0.113.9",
+}
+
+
+@pytest.fixture
+async def client(workspace_dir: Path, tmp_path: Path, aiohttp_client: Any) -> Any:
+    return await standalone_client(aiohttp_client, auth_settings(workspace_dir, tmp_path))
+
+
+def set_cookie(response: Any) -> str:
+    headers = response.headers.getall("Set-Cookie")
+    assert len(headers) == 1
+    return headers[0]
+
+
+async def test_login_page_is_self_contained_and_locked_down(client: Any) -> None:
+    response = await client.get("/launchpad/login?next=/prompt")
+    text = await response.text()
+    assert response.status == 200 and response.content_type == "text/html"
+    assert '<form id="login" data-next="/prompt">' in text and 'type="password"' in text
+    assert "prefers-color-scheme: light" in text and "#202020" in text  # ComfyUI's dark and light colours
+    csp = response.headers["Content-Security-Policy"]
+    assert "default-src 'none'" in csp and "frame-ancestors 'none'" in csp
+    nonce = csp.split("'nonce-")[1].split("'")[0]
+    assert f'<script nonce="{nonce}">' in text and f'<style nonce="{nonce}">' in text
+    assert "src=" not in text and "<link" not in text  # nothing else to fetch while locked
+    assert response.headers["X-Frame-Options"] == "DENY" and response.headers["Cache-Control"] == "no-store"
+
+
+@pytest.mark.parametrize(
+    "next_param", ["//evil.example/", "https://evil.example/", "/\\evil.example", "javascript:alert(1)", "%0d%0a"]
+)
+async def test_login_page_never_sends_the_user_elsewhere(client: Any, next_param: str) -> None:
+    from urllib.parse import quote
+
+    response = await client.get(f"/launchpad/login?next={quote(next_param, safe='')}")
+    assert 'data-next="/"' in await response.text()
+
+
+async def test_login_page_escapes_what_it_echoes(client: Any) -> None:
+    response = await client.get('/launchpad/login?next=/x"><script>alert(1)</script>')
+    text = await response.text()
+    assert "<script>alert(1)" not in text and 'data-next="/x&quot;&gt;&lt;script&gt;' in text
+
+
+async def test_cookie_flags_over_plain_http(client: Any) -> None:
+    response = await client.post("/launchpad/login", json={"password": PASSWORD})
+    body = await response.json()
+    assert response.status == 200 and body["authenticated"] and body["method"] == "session"
+    cookie = set_cookie(response)
+    assert cookie.startswith(f"{COOKIE}=")
+    attributes = {part.strip().split("=")[0].lower() for part in cookie.split(";")[1:]}
+    assert {"httponly", "path", "samesite", "max-age"} <= attributes
+    assert "SameSite=Lax" in cookie and "Path=/" in cookie and f"Max-Age={7 * 24 * 3600}" in cookie
+    assert "secure" not in attributes  # a Secure cookie would never come back over http
+    assert "Domain" not in cookie  # host-only: other pods on the proxy domain never see it
+    assert response.headers["Cache-Control"] == "no-store"
+
+
+async def test_cookie_is_secure_behind_an_https_proxy(client: Any) -> None:
+    # the proxy rewrote Host to the pod's address; the browser's Origin is the public one
+    headers = {**PROXY, "Origin": "https://abc123-8188.proxy.runpod.net", "Host": "127.0.0.1:8188"}
+    response = await client.post("/launchpad/login", json={"password": PASSWORD}, headers=headers)
+    assert response.status == 200
+    assert "Secure" in set_cookie(response) and "HttpOnly" in set_cookie(response)
+    forwarded = await client.post(
+        "/launchpad/login", json={"password": PASSWORD}, headers={"Forwarded": "for=203.0.113.9;proto=https"}
+    )
+    assert "Secure" in set_cookie(forwarded)
+
+
+async def test_session_info(client: Any) -> None:
+    anonymous = await (await client.get("/launchpad/session")).json()
+    assert anonymous == {"auth_enabled": True, "configured": True, "authenticated": False, "method": None}
+    token = await login(client)
+    by_cookie = await (await client.get("/api/launchpad/session", headers={"Cookie": f"{COOKIE}={token}"})).json()
+    assert by_cookie["authenticated"] and by_cookie["method"] == "session"
+    by_token = await (await client.get("/launchpad/session", headers={"Authorization": f"Bearer {TOKEN}"})).json()
+    assert by_token["authenticated"] and by_token["method"] == "token"
+
+
+async def test_api_token_works_at_the_login_page_too(client: Any) -> None:
+    token = await login(client, TOKEN)
+    response = await client.get("/launchpad/openapi.json", headers={"Cookie": f"{COOKIE}={token}"})
+    assert response.status == 200
+
+
+async def test_wrong_password_then_lockout_per_client(client: Any, caplog: pytest.LogCaptureFixture) -> None:
+    attacker = {"X-Forwarded-For": "198.51.100.23"}
+    with caplog.at_level(logging.INFO):
+        for _ in range(4):
+            response = await client.post("/launchpad/login", json={"password": "guess"}, headers=attacker)
+            body = await response.json()
+            assert response.status == 401 and body["error"]["code"] == "login_failed"
+            assert "Set-Cookie" not in response.headers
+        response = await client.post("/launchpad/login", json={"password": "guess"}, headers=attacker)
+        assert response.status == 429
+        assert response.headers["Retry-After"] == "60"
+        body = await response.json()
+        assert body["error"]["code"] == "locked_out" and body["error"]["details"]["retry_after"] == 60
+        # locked out: even the right password is refused, and so are bearer guesses
+        response = await client.post("/launchpad/login", json={"password": PASSWORD}, headers=attacker)
+        assert response.status == 429 and "Set-Cookie" not in response.headers
+        response = await client.get("/launchpad/presets", headers={**attacker, "Authorization": f"Bearer {TOKEN}"})
+        assert response.status == 429
+    # another client (behind the same proxy) is not affected
+    assert (await client.post("/launchpad/login", json={"password": PASSWORD},
+                              headers={"X-Forwarded-For": "198.51.100.24"})).status == 200
+    assert "198.51.100.23" in caplog.text and "locked out for 60 s" in caplog.text
+    for secret in ("guess", PASSWORD, TOKEN):
+        assert secret not in caplog.text
+
+
+async def test_wrong_bearer_tokens_count_as_failures(client: Any) -> None:
+    headers = {"X-Forwarded-For": "198.51.100.40", "Authorization": "Bearer not-a-token"}
+    statuses = [(await client.get("/launchpad/presets", headers=headers)).status for _ in range(6)]
+    assert statuses == [401, 401, 401, 401, 429, 429]
+
+
+async def test_a_client_cannot_dodge_the_lockout_by_forging_x_forwarded_for(client: Any) -> None:
+    """The proxy appends the real address last; whatever the client put before it is ignored."""
+    for i in range(5):
+        await client.post("/launchpad/login", json={"password": "guess"},
+                          headers={"X-Forwarded-For": f"10.0.0.{i}, 198.51.100.77"})
+    response = await client.post("/launchpad/login", json={"password": PASSWORD},
+                                 headers={"X-Forwarded-For": "10.9.9.9, 198.51.100.77"})
+    assert response.status == 429
+
+
+async def test_logout_clears_the_cookie_and_ends_the_session(client: Any) -> None:
+    token = await login(client)
+    cookie = {"Cookie": f"{COOKIE}={token}"}
+    assert (await client.get("/launchpad/openapi.json", headers=cookie)).status == 200
+    response = await client.post("/launchpad/logout", json={}, headers=cookie)
+    assert response.status == 200 and not (await response.json())["authenticated"]
+    cleared = set_cookie(response)
+    assert cleared.startswith(f'{COOKIE}=""') or cleared.startswith(f"{COOKIE}=;")
+    assert "Max-Age=0" in cleared and "Path=/" in cleared and "HttpOnly" in cleared
+    # the old cookie no longer works even if a browser (or a thief) kept it
+    assert (await client.get("/launchpad/openapi.json", headers=cookie)).status == 401
+
+
+async def test_expired_or_forged_sessions_are_refused(
+    workspace_dir: Path, tmp_path: Path, aiohttp_client: Any
+) -> None:
+    client = await standalone_client(aiohttp_client, auth_settings(workspace_dir, tmp_path, session_ttl=1e-3))
+    token = await login(client)
+    assert (await client.get("/launchpad/openapi.json", headers={"Cookie": f"{COOKIE}={token}"})).status == 401
+    forged = "9999999999.00000000000000000000000000000000.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+    assert (await client.get("/launchpad/openapi.json", headers={"Cookie": f"{COOKIE}={forged}"})).status == 401
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "status", "code"),
+    [
+        ({"data": f"password={PASSWORD}", "headers": {"Content-Type": "application/x-www-form-urlencoded"}},
+         415, "unsupported_media_type"),
+        ({"data": PASSWORD, "headers": {"Content-Type": "text/plain"}}, 415, "unsupported_media_type"),
+        ({"json": {"password": PASSWORD, "remember": True}}, 400, "invalid_input"),
+        ({"json": {}}, 400, "invalid_input"),
+        ({"json": {"password": PASSWORD}, "headers": {"Origin": "https://evil.example"}}, 403, "cross_origin"),
+    ],
+)
+async def test_login_takes_json_only_from_this_origin(client: Any, kwargs: dict, status: int, code: str) -> None:
+    response = await client.post("/launchpad/login", **kwargs)
+    assert response.status == status
+    assert (await response.json())["error"]["code"] == code
+    assert "Set-Cookie" not in response.headers
+
+
+async def test_with_auth_off_login_is_a_no_op(workspace_dir: Path, tmp_path: Path, aiohttp_client: Any) -> None:
+    client = await standalone_client(aiohttp_client, auth_settings(workspace_dir, tmp_path, enable_auth=False))
+    page = await client.get("/launchpad/login?next=/x", allow_redirects=False)
+    assert page.status == 302 and page.headers["Location"] == "/x"
+    response = await client.post("/launchpad/login", json={"password": "anything"})
+    assert response.status == 200 and (await response.json())["auth_enabled"] is False
+    assert "Set-Cookie" not in response.headers
