@@ -43,17 +43,22 @@ def declared(workflow: dict) -> dict[str, dict]:
     return {f"{e['directory']}/{e['name']}": e for e in templates.iter_model_entries(workflow) if e.get("url")}
 
 
-def serve_models(hub: FakeHub, workflow: dict, size: int = 200_000) -> dict[str, bytes]:
-    """Put every model ``workflow`` links to on ``hub``; ``folder/name`` -> the bytes served."""
+def serve_models(hub: FakeHub, workflow: dict, size: int = 200_000, rate: int | None = None) -> dict[str, bytes]:
+    """Put every model ``workflow`` links to on ``hub`` (at ``rate`` bytes/s when given); ``folder/name`` ->
+    the bytes served."""
     served: dict[str, bytes] = {}
     for key, entry in declared(workflow).items():
         data = random_bytes(size + len(served))  # distinct sizes: a mix-up shows
         source = source_from_url(entry["url"])
         if isinstance(source, HFSource):
             hub.add_hf_file(source.repo, source.path, data, revision=source.revision)
+            blob = f"{source.repo}/{source.path}"
         elif isinstance(source, CivitaiSource):
             hub.add_civitai(source.version, data, entry["name"], require_token=False)
+            blob = f"civitai-{source.version}"
         else:
             raise AssertionError(f"{key}: {entry['url']} is neither Hugging Face nor Civitai")
+        if rate:
+            hub.behave(blob, rate=rate)
         served[key] = data
     return served

@@ -33,7 +33,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.browser]
 NEWEST_FRONTEND = "1.58.1"
 TAB = "launchpad.sidebar"
 SIZE = 3_000_000
-VIEWS = ("presets", "downloads", "models", "system", "queue")
+VIEWS = ("presets", "workflow", "downloads", "models", "system", "queue")
 CACHE = Path(os.environ.get("LAUNCHPAD_TEST_CACHE") or Path.home() / ".cache" / "comfyui-launchpad-tests")
 
 
@@ -156,7 +156,7 @@ def test_the_tab_installs_a_preset_with_progress_over_comfyuis_websocket(
     opened = page.evaluate("({ ...window.lpRendered, sinceClick: performance.now() - window.lpOpened })")
     panel = page.locator(".lp")
     expect(panel).to_be_visible()
-    expect(panel.get_by_role("tab")).to_have_count(5)  # Queue is there inside ComfyUI
+    expect(panel.get_by_role("tab")).to_have_count(6)  # Queue is there inside ComfyUI
     record(f"comfyui_{version}_first_render_ms", round(opened["ms"], 1))
     record(f"comfyui_{version}_click_to_render_ms", round(opened["sinceClick"], 1))
     record(f"comfyui_{version}_presets", opened["presets"])

@@ -23,7 +23,7 @@ from .stage import GATED, OWNED, SLOW, SMALL, Stage
 pytestmark = pytest.mark.browser
 
 SEARCH = "input[aria-label='Search presets']"
-VIEWS = ("presets", "downloads", "models", "system")
+VIEWS = ("presets", "workflow", "downloads", "models", "system")
 
 
 def expect(target: Any) -> Any:
@@ -131,9 +131,9 @@ def test_keyboard_moves_between_views_with_visible_focus(panel: Callable[..., An
     page = panel()
     page.focus("#lp-tab-presets")
     page.keyboard.press("ArrowRight")
-    downloads = page.get_by_role("tab", name="Downloads")
-    expect(downloads).to_have_attribute("aria-selected", "true")
-    expect(downloads).to_be_focused()
+    workflow = page.get_by_role("tab", name="Workflow")
+    expect(workflow).to_have_attribute("aria-selected", "true")
+    expect(workflow).to_be_focused()
     assert page.evaluate("getComputedStyle(document.activeElement).outlineStyle") == "solid"
     page.keyboard.press("End")
     expect(page.get_by_role("tab", name="System")).to_have_attribute("aria-selected", "true")
@@ -142,7 +142,7 @@ def test_keyboard_moves_between_views_with_visible_focus(panel: Callable[..., An
     page.keyboard.press("Tab")  # from the tab list into the view: the search box comes first
     expect(page.locator(SEARCH)).to_be_focused()
     # no Queue tab outside ComfyUI
-    expect(page.get_by_role("tab")).to_have_count(4)
+    expect(page.get_by_role("tab")).to_have_count(5)
 
 
 # --- downloads -----------------------------------------------------------------------------------

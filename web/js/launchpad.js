@@ -20,13 +20,30 @@ function comfyAdapter(manager) {
       return window.confirm(`${title}\n\n${message}`);
     },
     setting: (id) => manager.setting?.get(id),
+    // the open workflow, its changes (graphChanged; a loaded or switched one), a template opened from the server
+    graph: () => app.graph && { workflow: app.graph.serialize(), name: manager.workflow?.activeWorkflow?.filename },
+    onGraph: (fn) => (graphWatchers.add(fn), () => graphWatchers.delete(fn)),
+    openTemplate: async (name) =>
+      app.loadGraphData(await (await fetch(api.fileURL(`/templates/${name}.json`))).json(), true, true, name),
   };
 }
+
+const graphWatchers = new Set();
+let soon = 0, seen, panel;
+const graphChanged = () => { clearTimeout(soon); soon = setTimeout(() => graphWatchers.forEach((fn) => fn()), 500); };
 
 const category = (name) => ["Launchpad", "Panel", name];
 
 app.registerExtension({
   name: "launchpad.Main",
+  commands: [{ id: "launchpad.workflowModels", label: "Models for this workflow", icon: "pi pi-sitemap",
+    function() {
+      panel?.show("workflow");
+      const m = app.extensionManager;
+      if (m.sidebarTab?.activeSidebarTabId !== "launchpad.sidebar") m.command.execute("Workspace.ToggleSidebarTab.launchpad.sidebar");
+    } }],
+  menuCommands: [{ path: ["Extensions", "Launchpad"], commands: ["launchpad.workflowModels"] }],
+  afterConfigureGraph: graphChanged,
   settings: [
     { id: "Launchpad.DefaultView", name: "View shown when the Launchpad tab opens", type: "combo",
       options: VIEW_IDS, defaultValue: "presets", category: category("Default view") },
@@ -43,7 +60,10 @@ app.registerExtension({
       return;
     }
     // Created here, before any download can start, so no launchpad.* event goes unheard (contract 6.9).
-    const panel = createLaunchpad(comfyAdapter(manager), { comfy: true });
+    panel = createLaunchpad(comfyAdapter(manager), { comfy: true });
+    api.addEventListener("graphChanged", graphChanged);
+    // a switched workflow, should no hook or event have said so
+    setInterval(() => seen !== (seen = manager.workflow?.activeWorkflow) && graphChanged(), 2000);
     manager.registerSidebarTab({
       id: "launchpad.sidebar",
       icon: "pi pi-cloud-download",

@@ -4,9 +4,11 @@ import { h, icon } from "./ui.mjs";
 import { presetsView } from "./presets.mjs";
 import { downloadsView, modelsView, queueView } from "./lists.mjs";
 import { systemView } from "./system.mjs";
+import { workflowView } from "./workflow.mjs";
 
 const VIEWS = [
   { id: "presets", title: "Presets", icon: "box", make: presetsView },
+  { id: "workflow", title: "Workflow", icon: "sitemap", make: workflowView },
   { id: "downloads", title: "Downloads", icon: "download", make: downloadsView },
   { id: "models", title: "Models", icon: "folder", make: modelsView },
   { id: "system", title: "System", icon: "chart-bar", make: systemView },
@@ -44,7 +46,7 @@ export function createLaunchpad(adapter, { comfy = false, icons = true } = {}) {
       timer = setTimeout(() => { const todo = [...pending]; pending.clear(); todo.forEach((w) => quietly(load[w]())); },
         250);
     },
-    presetName: (id) => state.presets?.find((p) => p.id === id)?.name || id,
+    presetName: (id) => state.presets?.find((p) => p.id === id)?.name || id.replace(/^(\w+):/, "$1 "),
     keep(job) { // a job in an HTTP answer may be older than what events already told
       const old = state.jobs.get(job.id);
       if (!old || job.updated_at > old.updated_at) state.jobs.set(job.id, job);
@@ -94,7 +96,7 @@ export function createLaunchpad(adapter, { comfy = false, icons = true } = {}) {
       state.progress.set(p.preset_id, p);
       ctl.notify("progress", p);
       if (before?.state !== p.state && p.state === "done" && toasts()) {
-        ctl.toast("success", "Preset installed", ctl.presetName(p.preset_id));
+        ctl.toast("success", p.preset_id.includes(":") ? "Installed" : "Preset installed", ctl.presetName(p.preset_id));
       }
       if (!ACTIVE.has(p.state)) ctl.refresh("presets");
     },

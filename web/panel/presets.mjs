@@ -164,6 +164,9 @@ function makeCard(ctl, p) {
       b.push(button(next === "partial" ? "Finish install" : "Install", install,
         { icon: "download", kind: "lp-primary", aria: `Install ${name}` }));
     }
+    const open = ctl.adapter.openTemplate, t = p.template || p.workflows[0]; // ComfyUI serves the templates
+    if (next === "installed" && open && t) b.push(button("Open", () => ctl.run(`Could not open ${t}`, () => open(t)),
+      { icon: "external-link", aria: `Open the ${name} workflow`, title: `Open the ${t} template` }));
     if (next !== "active" && (p.state !== "missing" || p.files_installed)) {
       b.push(button("Uninstall", uninstall, { icon: "trash", kind: "lp-danger", aria: `Uninstall ${name}` }));
     }
