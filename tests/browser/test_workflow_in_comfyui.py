@@ -1,0 +1,138 @@
+"""The Workflow view inside a real ComfyUI (COMFYUI_DIR), on the pinned frontend and the newest
+one: a template opened the way ComfyUI's template browser opens it, the menu command shows the
+view with the template's missing models, one click installs them from a fake Hub, switching to
+another workflow refreshes the list, and the now installed template preset opens its template.
+
+Skipped without COMFYUI_DIR or Chromium.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from integration.real_comfyui import ComfyUI, ComfyUIInstall, LaunchOptions, prepare, start
+from workflow_helpers import WAN_TEMPLATE, serve_models
+
+from conftest import cli_argv
+from fakehub import FakeHub
+
+from .conftest import PageErrors
+from .stage import http
+from .test_comfyui_sidebar import NEWEST_FRONTEND, frontend_version, newest_frontend
+
+pytestmark = [pytest.mark.integration, pytest.mark.browser]
+
+TAB = "launchpad.sidebar"
+APP = "window.comfyAPI.app.app"
+# a workflow saved by someone: its VAE named by a loader only, unknown to every source
+HANDMADE = {"last_node_id": 7, "last_link_id": 0, "nodes": [
+    {"id": 7, "type": "VAELoader", "pos": [0, 0], "size": [300, 60], "flags": {}, "order": 0, "mode": 0,
+     "inputs": [], "outputs": [{"name": "VAE", "type": "VAE", "links": None}], "properties": {},
+     "widgets_values": ["someones-own-vae.safetensors"]}],
+    "links": [], "groups": [], "config": {}, "extra": {}, "version": 0.4}
+
+
+def expect(target: Any) -> Any:
+    from playwright.sync_api import expect as playwright_expect
+
+    return playwright_expect(target)
+
+
+@pytest.fixture(scope="module")
+def hub() -> Iterator[FakeHub]:
+    server = FakeHub().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module", params=["pinned", NEWEST_FRONTEND])
+def comfyui(
+    request: pytest.FixtureRequest, hub: FakeHub, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ComfyUI]:
+    install = ComfyUIInstall.from_env()
+    if install is None:
+        pytest.skip("COMFYUI_DIR is not set: these tests need a real ComfyUI")
+    problems = install.problems()
+    if problems:
+        pytest.fail("; ".join(problems), pytrace=False)
+    args = ["--front-end-root", str(newest_frontend())] if request.param != "pinned" else []
+    options = LaunchOptions(env={"HF_ENDPOINT": hub.url, "DOWNLOAD_FREE_SPACE_MARGIN": "0"}, args=args)
+    server = start(install, prepare(tmp_path_factory.mktemp("comfyui"), cli_argv, options))
+    server.frontend = request.param  # type: ignore[attr-defined]
+    try:
+        http(server.url("/api/settings/Comfy.TutorialCompleted"), "POST", True)  # no template browser on top
+        yield server
+    finally:
+        server.stop()
+
+
+def test_the_open_template_lists_its_models_installs_them_and_follows_a_switch(
+    comfyui: ComfyUI, hub: FakeHub, browser: Any, artifacts: Path
+) -> None:
+    workflow = comfyui.get(f"/templates/{WAN_TEMPLATE}.json").json()
+    served = serve_models(hub, workflow, 400_000, rate=400_000)  # type: ignore[arg-type]
+    context = browser.new_context(viewport={"width": 1400, "height": 900}, color_scheme="dark")
+    page = context.new_page()
+    errors = PageErrors()
+    errors.watch(page)
+    page.goto(comfyui.base_url)
+    page.wait_for_function(
+        f"window.comfyAPI?.app?.app?.extensionManager?.getSidebarTabs?.().some((t) => t.id === '{TAB}')",
+        timeout=60_000,
+    )
+    page.wait_for_function("fetch('/api/launchpad/health').then((r) => r.json()).then((h) => h.state === 'ready')")
+    version = frontend_version(page)
+
+    # open the template as ComfyUI's template browser does: its JSON from /templates, then loadGraphData
+    page.evaluate(f"""async () => {{
+        const app = {APP};
+        const json = await (await fetch(window.comfyAPI.api.api.fileURL("/templates/{WAN_TEMPLATE}.json"))).json();
+        await app.loadGraphData(json, true, true, "{WAN_TEMPLATE}");
+    }}""")
+    # 1.27 shows its own missing-models dialog (which would download to the laptop): the user closes it
+    page.screenshot(path=str(artifacts / f"comfyui-{version}-template-opened-dark.png"))
+    if page.get_by_role("dialog").count():
+        page.keyboard.press("Escape")
+        expect(page.get_by_role("dialog")).to_have_count(0)
+    page.evaluate(f"{APP}.extensionManager.command.execute('launchpad.workflowModels')")  # the menu's command
+
+    panel = page.locator(".lp")
+    expect(panel.get_by_role("tab", name="Workflow")).to_have_attribute("aria-selected", "true")
+    head = panel.locator(".lp-view .lp-toolbar > p.lp-muted")
+    expect(head).to_contain_text("3 models · 0 present · 3 missing · 0 unknown")
+    rows = panel.locator(".lp-row[data-key]")
+    expect(rows).to_have_count(3)
+    expect(rows.locator(".lp-badge")).to_have_text(["Missing"] * 3)
+    page.screenshot(path=str(artifacts / f"comfyui-{version}-workflow-missing-dark.png"))
+    panel.get_by_role("button", name="Install 3 missing (1.2 MB)").click()
+    expect(rows.locator(".lp-badge").first).not_to_have_text("Missing")
+    expect(rows.locator(".lp-badge")).to_have_text(["Present"] * 3, timeout=60_000)
+    expect(head).to_contain_text("3 models · 3 present · 0 missing")
+    for key, data in served.items():
+        assert (comfyui.workspace / "models" / key).read_bytes() == data
+    page.screenshot(path=str(artifacts / f"comfyui-{version}-workflow-present-dark.png"))
+
+    # another workflow opened: the view follows it
+    page.evaluate(f"(w) => {APP}.loadGraphData(w, true, true, 'handmade')", HANDMADE)
+    unknown = panel.locator('.lp-row[data-key="vae/someones-own-vae.safetensors"]')
+    expect(unknown.locator(".lp-badge")).to_have_text("Unknown")
+    expect(unknown).to_contain_text("wanted by VAELoader #7")
+    expect(rows).to_have_count(1)
+
+    # the installed template preset opens its template
+    panel.get_by_role("tab", name="Presets").click()
+    card = panel.locator(f'[data-preset="{WAN_TEMPLATE}"]')
+    panel.get_by_role("searchbox", name="Search presets").fill(WAN_TEMPLATE)
+    expect(card.locator(".lp-badge")).to_have_text("Installed")
+    card.get_by_role("button", name=re.compile(r"^Open the .+ workflow$")).click()
+    page.wait_for_function(f"{APP}.graph.nodes.some((n) => n.type === 'UNETLoader')")
+    panel.get_by_role("tab", name="Workflow").click()
+    expect(rows).to_have_count(3)
+    expect(rows.locator(".lp-badge")).to_have_text(["Present"] * 3)
+    ours = [e for e in errors if "launchpad" in e.lower() or "/lp-" in e]
+    assert not ours, ours
+    context.close()
