@@ -27,6 +27,7 @@ from .test_comfyui_sidebar import NEWEST_FRONTEND, frontend_version, newest_fron
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
 TAB = "launchpad.sidebar"
+NODE_FILE = "diffusion_models/wan2.2_ti2v_5B_fp16.safetensors"  # a file the catalog lists
 APP = "window.comfyAPI.app.app"
 # a workflow saved by someone: its VAE named by a loader only, unknown to every source
 HANDMADE = {"last_node_id": 7, "last_link_id": 0, "nodes": [
@@ -133,6 +134,19 @@ def test_the_open_template_lists_its_models_installs_them_and_follows_a_switch(
     panel.get_by_role("tab", name="Workflow").click()
     expect(rows).to_have_count(3)
     expect(rows.locator(".lp-badge")).to_have_text(["Present"] * 3)
+    # in the graph editor, the Launchpad Model node's name links into a loader's model input
+    linked = page.evaluate(f"""async () => {{
+        const app = {APP}, LiteGraph = window.LiteGraph || window.comfyAPI.litegraph?.LiteGraph;
+        const model = LiteGraph.createNode("LaunchpadModel"), loader = LiteGraph.createNode("CheckpointLoaderSimple");
+        app.graph.add(model); app.graph.add(loader);
+        model.widgets.find((w) => w.name === "model").value = "{NODE_FILE}";
+        const link = model.connect(0, loader, loader.inputs.findIndex((i) => i.name === "ckpt_name"));
+        const {{ output }} = await app.graphToPrompt();
+        return {{ link: !!link, input: output[loader.id]?.inputs.ckpt_name, model: output[model.id]?.inputs.model,
+                  options: model.widgets.find((w) => w.name === "model").options.values }};
+    }}""")
+    assert linked["link"] and linked["input"][1] == 0, linked
+    assert linked["model"] == NODE_FILE and NODE_FILE in linked["options"], linked
     ours = [e for e in errors if "launchpad" in e.lower() or "/lp-" in e]
     assert not ours, ours
     context.close()
