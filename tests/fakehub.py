@@ -116,6 +116,8 @@ class HFRepo:
     gated: bool = False
     private: bool = False
     granted: set[str] = field(default_factory=set)  # tokens whose account accepted a gated repo's license
+    rate_limited: int = 0  # answer this many /resolve/ requests with 429 (RateLimit header, t=retry_after)
+    retry_after: int = 7
 
 
 @dataclass
@@ -305,6 +307,12 @@ class FakeHub:
         sent, valid = self._hf_token_ok(request)
         token = request.headers.get("Authorization", "")[7:]
         headers = {"X-Request-Id": secrets.token_hex(8)}
+        if repo is not None and repo.rate_limited > 0:
+            repo.rate_limited -= 1
+            record.status = 429
+            headers["RateLimit"] = f'"resolvers";r=0;t={repo.retry_after}'
+            headers["RateLimit-Policy"] = '"fixed window";"resolvers";q=3000;w=300'
+            return web.Response(status=429, headers=headers, text="rate limited")
         if sent and not valid:
             record.status = 401
             headers["X-Error-Message"] = "Invalid credentials in Authorization header"

@@ -106,9 +106,11 @@ def test_json_output_lists_the_final_jobs(env, fakehub, workspace_dir):
     assert [(j["key"], j["state"]) for j in data["jobs"]] == [("loras/a.bin", "done")]
 
 
-def test_unknown_preset_exits_5(env, workspace_dir):
+def test_unknown_preset_exits_5_and_no_preset_at_all_is_a_usage_error(env, workspace_dir):
     result = run(env, workspace_dir, "install", "NOPE")
     assert result.returncode == 5 and "unknown preset 'NOPE'" in result.stderr
+    result = run(env, workspace_dir, "install")
+    assert result.returncode == 2 and "at least one preset id" in result.stderr
 
 
 def test_from_env_without_preset_download_is_a_quiet_success(env, workspace_dir):

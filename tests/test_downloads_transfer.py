@@ -211,12 +211,13 @@ async def test_free_space_must_cover_every_queued_byte_plus_the_margin(downloads
     assert fakehub.bytes_sent("model.bin") <= 1
 
 
-async def test_close_keeps_the_partial_and_the_next_start_resumes_it(fakehub, workspace_dir):
+@pytest.mark.parametrize("layout", [{}, SEGMENTED], ids=["one-stream", "segmented"])
+async def test_close_keeps_the_partial_and_the_next_start_resumes_it(fakehub, workspace_dir, layout):
     data = random_bytes(3_000_000)
     url = fakehub.add_file("model.bin", data)
     fakehub.behave("model.bin", rate=1_000_000)
     presets = [preset("P", url_file(url, sha256=hashlib.sha256(data).hexdigest()))]
-    first = make_harness(settings_for(workspace_dir, fakehub.url), presets)
+    first = make_harness(settings_for(workspace_dir, fakehub.url, **layout), presets)
     await first.manager.start()
     await first.manager.install(["P"])
     partial = first.path("checkpoints/model.bin").with_name("model.bin.part")
@@ -224,11 +225,11 @@ async def test_close_keeps_the_partial_and_the_next_start_resumes_it(fakehub, wo
     await eventually(lambda: job_of(first)["bytes_done"] >= 500_000, "500 kB downloaded")
     await first.manager.close()
     assert partial.exists() and job_of(first)["state"] == "queued"
-    assert json.loads(sidecar.read_text())["done"][0][1] >= 500_000
+    assert sum(end - start for start, end in json.loads(sidecar.read_text())["done"]) >= 500_000
     sent_before = fakehub.bytes_sent("model.bin")
     fakehub.behave("model.bin")
 
-    second = make_harness(settings_for(workspace_dir, fakehub.url), presets)
+    second = make_harness(settings_for(workspace_dir, fakehub.url, **layout), presets)
     await second.manager.start()  # no install: the journal brings the job back
     try:
         await second.manager.wait()

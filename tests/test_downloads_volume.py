@@ -195,3 +195,13 @@ async def test_progress_events_are_throttled_and_carry_speed_and_eta(downloads, 
     presets = h.events_of("launchpad.preset", preset_id="P")
     assert any(p["state"] == "downloading" and p["speed"] for p in presets)
     assert presets[-1] == {**presets[-1], "state": "done", "files_done": 1, "bytes_done": len(data)}
+
+
+async def test_uninstall_is_refused_while_another_process_downloads_a_file(downloads, fakehub, workspace_dir):
+    url = fakehub.add_file("m.bin", b"x" * 10)
+    h = await downloads([preset("P", url_file(url, "m.bin"))], lock_ttl=60)
+    lock = VolumeLock(workspace_dir / ".launchpad" / "locks", h.path("checkpoints/m.bin"), "checkpoints/m.bin",
+                      "me", 60)
+    write_lock(lock, host="other-pod", pid=1, age=0)
+    with pytest.raises(Conflict, match="other-pod"):
+        await h.manager.uninstall("P")

@@ -21,8 +21,8 @@ from typing import TextIO
 from .. import humanize
 from ..catalog import Catalog, load_catalog
 from ..config import Settings
-from ..downloads import DONE, DOWNLOADING, FAILED, DownloadManager
-from ..errors import NotFound
+from ..downloads import DONE, DOWNLOADING, FAILED
+from ..errors import InvalidInput
 from ..events import DOWNLOAD, EventBus
 from ..model_roots import ModelRoots
 from ..workspace import Workspace
@@ -119,6 +119,8 @@ class Display:
 
 
 async def _install(ids: list[str], settings: Settings, args: argparse.Namespace, catalog: Catalog) -> int:
+    from ..downloads.manager import DownloadManager
+
     workspace = Workspace(settings.workspace)
     await asyncio.get_running_loop().run_in_executor(None, workspace.ensure)
     roots = ModelRoots.for_workspace(workspace)
@@ -199,12 +201,14 @@ def cmd_install(args: argparse.Namespace, settings: Settings) -> int:
         if not ids:
             return status
     if not ids:
-        raise NotFound("name at least one preset id (or use --from-env); `launchpad presets` lists them")
+        raise InvalidInput("name at least one preset id (or use --from-env); `launchpad presets` lists them")
     result = asyncio.run(_install(ids, settings, args, catalog))
     return result if result != OK else status
 
 
 def cmd_uninstall(args: argparse.Namespace, settings: Settings) -> int:
+    from ..downloads.manager import DownloadManager
+
     catalog = _catalog(settings)
     workspace = Workspace(settings.workspace)
     roots = ModelRoots.for_workspace(workspace)

@@ -9,8 +9,24 @@ segmented, resumable downloader), ``resume`` (the sidecar of completed ranges), 
 ``space`` (free-space check), ``journal`` (the queue on disk), ``progress`` (speed, ETA).
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from .jobs import CANCELLED, DONE, DOWNLOADING, FAILED, QUEUED, RESOLVING, STATES, VERIFYING, Job
-from .manager import DownloadManager
+
+if TYPE_CHECKING:
+    from .manager import DownloadManager
+
+
+def __getattr__(name: str) -> object:
+    # aiohttp and the rest load on first use: CLI commands that download nothing start faster
+    if name == "DownloadManager":
+        from .manager import DownloadManager
+
+        return DownloadManager
+    raise AttributeError(name)
+
 
 __all__ = [
     "CANCELLED",

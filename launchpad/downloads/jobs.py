@@ -40,6 +40,7 @@ class Job:
     eta: float | None = None
     error: dict[str, object] | None = None
     message: str | None = None  # what it is doing or waiting for, for people
+    origin: dict[str, str] = field(default_factory=dict)  # what the source said: commit, filename
     attempts: int = 0
     created_at: float = field(default_factory=time.time)
     updated_at: float = field(default_factory=time.time)
@@ -68,7 +69,7 @@ class Job:
             "folder": self.file.folder,
             "name": self.file.name,
             "preset_ids": list(self.preset_ids),
-            "source": {"kind": source.kind, "url": source.url},
+            "source": {"kind": source.kind, "url": source.url, **self.origin},
             "state": self.state,
             "bytes_done": self.bytes_done,
             "bytes_total": self.bytes_total,

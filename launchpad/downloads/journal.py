@@ -73,6 +73,9 @@ def job_from_record(data: Mapping[str, object]) -> Job:
         created_at=float(data.get("created_at") or time.time()),  # type: ignore[arg-type]
         updated_at=float(data.get("updated_at") or time.time()),  # type: ignore[arg-type]
     )
+    source = data.get("source")
+    if isinstance(source, dict):
+        job.origin = {k: str(source[k]) for k in ("commit", "filename") if source.get(k)}
     if job.state in ACTIVE:
         job.state = QUEUED  # whatever it was doing was interrupted; it starts again from the queue
     return job

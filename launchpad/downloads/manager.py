@@ -61,7 +61,10 @@ log = logging.getLogger(__name__)
 
 EVENT_HZ = 4
 TICK = 1.0 / EVENT_HZ
-SAVE_DELAY = 0.5  # the journal is written at most this often while things change
+SAVE_DELAY = 0.5
+# aiohttp pauses a connection when 2x this is buffered; larger means fewer pause/resume
+# round trips through epoll, at READ_BUFFER x 2 x connections of memory at most.
+READ_BUFFER = 2**20  # the journal is written at most this often while things change
 
 
 class DownloadManager:
@@ -122,11 +125,10 @@ class DownloadManager:
         )
         connections = self.settings.concurrent_downloads * max(1, self.settings.segments) + 8
         self._session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=connections, limit_per_host=0, enable_cleanup_closed=True),
+            connector=aiohttp.TCPConnector(limit=connections, limit_per_host=0),
             timeout=aiohttp.ClientTimeout(total=None, sock_connect=30, sock_read=self.settings.stall_timeout),
             auto_decompress=False,
-            read_bufsize=2**18,
-            trust_env=True,
+            read_bufsize=READ_BUFFER,
         )
         self._resolver = Resolver(self.settings, self._session, self._credentials)
         if resume_jobs:
@@ -148,23 +150,21 @@ class DownloadManager:
         """Stop every transfer, keeping partial files and the journal so the next start resumes."""
         if not self._started or self._closing:
             return
-        self._closing = True
-        interrupted = list(self._running)
+        self._closing = True  # workers take no new job from here on
         pending = [*self._running.values(), *self._waiting.values()]
         for task in pending:
             task.cancel()
         if pending:
             await asyncio.wait(pending)
-        for job_id in interrupted:
-            job = self._jobs.get(job_id)
-            if job is not None and job.active:
-                job.state, job.speed, job.eta = QUEUED, None, None
-                job.message = "interrupted; resumes when Launchpad starts again"
-                self._dirty_keys.add(job.key)
         for task in self._tasks:
             task.cancel()
         await asyncio.wait(self._tasks)
         self._tasks = []
+        for job in self._jobs.values():
+            if job.state in (RESOLVING, DOWNLOADING, VERIFYING):
+                job.state, job.speed, job.eta = QUEUED, None, None
+                job.message = "interrupted; resumes when Launchpad starts again"
+                self._dirty_keys.add(job.key)
         await self._save()
         if self._session is not None:
             await self._session.close()
@@ -299,10 +299,21 @@ class DownloadManager:
                 details={"jobs": [j.id for j in busy]},
             )
         roots = self._roots()
+        loop = asyncio.get_running_loop()
+        for model_file in preset.files:
+            try:
+                target = roots.target(model_file.folder, model_file.name)
+            except KeyError:
+                continue
+            lock = locks.VolumeLock(self._locks_dir, target, model_file.key, self._owner, self.settings.lock_ttl)
+            holder = await loop.run_in_executor(None, lock.holder)
+            if holder is not None:
+                raise Conflict(
+                    f"{model_file.key} is being downloaded by {holder.describe()}; cancel it there first",
+                    details={"key": model_file.key},
+                )
         active_keys = {j.key: j for j in self._jobs.values() if j.active}
-        result = await asyncio.get_running_loop().run_in_executor(
-            None, self._uninstall_files, catalog, preset, roots, active_keys
-        )
+        result = await loop.run_in_executor(None, self._uninstall_files, catalog, preset, roots, active_keys)
         for model_file in preset.files:
             job = self._jobs.get(self._by_key.get(model_file.key, ""))
             if job is not None and not job.active and job.preset_ids == [preset_id]:
@@ -410,7 +421,8 @@ class DownloadManager:
         while True:
             job_id = await self._queue.get()
             job = self._jobs.get(job_id)
-            if job is None or job.state != QUEUED or job_id in self._running or job_id in self._waiting:
+            busy = job_id in self._running or job_id in self._waiting
+            if self._closing or job is None or job.state != QUEUED or busy:
                 continue
             task = asyncio.ensure_future(self._run(job))
             self._running[job_id] = task
@@ -553,6 +565,7 @@ class DownloadManager:
                 details={"size": resolved.size, "max": self.settings.max_download_size},
             )
         job.bytes_total = resolved.size
+        job.origin = {k: v for k, v in (("commit", resolved.commit), ("filename", resolved.filename)) if v}
         self._touch(job)
         return resolved
 

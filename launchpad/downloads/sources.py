@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from pathlib import PurePosixPath
 from typing import TypeVar
+from urllib.parse import urljoin
 
 import aiohttp
 
@@ -201,7 +202,7 @@ class Resolver:
         etag = (getattr(meta, "etag", None) or "").lower()
         sha256 = etag if SHA256.match(etag) else None
         size = getattr(meta, "size", None)
-        location = getattr(meta, "location", None) or url
+        location = urljoin(url, getattr(meta, "location", None) or url)
         probe = await self._probe(location, f"Hugging Face {source.repo}/{source.path}")
         if probe.content_type == "text/html":
             raise DownloadError(
@@ -264,7 +265,17 @@ class Resolver:
             sha256 = value if SHA256.match(value) else None
         url = f"{self.settings.civitai_endpoint}/api/download/models/{source.version}"
         label = f"Civitai model version {source.version}"
-        probe = await self._probe(url, label)
+        try:
+            probe = await self._probe(url, label)
+        except SourceUnauthorized as exc:
+            if exc.details.get("status") == 403:
+                raise SourceUnauthorized(
+                    f"{label}: Civitai refused the download (HTTP 403): early access, or the creator restricts "
+                    "downloads; check the model page while logged in",
+                    details={"version": source.version, "status": 403},
+                ) from None
+            raise SourceUnauthorized(civitai_login_message(source, self.settings),
+                                     details={"version": source.version, "status": exc.details.get("status")}) from None
         if probe.content_type == "text/html" or "/login" in probe.url.split("?")[0]:
             raise SourceUnauthorized(civitai_login_message(source, self.settings), details={"version": source.version})
         return Resolved(

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import hashlib
 import os
+import threading
 from concurrent.futures import Executor
 from pathlib import Path
 from typing import BinaryIO
@@ -23,24 +24,42 @@ HASH_CHUNK = 8 * 2**20
 
 
 class Sha256Follower:
-    """Hashes ``path`` from byte 0 up to whatever :meth:`advance` says is written."""
+    """Hashes ``path`` from byte 0 up to whatever :meth:`advance` says is written.
+
+    Bytes written exactly at the hashed position are hashed right away by the writer thread
+    (:meth:`feed`: a single stream never reads its file back); anything else is read back
+    from the partial file once the bytes before it are there.
+    """
 
     def __init__(self, path: Path, pool: Executor) -> None:
         self._path = path
         self._pool = pool
+        self._lock = threading.Lock()
         self._task: asyncio.Task[None] | None = None
         self._file: BinaryIO | None = None
+        self._generation = 0
         self.reset()
 
     def reset(self) -> None:
-        """Start over (the partial was truncated). A step still running in a thread keeps its own objects."""
+        """Start over (the partial was truncated)."""
         if self._task is not None:
             self._task.cancel()
             self._task = None
-        self._hash = hashlib.sha256()
-        self._buffer = bytearray(HASH_CHUNK)
-        self.position = 0
+        with self._lock:
+            self._generation += 1
+            self._hash = hashlib.sha256()
+            self._buffer = bytearray(HASH_CHUNK)
+            self.position = 0
         self._target = 0
+
+    def feed(self, offset: int, chunks: list[bytes]) -> None:
+        """Called by a writer thread after writing ``chunks`` at ``offset``."""
+        with self._lock:
+            if offset != self.position:
+                return
+            for chunk in chunks:
+                self._hash.update(chunk)
+                self.position += len(chunk)
 
     def advance(self, upto: int) -> None:
         if upto > self._target:
@@ -50,24 +69,25 @@ class Sha256Follower:
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
-        digest, buffer = self._hash, self._buffer
-        while self.position < self._target and digest is self._hash:
-            length = min(HASH_CHUNK, self._target - self.position)
-            read = await loop.run_in_executor(self._pool, self._step, digest, buffer, self.position, length)
-            if digest is not self._hash:
-                return
-            if read < length:
+        generation = self._generation
+        while self.position < self._target and generation == self._generation:
+            read = await loop.run_in_executor(self._pool, self._step, generation, self._target)
+            if read == 0 and self.position < self._target and generation == self._generation:
                 raise OSError(f"{self._path} is shorter than the bytes recorded as written")
-            self.position += read
 
-    def _step(self, digest: hashlib._Hash, buffer: bytearray, position: int, length: int) -> int:
-        if self._file is None:
-            self._file = open(self._path, "rb")  # noqa: SIM115 - closed in close()
-        self._file.seek(position)
-        view = memoryview(buffer)[:length]
-        read = self._file.readinto(view) or 0
-        digest.update(view[:read])
-        return read
+    def _step(self, generation: int, target: int) -> int:
+        with self._lock:
+            if generation != self._generation or self.position >= target:
+                return -1
+            if self._file is None:
+                self._file = open(self._path, "rb")  # noqa: SIM115 - closed in close()
+            length = min(HASH_CHUNK, target - self.position)
+            self._file.seek(self.position)
+            view = memoryview(self._buffer)[:length]
+            read = self._file.readinto(view) or 0
+            self._hash.update(view[:read])
+            self.position += read
+            return read
 
     async def finish(self, size: int) -> str:
         """Hash up to ``size`` and return the hex digest."""
