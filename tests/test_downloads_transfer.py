@@ -225,7 +225,8 @@ async def test_close_keeps_the_partial_and_the_next_start_resumes_it(fakehub, wo
     await eventually(lambda: job_of(first)["bytes_done"] >= 500_000, "500 kB downloaded")
     await first.manager.close()
     assert partial.exists() and job_of(first)["state"] == "queued"
-    assert sum(end - start for start, end in json.loads(sidecar.read_text())["done"]) >= 500_000
+    kept = sum(end - start for start, end in json.loads(sidecar.read_text())["done"])
+    assert kept >= 500_000
     sent_before = fakehub.bytes_sent("model.bin")
     fakehub.behave("model.bin")
 
@@ -236,7 +237,8 @@ async def test_close_keeps_the_partial_and_the_next_start_resumes_it(fakehub, wo
         job = job_of(second)
         assert job["state"] == "done" and job["id"] == job_of(first)["id"]
         assert second.path("checkpoints/model.bin").read_bytes() == data
-        assert fakehub.bytes_sent("model.bin") - sent_before < len(data) - 500_000
+        # only what the first run had not kept travels again (plus the 1-byte range probe)
+        assert fakehub.bytes_sent("model.bin") - sent_before <= len(data) - kept + 1
     finally:
         await second.manager.close()
 
