@@ -27,7 +27,7 @@ export function standaloneAdapter(base = new URL(".", location.href)) {
   }
   connect();
 
-  const toasts = h("div", { class: "lp-toasts", role: "status", "aria-live": "polite" });
+  const toasts = h("div.lp-toasts", { role: "status", "aria-live": "polite" });
   document.body.append(toasts);
 
   return {
@@ -38,18 +38,16 @@ export function standaloneAdapter(base = new URL(".", location.href)) {
       return () => listeners.get(type).delete(fn);
     },
     toast(severity, summary, detail) {
-      const el = h("div", { class: `lp-card lp-toast lp-${severity === "error" ? "error-toast" : severity}` },
-        h("strong", { text: summary }), detail && h("p", { text: detail }));
+      const el = h(`div.lp-card.lp-toast.lp-toast-${severity}`, h("strong", summary), detail && h("p", detail));
       toasts.append(el);
       setTimeout(() => el.remove(), severity === "error" ? 10000 : 5000);
     },
     confirm(title, message) {
       return new Promise((resolve) => {
         const done = (ok) => { dialog.close(); dialog.remove(); resolve(ok); };
-        const dialog = h("dialog", { class: "lp-card lp-dialog", "aria-label": title, oncancel: () => done(false) },
-          h("h2", { text: title }), h("p", { text: message }),
-          h("div", { class: "lp-actions" }, button("Cancel", () => done(false)),
-            button("Delete", () => done(true), { kind: "lp-primary lp-confirm" })));
+        const dialog = h("dialog.lp-card.lp-dialog", { "aria-label": title, oncancel: () => done(false) },
+          h("h2", title), h("p", message),
+          h("div.lp-actions", button("Cancel", () => done(false)), button("Delete", () => done(true), { kind: ".lp-primary" })));
         document.body.append(dialog);
         dialog.showModal(); // focus lands on Cancel, the safe choice
       });
