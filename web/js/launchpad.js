@@ -7,12 +7,8 @@ import { callJson } from "../panel/ui.mjs";
 
 function comfyAdapter(manager) {
   return {
-    json: (path, opts) => callJson((p, init) => api.fetchApi(p, init), path, opts), // fetchApi adds /api
-    on(type, fn) {
-      const listener = (e) => fn(e.detail);
-      api.addEventListener(type, listener);
-      return () => api.removeEventListener(type, listener);
-    },
+    json: (path, opts) => callJson(api.fetchApi.bind(api), path, opts), // fetchApi adds /api
+    on: (type, fn) => api.addEventListener(type, (e) => fn(e.detail)),
     toast: (severity, summary, detail) =>
       manager.toast?.add({ severity, summary, detail, life: severity === "error" ? 10000 : 5000 }),
     async confirm(title, message) {
@@ -32,7 +28,9 @@ const graphWatchers = new Set();
 let soon = 0, seen, panel;
 const graphChanged = () => { clearTimeout(soon); soon = setTimeout(() => graphWatchers.forEach((fn) => fn()), 500); };
 
-const category = (name) => ["Launchpad", "Panel", name];
+const TAB = "launchpad.sidebar";
+const setting = (id, name, category, defaultValue, options) => ({ id: "Launchpad." + id, name, defaultValue, options,
+  type: options ? "combo" : "boolean", category: ["Launchpad", "Panel", category] });
 
 app.registerExtension({
   name: "launchpad.Main",
@@ -40,17 +38,14 @@ app.registerExtension({
     function() {
       panel?.show("workflow");
       const m = app.extensionManager;
-      if (m.sidebarTab?.activeSidebarTabId !== "launchpad.sidebar") m.command.execute("Workspace.ToggleSidebarTab.launchpad.sidebar");
+      if (m.sidebarTab?.activeSidebarTabId !== TAB) m.command.execute("Workspace.ToggleSidebarTab." + TAB);
     } }],
   menuCommands: [{ path: ["Extensions", "Launchpad"], commands: ["launchpad.workflowModels"] }],
   afterConfigureGraph: graphChanged,
   settings: [
-    { id: "Launchpad.DefaultView", name: "View shown when the Launchpad tab opens", type: "combo",
-      options: VIEW_IDS, defaultValue: "presets", category: category("Default view") },
-    { id: "Launchpad.ConfirmDeletes", name: "Ask before deleting model files", type: "boolean",
-      defaultValue: true, category: category("Confirm deletes") },
-    { id: "Launchpad.Toasts", name: "Notify when a preset is installed or a download fails", type: "boolean",
-      defaultValue: true, category: category("Notifications") },
+    setting("DefaultView", "View shown when the Launchpad tab opens", "Default view", "presets", VIEW_IDS),
+    setting("ConfirmDeletes", "Ask before deleting model files", "Confirm deletes", true),
+    setting("Toasts", "Notify when a preset is installed or a download fails", "Notifications", true),
   ],
   setup() {
     const manager = app.extensionManager;
@@ -65,7 +60,7 @@ app.registerExtension({
     // a switched workflow, should no hook or event have said so
     setInterval(() => seen !== (seen = manager.workflow?.activeWorkflow) && graphChanged(), 2000);
     manager.registerSidebarTab({
-      id: "launchpad.sidebar",
+      id: TAB,
       icon: "pi pi-cloud-download",
       title: "Launchpad",
       tooltip: "Launchpad: model presets, downloads, models and system",

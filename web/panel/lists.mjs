@@ -1,17 +1,14 @@
 // Downloads (every job, live), Models (files per ComfyUI folder) and Queue (ComfyUI's prompts).
 import { ACTIVE } from "./panel.mjs";
-import { button, cap, empty, errorBox, fill, h, jobBar, muted, plural, rate, size, top } from "./ui.mjs";
+import { button, cap, empty, entry, errorBox, fill, h, jobBar, live, muted, plural, rate, searchBox, size } from "./ui.mjs";
 
 const order = (a, b) => (ACTIVE.has(b.state) - ACTIVE.has(a.state))
   || (ACTIVE.has(a.state) ? a.created_at - b.created_at : (b.updated_at || 0) - (a.updated_at || 0));
-const row = (...kids) => h("li.lp-row", ...kids);
-// a list row's name and the facts under it
-const item = (name, title, ...meta) => h("div", h("span.lp-name", { title }, name), h("p.lp-meta", meta));
 
 export function downloadsView(ctl, root) {
   const { state } = ctl;
   const rows = new Map();
-  const count = h("p.lp-muted", { "aria-live": "polite" });
+  const count = live();
   const list = h("ul.lp-rows.lp-scroll", { "aria-label": "Downloads" });
   root.append(count, list);
 
@@ -40,25 +37,23 @@ export function downloadsView(ctl, root) {
 }
 
 function jobRow(ctl, job) {
-  const info = h("div");
   const actions = h("div.lp-actions");
-  const el = row({ "data-job": job.id }, info, actions);
+  const el = h("li.lp-row", { "data-job": job.id }, h("div"), actions);
   let mode = "";
-  const act = (verb) => ctl.run(`Could not ${verb} ${job.name}`, () => ctl.api(`/downloads/${job.id}/${verb}`, "POST"));
   function update(next) {
     if (next) job = next;
     const j = job;
     const text = j.state === "downloading" ? `${rate(j)} · ${size(j.bytes_done)} of ${size(j.bytes_total)}`
       : j.state === "done" ? `Done · ${size(j.bytes_total ?? j.bytes_done)}`
         : cap(j.state) + (j.message && j.message !== j.state && j.state !== "failed" ? `: ${j.message}` : "");
-    fill(info, top(j.name, j.path || j.name, h(`span.lp-badge.lp-${j.state}`, j.state)),
-      h("p.lp-meta", h("span", j.folder), h("span", (j.preset_ids || []).map(ctl.presetName).join(", "))),
-      jobBar(j), muted(text), j.state === "failed" && errorBox(j.error));
+    el.firstChild.replaceWith(entry(j.name, j.path || j.name, h(`span.lp-badge.lp-${j.state}`, j.state),
+      [j.folder, (j.preset_ids || []).map(ctl.presetName).join(", ")], jobBar(j), muted(text),
+      j.state === "failed" && errorBox(j.error)));
     const m = ACTIVE.has(j.state) ? "cancel" : j.state === "done" ? "" : "retry";
     if (m === mode) return;
     mode = m;
-    fill(actions, m ? button(cap(m), () => act(m), m === "cancel" ? { icon: "times", aria: `Cancel ${j.name}` }
-      : { icon: "refresh", kind: ".lp-primary", aria: `Retry ${j.name}` }) : "");
+    fill(actions, m && button(cap(m), () => ctl.act(`${m} ${j.name}`, `/downloads/${j.id}/${m}`),
+      m === "cancel" ? { icon: "times", aria: `Cancel ${j.name}` } : { icon: "refresh", kind: ".lp-primary", aria: `Retry ${j.name}` }));
   }
   update();
   return { el, update };
@@ -67,17 +62,16 @@ function jobRow(ctl, job) {
 export function modelsView(ctl, root) {
   const { state } = ctl;
   let search = "";
-  const count = h("p.lp-muted", { "aria-live": "polite" });
+  const count = live();
   const body = h("div.lp-scroll");
-  root.append(h("div.lp-toolbar", h("input.lp-input.lp-grow", { type: "search", placeholder: "Search models",
-    "aria-label": "Search models", oninput: (e) => { search = e.target.value.trim().toLowerCase(); render(); } })),
-  count, body);
+  root.append(h("div.lp-toolbar", searchBox("models", (e) => { search = e.target.value.trim().toLowerCase(); render(); })),
+    count, body);
   const chosen = new Map(); // folder -> open, as the user left it
 
   const remove = async (m) => {
     const used = m.presets.length ? ` It belongs to ${m.presets.map(ctl.presetName).join(", ")}.` : "";
     if (await ctl.confirm(`Delete ${m.name}?`, `This deletes ${m.folder}/${m.name} (${size(m.size)}) from disk.${used}`)
-      && await ctl.run(`Could not delete ${m.name}`, () => ctl.api(`/models/${m.id}`, "DELETE"))) {
+      && await ctl.act(`delete ${m.name}`, `/models/${m.id}`, "DELETE")) {
       ctl.toast("info", "Model deleted", m.name);
       ctl.refresh("models", "presets");
     }
@@ -97,8 +91,8 @@ export function modelsView(ctl, root) {
         ontoggle: (e) => chosen.set(folder, e.target.open) },
       h("summary", h("span.lp-name", folder), muted(`${plural(files.length, "file")} · ${
         size(files.reduce((t, m) => t + m.size, 0))}${free != null ? ` · ${size(free)} free` : ""}`)),
-      h("ul.lp-rows", { "aria-label": `${folder} files` }, files.map((m) => row(
-        item(m.name, m.path, h("span", size(m.size)), m.presets.map((id) => h("span.lp-chip", ctl.presetName(id)))),
+      h("ul.lp-rows", { "aria-label": `${folder} files` }, files.map((m) => h("li.lp-row",
+        entry(m.name, m.path, null, [size(m.size), m.presets.map((id) => h("span.lp-chip", ctl.presetName(id)))]),
         button("Delete", () => remove(m), { icon: "trash", kind: ".lp-danger.lp-icon", aria: `Delete ${m.name}`,
           title: "Delete" })))));
     }), !models.length && empty(search ? "No model matches." : "No model files yet."));
@@ -112,8 +106,8 @@ export function queueView(ctl, root) { // read-only: ComfyUI's own Queue tab has
   const list = h("div.lp-scroll");
   root.append(list);
   const section = (title, items, none) => [h("h3.lp-sub", `${title} (${items.length})`),
-    items.length ? h("ul.lp-rows", { "aria-label": title }, items.map((q) => row(item(`#${q.number}`, null,
-      h("span", `${q.node_count} nodes`), h("span", { title: q.prompt_id }, q.prompt_id.slice(0, 8))))))
+    items.length ? h("ul.lp-rows", { "aria-label": title }, items.map((q) => h("li.lp-row", entry(`#${q.number}`, null,
+      null, [`${q.node_count} nodes`, h("span", { title: q.prompt_id }, q.prompt_id.slice(0, 8))]))))
       : empty(none)];
   function render() {
     const q = ctl.state.queue;

@@ -25,7 +25,7 @@ export function createLaunchpad(adapter, { comfy = false, icons = true } = {}) {
   const ctl = {
     adapter, state,
     api: (path, method, body) => adapter.json("/launchpad" + path, method ? { method, body: body || {} } : {}),
-    toast: (...a) => adapter.toast(...a),
+    toast: adapter.toast,
     notify: (kind, data) => {
       current?.update(kind, data);
       if (kind === "jobs" || kind === "snapshot") badge();
@@ -33,9 +33,10 @@ export function createLaunchpad(adapter, { comfy = false, icons = true } = {}) {
     async run(what, fn) { // an action: its failure becomes an error toast, never an unhandled rejection
       try { return await fn(); } catch (err) { ctl.toast("error", what, err.message); return null; }
     },
+    act: (what, path, method = "POST") => ctl.run("Could not " + what, () => ctl.api(path, method)),
     confirm: (title, message) => setting("ConfirmDeletes") === false || adapter.confirm(title, message),
     refresh(...what) { // coalesce bursts (a preset finishing emits many events) into one fetch each
-      what.forEach((w) => pending.add(w));
+      what.forEach((w) => w && pending.add(w));
       clearTimeout(timer);
       timer = setTimeout(() => { const todo = [...pending]; pending.clear(); todo.forEach((w) => quietly(load[w]())); },
         250);
@@ -45,7 +46,6 @@ export function createLaunchpad(adapter, { comfy = false, icons = true } = {}) {
       const old = state.jobs.get(job.id);
       if (!old || job.updated_at > old.updated_at) state.jobs.set(job.id, job);
     },
-    jobsOf: (presetId) => [...state.jobs.values()].filter((j) => j.preset_ids?.includes(presetId)),
     mount, unmount, show,
   };
 
@@ -104,7 +104,7 @@ export function createLaunchpad(adapter, { comfy = false, icons = true } = {}) {
   adapter.on("reconnecting", () => offline(true));
   adapter.on("reconnected", () => {
     offline(false);
-    ctl.refresh("snapshot", "presets", ...(state.models ? ["models"] : []));
+    ctl.refresh("snapshot", "presets", state.models && "models");
     current?.update("reconnected");
   });
   adapter.on("status", () => state.view === "queue" && ctl.refresh("queue"));
@@ -160,16 +160,11 @@ export function createLaunchpad(adapter, { comfy = false, icons = true } = {}) {
     show(state.view || setting("DefaultView") || "presets");
     badge();
     // What is known shows at once; the snapshot and the list are fetched again on every open.
-    const cached = !!state.presets;
-    const rendered = () => {
+    const cached = !!state.presets, first = [load.snapshot(), load.presets()].map(quietly);
+    (cached ? Promise.resolve() : Promise.all(first)).then(() => {
       const detail = { ms: performance.now() - started, presets: state.presets?.length ?? 0, cached };
       requestAnimationFrame(() => shell?.dispatchEvent(new CustomEvent("lp:rendered", { bubbles: true, detail })));
-    };
-    if (cached) rendered();
-    const first = [load.snapshot(), load.presets()];
-    Promise.allSettled(first).then(() => cached || rendered());
-    first.forEach(quietly);
-    return unmount;
+    });
   }
 
   function unmount() {

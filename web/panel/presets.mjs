@@ -1,15 +1,17 @@
 // Presets: filter and search the catalog; install, cancel, retry and uninstall with live per-file progress.
 import { ACTIVE } from "./panel.mjs";
-import { bar, button, cap, empty, errorBox, fill, h, jobBar, muted, percent, plural, rate, size, top } from "./ui.mjs";
+import {
+  bar, button, cap, empty, errorBox, fill, h, jobBar, live, meta, muted, percent, plural, rate, searchBox, size, top,
+} from "./ui.mjs";
 
 const STATES = { installed: "Installed", partial: "Partly installed", missing: "Not installed" };
 
 // The newest job of each file of a preset: what its card shows.
 function latestJobs(ctl, id) {
   const byKey = new Map();
-  for (const j of ctl.jobsOf(id)) {
+  for (const j of ctl.state.jobs.values()) {
     const seen = byKey.get(j.key);
-    if (!seen || (j.created_at || 0) >= (seen.created_at || 0)) byKey.set(j.key, j);
+    if (j.preset_ids?.includes(id) && (j.created_at || 0) >= (seen?.created_at || 0)) byKey.set(j.key, j);
   }
   return [...byKey.values()];
 }
@@ -28,12 +30,10 @@ export function presetsView(ctl, root) {
   const set = (key) => (e) => { f[key] = e.target.value.trim(); filter(); };
   const options = (list, chosen) => list.map(([value, text]) => h("option", { value, selected: chosen === value }, text));
   const category = h("select.lp-input", { "aria-label": "Category", onchange: set("category") });
-  const count = h("p.lp-muted", { "aria-live": "polite" });
+  const count = live();
   const list = h("div.lp-cards.lp-scroll", { role: "list" });
   root.append(h("div.lp-toolbar",
-    h("input.lp-input.lp-grow", { type: "search", placeholder: "Search presets", "aria-label": "Search presets",
-      value: f.search, oninput: set("search") }),
-    category,
+    searchBox("presets", set("search"), f.search), category,
     h("select.lp-input", { "aria-label": "Installed state", onchange: set("state") },
       options([["", "Any state"], ["installed", "Installed"], ["missing", "Not installed"]], f.state))), count, list);
 
@@ -50,9 +50,7 @@ export function presetsView(ctl, root) {
   }
 
   function render() {
-    if (!state.presets) {
-      return fill(list, empty("Loading presets…"));
-    }
+    if (!state.presets) return fill(list, empty("Loading presets…"));
     fill(category, options([["", "Categories"], ...state.categories.map((c) => [c, c])], f.category));
     // the list is rebuilt when presets change state: keep the keyboard focus where it was
     const had = document.activeElement?.closest?.(".lp-card");
@@ -86,8 +84,8 @@ function makeCard(ctl, p) {
     h("div.lp-top", h("h3", name), badge),
     p.description && h("p.lp-desc", { title: p.description }, p.description),
     progress,
-    h("div.lp-foot", h("p.lp-meta", h("span", p.category), h("span", p.total_size == null ? "" : size(p.total_size)),
-      h("span", plural(p.file_count, "file")), vram), actions));
+    h("div.lp-foot", meta(p.category, p.total_size != null && size(p.total_size), plural(p.file_count, "file"), vram),
+      actions));
   let mode = "";
 
   const install = () => ctl.run(`Could not install ${name}`, async () => {
@@ -96,13 +94,12 @@ function makeCard(ctl, p) {
     if (!r.jobs.length) ctl.toast("info", name, "Nothing to download: every file is already here or queued.");
     ctl.notify("snapshot");
   });
-  const cancel = () => ctl.run(`Could not cancel ${name}`, () => ctl.api(`/presets/${p.id}/cancel`, "POST"));
-  const retry = () => ctl.run(`Could not retry ${name}`, () => Promise.all(latestJobs(ctl, p.id)
-    .filter((j) => j.state === "failed").map((j) => ctl.api(`/downloads/${j.id}/retry`, "POST"))));
+  const retry = () => latestJobs(ctl, p.id).forEach((j) => j.state === "failed"
+    && ctl.act(`retry ${j.name}`, `/downloads/${j.id}/retry`));
   const uninstall = async () => {
     const ok = await ctl.confirm(`Uninstall ${name}?`, `This deletes its model files (up to ${size(p.bytes_installed)}) `
       + "from disk. Files that other installed presets use are kept.");
-    const r = ok && await ctl.run(`Could not uninstall ${name}`, () => ctl.api(`/presets/${p.id}/uninstall`, "POST"));
+    const r = ok && await ctl.act(`uninstall ${name}`, `/presets/${p.id}/uninstall`);
     if (r) {
       ctl.toast("info", `Uninstalled ${name}`, `${r.deleted.length} file(s) deleted`
         + (r.kept.length ? `, ${r.kept.length} kept for other presets` : ""));
@@ -142,7 +139,8 @@ function makeCard(ctl, p) {
     mode = next;
     const open = ctl.adapter.openTemplate, t = p.template || p.workflows[0]; // ComfyUI serves the templates
     fill(actions,
-      next === "active" && button("Cancel", cancel, { icon: "times", aria: `Cancel ${name}` }),
+      next === "active" && button("Cancel", () => ctl.act(`cancel ${name}`, `/presets/${p.id}/cancel`),
+        { icon: "times", aria: `Cancel ${name}` }),
       next === "failed" && button("Retry", retry, { icon: "refresh", kind: ".lp-primary", aria: `Retry ${name}` }),
       (next === "missing" || next === "partial") && button(next === "partial" ? "Finish install" : "Install", install,
         { icon: "download", kind: ".lp-primary", aria: `Install ${name}` }),

@@ -27,16 +27,11 @@ export function standaloneAdapter(base = new URL(".", location.href)) {
   }
   connect();
 
-  const toasts = h("div.lp-toasts", { role: "status", "aria-live": "polite" });
-  document.body.append(toasts);
+  const toasts = document.body.appendChild(h("div.lp-toasts", { role: "status", "aria-live": "polite" }));
 
   return {
     json: (path, opts) => callJson((p, init) => fetch(new URL(p.replace(/^\//, ""), base), init), path, opts),
-    on(type, fn) {
-      if (!listeners.has(type)) listeners.set(type, new Set());
-      listeners.get(type).add(fn);
-      return () => listeners.get(type).delete(fn);
-    },
+    on: (type, fn) => listeners.set(type, [...(listeners.get(type) || []), fn]),
     toast(severity, summary, detail) {
       const el = h(`div.lp-card.lp-toast.lp-toast-${severity}`, h("strong", summary), detail && h("p", detail));
       toasts.append(el);
@@ -52,6 +47,5 @@ export function standaloneAdapter(base = new URL(".", location.href)) {
         dialog.showModal(); // focus lands on Cancel, the safe choice
       });
     },
-    setting: () => undefined,
   };
 }

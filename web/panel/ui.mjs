@@ -49,9 +49,16 @@ export const bar = (pct, label, tone = "") => h("div.lp-bar." + tone, { role: "p
 export const cap = (s) => s[0].toUpperCase() + s.slice(1);
 export const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
 export const muted = (text) => h("p.lp-muted", text);
+export const live = () => h("p.lp-muted", { "aria-live": "polite" }); // a view's count line, read out as it changes
 export const empty = (text) => h("p.lp-empty", text);
-// the head line of a row: its name (ellipsised, whole in the tooltip) and what is known of it on the right
+export const searchBox = (what, oninput, value) => h("input.lp-input.lp-grow", { type: "search",
+  placeholder: "Search " + what, "aria-label": "Search " + what, value, oninput });
+// A name (ellipsised, whole in the tooltip) with `side` on its right.
 export const top = (name, title, side) => h("div.lp-top", h("span.lp-name", { title }, name), side);
+// Facts in a row, each a span (an empty one is hidden).
+export const meta = (...facts) => h("p.lp-meta", facts.flat().map((f) => (f?.nodeType ? f : h("span", f))));
+// A list row's text: its top line, the facts under it, then any more lines.
+export const entry = (name, title, side, facts, ...more) => h("div", top(name, title, side), meta(facts), more);
 
 // One file's bar: full and green when done, red when failed.
 export const jobBar = (j) => bar(j.state === "done" ? 100 : percent(j.bytes_done || 0, j.bytes_total),
@@ -77,12 +84,8 @@ export function errorBox(error) {
 
 // One JSON call through a host's fetch; an API error body {"error": {code, message, details}} is thrown.
 export async function callJson(fetcher, path, { method = "GET", body } = {}) {
-  const init = { method, headers: {} };
-  if (body !== undefined && method !== "GET" && method !== "DELETE") {
-    init.headers["Content-Type"] = "application/json";
-    init.body = JSON.stringify(body);
-  }
-  const r = await fetcher(path, init);
+  const r = await fetcher(path, body === undefined || method === "GET" || method === "DELETE" ? { method }
+    : { method, headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
   // the session ended (ENABLE_AUTH): log in again and come back here
   if (r.status === 401) location.assign("/launchpad/login?next=" + encodeURIComponent(location.pathname));
   const data = (r.headers.get("content-type") || "").includes("json") ? await r.json() : null;

@@ -1,7 +1,7 @@
 // This workflow: the models the open graph (standalone: a pasted or opened file) needs, the missing ones
 // installed in one click with the downloads' live progress. The server analyses; this only shows.
 import { ACTIVE } from "./panel.mjs";
-import { button, cap, errorBox, fill, h, jobBar, muted, plural, rate, size, top } from "./ui.mjs";
+import { button, cap, entry, errorBox, fill, h, jobBar, live, muted, plural, rate, size } from "./ui.mjs";
 
 // a graph moved or zoomed asks nothing new
 const sig = (w) => JSON.stringify(w, (k, v) => (["pos", "size", "extra"].includes(k) ? undefined : v));
@@ -9,7 +9,7 @@ const sig = (w) => JSON.stringify(w, (k, v) => (["pos", "size", "extra"].include
 export function workflowView(ctl, root) {
   const { state, adapter } = ctl, wf = state.wf ||= {};
   const graph = () => (adapter.graph ? adapter.graph() : wf.graph);
-  const head = h("p.lp-muted", { "aria-live": "polite" });
+  const head = live();
   const list = h("ul.lp-rows.lp-scroll", { "aria-label": "Models of this workflow" });
   const go = button(" ", () => ctl.run("Could not install", async () => {
     (await ctl.api("/workflow/install", "POST", graph())).jobs.forEach(ctl.keep);
@@ -43,10 +43,8 @@ export function workflowView(ctl, root) {
       const j = jobs.filter((x) => x.key === m.key).pop() || m.job, on = ACTIVE.has(j?.state);
       busy ||= on;
       const st = on ? j.state : m.state;
-      return h("li.lp-row", { "data-key": m.key }, h("div",
-        top(m.name, m.key, h(`span.lp-badge.lp-${st}`, cap(st))),
-        h("p.lp-meta", h("span", m.folder), h("span", m.size && size(m.size)),
-          h("span", m.optional ? "bypassed" : m.presets[0] && ctl.presetName(m.presets[0]))),
+      return h("li.lp-row", { "data-key": m.key }, entry(m.name, m.key, h(`span.lp-badge.lp-${st}`, cap(st)),
+        [m.folder, m.size && size(m.size), m.optional ? "bypassed" : m.presets[0] && ctl.presetName(m.presets[0])],
         on && [jobBar(j), muted(rate(j))],
         m.reason && muted(m.reason + (m.state === "unknown"
           ? `; wanted by ${m.nodes.map((n) => `${n.type} #${n.id}`).join(", ")}` : "")),
