@@ -11,10 +11,8 @@ function comfyAdapter(manager) {
     on: (type, fn) => api.addEventListener(type, (e) => fn(e.detail)),
     toast: (severity, summary, detail) =>
       manager.toast?.add({ severity, summary, detail, life: severity === "error" ? 10000 : 5000 }),
-    async confirm(title, message) {
-      if (manager.dialog?.confirm) return !!(await manager.dialog.confirm({ title, message, type: "delete" }));
-      return window.confirm(`${title}\n\n${message}`);
-    },
+    confirm: async (title, message) => (manager.dialog?.confirm
+      ? !!(await manager.dialog.confirm({ title, message, type: "delete" })) : window.confirm(`${title}\n\n${message}`)),
     setting: (id) => manager.setting?.get(id),
     // the open workflow, its changes (graphChanged; a loaded or switched one), a template opened from the server
     graph: () => app.graph && { workflow: app.graph.serialize(), name: manager.workflow?.activeWorkflow?.filename },

@@ -1,9 +1,8 @@
 // Downloads (every job, live), Models (files per ComfyUI folder) and Queue (ComfyUI's prompts).
-import { ACTIVE } from "./panel.mjs";
-import { button, cap, empty, entry, errorBox, fill, h, jobBar, live, muted, plural, rate, searchBox, size } from "./ui.mjs";
+import { active, button, cap, empty, entry, errorBox, fill, h, jobBar, live, muted, plural, rate, searchBox, size } from "./ui.mjs";
 
-const order = (a, b) => (ACTIVE.has(b.state) - ACTIVE.has(a.state))
-  || (ACTIVE.has(a.state) ? a.created_at - b.created_at : (b.updated_at || 0) - (a.updated_at || 0));
+const order = (a, b) => (active(b) - active(a))
+  || (active(a) ? a.created_at - b.created_at : (b.updated_at || 0) - (a.updated_at || 0));
 
 export function downloadsView(ctl, root) {
   const { state } = ctl;
@@ -14,7 +13,7 @@ export function downloadsView(ctl, root) {
 
   function summary() {
     const jobs = [...state.jobs.values()];
-    const n = (s) => jobs.filter((j) => (s === "active" ? ACTIVE.has(j.state) : j.state === s)).length;
+    const n = (s) => jobs.filter((j) => (s === "active" ? active(j) : j.state === s)).length;
     count.textContent = jobs.length ? `${n("active")} active · ${n("failed")} failed · ${n("done")} done`
       : "No downloads yet. Install a preset to start one.";
   }
@@ -49,11 +48,11 @@ function jobRow(ctl, job) {
     el.firstChild.replaceWith(entry(j.name, j.path || j.name, h(`span.lp-badge.lp-${j.state}`, j.state),
       [j.folder, (j.preset_ids || []).map(ctl.presetName).join(", ")], jobBar(j), muted(text),
       j.state === "failed" && errorBox(j.error)));
-    const m = ACTIVE.has(j.state) ? "cancel" : j.state === "done" ? "" : "retry";
+    const m = active(j) ? "cancel" : j.state === "done" ? "" : "retry";
     if (m === mode) return;
     mode = m;
     fill(actions, m && button(cap(m), () => ctl.act(`${m} ${j.name}`, `/downloads/${j.id}/${m}`),
-      m === "cancel" ? { icon: "times", aria: `Cancel ${j.name}` } : { icon: "refresh", kind: ".lp-primary", aria: `Retry ${j.name}` }));
+      m === "cancel" ? { icon: "times", of: j.name } : { icon: "refresh", kind: ".lp-primary", of: j.name }));
   }
   update();
   return { el, update };
@@ -93,8 +92,7 @@ export function modelsView(ctl, root) {
         size(files.reduce((t, m) => t + m.size, 0))}${free != null ? ` · ${size(free)} free` : ""}`)),
       h("ul.lp-rows", { "aria-label": `${folder} files` }, files.map((m) => h("li.lp-row",
         entry(m.name, m.path, null, [size(m.size), m.presets.map((id) => h("span.lp-chip", ctl.presetName(id)))]),
-        button("Delete", () => remove(m), { icon: "trash", kind: ".lp-danger.lp-icon", aria: `Delete ${m.name}`,
-          title: "Delete" })))));
+        button("Delete", () => remove(m), { icon: "trash", kind: ".lp-danger.lp-icon", of: m.name, title: "Delete" })))));
     }), !models.length && empty(search ? "No model matches." : "No model files yet."));
   }
   render();

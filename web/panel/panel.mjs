@@ -1,6 +1,6 @@
 // The Launchpad panel: state that outlives the DOM, and the shell that shows one view at a time. Each host
 // hands in an adapter (json, on, toast, confirm, setting: see docs/architecture.md, "Frontend").
-import { cap, h, icon } from "./ui.mjs";
+import { active, cap, h, icon } from "./ui.mjs";
 import { presetsView } from "./presets.mjs";
 import { downloadsView, modelsView, queueView } from "./lists.mjs";
 import { systemView } from "./system.mjs";
@@ -11,7 +11,6 @@ const VIEWS = [["presets", "box", presetsView], ["workflow", "sitemap", workflow
   ["downloads", "download", downloadsView], ["models", "folder", modelsView], ["system", "chart-bar", systemView],
   ["queue", "list", queueView]];
 export const VIEW_IDS = VIEWS.map((v) => v[0]);
-export const ACTIVE = new Set(["queued", "resolving", "downloading", "verifying"]);
 const CSS = new URL("./panel.css", import.meta.url).href;
 
 export function createLaunchpad(adapter, { comfy = false, icons = true } = {}) {
@@ -42,9 +41,10 @@ export function createLaunchpad(adapter, { comfy = false, icons = true } = {}) {
         250);
     },
     presetName: (id) => state.presets?.find((p) => p.id === id)?.name || id.replace(/^(\w+):/, "$1 "),
-    keep(job) { // a job in an HTTP answer may be older than what events already told
-      const old = state.jobs.get(job.id);
-      if (!old || job.updated_at > old.updated_at) state.jobs.set(job.id, job);
+    started(jobs) { // the jobs an install answered with; events may already have told newer news of them
+      for (const job of jobs) if (!(state.jobs.get(job.id)?.updated_at >= job.updated_at)) state.jobs.set(job.id, job);
+      ctl.notify("snapshot");
+      return jobs;
     },
     mount, unmount, show,
   };
@@ -84,7 +84,7 @@ export function createLaunchpad(adapter, { comfy = false, icons = true } = {}) {
       if (job.state === "failed" && before?.state !== "failed" && toasts()) {
         ctl.toast("error", `Download failed: ${job.name}`, job.error?.message || "");
       }
-      if (!ACTIVE.has(job.state) && ACTIVE.has(before?.state)) ctl.refresh("presets", "models");
+      if (!active(job) && active(before)) ctl.refresh("presets", "models");
     },
     preset(p) {
       const before = state.progress.get(p.preset_id);
@@ -93,7 +93,7 @@ export function createLaunchpad(adapter, { comfy = false, icons = true } = {}) {
       if (before?.state !== p.state && p.state === "done" && toasts()) {
         ctl.toast("success", p.preset_id.includes(":") ? "Installed" : "Preset installed", ctl.presetName(p.preset_id));
       }
-      if (!ACTIVE.has(p.state)) ctl.refresh("presets");
+      if (!active(p)) ctl.refresh("presets");
     },
     system(reading) { state.system = reading; ctl.notify("system"); },
     model: () => ctl.refresh("presets", "models"),
@@ -112,7 +112,7 @@ export function createLaunchpad(adapter, { comfy = false, icons = true } = {}) {
   if (comfy) setTimeout(() => state.presets || [load.snapshot(), load.presets()].forEach(quietly), 2000);
 
   function badge() {
-    const n = [...state.jobs.values()].filter((j) => ACTIVE.has(j.state)).length;
+    const n = [...state.jobs.values()].filter(active).length;
     const el = shell?.querySelector(".lp-count");
     if (el) { el.textContent = n || ""; el.hidden = !n; }
   }

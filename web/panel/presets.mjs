@@ -1,7 +1,6 @@
 // Presets: filter and search the catalog; install, cancel, retry and uninstall with live per-file progress.
-import { ACTIVE } from "./panel.mjs";
 import {
-  bar, button, cap, empty, errorBox, fill, h, jobBar, live, meta, muted, percent, plural, rate, searchBox, size, top,
+  active, bar, button, cap, empty, errorBox, fill, h, jobBar, live, meta, muted, percent, plural, rate, searchBox, size, top,
 } from "./ui.mjs";
 
 const STATES = { installed: "Installed", partial: "Partly installed", missing: "Not installed" };
@@ -89,13 +88,9 @@ function makeCard(ctl, p) {
   let mode = "";
 
   const install = () => ctl.run(`Could not install ${name}`, async () => {
-    const r = await ctl.api("/presets/install", "POST", { presets: [p.id] });
-    r.jobs.forEach(ctl.keep);
-    if (!r.jobs.length) ctl.toast("info", name, "Nothing to download: every file is already here or queued.");
-    ctl.notify("snapshot");
+    const jobs = ctl.started((await ctl.api("/presets/install", "POST", { presets: [p.id] })).jobs);
+    if (!jobs.length) ctl.toast("info", name, "Nothing to download: every file is already here or queued.");
   });
-  const retry = () => latestJobs(ctl, p.id).forEach((j) => j.state === "failed"
-    && ctl.act(`retry ${j.name}`, `/downloads/${j.id}/retry`));
   const uninstall = async () => {
     const ok = await ctl.confirm(`Uninstall ${name}?`, `This deletes its model files (up to ${size(p.bytes_installed)}) `
       + "from disk. Files that other installed presets use are kept.");
@@ -110,7 +105,7 @@ function makeCard(ctl, p) {
   function update() {
     const jobs = latestJobs(ctl, p.id);
     const failed = jobs.filter((j) => j.state === "failed");
-    const next = jobs.some((j) => ACTIVE.has(j.state)) ? "active" : failed.length ? "failed" : p.state;
+    const next = jobs.some(active) ? "active" : failed.length ? "failed" : p.state;
     const gpus = ctl.state.system?.gpu?.devices || []; // known once the System view has read them
     const need = p.min_vram_gb, have = Math.max(0, ...gpus.map((d) => d.memory_total || 0)) / 1e9;
     vram.textContent = need ? `${need} GB VRAM` : "";
@@ -140,14 +135,15 @@ function makeCard(ctl, p) {
     const open = ctl.adapter.openTemplate, t = p.template || p.workflows[0]; // ComfyUI serves the templates
     fill(actions,
       next === "active" && button("Cancel", () => ctl.act(`cancel ${name}`, `/presets/${p.id}/cancel`),
-        { icon: "times", aria: `Cancel ${name}` }),
-      next === "failed" && button("Retry", retry, { icon: "refresh", kind: ".lp-primary", aria: `Retry ${name}` }),
+        { icon: "times", of: name }),
+      next === "failed" && button("Retry", () => latestJobs(ctl, p.id).forEach((j) => j.state === "failed"
+        && ctl.act(`retry ${j.name}`, `/downloads/${j.id}/retry`)), { icon: "refresh", kind: ".lp-primary", of: name }),
       (next === "missing" || next === "partial") && button(next === "partial" ? "Finish install" : "Install", install,
-        { icon: "download", kind: ".lp-primary", aria: `Install ${name}` }),
+        { icon: "download", kind: ".lp-primary", of: name }),
       next === "installed" && open && t && button("Open", () => ctl.run(`Could not open ${t}`, () => open(t)),
-        { icon: "external-link", aria: `Open the ${name} workflow`, title: `Open the ${t} template` }),
+        { icon: "external-link", of: `the ${name} workflow`, title: `Open the ${t} template` }),
       next !== "active" && (p.state !== "missing" || p.files_installed > 0)
-        && button("Uninstall", uninstall, { icon: "trash", kind: ".lp-danger", aria: `Uninstall ${name}` }),
+        && button("Uninstall", uninstall, { icon: "trash", kind: ".lp-danger", of: name }),
     );
   }
 

@@ -1,6 +1,6 @@
 // Small DOM and formatting helpers shared by every view (numbers as launchpad/humanize.py writes them).
 
-// h("p.lp-muted", {attributes, on* listeners}, ...children): props may be left out; strings become text.
+// h("p.lp-muted", {attributes, on* listeners}, ...children); props may be left out.
 export function h(tag, props, ...kids) {
   if (props?.constructor !== Object) { kids.unshift(props); props = {}; }
   const [name, ...cls] = tag.split(".");
@@ -14,7 +14,7 @@ export function h(tag, props, ...kids) {
   return fill(el, kids);
 }
 
-// Replaces an element's children: nested lists are flattened, null and false left out.
+// Replaces an element's children; nested lists are flattened, null and false left out.
 export function fill(el, ...kids) {
   el.replaceChildren(...kids.flat(9).filter((c) => c != null && c !== false));
   return el;
@@ -22,13 +22,13 @@ export function fill(el, ...kids) {
 
 export const icon = (name) => h(`i.pi.pi-${name}`, { "aria-hidden": "true" });
 
-// kind: more classes (".lp-primary"); aria: the label that says what it acts on
-export const button = (label, onclick, { icon: name, kind = "", aria, title } = {}) =>
-  h("button.lp-btn" + kind, { type: "button", onclick, "aria-label": aria, title }, name && icon(name),
+// kind: more classes (".lp-primary"); of: what it acts on, read out after the label ("Delete x.safetensors")
+export const button = (label, onclick, { icon: name, kind = "", of, title } = {}) =>
+  h("button.lp-btn" + kind, { type: "button", onclick, "aria-label": of && `${label} ${of}`, title }, name && icon(name),
     label && h("span", label));
 
 export function size(n) {
-  if (n == null || !Number.isFinite(n)) return "?";
+  if (!Number.isFinite(n)) return "?";
   let i = 0;
   for (; Math.abs(n) >= 1000 && i < 4; i++) n /= 1000;
   return i ? `${n.toFixed(1)} ${"BKMGT"[i]}B` : `${Math.round(n)} B`;
@@ -39,6 +39,10 @@ function duration(s) {
   const hr = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60);
   return hr ? `${hr}h ${m}m` : m ? `${m}m ${s % 60}s` : `${s}s`;
 }
+
+// a job, or a preset's progress, that is still on its way
+const ACTIVE = new Set(["queued", "resolving", "downloading", "verifying"]);
+export const active = (j) => ACTIVE.has(j?.state);
 
 export const percent = (done, total) => (total > 0 ? Math.min(100, (100 * done) / total) : null);
 

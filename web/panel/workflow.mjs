@@ -1,7 +1,6 @@
 // This workflow: the models the open graph (standalone: a pasted or opened file) needs, the missing ones
 // installed in one click with the downloads' live progress. The server analyses; this only shows.
-import { ACTIVE } from "./panel.mjs";
-import { button, cap, entry, errorBox, fill, h, jobBar, live, muted, plural, rate, size } from "./ui.mjs";
+import { active, button, cap, entry, errorBox, fill, h, jobBar, live, muted, plural, rate, size } from "./ui.mjs";
 
 // a graph moved or zoomed asks nothing new
 const sig = (w) => JSON.stringify(w, (k, v) => (["pos", "size", "extra"].includes(k) ? undefined : v));
@@ -11,10 +10,8 @@ export function workflowView(ctl, root) {
   const graph = () => (adapter.graph ? adapter.graph() : wf.graph);
   const head = live();
   const list = h("ul.lp-rows.lp-scroll", { "aria-label": "Models of this workflow" });
-  const go = button(" ", () => ctl.run("Could not install", async () => {
-    (await ctl.api("/workflow/install", "POST", graph())).jobs.forEach(ctl.keep);
-    ctl.notify("snapshot");
-  }), { icon: "download", kind: ".lp-primary" });
+  const go = button(" ", () => ctl.run("Could not install", async () =>
+    ctl.started((await ctl.api("/workflow/install", "POST", graph())).jobs)), { icon: "download", kind: ".lp-primary" });
   const text = h("textarea.lp-input", { rows: 2, "aria-label": "Workflow JSON",
     placeholder: "Paste a workflow (JSON) or open its file" });
   const use = (json, name) => ctl.run("Not a workflow", () => { wf.graph = { workflow: JSON.parse(json), name }; check(); });
@@ -40,7 +37,7 @@ export function workflowView(ctl, root) {
     head.textContent = s ? `${wf.name || "This workflow"}: ${plural(s.needed, "model")} · ${s.present} present · ${
       s.missing} missing · ${s.unknown} unknown` : wf.key ? "" : "Open a workflow to see the models it needs.";
     fill(list, errorBox(wf.error), (s ? wf.models : []).map((m) => {
-      const j = jobs.filter((x) => x.key === m.key).pop() || m.job, on = ACTIVE.has(j?.state);
+      const j = jobs.filter((x) => x.key === m.key).pop() || m.job, on = active(j);
       busy ||= on;
       const st = on ? j.state : m.state;
       return h("li.lp-row", { "data-key": m.key }, entry(m.name, m.key, h(`span.lp-badge.lp-${st}`, cap(st)),
