@@ -14,17 +14,16 @@ function comfyAdapter(manager) {
     confirm: async (title, message) => (manager.dialog?.confirm
       ? !!(await manager.dialog.confirm({ title, message, type: "delete" })) : window.confirm(`${title}\n\n${message}`)),
     setting: (id) => manager.setting?.get(id),
-    // the open workflow, its changes (graphChanged; a loaded or switched one), a template opened from the server
+    // the open workflow, and a template opened from the server
     graph: () => app.graph && { workflow: app.graph.serialize(), name: manager.workflow?.activeWorkflow?.filename },
-    onGraph: (fn) => (graphWatchers.add(fn), () => graphWatchers.delete(fn)),
     openTemplate: async (name) =>
       app.loadGraphData(await (await fetch(api.fileURL(`/templates/${name}.json`))).json(), true, true, name),
   };
 }
 
-const graphWatchers = new Set();
 let soon = 0, seen, panel;
-const graphChanged = () => { clearTimeout(soon); soon = setTimeout(() => graphWatchers.forEach((fn) => fn()), 500); };
+// the graph changed (graphChanged; a loaded or switched workflow): the Workflow view, if shown, looks again
+const graphChanged = () => { clearTimeout(soon); soon = setTimeout(() => panel?.notify("graph"), 500); };
 
 const TAB = "launchpad.sidebar";
 const setting = (id, name, category, defaultValue, options) => ({ id: "Launchpad." + id, name, defaultValue, options,
@@ -49,7 +48,7 @@ app.registerExtension({
     const manager = app.extensionManager;
     if (typeof manager?.registerSidebarTab !== "function") {
       console.warn("[Launchpad] This ComfyUI frontend has no sidebar tabs (extensionManager.registerSidebarTab), "
-        + "so the Launchpad panel is not shown. Update ComfyUI's frontend; the API still answers at /api/launchpad/.");
+        + "so the panel is not shown. Update ComfyUI's frontend; the API still answers at /api/launchpad/.");
       return;
     }
     // Created here, before any download can start, so no launchpad.* event goes unheard (contract 6.9).

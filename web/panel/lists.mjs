@@ -1,5 +1,5 @@
 // Downloads (every job, live), Models (files per ComfyUI folder) and Queue (ComfyUI's prompts).
-import { active, button, cap, empty, entry, errorBox, fill, h, jobBar, live, muted, plural, rate, searchBox, size } from "./ui.mjs";
+import { active, button, cap, empty, entry, errorBox, fill, h, jobBar, live, muted, plural, rateOf, searchBox, size } from "./ui.mjs";
 
 const order = (a, b) => (active(b) - active(a))
   || (active(a) ? a.created_at - b.created_at : (b.updated_at || 0) - (a.updated_at || 0));
@@ -19,10 +19,8 @@ export function downloadsView(ctl, root) {
   }
   function render() {
     rows.clear();
-    fill(list, [...state.jobs.values()].sort(order).map((j) => {
-      rows.set(j.id, jobRow(ctl, j));
-      return rows.get(j.id).el;
-    }));
+    for (const j of [...state.jobs.values()].sort(order)) rows.set(j.id, jobRow(ctl, j));
+    fill(list, [...rows.values()].map((r) => r.el));
     summary();
   }
   render();
@@ -42,7 +40,7 @@ function jobRow(ctl, job) {
   function update(next) {
     if (next) job = next;
     const j = job;
-    const text = j.state === "downloading" ? `${rate(j)} · ${size(j.bytes_done)} of ${size(j.bytes_total)}`
+    const text = j.state === "downloading" ? rateOf(j)
       : j.state === "done" ? `Done · ${size(j.bytes_total ?? j.bytes_done)}`
         : cap(j.state) + (j.message && j.message !== j.state && j.state !== "failed" ? `: ${j.message}` : "");
     el.firstChild.replaceWith(entry(j.name, j.path || j.name, h(`span.lp-badge.lp-${j.state}`, j.state),

@@ -6,7 +6,7 @@ import { downloadsView, modelsView, queueView } from "./lists.mjs";
 import { systemView } from "./system.mjs";
 import { workflowView } from "./workflow.mjs";
 
-// id (its title too), icon, view; the last, the queue, is ComfyUI's: shown only there
+// id (its title too), icon, view; the last, the queue, only in ComfyUI
 const VIEWS = [["presets", "box", presetsView], ["workflow", "sitemap", workflowView],
   ["downloads", "download", downloadsView], ["models", "folder", modelsView], ["system", "chart-bar", systemView],
   ["queue", "list", queueView]];
@@ -14,7 +14,7 @@ export const VIEW_IDS = VIEWS.map((v) => v[0]);
 const CSS = new URL("./panel.css", import.meta.url).href;
 
 export function createLaunchpad(adapter, { comfy = false, icons = true } = {}) {
-  const state = { presets: null, categories: [], jobs: new Map(), progress: new Map(), models: null,
+  const state = { presets: null, jobs: new Map(), progress: new Map(), models: null,
     system: null, queue: null, view: null, filter: { search: "", category: "", state: "" }, offline: false };
   const views = comfy ? VIEWS : VIEWS.slice(0, -1);
   let shell = null, current = null, timer = 0;
@@ -23,7 +23,7 @@ export function createLaunchpad(adapter, { comfy = false, icons = true } = {}) {
 
   const ctl = {
     adapter, state,
-    api: (path, method, body) => adapter.json("/launchpad" + path, method ? { method, body: body || {} } : {}),
+    api: (path, method, body) => adapter.json("/launchpad" + path, { method, body }),
     toast: adapter.toast,
     notify: (kind, data) => {
       current?.update(kind, data);
@@ -41,7 +41,7 @@ export function createLaunchpad(adapter, { comfy = false, icons = true } = {}) {
         250);
     },
     presetName: (id) => state.presets?.find((p) => p.id === id)?.name || id.replace(/^(\w+):/, "$1 "),
-    started(jobs) { // the jobs an install answered with; events may already have told newer news of them
+    started(jobs) { // an install's answer may be older than what events already told
       for (const job of jobs) if (!(state.jobs.get(job.id)?.updated_at >= job.updated_at)) state.jobs.set(job.id, job);
       ctl.notify("snapshot");
       return jobs;
@@ -82,7 +82,7 @@ export function createLaunchpad(adapter, { comfy = false, icons = true } = {}) {
       state.jobs.set(job.id, job);
       ctl.notify("jobs", job);
       if (job.state === "failed" && before?.state !== "failed" && toasts()) {
-        ctl.toast("error", `Download failed: ${job.name}`, job.error?.message || "");
+        ctl.toast("error", `Download failed: ${job.name}`, job.error?.message);
       }
       if (!active(job) && active(before)) ctl.refresh("presets", "models");
     },

@@ -1,6 +1,6 @@
 // Presets: filter and search the catalog; install, cancel, retry and uninstall with live per-file progress.
 import {
-  active, bar, button, cap, empty, errorBox, fill, h, jobBar, live, meta, muted, percent, plural, rate, searchBox, size, top,
+  active, bar, button, cap, empty, errorBox, fill, h, jobBar, live, meta, muted, percent, plural, rate, rateOf, searchBox, size, top,
 } from "./ui.mjs";
 
 const STATES = { installed: "Installed", partial: "Partly installed", missing: "Not installed" };
@@ -117,7 +117,7 @@ function makeCard(ctl, p) {
       badge.textContent = done.state === "downloading" ? `Downloading ${pct == null ? "" : Math.floor(pct) + "%"}`
         : "Queued";
       fill(progress, bar(pct, `${name} download progress`),
-        muted(`${rate(done)} · ${size(done.bytes_done)} of ${size(done.bytes_total)}`),
+        muted(rateOf(done)),
         h("ul.lp-files", { "aria-label": `Files of ${name}` }, jobs.map((j) => h("li",
           top(j.name, `${j.folder}/${j.name}`, muted(j.state === "downloading" ? rate(j) : cap(j.state))), jobBar(j)))));
     } else if (next === "failed") {

@@ -37,15 +37,12 @@ export function standaloneAdapter(base = new URL(".", location.href)) {
       toasts.append(el);
       setTimeout(() => el.remove(), severity === "error" ? 10000 : 5000);
     },
-    confirm(title, message) {
-      return new Promise((resolve) => {
-        const done = (ok) => { dialog.close(); dialog.remove(); resolve(ok); };
-        const dialog = h("dialog.lp-card.lp-dialog", { "aria-label": title, oncancel: () => done(false) },
-          h("h2", title), h("p", message),
-          h("div.lp-actions", button("Cancel", () => done(false)), button("Delete", () => done(true), { kind: ".lp-primary" })));
-        document.body.append(dialog);
-        dialog.showModal(); // focus lands on Cancel, the safe choice
-      });
-    },
+    confirm: (title, message) => new Promise((resolve) => {
+      const done = (ok) => { dialog.close(); dialog.remove(); resolve(ok); };
+      const dialog = document.body.appendChild(h("dialog.lp-card.lp-dialog", { "aria-label": title,
+        oncancel: () => done(false) }, h("h2", title), h("p", message),
+      h("div.lp-actions", button("Cancel", () => done(false)), button("Delete", () => done(true), { kind: ".lp-primary" }))));
+      dialog.showModal(); // focus lands on Cancel, the safe choice
+    }),
   };
 }

@@ -8,12 +8,11 @@ const pctText = (v) => (v == null ? "?" : `${Math.round(v)}%`);
 // The recent samples (percentages) as a filled line; the samples kept so far span the whole width.
 function spark(values, label) {
   const pts = (values || []).slice(-60);
-  const x = (i) => ((i * 59) / (pts.length - 1)).toFixed(1);
-  const xy = pts.flatMap((v, i) => (v == null ? [] : [[x(i), (20 - v * 0.19).toFixed(1)]]));
+  const xy = pts.flatMap((v, i) => (v == null ? [] : [[((i * 100) / (pts.length - 1)).toFixed(1), 100 - v]]));
   if (xy.length < 2) return null;
-  const box = h("div");
-  box.innerHTML = `<svg class="lp-spark" viewBox="0 0 59 20" preserveAspectRatio="none" role="img"><polygon points="${
-    xy[0][0]},20 ${xy.join(" ")} ${xy.at(-1)[0]},20"/><polyline points="${xy.join(" ")}"/></svg>`;
+  const box = h("div"), line = xy.join(" ");
+  box.innerHTML = `<svg class="lp-spark" viewBox="0 -5 100 105" preserveAspectRatio="none" role="img"><polygon points="${
+    xy[0][0]},100 ${line} ${xy.at(-1)[0]},100"/><polyline points="${line}"/></svg>`;
   // set here, not in the markup above: a disk's name comes from the machine
   box.firstChild.setAttribute("aria-label", `${label}, last ${pts.length} samples`);
   return box.firstChild;

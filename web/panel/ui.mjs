@@ -14,7 +14,7 @@ export function h(tag, props, ...kids) {
   return fill(el, kids);
 }
 
-// Replaces an element's children; nested lists are flattened, null and false left out.
+// Nested lists are flattened; null and false are left out.
 export function fill(el, ...kids) {
   el.replaceChildren(...kids.flat(9).filter((c) => c != null && c !== false));
   return el;
@@ -22,7 +22,7 @@ export function fill(el, ...kids) {
 
 export const icon = (name) => h(`i.pi.pi-${name}`, { "aria-hidden": "true" });
 
-// kind: more classes (".lp-primary"); of: what it acts on, read out after the label ("Delete x.safetensors")
+// kind: more classes (".lp-primary"); of: what it acts on, read out after the label
 export const button = (label, onclick, { icon: name, kind = "", of, title } = {}) =>
   h("button.lp-btn" + kind, { type: "button", onclick, "aria-label": of && `${label} ${of}`, title }, name && icon(name),
     label && h("span", label));
@@ -40,7 +40,7 @@ function duration(s) {
   return hr ? `${hr}h ${m}m` : m ? `${m}m ${s % 60}s` : `${s}s`;
 }
 
-// a job, or a preset's progress, that is still on its way
+// a job (or a preset's progress) not finished yet
 const ACTIVE = new Set(["queued", "resolving", "downloading", "verifying"]);
 export const active = (j) => ACTIVE.has(j?.state);
 
@@ -48,27 +48,27 @@ export const percent = (done, total) => (total > 0 ? Math.min(100, (100 * done) 
 
 // A progress bar; `label` names it for screen readers, `pct` null means "size unknown".
 export const bar = (pct, label, tone = "") => h("div.lp-bar." + tone, { role: "progressbar", "aria-label": label,
-  "aria-valuemin": 0, "aria-valuemax": 100, "aria-valuenow": pct?.toFixed(0) }, h("span", { style: `width:${pct ?? 0}%` }));
+  "aria-valuenow": pct?.toFixed(0) }, h("span", { style: `width:${pct ?? 0}%` }));
 
 export const cap = (s) => s[0].toUpperCase() + s.slice(1);
 export const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
 export const muted = (text) => h("p.lp-muted", text);
-export const live = () => h("p.lp-muted", { "aria-live": "polite" }); // a view's count line, read out as it changes
+export const live = () => h("p.lp-muted", { "aria-live": "polite" });
 export const empty = (text) => h("p.lp-empty", text);
 export const searchBox = (what, oninput, value) => h("input.lp-input.lp-grow", { type: "search",
   placeholder: "Search " + what, "aria-label": "Search " + what, value, oninput });
-// A name (ellipsised, whole in the tooltip) with `side` on its right.
+// a name (ellipsised, whole in its tooltip) with `side` on its right
 export const top = (name, title, side) => h("div.lp-top", h("span.lp-name", { title }, name), side);
-// Facts in a row, each a span (an empty one is hidden).
 export const meta = (...facts) => h("p.lp-meta", facts.flat().map((f) => (f?.nodeType ? f : h("span", f))));
-// A list row's text: its top line, the facts under it, then any more lines.
+// a list row's text: its top line, its facts, then any more lines
 export const entry = (name, title, side, facts, ...more) => h("div", top(name, title, side), meta(facts), more);
 
 // One file's bar: full and green when done, red when failed.
 export const jobBar = (j) => bar(j.state === "done" ? 100 : percent(j.bytes_done || 0, j.bytes_total),
   `${j.name} progress`, { failed: "lp-bad", done: "lp-ok" }[j.state]);
 
-// "45% · 12.3 MB/s · 2m 30s left" (whatever of it is known)
+// "45% · 12.3 MB/s · 2m 30s left" (whatever of it is known), rateOf adds "· 1.2 GB of 3.0 GB"
+export const rateOf = (x) => `${rate(x)} · ${size(x.bytes_done)} of ${size(x.bytes_total)}`;
 export function rate({ bytes_done: done, bytes_total: total, speed, eta }) {
   const pct = percent(done || 0, total);
   return [pct == null ? size(done || 0) : `${Math.floor(pct)}%`, speed != null && `${size(speed)}/s`,
@@ -82,14 +82,14 @@ export function errorBox(error) {
   let url = d.license_url || d.url || d.repo_url || error.message?.match(/https?:\/\/[^\s)"']+/)?.[0];
   url = /^https?:\/\//.test(url) && url.replace(/[.,;]$/, ""); // never a javascript: link
   return h("div.lp-error", icon("exclamation-triangle"), h("span", error.message || String(error)),
-    url && h("a", { href: url, target: "_blank", rel: "noopener noreferrer" },
+    url && h("a", { href: url, target: "_blank", rel: "noreferrer" },
       /licen|gated|accept/i.test(error.message + error.code) ? "Open the license page" : "Open link"));
 }
 
 // One JSON call through a host's fetch; an API error body {"error": {code, message, details}} is thrown.
 export async function callJson(fetcher, path, { method = "GET", body } = {}) {
-  const r = await fetcher(path, body === undefined || method === "GET" || method === "DELETE" ? { method }
-    : { method, headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+  const r = await fetcher(path, method === "POST"
+    ? { method, headers: { "Content-Type": "application/json" }, body: JSON.stringify(body ?? {}) } : { method });
   // the session ended (ENABLE_AUTH): log in again and come back here
   if (r.status === 401) location.assign("/launchpad/login?next=" + encodeURIComponent(location.pathname));
   const data = (r.headers.get("content-type") || "").includes("json") ? await r.json() : null;

@@ -7,7 +7,7 @@ const sig = (w) => JSON.stringify(w, (k, v) => (["pos", "size", "extra"].include
 
 export function workflowView(ctl, root) {
   const { state, adapter } = ctl, wf = state.wf ||= {};
-  const graph = () => (adapter.graph ? adapter.graph() : wf.graph);
+  const graph = () => adapter.graph?.() || wf.graph;
   const head = live();
   const list = h("ul.lp-rows.lp-scroll", { "aria-label": "Models of this workflow" });
   const go = button(" ", () => ctl.run("Could not install", async () =>
@@ -51,14 +51,12 @@ export function workflowView(ctl, root) {
   }
 
   ctl.load.workflow = () => check(1);
-  const off = adapter.onGraph?.(() => check());
   check();
   return {
     update(kind, data) {
       if (kind === "jobs" && data.state === "done" && wf.models?.some((m) => m.key === data.key)) ctl.refresh("workflow");
-      if (kind === "reconnected") check(1);
+      if (kind === "graph" || kind === "reconnected") check(kind === "reconnected");
       else render();
     },
-    destroy: off,
   };
 }
