@@ -27,7 +27,7 @@ export function createLaunchpad(adapter, { comfy = false, icons = true } = {}) {
     toast: adapter.toast,
     notify: (kind, data) => {
       current?.update(kind, data);
-      if (kind === "jobs" || kind === "snapshot") badge();
+      badge();
     },
     async run(what, fn) { // an action: its failure becomes an error toast, never an unhandled rejection
       try { return await fn(); } catch (err) { ctl.toast("error", what, err.message); return null; }
@@ -73,6 +73,7 @@ export function createLaunchpad(adapter, { comfy = false, icons = true } = {}) {
     async queue() { state.queue = await ctl.api("/queue"); ctl.notify("queue"); },
   };
   const quietly = (p) => p.catch((err) => console.warn("[Launchpad]", err.message));
+  const reread = () => [load.snapshot(), load.presets()].map(quietly);
   const toasts = () => setting("Toasts") !== false;
   const offline = (yes) => { state.offline = yes; shell?.classList.toggle("lp-offline", yes); };
 
@@ -109,7 +110,7 @@ export function createLaunchpad(adapter, { comfy = false, icons = true } = {}) {
   });
   adapter.on("status", () => state.view === "queue" && ctl.refresh("queue"));
   // In ComfyUI, read ahead once the page has settled, so the first open of the tab is instant too.
-  if (comfy) setTimeout(() => state.presets || [load.snapshot(), load.presets()].forEach(quietly), 2000);
+  if (comfy) setTimeout(() => state.presets || reread(), 2000);
 
   function badge() {
     const n = [...state.jobs.values()].filter(active).length;
@@ -157,10 +158,10 @@ export function createLaunchpad(adapter, { comfy = false, icons = true } = {}) {
       h("section.lp-view", { id: "lp-view", role: "tabpanel" }));
     el.replaceChildren(shell);
     offline(state.offline);
-    show(state.view || setting("DefaultView") || "presets");
+    show(state.view || setting("DefaultView"));
     badge();
     // What is known shows at once; the snapshot and the list are fetched again on every open.
-    const cached = !!state.presets, first = [load.snapshot(), load.presets()].map(quietly);
+    const cached = !!state.presets, first = reread();
     (cached ? Promise.resolve() : Promise.all(first)).then(() => {
       const detail = { ms: performance.now() - started, presets: state.presets?.length ?? 0, cached };
       requestAnimationFrame(() => shell?.dispatchEvent(new CustomEvent("lp:rendered", { bubbles: true, detail })));
@@ -169,9 +170,8 @@ export function createLaunchpad(adapter, { comfy = false, icons = true } = {}) {
 
   function unmount() {
     current?.destroy?.();
-    current = null;
     shell?.remove();
-    shell = null;
+    current = shell = null;
   }
 
   return ctl;
