@@ -22,7 +22,7 @@ function comfyAdapter(manager) {
 }
 
 let soon = 0, seen, panel;
-// the graph changed (graphChanged; a loaded or switched workflow): the Workflow view, if shown, looks again
+// a changed, loaded or switched graph: the Workflow view, if shown, looks again
 const graphChanged = () => { clearTimeout(soon); soon = setTimeout(() => panel?.notify("graph"), 500); };
 
 const TAB = "launchpad.sidebar";

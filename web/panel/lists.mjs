@@ -57,7 +57,6 @@ function jobRow(ctl, job) {
 }
 
 export function modelsView(ctl, root) {
-  const { state } = ctl;
   let search = "";
   const count = live();
   const body = h("div.lp-scroll");
@@ -75,7 +74,7 @@ export function modelsView(ctl, root) {
   };
 
   function render() {
-    const data = state.models;
+    const data = ctl.state.models;
     if (!data) return fill(body, empty("Loading models…"));
     const models = data.models.filter((m) => m.name.toLowerCase().includes(search));
     const groups = new Map();

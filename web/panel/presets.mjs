@@ -5,7 +5,7 @@ import {
 
 const STATES = { installed: "Installed", partial: "Partly installed", missing: "Not installed" };
 
-// The newest job of each file of a preset: what its card shows.
+// what a card shows: the newest job of each of its files
 function latestJobs(ctl, id) {
   const byKey = new Map();
   for (const j of ctl.state.jobs.values()) {
@@ -76,7 +76,7 @@ export function presetsView(ctl, root) {
 function makeCard(ctl, p) {
   const name = p.name;
   const badge = h("span.lp-badge");
-  const vram = h("span");
+  const need = p.min_vram_gb, vram = h("span", need ? `${need} GB VRAM` : "");
   const progress = h("div.lp-progress");
   const actions = h("div.lp-actions");
   const el = h("article.lp-card", { role: "listitem", "aria-label": name, "data-preset": p.id, tabindex: "-1" },
@@ -107,8 +107,7 @@ function makeCard(ctl, p) {
     const failed = jobs.filter((j) => j.state === "failed");
     const next = jobs.some(active) ? "active" : failed.length ? "failed" : p.state;
     const gpus = ctl.state.system?.gpu?.devices || []; // known once the System view has read them
-    const need = p.min_vram_gb, have = Math.max(0, ...gpus.map((d) => d.memory_total || 0)) / 1e9;
-    vram.textContent = need ? `${need} GB VRAM` : "";
+    const have = Math.max(0, ...gpus.map((d) => d.memory_total || 0)) / 1e9;
     vram.className = need && have && have < need ? "lp-warn" : "";
     vram.title = need && have ? `This machine's largest GPU has ${have.toFixed(0)} GB` : "";
 

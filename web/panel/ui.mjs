@@ -63,7 +63,6 @@ export const meta = (...facts) => h("p.lp-meta", facts.flat().map((f) => (f?.nod
 // a list row's text: its top line, its facts, then any more lines
 export const entry = (name, title, side, facts, ...more) => h("div", top(name, title, side), meta(facts), more);
 
-// One file's bar: full and green when done, red when failed.
 export const jobBar = (j) => bar(j.state === "done" ? 100 : percent(j.bytes_done || 0, j.bytes_total),
   `${j.name} progress`, { failed: "lp-bad", done: "lp-ok" }[j.state]);
 
@@ -79,7 +78,7 @@ export function rate({ bytes_done: done, bytes_total: total, speed, eta }) {
 export function errorBox(error) {
   if (!error) return null;
   const d = error.details || {};
-  let url = d.license_url || d.url || d.repo_url || error.message?.match(/https?:\/\/[^\s)"']+/)?.[0];
+  let url = d.license_url || d.url || error.message?.match(/https?:\/\/[^\s)"']+/)?.[0];
   url = /^https?:\/\//.test(url) && url.replace(/[.,;]$/, ""); // never a javascript: link
   return h("div.lp-error", icon("exclamation-triangle"), h("span", error.message || String(error)),
     url && h("a", { href: url, target: "_blank", rel: "noreferrer" },
@@ -92,7 +91,7 @@ export async function callJson(fetcher, path, { method = "GET", body } = {}) {
     ? { method, headers: { "Content-Type": "application/json" }, body: JSON.stringify(body ?? {}) } : { method });
   // the session ended (ENABLE_AUTH): log in again and come back here
   if (r.status === 401) location.assign("/launchpad/login?next=" + encodeURIComponent(location.pathname));
-  const data = (r.headers.get("content-type") || "").includes("json") ? await r.json() : null;
+  const data = await r.json().catch(() => null);
   if (!r.ok) {
     const e = data?.error || {};
     throw Object.assign(new Error(e.message || `${method} ${path}: HTTP ${r.status}`), e);
