@@ -162,7 +162,7 @@ export function createLaunchpad(adapter, { comfy = false, icons = true } = {}) {
     badge();
     // What is known shows at once; the snapshot and the list are fetched again on every open.
     const cached = !!state.presets, first = reread();
-    (cached ? Promise.resolve() : Promise.all(first)).then(() => {
+    Promise.all(cached ? [] : first).then(() => {
       const detail = { ms: performance.now() - started, presets: state.presets?.length ?? 0, cached };
       requestAnimationFrame(() => shell?.dispatchEvent(new CustomEvent("lp:rendered", { bubbles: true, detail })));
     });

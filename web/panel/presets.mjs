@@ -75,7 +75,7 @@ export function presetsView(ctl, root) {
 
 function makeCard(ctl, p) {
   const name = p.name;
-  const badge = h("span.lp-badge");
+  const badge = h("span");
   const need = p.min_vram_gb, vram = h("span", need ? `${need} GB VRAM` : "");
   const progress = h("div.lp-progress");
   const actions = h("div.lp-actions");
@@ -115,9 +115,7 @@ function makeCard(ctl, p) {
       const done = ctl.state.progress.get(p.id) || { bytes_done: 0 }, pct = percent(done.bytes_done, done.bytes_total);
       badge.textContent = done.state === "downloading" ? `Downloading ${pct == null ? "" : Math.floor(pct) + "%"}`
         : "Queued";
-      fill(progress, bar(pct, `${name} download progress`),
-        muted(rateOf(done)),
-        h("ul.lp-files", { "aria-label": `Files of ${name}` }, jobs.map((j) => h("li",
+      fill(progress, bar(pct, `${name} download progress`), muted(rateOf(done)), h("ul.lp-files", { "aria-label": `Files of ${name}` }, jobs.map((j) => h("li",
           top(j.name, `${j.folder}/${j.name}`, muted(j.state === "downloading" ? rate(j) : cap(j.state))), jobBar(j)))));
     } else if (next === "failed") {
       badge.textContent = "Failed";

@@ -27,7 +27,7 @@ export function standaloneAdapter(base = new URL(".", location.href)) {
   }
   connect();
 
-  const toasts = document.body.appendChild(h("div.lp-toasts", { role: "status", "aria-live": "polite" }));
+  const toasts = document.body.appendChild(h("div.lp-toasts", { role: "status" }));
 
   return {
     json: (path, opts) => callJson((p, init) => fetch(new URL(p.replace(/^\//, ""), base), init), path, opts),
