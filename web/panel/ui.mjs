@@ -81,8 +81,7 @@ export function errorBox(error) {
   let url = d.license_url || d.url || error.message?.match(/https?:\/\/[^\s)"']+/)?.[0];
   url = /^https?:\/\//.test(url) && url.replace(/[.,;]$/, ""); // never a javascript: link
   return h("div.lp-error", icon("exclamation-triangle"), h("span", error.message || String(error)),
-    url && h("a", { href: url, target: "_blank", rel: "noreferrer" },
-      /licen|gated|accept/i.test(error.message + error.code) ? "Open the license page" : "Open link"));
+    url && h("a", { href: url, target: "_blank", rel: "noreferrer" }, d.license_url ? "Open the license page" : "Open link"));
 }
 
 // One JSON call through a host's fetch; an API error body {"error": {code, message, details}} is thrown.
