@@ -30,7 +30,7 @@ export function createLaunchpad(adapter, { comfy = false, icons = true } = {}) {
       badge();
     },
     async run(what, fn) { // an action: its failure becomes an error toast, never an unhandled rejection
-      try { return await fn(); } catch (err) { ctl.toast("error", what, err.message); return null; }
+      try { return await fn(); } catch (err) { ctl.toast("error", what, err.message); }
     },
     act: (what, path, method = "POST") => ctl.run("Could not " + what, () => ctl.api(path, method)),
     confirm: (title, message) => setting("ConfirmDeletes") === false || adapter.confirm(title, message),
