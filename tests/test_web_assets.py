@@ -12,10 +12,10 @@ from pathlib import Path
 from conftest import ROOT
 
 WEB = ROOT / "web"
-# bytes, all of web/ uncompressed: the dashboard of issue 5 was held under 50 KB (it uses about 49.5);
-# the "This workflow" view of issue 8 (panel/workflow.mjs, the graph hooks in js/launchpad.js) adds
-# about 5.5 KB. A decision for the lead: this margin, or a slimmer dashboard.
-BUDGET = 56_000
+# bytes, all of web/ uncompressed: issue 5's budget for everything the panel ships, the Workflow view
+# of issue 8 included. Held by sharing the DOM helpers (ui.mjs) and CSS rules, not by minifying: the
+# files stay readable source.
+BUDGET = 50_000
 
 
 def web_files() -> list[Path]:

@@ -7,32 +7,27 @@ import { callJson } from "../panel/ui.mjs";
 
 function comfyAdapter(manager) {
   return {
-    json: (path, opts) => callJson((p, init) => api.fetchApi(p, init), path, opts), // fetchApi adds /api
-    on(type, fn) {
-      const listener = (e) => fn(e.detail);
-      api.addEventListener(type, listener);
-      return () => api.removeEventListener(type, listener);
-    },
+    json: (path, opts) => callJson(api.fetchApi.bind(api), path, opts), // fetchApi adds /api
+    on: (type, fn) => api.addEventListener(type, (e) => fn(e.detail)),
     toast: (severity, summary, detail) =>
       manager.toast?.add({ severity, summary, detail, life: severity === "error" ? 10000 : 5000 }),
-    async confirm(title, message) {
-      if (manager.dialog?.confirm) return !!(await manager.dialog.confirm({ title, message, type: "delete" }));
-      return window.confirm(`${title}\n\n${message}`);
-    },
+    confirm: async (title, message) => (manager.dialog?.confirm
+      ? !!(await manager.dialog.confirm({ title, message, type: "delete" })) : window.confirm(`${title}\n\n${message}`)),
     setting: (id) => manager.setting?.get(id),
-    // the open workflow, its changes (graphChanged; a loaded or switched one), a template opened from the server
+    // the open workflow, and a template opened from the server
     graph: () => app.graph && { workflow: app.graph.serialize(), name: manager.workflow?.activeWorkflow?.filename },
-    onGraph: (fn) => (graphWatchers.add(fn), () => graphWatchers.delete(fn)),
     openTemplate: async (name) =>
       app.loadGraphData(await (await fetch(api.fileURL(`/templates/${name}.json`))).json(), true, true, name),
   };
 }
 
-const graphWatchers = new Set();
 let soon = 0, seen, panel;
-const graphChanged = () => { clearTimeout(soon); soon = setTimeout(() => graphWatchers.forEach((fn) => fn()), 500); };
+// a changed, loaded or switched graph: the Workflow view, if shown, looks again
+const graphChanged = () => { clearTimeout(soon); soon = setTimeout(() => panel?.notify("graph"), 500); };
 
-const category = (name) => ["Launchpad", "Panel", name];
+const TAB = "launchpad.sidebar";
+const setting = (id, name, category, defaultValue, options) => ({ id: "Launchpad." + id, name, defaultValue, options,
+  type: options ? "combo" : "boolean", category: ["Launchpad", "Panel", category] });
 
 app.registerExtension({
   name: "launchpad.Main",
@@ -40,23 +35,20 @@ app.registerExtension({
     function() {
       panel?.show("workflow");
       const m = app.extensionManager;
-      if (m.sidebarTab?.activeSidebarTabId !== "launchpad.sidebar") m.command.execute("Workspace.ToggleSidebarTab.launchpad.sidebar");
+      if (m.sidebarTab?.activeSidebarTabId !== TAB) m.command.execute("Workspace.ToggleSidebarTab." + TAB);
     } }],
   menuCommands: [{ path: ["Extensions", "Launchpad"], commands: ["launchpad.workflowModels"] }],
   afterConfigureGraph: graphChanged,
   settings: [
-    { id: "Launchpad.DefaultView", name: "View shown when the Launchpad tab opens", type: "combo",
-      options: VIEW_IDS, defaultValue: "presets", category: category("Default view") },
-    { id: "Launchpad.ConfirmDeletes", name: "Ask before deleting model files", type: "boolean",
-      defaultValue: true, category: category("Confirm deletes") },
-    { id: "Launchpad.Toasts", name: "Notify when a preset is installed or a download fails", type: "boolean",
-      defaultValue: true, category: category("Notifications") },
+    setting("DefaultView", "View shown when the Launchpad tab opens", "Default view", "presets", VIEW_IDS),
+    setting("ConfirmDeletes", "Ask before deleting model files", "Confirm deletes", true),
+    setting("Toasts", "Notify when a preset is installed or a download fails", "Notifications", true),
   ],
   setup() {
     const manager = app.extensionManager;
     if (typeof manager?.registerSidebarTab !== "function") {
       console.warn("[Launchpad] This ComfyUI frontend has no sidebar tabs (extensionManager.registerSidebarTab), "
-        + "so the Launchpad panel is not shown. Update ComfyUI's frontend; the API still answers at /api/launchpad/.");
+        + "so the panel is not shown. Update ComfyUI's frontend; the API still answers at /api/launchpad/.");
       return;
     }
     // Created here, before any download can start, so no launchpad.* event goes unheard (contract 6.9).
@@ -65,7 +57,7 @@ app.registerExtension({
     // a switched workflow, should no hook or event have said so
     setInterval(() => seen !== (seen = manager.workflow?.activeWorkflow) && graphChanged(), 2000);
     manager.registerSidebarTab({
-      id: "launchpad.sidebar",
+      id: TAB,
       icon: "pi pi-cloud-download",
       title: "Launchpad",
       tooltip: "Launchpad: model presets, downloads, models and system",

@@ -27,33 +27,22 @@ export function standaloneAdapter(base = new URL(".", location.href)) {
   }
   connect();
 
-  const toasts = h("div", { class: "lp-toasts", role: "status", "aria-live": "polite" });
-  document.body.append(toasts);
+  const toasts = document.body.appendChild(h("div.lp-toasts", { role: "status" }));
 
   return {
     json: (path, opts) => callJson((p, init) => fetch(new URL(p.replace(/^\//, ""), base), init), path, opts),
-    on(type, fn) {
-      if (!listeners.has(type)) listeners.set(type, new Set());
-      listeners.get(type).add(fn);
-      return () => listeners.get(type).delete(fn);
-    },
+    on: (type, fn) => listeners.set(type, [...(listeners.get(type) || []), fn]),
     toast(severity, summary, detail) {
-      const el = h("div", { class: `lp-card lp-toast lp-${severity === "error" ? "error-toast" : severity}` },
-        h("strong", { text: summary }), detail && h("p", { text: detail }));
+      const el = h(`div.lp-card.lp-toast.lp-toast-${severity}`, h("strong", summary), detail && h("p", detail));
       toasts.append(el);
       setTimeout(() => el.remove(), severity === "error" ? 10000 : 5000);
     },
-    confirm(title, message) {
-      return new Promise((resolve) => {
-        const done = (ok) => { dialog.close(); dialog.remove(); resolve(ok); };
-        const dialog = h("dialog", { class: "lp-card lp-dialog", "aria-label": title, oncancel: () => done(false) },
-          h("h2", { text: title }), h("p", { text: message }),
-          h("div", { class: "lp-actions" }, button("Cancel", () => done(false)),
-            button("Delete", () => done(true), { kind: "lp-primary lp-confirm" })));
-        document.body.append(dialog);
-        dialog.showModal(); // focus lands on Cancel, the safe choice
-      });
-    },
-    setting: () => undefined,
+    confirm: (title, message) => new Promise((resolve) => {
+      const done = (ok) => { dialog.close(); dialog.remove(); resolve(ok); };
+      const dialog = document.body.appendChild(h("dialog.lp-card.lp-dialog", { "aria-label": title,
+        oncancel: () => done(false) }, h("h2", title), h("p", message),
+      h("div.lp-actions", button("Cancel", () => done(false)), button("Delete", () => done(true), { kind: ".lp-primary" }))));
+      dialog.showModal(); // focus lands on Cancel, the safe choice
+    }),
   };
 }

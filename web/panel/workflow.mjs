@@ -1,27 +1,23 @@
 // This workflow: the models the open graph (standalone: a pasted or opened file) needs, the missing ones
 // installed in one click with the downloads' live progress. The server analyses; this only shows.
-import { ACTIVE } from "./panel.mjs";
-import { button, cap, errorBox, h, jobBar, plural, rate, size } from "./ui.mjs";
+import { active, button, cap, entry, errorBox, fill, h, jobBar, live, muted, plural, rate, size } from "./ui.mjs";
 
 // a graph moved or zoomed asks nothing new
 const sig = (w) => JSON.stringify(w, (k, v) => (["pos", "size", "extra"].includes(k) ? undefined : v));
 
 export function workflowView(ctl, root) {
   const { state, adapter } = ctl, wf = state.wf ||= {};
-  const graph = () => (adapter.graph ? adapter.graph() : wf.graph);
-  const head = h("p", { class: "lp-muted", "aria-live": "polite" });
-  const list = h("ul", { class: "lp-rows lp-scroll", "aria-label": "Models of this workflow" });
-  const go = button("", () => ctl.run("Could not install", async () => {
-    (await ctl.api("/workflow/install", "POST", graph())).jobs.forEach(ctl.keep);
-    ctl.notify("snapshot");
-  }), { icon: "download", kind: "lp-primary" });
-  const text = h("textarea", { class: "lp-input", rows: 2, "aria-label": "Workflow JSON",
+  const graph = () => adapter.graph?.() || wf.graph;
+  const head = live();
+  const list = h("ul.lp-rows.lp-scroll", { "aria-label": "Models of this workflow" });
+  const go = button(" ", () => ctl.run("Could not install", async () =>
+    ctl.started((await ctl.api("/workflow/install", "POST", graph())).jobs)), { icon: "download", kind: ".lp-primary" });
+  const text = h("textarea.lp-input", { rows: 2, "aria-label": "Workflow JSON",
     placeholder: "Paste a workflow (JSON) or open its file" });
   const use = (json, name) => ctl.run("Not a workflow", () => { wf.graph = { workflow: JSON.parse(json), name }; check(); });
-  root.append(adapter.graph ? "" : h("div", { class: "lp-toolbar" }, text, h("input", { type: "file",
-    accept: ".json", "aria-label": "Open a workflow file", onchange: async ({ target: { files: [f] } }) =>
-      f && use(await f.text(), f.name) }), button("Check", () => use(text.value))),
-  h("div", { class: "lp-toolbar" }, head, go), list);
+  root.append(adapter.graph ? "" : h("div.lp-toolbar", text, h("input", { type: "file", accept: ".json",
+    "aria-label": "Open a workflow file", onchange: async ({ target: { files: [f] } }) => f && use(await f.text(), f.name) }),
+  button("Check", () => use(text.value))), h("div.lp-toolbar", head, go), list);
 
   async function check(force) {
     const g = graph(), key = g?.workflow && sig(g.workflow);
@@ -40,32 +36,27 @@ export function workflowView(ctl, root) {
       ? "+" : ""})`;
     head.textContent = s ? `${wf.name || "This workflow"}: ${plural(s.needed, "model")} · ${s.present} present · ${
       s.missing} missing · ${s.unknown} unknown` : wf.key ? "" : "Open a workflow to see the models it needs.";
-    list.replaceChildren(errorBox(wf.error) || "", ...(s ? wf.models : []).map((m) => {
-      const j = jobs.filter((x) => x.key === m.key).pop() || m.job, on = ACTIVE.has(j?.state);
+    fill(list, errorBox(wf.error), (s ? wf.models : []).map((m) => {
+      const j = jobs.filter((x) => x.key === m.key).pop() || m.job, on = active(j);
       busy ||= on;
       const st = on ? j.state : m.state;
-      return h("li", { class: "lp-row", "data-key": m.key }, h("div", {},
-        h("div", { class: "lp-file-top" }, h("span", { class: "lp-name", text: m.name, title: m.key }),
-          h("span", { class: `lp-badge lp-${st === "present" ? "done" : st}`, text: cap(st) })),
-        h("p", { class: "lp-meta" }, h("span", { text: m.folder }), h("span", { text: m.size && size(m.size) }),
-          h("span", { text: m.optional ? "bypassed" : m.presets[0] && ctl.presetName(m.presets[0]) })),
-        on && [jobBar(j), h("p", { class: "lp-muted", text: rate(j) })],
-        m.reason && h("p", { class: "lp-muted", text: m.reason + (m.state === "unknown"
-          ? `; wanted by ${m.nodes.map((n) => `${n.type} #${n.id}`).join(", ")}` : "") }),
+      return h("li.lp-row", { "data-key": m.key }, entry(m.name, m.key, h(`span.lp-badge.lp-${st}`, cap(st)),
+        [m.folder, m.size && size(m.size), m.optional ? "bypassed" : m.presets[0] && ctl.presetName(m.presets[0])],
+        on && [jobBar(j), muted(rate(j))],
+        m.reason && muted(m.reason + (m.state === "unknown"
+          ? `; wanted by ${m.nodes.map((n) => `${n.type} #${n.id}`).join(", ")}` : "")),
         j?.state === "failed" && errorBox(j.error)));
     }));
     go.hidden = busy || !s?.installable; // while its downloads run, a second click would only join them
   }
 
   ctl.load.workflow = () => check(1);
-  const off = adapter.onGraph?.(() => check());
   check();
   return {
     update(kind, data) {
       if (kind === "jobs" && data.state === "done" && wf.models?.some((m) => m.key === data.key)) ctl.refresh("workflow");
-      if (kind === "reconnected") check(1);
+      if (kind === "graph" || kind === "reconnected") check(kind === "reconnected");
       else render();
     },
-    destroy: off,
   };
 }
