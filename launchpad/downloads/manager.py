@@ -387,7 +387,9 @@ class DownloadManager:
                 continue
             lock = locks.VolumeLock(self._locks_dir, target, model_file.key, self._owner, self.settings.lock_ttl)
             holder = await loop.run_in_executor(None, lock.holder)
-            if holder is not None:
+            # our own lock outlives a finished job by a moment (released in a thread after the final
+            # state); our active jobs were checked above, so only another process's lock counts
+            if holder is not None and holder.owner != self._owner:
                 raise Conflict(
                     f"{model_file.key} is being downloaded by {holder.describe()}; cancel it there first",
                     details={"key": model_file.key},
