@@ -9,6 +9,8 @@ Skipped without COMFYUI_DIR or Chromium; the 1.58.1 case is skipped if PyPI cann
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import json
 import os
 import subprocess
@@ -88,29 +90,37 @@ def seed(workspace: Path) -> None:
     }]}), encoding="utf-8")
 
 
-@pytest.fixture(scope="module", params=["pinned", NEWEST_FRONTEND])
-def comfyui(
-    request: pytest.FixtureRequest, hub: FakeHub, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[ComfyUI]:
+@contextlib.contextmanager
+def comfyui_on(frontend: str, directory: Path, options: LaunchOptions) -> Iterator[ComfyUI]:
+    """A real ComfyUI with this package on ``frontend`` ("pinned" or a comfyui-frontend-package version)."""
     install = ComfyUIInstall.from_env()
     if install is None:
-        pytest.skip("COMFYUI_DIR is not set: the sidebar tests need a real ComfyUI")
+        pytest.skip("COMFYUI_DIR is not set: these tests need a real ComfyUI")
     problems = install.problems()
     if problems:
         pytest.fail("; ".join(problems), pytrace=False)
-    args = ["--front-end-root", str(newest_frontend())] if request.param != "pinned" else []
-    options = LaunchOptions(
-        env={"HF_ENDPOINT": hub.url, "DOWNLOAD_FREE_SPACE_MARGIN": "0", "DOWNLOAD_RETRY_BACKOFF": "0.1"},
-        args=args, prepare=seed,
-    )
-    server = start(install, prepare(tmp_path_factory.mktemp("comfyui"), cli_argv, options))
-    server.frontend = request.param  # type: ignore[attr-defined]
+    if frontend != "pinned":
+        options = dataclasses.replace(options, args=[*options.args, "--front-end-root", str(newest_frontend())])
+    server = start(install, prepare(directory, cli_argv, options))
+    server.frontend = frontend  # type: ignore[attr-defined]
     try:
         # the first-run template browser would cover the canvas; a returning user does not see it
         http(server.url("/api/settings/Comfy.TutorialCompleted"), "POST", True)
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="module", params=["pinned", NEWEST_FRONTEND])
+def comfyui(
+    request: pytest.FixtureRequest, hub: FakeHub, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ComfyUI]:
+    options = LaunchOptions(
+        env={"HF_ENDPOINT": hub.url, "DOWNLOAD_FREE_SPACE_MARGIN": "0", "DOWNLOAD_RETRY_BACKOFF": "0.1"},
+        prepare=seed,
+    )
+    with comfyui_on(request.param, tmp_path_factory.mktemp("comfyui"), options) as server:
+        yield server
 
 
 def frontend_version(page: Any) -> str:

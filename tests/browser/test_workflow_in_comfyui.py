@@ -14,15 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from integration.real_comfyui import ComfyUI, ComfyUIInstall, LaunchOptions, prepare, start
+from integration.real_comfyui import ComfyUI, LaunchOptions
 from workflow_helpers import WAN_TEMPLATE, serve_models
 
-from conftest import cli_argv
 from fakehub import FakeHub
 
 from .conftest import PageErrors
-from .stage import http
-from .test_comfyui_sidebar import NEWEST_FRONTEND, frontend_version, newest_frontend
+from .test_comfyui_sidebar import NEWEST_FRONTEND, comfyui_on, frontend_version
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
@@ -54,21 +52,9 @@ def hub() -> Iterator[FakeHub]:
 def comfyui(
     request: pytest.FixtureRequest, hub: FakeHub, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ComfyUI]:
-    install = ComfyUIInstall.from_env()
-    if install is None:
-        pytest.skip("COMFYUI_DIR is not set: these tests need a real ComfyUI")
-    problems = install.problems()
-    if problems:
-        pytest.fail("; ".join(problems), pytrace=False)
-    args = ["--front-end-root", str(newest_frontend())] if request.param != "pinned" else []
-    options = LaunchOptions(env={"HF_ENDPOINT": hub.url, "DOWNLOAD_FREE_SPACE_MARGIN": "0"}, args=args)
-    server = start(install, prepare(tmp_path_factory.mktemp("comfyui"), cli_argv, options))
-    server.frontend = request.param  # type: ignore[attr-defined]
-    try:
-        http(server.url("/api/settings/Comfy.TutorialCompleted"), "POST", True)  # no template browser on top
+    options = LaunchOptions(env={"HF_ENDPOINT": hub.url, "DOWNLOAD_FREE_SPACE_MARGIN": "0"})
+    with comfyui_on(request.param, tmp_path_factory.mktemp("comfyui"), options) as server:
         yield server
-    finally:
-        server.stop()
 
 
 def test_the_open_template_lists_its_models_installs_them_and_follows_a_switch(
