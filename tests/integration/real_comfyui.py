@@ -250,9 +250,20 @@ def http(
 # --- running it -----------------------------------------------------------------------
 
 
+# Newer ComfyUI (0.33 and on) colours its log lines and puts "[INFO] " before each: tests read
+# the messages themselves, however ComfyUI dresses them.
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+_LEVEL = re.compile(r"^\[(?:DEBUG|INFO|WARNING|ERROR|CRITICAL)\] ?", re.MULTILINE)
+
+
+def plain_log(text: str) -> str:
+    """ComfyUI's log without colour codes and level tags: the text a test matches against."""
+    return _LEVEL.sub("", _ANSI.sub("", text))
+
+
 def _read(path: Path) -> str:
     try:
-        return path.read_text(encoding="utf-8", errors="replace")
+        return plain_log(path.read_text(encoding="utf-8", errors="replace"))
     except FileNotFoundError:
         return ""
 

@@ -18,6 +18,7 @@ from .real_comfyui import (
     environment,
     http,
     parse_import_times,
+    plain_log,
     prepare,
 )
 from .thread_server import ThreadServer
@@ -49,6 +50,15 @@ def test_import_times_are_read_from_the_import_block_only() -> None:
     ]
     assert parse_import_times(SAMPLE_LOG, "Prestartup times for custom nodes:")[0].seconds == 0.3
     assert parse_import_times("Starting server\n") == []
+
+
+def test_coloured_level_tagged_log_reads_like_the_plain_one() -> None:
+    # ComfyUI 0.33.0 prints every line as "<bold><colour>[LEVEL]<reset> message"
+    tagged = "".join(
+        f"\x1b[32m[INFO]\x1b[0m {line}\n" if line else "\n" for line in SAMPLE_LOG.splitlines()
+    ).replace("\x1b[32m[INFO]\x1b[0m Starting", "\x1b[1m\x1b[33m[WARNING]\x1b[0m \x1b[36mStarting")
+    assert plain_log(tagged) == SAMPLE_LOG
+    assert parse_import_times(plain_log(tagged)) == parse_import_times(SAMPLE_LOG)
 
 
 def test_install_comes_from_comfyui_dir_and_its_venv(tmp_path: Path) -> None:
