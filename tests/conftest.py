@@ -16,6 +16,7 @@ import pkgutil
 import sys
 from pathlib import Path
 from types import ModuleType
+from typing import NoReturn
 
 import pytest
 
@@ -64,6 +65,18 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 PACKAGE = load_like_comfyui(ROOT)
 _import_all(PACKAGE)
 _alias(PACKAGE, ALIAS)
+
+
+# What a run insists on (comma-separated: comfyui, chromium, docker). CI sets it, so a test that
+# would skip for lack of one of these fails instead; a developer's quick run skips them cleanly.
+REQUIRED = frozenset(part.strip() for part in os.environ.get("LAUNCHPAD_REQUIRE", "").split(",") if part.strip())
+
+
+def missing(requirement: str, reason: str) -> NoReturn:
+    """Skip for lack of ``requirement`` ("comfyui", "chromium", "docker"), or fail where it is required."""
+    if requirement in REQUIRED:
+        pytest.fail(f"{reason} (LAUNCHPAD_REQUIRE={','.join(sorted(REQUIRED))} requires {requirement})", pytrace=False)
+    pytest.skip(reason)
 
 
 @pytest.fixture

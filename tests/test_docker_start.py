@@ -25,9 +25,10 @@ from pathlib import Path
 
 import pytest
 import yaml
+from integration.real_comfyui import ComfyUIInstall
 from test_docker_files import installed, make_venv, uv_bin, wheel
 
-from conftest import RUN_CLI
+from conftest import RUN_CLI, missing
 
 ROOT = Path(__file__).resolve().parents[1]
 START = ROOT / "docker" / "scripts" / "start.sh"
@@ -564,10 +565,11 @@ def test_preset_downloads_run_in_the_background_from_a_fake_hub(boot, standins: 
 
 
 @pytest.mark.integration
-@pytest.mark.skipif(not os.environ.get("COMFYUI_DIR"), reason="set COMFYUI_DIR (and COMFYUI_PYTHON) to a ComfyUI")
 def test_real_comfyui_starts_with_launchpad_and_answers_through_the_proxy(boot, tmp_path: Path) -> None:
-    comfy_dir = Path(os.environ["COMFYUI_DIR"])
-    python = os.environ.get("COMFYUI_PYTHON") or str(comfy_dir.parent / "venv" / "bin" / "python")
+    install = ComfyUIInstall.from_env()
+    if install is None:
+        missing("comfyui", "set COMFYUI_DIR (and COMFYUI_PYTHON) to a ComfyUI")
+    comfy_dir, python = install.root, str(install.python)
     ws = tmp_path / "workspace"
     (ws / "custom_nodes").mkdir(parents=True)
     (ws / "custom_nodes" / "ComfyUI-Launchpad").symlink_to(ROOT)  # user nodes on the volume are loaded

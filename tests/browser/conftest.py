@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from conftest import ROOT, cli_argv
+from conftest import ROOT, cli_argv, missing
 
 from .stage import Stage
 
@@ -32,9 +32,12 @@ EXPECT_TIMEOUT_MS = 20_000
 
 @pytest.fixture(scope="module")  # not longer: a running Playwright loop would upset later asyncio tests
 def browser() -> Iterator[Any]:
-    sync_api = pytest.importorskip("playwright.sync_api", reason="no Playwright (pip install -e '.[test]')")
+    try:
+        from playwright import sync_api
+    except ImportError:
+        missing("chromium", "no Playwright (pip install -e '.[test]')")
     if not Path(CHROMIUM).exists():
-        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium, or set CHROMIUM)")
+        missing("chromium", f"no Chromium at {CHROMIUM} (apt-get install chromium, or set CHROMIUM)")
     sync_api.expect.set_options(timeout=EXPECT_TIMEOUT_MS)
     with sync_api.sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)

@@ -4,7 +4,8 @@ with --front-end-root): the tab is in the sidebar, opens, an install driven thro
 completes with progress arriving over ComfyUI's own WebSocket, ComfyUI's dialog confirms the
 uninstall, and every view is photographed in dark and light.
 
-Skipped without COMFYUI_DIR or Chromium; the 1.58.1 case is skipped if PyPI cannot be reached.
+Skipped without COMFYUI_DIR or Chromium (failed instead where LAUNCHPAD_REQUIRE names them, as in CI);
+the 1.58.1 case likewise if PyPI cannot be reached.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from typing import Any
 import pytest
 from integration.real_comfyui import ComfyUI, ComfyUIInstall, LaunchOptions, prepare, start
 
-from conftest import cli_argv
+from conftest import cli_argv, missing
 from fakehub import FakeHub, random_bytes
 
 from .conftest import PageErrors, record
@@ -58,7 +59,7 @@ def newest_frontend() -> Path:
         )
         wheels = list(Path(download).glob("*.whl"))
         if done.returncode != 0 or not wheels:
-            pytest.skip(f"could not download comfyui-frontend-package {NEWEST_FRONTEND}: {done.stderr[-500:]}")
+            missing("comfyui", f"could not download comfyui-frontend-package {NEWEST_FRONTEND}: {done.stderr[-500:]}")
         prefix = "comfyui_frontend_package/static/"
         with zipfile.ZipFile(wheels[0]) as wheel:
             for member in wheel.namelist():
@@ -95,7 +96,7 @@ def comfyui_on(frontend: str, directory: Path, options: LaunchOptions) -> Iterat
     """A real ComfyUI with this package on ``frontend`` ("pinned" or a comfyui-frontend-package version)."""
     install = ComfyUIInstall.from_env()
     if install is None:
-        pytest.skip("COMFYUI_DIR is not set: these tests need a real ComfyUI")
+        missing("comfyui", "COMFYUI_DIR is not set: these tests need a real ComfyUI")
     problems = install.problems()
     if problems:
         pytest.fail("; ".join(problems), pytrace=False)

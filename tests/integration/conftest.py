@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from conftest import cli_argv
+from conftest import cli_argv, missing
 
 from .real_comfyui import ComfyUI, ComfyUIInstall, LaunchOptions, Setup, prepare, start
 
@@ -25,7 +25,7 @@ def comfyui_install() -> ComfyUIInstall:
     """The ComfyUI named by COMFYUI_DIR (and COMFYUI_PYTHON); skips the test when unset."""
     install = ComfyUIInstall.from_env()
     if install is None:
-        pytest.skip(SKIP_REASON)
+        missing("comfyui", SKIP_REASON)
     problems = install.problems()
     if problems:
         pytest.fail("; ".join(problems), pytrace=False)

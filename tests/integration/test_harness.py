@@ -108,3 +108,16 @@ def test_thread_server_is_reachable_from_outside_its_loop() -> None:
         assert reply.status == 200 and reply.json() == {"path": "/x/y"}
     with pytest.raises(OSError):  # closed: nothing listens there any more
         http(server.url + "/x", timeout=2)
+
+
+def test_a_missing_requirement_skips_unless_the_run_requires_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    import conftest
+
+    monkeypatch.setattr(conftest, "REQUIRED", frozenset())
+    with pytest.raises(pytest.skip.Exception, match="no ComfyUI here"):
+        conftest.missing("comfyui", "no ComfyUI here")
+    monkeypatch.setattr(conftest, "REQUIRED", frozenset({"comfyui", "chromium"}))
+    with pytest.raises(pytest.fail.Exception, match="no ComfyUI here .*requires comfyui"):
+        conftest.missing("comfyui", "no ComfyUI here")
+    with pytest.raises(pytest.skip.Exception):
+        conftest.missing("docker", "no engine")
