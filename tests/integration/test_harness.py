@@ -117,7 +117,7 @@ def test_a_missing_requirement_skips_unless_the_run_requires_it(monkeypatch: pyt
     with pytest.raises(pytest.skip.Exception, match="no ComfyUI here"):
         conftest.missing("comfyui", "no ComfyUI here")
     monkeypatch.setattr(conftest, "REQUIRED", frozenset({"comfyui", "chromium"}))
-    with pytest.raises(pytest.fail.Exception, match="no ComfyUI here .*requires comfyui"):
+    with pytest.raises(pytest.fail.Exception, match=r"no ComfyUI here .*requires comfyui"):
         conftest.missing("comfyui", "no ComfyUI here")
     with pytest.raises(pytest.skip.Exception):
         conftest.missing("docker", "no engine")
