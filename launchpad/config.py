@@ -75,6 +75,8 @@ class Settings:
     workspace: Path = Path(DEFAULT_WORKSPACE)  # WORKSPACE_ROOT
     workspace_configured: bool = False  # True when WORKSPACE_ROOT was given (else hosts pick a default)
     comfyui_port: int = 8188  # COMFYUI_PORT
+    # ComfyUI's SQLite assets database, one per ComfyUI process, on local disk (None: ~/.local/state)
+    comfyui_database_dir: Path | None = None  # COMFYUI_DATABASE_DIR
     log_level: str = "INFO"  # LOG_LEVEL
     # downloads
     max_download_size: int = 100 * 10**9  # MAX_DOWNLOAD_SIZE
@@ -116,10 +118,12 @@ class Settings:
         segment_size = env.get("DOWNLOAD_SEGMENT_SIZE")
         segmented_from = env.get("DOWNLOAD_SEGMENTED_FROM")
         templates = env.get("LAUNCHPAD_TEMPLATES_DIR")
+        database_dir = env.get("COMFYUI_DATABASE_DIR")
         settings = cls(
             workspace=Path(env.get("WORKSPACE_ROOT") or DEFAULT_WORKSPACE),
             workspace_configured=bool(env.get("WORKSPACE_ROOT")),
             comfyui_port=_int(env, "COMFYUI_PORT", 8188),
+            comfyui_database_dir=Path(database_dir) if database_dir else None,
             log_level=(env.get("LOG_LEVEL") or "INFO").upper(),
             max_download_size=parse_size(max_size, "MAX_DOWNLOAD_SIZE") if max_size else cls.max_download_size,
             concurrent_downloads=_int(env, "CONCURRENT_DOWNLOADS", 3),

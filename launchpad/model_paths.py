@@ -8,6 +8,7 @@ user's own file the same way before passing it to ComfyUI.
 
 from __future__ import annotations
 
+import hashlib
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
@@ -120,7 +121,20 @@ def write(workspace: Workspace, *, custom_nodes: bool = False) -> PathsResult:
     return PathsResult(workspace.extra_model_paths, changed, created, good, bad)
 
 
-def comfy_args(workspace: Workspace) -> list[str]:
+def database_path(workspace: Workspace, directory: Path | None, port: int) -> Path:
+    """ComfyUI's assets database for the one ComfyUI serving ``workspace`` on ``port`` on this machine.
+
+    ComfyUI holds an exclusive lock on its SQLite file for as long as it runs (0.33 and on), so a
+    database on the shared volume lets only one pod start, and SQLite over a network file system
+    is fragile anyway. What it holds is rebuilt from the model folders by ComfyUI's own scan, so
+    each process keeps its own on local disk, named for the workspace and the port.
+    """
+    directory = directory or Path.home() / ".local" / "state" / "comfyui-launchpad"
+    digest = hashlib.sha256(str(workspace.root).encode()).hexdigest()[:12]
+    return directory / f"comfyui-{digest}-{port}.db"
+
+
+def comfy_args(workspace: Workspace, database: Path) -> list[str]:
     """ComfyUI flags that put its models, inputs, outputs, user data and temp files on the workspace."""
     configs = [workspace.extra_model_paths, *user_configs(workspace)[0]]
     args = ["--extra-model-paths-config", *map(str, configs)]
@@ -128,8 +142,8 @@ def comfy_args(workspace: Workspace) -> list[str]:
     args += ["--input-directory", str(workspace.input)]
     args += ["--user-directory", str(workspace.user)]
     args += ["--temp-directory", str(workspace.temp)]
-    # v0.3.64 keeps its database in the code directory unless told otherwise
-    args += ["--database-url", f"sqlite:///{workspace.user / 'comfyui.db'}"]
+    # without it, ComfyUI keeps its database in its code directory (see database_path)
+    args += ["--database-url", f"sqlite:///{database}"]
     return args
 
 

@@ -92,7 +92,10 @@ def test_malformed_user_preset_names_file_and_field_and_exits_4(
     assert "TINY" in out and "video_wan2_2_5B_ti2v" in out  # the rest still loads
 
 
-def test_paths_and_comfy_args(capsys: pytest.CaptureFixture[str], workspace_dir: Path) -> None:
+def test_paths_and_comfy_args(
+    capsys: pytest.CaptureFixture[str], workspace_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COMFYUI_DATABASE_DIR", str(tmp_path / "local"))
     code, out, _ = run(capsys, "paths", "--workspace", str(workspace_dir))
     assert code == 0 and out.startswith(f"wrote {workspace_dir}/config/extra_model_paths.yaml")
     code, out, _ = run(capsys, "paths", "--workspace", str(workspace_dir), "--json")
@@ -102,6 +105,22 @@ def test_paths_and_comfy_args(capsys: pytest.CaptureFixture[str], workspace_dir:
     assert flags[:2] == ["--extra-model-paths-config", f"{workspace_dir}/config/extra_model_paths.yaml"]
     code, lines, _ = run(capsys, "comfy-args", "--workspace", str(workspace_dir), "--lines")
     assert lines.splitlines() == flags
+    # the database is named for the port ComfyUI listens on, and its directory exists
+    database = Path(flags[flags.index("--database-url") + 1].removeprefix("sqlite:///"))
+    assert database.parent == tmp_path / "local" and database.parent.is_dir()
+    code, out, _ = run(capsys, "comfy-args", "--workspace", str(workspace_dir), "--port", "8190", "--json")
+    other = json.loads(out)
+    assert other[other.index("--database-url") + 1] != f"sqlite:///{database}"
+
+
+def test_comfy_args_says_what_to_do_when_the_database_directory_cannot_be_made(
+    capsys: pytest.CaptureFixture[str], workspace_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "file").write_text("not a directory")
+    monkeypatch.setenv("COMFYUI_DATABASE_DIR", str(tmp_path / "file" / "db"))
+    code, out, err = run(capsys, "comfy-args", "--workspace", str(workspace_dir))
+    assert code != 0 and out == ""
+    assert "COMFYUI_DATABASE_DIR" in err and "Traceback" not in err
 
 
 @pytest.fixture

@@ -261,7 +261,10 @@ def test_every_phase_runs_is_timed_and_comfyui_gets_the_workspace_flags(boot, tm
     assert argv[argv.index("--output-directory") + 1] == str(ws / "output")
     assert argv[argv.index("--input-directory") + 1] == str(ws / "input")
     assert Path(argv[argv.index("--user-directory") + 1]).is_dir()  # ComfyUI refuses a missing one
-    assert argv[argv.index("--database-url") + 1] == f"sqlite:///{ws / 'user' / 'comfyui.db'}"
+    # the database on the container's disk, named for the port (a second pod on the volume has its own)
+    database = Path(argv[argv.index("--database-url") + 1].removeprefix("sqlite:///"))
+    assert database.parent == tmp_path / "home" / ".local" / "state" / "comfyui-launchpad"
+    assert database.name.endswith(f"-{argv[argv.index('--port') + 1]}.db")
     assert "--enable-cors-header" not in argv  # not behind RunPod's proxy here
     assert start["env"]["WORKSPACE_ROOT"] == str(ws)
     assert start["env"]["PYTHONUNBUFFERED"] == "1"
@@ -597,7 +600,9 @@ def test_real_comfyui_starts_with_launchpad_and_answers_through_the_proxy(boot, 
         folders = json.loads(response.read())
     assert folders["checkpoints"][0] == str(ws / "models" / "checkpoints")  # the workspace is the default
     assert str(ws / "custom_nodes") in folders["custom_nodes"]
-    assert (ws / "user" / "comfyui.db").exists() or (ws / "user").is_dir()
+    # ComfyUI's database is on the container's own disk, one per process, never on the shared volume
+    assert not list(ws.rglob("*.db")), list(ws.rglob("*.db"))
+    assert list((tmp_path / "home" / ".local" / "state" / "comfyui-launchpad").glob(f"comfyui-*-{port}.db"))
     log = (ws / "logs" / "comfyui.log").read_text()
     assert "IMPORT FAILED" not in log.split("Import times for custom nodes:")[-1].split("\n\n")[0]
 

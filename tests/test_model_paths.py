@@ -92,9 +92,12 @@ def test_user_file_is_kept_and_passed_to_comfyui(workspace_dir: Path) -> None:
     result = model_paths.write(workspace)
     assert result.user_configs == [user]
     assert user.read_text() == "mine:\n  checkpoints: /data/my-checkpoints\n"
-    args = model_paths.comfy_args(workspace)
+    args = model_paths.comfy_args(workspace, LOCAL_DB)
     i = args.index("--extra-model-paths-config")
     assert args[i + 1 : i + 3] == [str(workspace.extra_model_paths), str(user)]
+
+
+LOCAL_DB = Path("/var/lib/local-disk/comfyui.db")
 
 
 def test_user_file_that_would_crash_comfyui_is_not_passed(workspace_dir: Path) -> None:
@@ -105,7 +108,7 @@ def test_user_file_that_would_crash_comfyui_is_not_passed(workspace_dir: Path) -
     result = model_paths.write(workspace)
     assert result.user_configs == []
     assert "model_paths" in result.rejected_user_configs[bad][0]
-    assert str(bad) not in model_paths.comfy_args(workspace)
+    assert str(bad) not in model_paths.comfy_args(workspace, LOCAL_DB)
 
 
 def test_problems_names_what_comfyui_would_crash_on() -> None:
@@ -120,14 +123,26 @@ def test_problems_names_what_comfyui_would_crash_on() -> None:
 def test_comfy_args_put_everything_on_the_workspace(workspace_dir: Path) -> None:
     workspace = Workspace(workspace_dir)
     model_paths.write(workspace)
-    args = model_paths.comfy_args(workspace)
+    args = model_paths.comfy_args(workspace, LOCAL_DB)
     pairs = dict(zip(args[::2], args[1::2], strict=True))
     assert pairs["--output-directory"] == str(workspace_dir / "output")
     assert pairs["--input-directory"] == str(workspace_dir / "input")
     assert pairs["--user-directory"] == str(workspace_dir / "user")
     assert pairs["--temp-directory"].startswith(str(workspace_dir))
-    assert pairs["--database-url"] == f"sqlite:///{workspace_dir / 'user' / 'comfyui.db'}"
+    assert pairs["--database-url"] == f"sqlite:///{LOCAL_DB}"
     assert Path(pairs["--user-directory"]).is_dir()  # ComfyUI refuses a missing user directory
+
+
+def test_each_comfyui_process_gets_its_own_database_off_the_volume(tmp_path: Path) -> None:
+    # ComfyUI locks its database for as long as it runs: two pods on one volume need two files
+    volume, local = Workspace(tmp_path / "volume"), tmp_path / "local"
+    first = model_paths.database_path(volume, local, 8188)
+    assert first.parent == local and first.suffix == ".db"
+    assert model_paths.database_path(volume, local, 8188) == first  # a restart finds its database again
+    assert model_paths.database_path(volume, local, 8189) != first
+    assert model_paths.database_path(Workspace(tmp_path / "other"), local, 8188) != first
+    default = model_paths.database_path(volume, None, 8188)
+    assert default.is_relative_to(Path.home()) and not default.is_relative_to(volume.root)
 
 
 def test_custom_nodes_on_the_volume(workspace_dir: Path) -> None:

@@ -20,7 +20,7 @@ from .. import __version__, humanize, model_paths
 from ..catalog import Catalog, load_catalog
 from ..catalog.state import preset_state
 from ..config import Settings
-from ..errors import LaunchpadError
+from ..errors import InvalidSetting, LaunchpadError
 from ..model_roots import ModelRoots
 from ..workspace import Workspace, default_root, doctor
 from .install import add_parsers as add_install_parsers
@@ -134,7 +134,17 @@ def cmd_paths(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_comfy_args(args: argparse.Namespace, settings: Settings) -> int:
-    flags = model_paths.comfy_args(Workspace(settings.workspace))
+    workspace = Workspace(settings.workspace)
+    port = args.port or settings.comfyui_port
+    database = model_paths.database_path(workspace, settings.comfyui_database_dir, port)
+    try:
+        database.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InvalidSetting(
+            f"cannot create {database.parent} for ComfyUI's database ({exc.strerror}): "
+            "set COMFYUI_DATABASE_DIR to a writable directory on local disk"
+        ) from None
+    flags = model_paths.comfy_args(workspace, database)
     if args.json:
         _emit_json(flags)
     elif args.lines:
@@ -210,6 +220,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     comfy = sub.add_parser("comfy-args", parents=[common], help="print the ComfyUI flags that use the workspace")
     comfy.add_argument("--lines", action="store_true", help="one flag or value per line (for mapfile)")
+    comfy.add_argument(
+        "--port", type=int, help="the port ComfyUI will listen on (default $COMFYUI_PORT or 8188): names its database"
+    )
 
     sub.add_parser("doctor", parents=[common], help="check the workspace volume: mounted, writable, free space")
 

@@ -11,6 +11,7 @@ private directory holding
                           real custom_nodes/ of the ComfyUI install is never touched
     comfyui.log           ComfyUI's stdout and stderr together
     cwd/                  ComfyUI's working directory, so stray files land here
+    local/                COMFYUI_DATABASE_DIR: ComfyUI's database, off the workspace as on a pod
 
 The steps are separate so a test can change files between them: :func:`prepare` builds the
 directory, then :func:`start` runs a server (returns :class:`ComfyUI`) or :func:`run_once`
@@ -20,6 +21,7 @@ pytest fixtures; ``README.md`` beside this file shows both ways.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -71,6 +73,10 @@ class ComfyUIInstall:
         python = Path(env.get("COMFYUI_PYTHON") or root.parent / "venv" / "bin" / "python").expanduser()
         return cls(root, python.absolute())
 
+    def supports(self, flag: str) -> bool:
+        """Whether this ComfyUI has the command-line flag (newer ones refuse flags they do not know)."""
+        return f'"{flag}"' in (self.root / "comfy" / "cli_args.py").read_text(encoding="utf-8")
+
     def problems(self) -> list[str]:
         """Why this install cannot run; empty when it looks usable."""
         found = []
@@ -105,8 +111,10 @@ class Setup:
     custom_nodes: Path  # the custom-node root ComfyUI scans (holds only our symlink)
     pack_dir: Path  # custom_nodes/ComfyUI-Launchpad: the path ComfyUI reports for us
     custom_nodes_yaml: Path
-    comfy_args: list[str]  # exactly what `launchpad comfy-args --json` printed
+    comfy_args: list[str]  # exactly what `launchpad comfy-args --port <port> --json` printed
     options: LaunchOptions
+    cli: CliArgv
+    port: int  # where ComfyUI will listen (comfy-args names the database after it)
 
     @property
     def log_path(self) -> Path:
@@ -117,9 +125,9 @@ class Setup:
         return self.run_dir / "cwd"
 
 
-def run_cli(cli: CliArgv, *args: str) -> str:
+def run_cli(cli: CliArgv, *args: str, env: Mapping[str, str] | None = None) -> str:
     """Run our CLI; its stdout. A failure raises with its stderr so the test says why."""
-    done = subprocess.run(cli(*args), capture_output=True, text=True, timeout=120)
+    done = subprocess.run(cli(*args), capture_output=True, text=True, timeout=120, env=env)
     if done.returncode != 0:
         raise AssertionError(f"`launchpad {' '.join(args)}` exited {done.returncode}:\n{done.stderr}{done.stdout}")
     return done.stdout
@@ -133,7 +141,8 @@ def prepare(run_dir: Path, cli: CliArgv, options: LaunchOptions | None = None) -
     if options.prepare is not None:
         options.prepare(workspace)
     run_cli(cli, "paths", "--workspace", str(workspace), *options.paths_args)
-    comfy_args = json.loads(run_cli(cli, "comfy-args", "--workspace", str(workspace), "--json"))
+    port = free_port()
+    comfy_args = generated_args(cli, workspace, port)
 
     custom_nodes = run_dir / "custom_nodes"
     custom_nodes.mkdir()
@@ -144,7 +153,23 @@ def prepare(run_dir: Path, cli: CliArgv, options: LaunchOptions | None = None) -
         yaml.safe_dump({"launchpad_under_test": {"custom_nodes": str(custom_nodes)}}), encoding="utf-8"
     )
     (run_dir / "cwd").mkdir()
-    return Setup(run_dir, workspace, custom_nodes, pack_dir, custom_nodes_yaml, comfy_args, options)
+    return Setup(run_dir, workspace, custom_nodes, pack_dir, custom_nodes_yaml, comfy_args, options, cli, port)
+
+
+def same_workspace(setup: Setup, run_dir: Path) -> Setup:
+    """A second ComfyUI process on ``setup``'s workspace (as a second pod on one volume): its own
+    port, flags, log and working directory in ``run_dir``."""
+    (run_dir / "cwd").mkdir(parents=True)
+    port = free_port()
+    return dataclasses.replace(
+        setup, run_dir=run_dir, port=port, comfy_args=generated_args(setup.cli, setup.workspace, port)
+    )
+
+
+def generated_args(cli: CliArgv, workspace: Path, port: int) -> list[str]:
+    """`launchpad comfy-args` for a ComfyUI on ``port``, its database beside the workspace's run directory."""
+    env = {**os.environ, "COMFYUI_DATABASE_DIR": str(workspace.parent / "local")}
+    return json.loads(run_cli(cli, "comfy-args", "--workspace", str(workspace), "--port", str(port), "--json", env=env))
 
 
 def environment(setup: Setup, base: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -394,12 +419,14 @@ def _wait_ready(server: ComfyUI, timeout: float) -> None:
 
 
 def start(install: ComfyUIInstall, setup: Setup, attempts: int = 3) -> ComfyUI:
-    """Start ComfyUI on a free 127.0.0.1 port and wait until it answers GET /system_stats."""
+    """Start ComfyUI on the setup's 127.0.0.1 port and wait until it answers GET /system_stats."""
     env = environment(setup)
     for attempt in range(1, attempts + 1):
-        port = free_port()
-        argv = command(install, setup, "--listen", "127.0.0.1", "--port", str(port))
-        server = ComfyUI(setup, _popen(argv, setup, env), port, argv)
+        if attempt > 1:  # the port was taken: another one, and the flags that go with it
+            port = free_port()
+            setup = dataclasses.replace(setup, port=port, comfy_args=generated_args(setup.cli, setup.workspace, port))
+        argv = command(install, setup, "--listen", "127.0.0.1", "--port", str(setup.port))
+        server = ComfyUI(setup, _popen(argv, setup, env), setup.port, argv)
         try:
             _wait_ready(server, setup.options.start_timeout)
             return server
