@@ -69,7 +69,7 @@ def _lock_down() -> None:
     async def launchpad_locked(request, handler):  # type: ignore[no-untyped-def]
         return web.json_response({"error": {"code": "auth_unavailable", "message": message}}, status=503)
 
-    app.middlewares.append(launchpad_locked)
+    app.middlewares.insert(0, launchpad_locked)  # before every other middleware, like the login
     log.error(message)
 
 

@@ -61,7 +61,7 @@ GATE = web.AppKey("launchpad_gate", Gate)
 
 
 def install_gate(app: web.Application, settings: Settings, state_dir: Path | None) -> Gate:
-    """Put the gate on ``app`` (before it starts); with ENABLE_AUTH, append its middleware.
+    """Put the gate on ``app`` (before it starts); with ENABLE_AUTH, its middleware goes first.
 
     The app is ComfyUI's PromptServer.app or the standalone app. ``state_dir`` keeps a
     generated session key; it is only touched when auth is on.
@@ -74,7 +74,9 @@ def install_gate(app: web.Application, settings: Settings, state_dir: Path | Non
     gate = Gate(auth, settings.allowed_origins)
     app[GATE] = gate
     if auth is not None:
-        app.middlewares.append(auth_middleware(auth, gate.allowed_origins))
+        # outermost: a request is refused before anything else runs, and the middlewares after
+        # ours (ComfyUI-Manager looks its security policy up by handler) get the real handler
+        app.middlewares.insert(0, auth_middleware(auth, gate.allowed_origins))
     return gate
 
 

@@ -241,9 +241,16 @@ async def _trivial(request: web.Request) -> web.Response:
 
 
 async def comfy_like_app(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, aiohttp_client: Any, env: dict[str, str]
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    aiohttp_client: Any,
+    env: dict[str, str],
+    middlewares: tuple[Any, ...] = (),
 ) -> SimpleNamespace:
-    """ComfyUI's route table with trivial handlers, our package imported the ComfyUI way."""
+    """ComfyUI's route table with trivial handlers, our package imported the ComfyUI way.
+
+    ``middlewares`` are on ComfyUI's app before our package loads, as ComfyUI-Manager's is.
+    """
     base = tmp_path / "ComfyUI"
     web_root = base / "web"
     web_root.mkdir(parents=True)
@@ -260,6 +267,7 @@ async def comfy_like_app(
         monkeypatch.setenv(key, value)
 
     server = StandInPromptServer()
+    server.app.middlewares.extend(middlewares)
     for method, path in COMFY_ROUTES:  # core routes exist before custom nodes are imported
         server.routes.route(method, path)(_trivial)
     install(monkeypatch, server, folder_paths_module(base))

@@ -110,6 +110,29 @@ async def test_comfyui_graph_page_redirects_to_login_and_back(comfy: SimpleNames
     assert graph.status == 200 and "<title>ComfyUI</title>" in await graph.text()
 
 
+async def test_middlewares_already_on_comfyuis_app_see_the_real_handler_after_the_login(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, aiohttp_client: Any
+) -> None:
+    # ComfyUI-Manager's middleware (on the app before custom nodes load) looks its security
+    # policy up by the handler it is given: ours must not hand it a wrapper
+    seen: list[Any] = []
+
+    @web.middleware
+    async def manager_like(request: web.Request, handler: Any) -> web.StreamResponse:
+        seen.append(handler)
+        return await handler(request)
+
+    comfy = await comfy_like_app(tmp_path, monkeypatch, aiohttp_client, AUTH_ENV, middlewares=(manager_like,))
+    assert comfy.app.middlewares[-1] is manager_like
+    seen.clear()  # the set-up's own requests
+    assert (await comfy.client.post("/prompt", json={})).status == 401
+    assert seen == []  # refused before any other middleware ran
+    answer = await comfy.client.post("/prompt", json={}, headers={"Authorization": f"Bearer {TOKEN}"})
+    assert answer.status == 200
+    route = next(r for r in comfy.app.router.routes() if r.method == "POST" and r.resource.canonical == "/prompt")
+    assert seen == [route.handler]
+
+
 async def test_comfyui_without_auth_adds_no_middleware(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, aiohttp_client: Any
 ) -> None:
