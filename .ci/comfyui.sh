@@ -33,7 +33,10 @@ uv pip install -q --python "$python" --no-index --find-links "$wheels" \
   "torch==$TORCH_VERSION" "torchvision==$TORCHVISION_VERSION" "torchaudio==$TORCH_VERSION"
 # requests: ComfyUI 0.3.64 imports it without listing it (ComfyUI-Manager usually brings it);
 # our own requirements: ComfyUI-Manager would install them for a user
-uv pip install -q --python "$python" -r "$dest/ComfyUI/requirements.txt" requests \
+# ComfyUI-Manager as the pip package where this ComfyUI names one (0.33 and on, --enable-manager)
+manager=()
+[ -f "$dest/ComfyUI/manager_requirements.txt" ] && manager=(-r "$dest/ComfyUI/manager_requirements.txt")
+uv pip install -q --python "$python" -r "$dest/ComfyUI/requirements.txt" requests "${manager[@]}" \
   -r "$repo/requirements.txt"
 uv pip check -q --python "$python" >/dev/null
 "$python" -c 'import torch, torchvision, torchaudio'
