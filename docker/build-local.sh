@@ -13,7 +13,8 @@
 # root. Environment:
 #   WHEELS_DIR         a directory of torch/torchvision/torchaudio wheels and their dependencies
 #                      (pip download, cp311 manylinux x86_64): served to the build on a loopback
-#                      port and used instead of PyPI, so CI does not download them twice
+#                      port (WHEELS_PORT, default 38517) and used instead of PyPI, so CI does not
+#                      download them twice
 #   COMFYUI_TARBALL    default ../shared/comfyui/ComfyUI-0.33.0.tar.gz (relative to the repository)
 #   IMAGE_TAG          default comfyui-launchpad:<variant>-local
 #   LOCAL_BASE_IMAGE   default local/debian:bookworm; made when missing (REBUILD_BASE=1: always)
@@ -151,7 +152,12 @@ cp "$COMFYUI_TARBALL" "$ROOT/docker/.local/ComfyUI.tar.gz"
 
 find_links=""
 if [ -n "$WHEELS_DIR" ]; then
-  port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  # a fixed port keeps the build argument, and so the cached torch layer, the same between builds
+  port=${WHEELS_PORT:-38517}
+  if ! python3 -c "import socket, sys; s = socket.socket(); s.bind(('127.0.0.1', int(sys.argv[1])))" "$port" 2>/dev/null; then
+    say "port $port is taken: serving the wheels on another port (the torch layer is rebuilt)"
+    port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  fi
   python3 -m http.server --bind 127.0.0.1 --directory "$WHEELS_DIR" "$port" >/dev/null 2>&1 &
   SERVER_PID=$!
   for _ in $(seq 1 50); do
