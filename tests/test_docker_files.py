@@ -463,8 +463,9 @@ def test_git_pin_checks_out_exactly_the_pinned_commit(tmp_path: Path) -> None:
     assert f"expected {second}" in result.stderr
 
 
-def wheel(directory: Path, name: str, version: str = "1.0") -> Path:
-    """A minimal pure-Python wheel, made by hand so installing it needs no network."""
+def wheel(directory: Path, name: str, version: str = "1.0", init: str | None = None) -> Path:
+    """A minimal pure-Python wheel, made by hand so installing it needs no network. ``init`` is
+    its ``__init__.py`` (default: ``VERSION = <version>``)."""
     import base64
     import hashlib
     import zipfile
@@ -472,7 +473,7 @@ def wheel(directory: Path, name: str, version: str = "1.0") -> Path:
     path = directory / f"{name}-{version}-py3-none-any.whl"
     dist = f"{name}-{version}.dist-info"
     files = {
-        f"{name}/__init__.py": f"VERSION = {version!r}\n",
+        f"{name}/__init__.py": init if init is not None else f"VERSION = {version!r}\n",
         f"{dist}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
         f"{dist}/WHEEL": "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
     }
@@ -553,3 +554,35 @@ def test_logtee_copies_and_rotates(tmp_path: Path) -> None:
     assert log.read_text() == "line 020 of the output\nline 021 of the output\n"
     assert "previous run" not in "".join(p.read_text() for p in kept)  # rotated out, only 2 kept
     assert all(p.stat().st_size <= 120 for p in kept)
+
+
+def torch_like(wheels: Path, name: str, version: str, extra: str = "") -> Path:
+    """Stands for torch/torchvision/torchaudio in a venv: the versions verify-venv.sh reads."""
+    return wheel(wheels, name, version.split("+")[0], init=f"__version__ = {version!r}\n{extra}")
+
+
+def test_verify_venv_fails_the_build_on_a_torch_that_does_not_fit(tmp_path: Path) -> None:
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    cuda = "class version:\n    cuda = '12.8'\n"
+    good = [torch_like(wheels, "torch", "2.9.1+cu128", cuda), torch_like(wheels, "torchvision", "0.24.1+cu128"),
+            torch_like(wheels, "torchaudio", "2.9.1+cu128")]
+    venv = make_venv(tmp_path / "venv")
+    python = str(venv / "bin" / "python")
+    env = {**os.environ, "UV_BIN": uv_bin(), "UV_OFFLINE": "1"}
+    subprocess.run([uv_bin(), "pip", "install", "-q", "--python", python, *map(str, good)], check=True, env=env)
+    verify = str(SCRIPTS / "verify-venv.sh")
+
+    result = run(verify, python, "2.9.1", "0.24.1", "2.9.1", "12.8", env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "verify-venv: torch 2.9.1, torchvision 0.24.1, torchaudio 2.9.1, cuda 12.8" in result.stdout
+
+    result = run(verify, python, "2.9.1", "0.24.1", "2.9.1", "13.0", env=env)
+    assert result.returncode != 0 and "cuda is 12.8, expected 13.0" in result.stderr
+
+    # what happened once: a torchaudio for another torch/CUDA, which fails at import
+    failing_import = "raise OSError('libcudart.so.13: cannot open shared object file')\n"
+    broken = torch_like(wheels, "torchaudio", "2.11.0", failing_import)
+    subprocess.run([uv_bin(), "pip", "install", "-q", "--python", python, str(broken)], check=True, env=env)
+    result = run(verify, python, "2.9.1", "0.24.1", "2.9.1", "12.8", env=env)
+    assert result.returncode != 0 and "libcudart.so.13" in result.stderr
