@@ -326,16 +326,15 @@ def test_a_pod_on_a_volume_first_start_stop_restart_and_a_new_container(run, hub
     held.rate = None  # the transfer in flight speeds up
     wait_for(lambda: (checkpoints / "tiny.safetensors").exists(), 60, "tiny.safetensors")
     assert (checkpoints / "tiny.safetensors").read_bytes() == tiny
-    wait_for(lambda: (checkpoints / "big.safetensors.part").exists(), 60, "big.safetensors.part")
-    assert not (checkpoints / "big.safetensors").exists()
+    wait_for(lambda: hub.bytes_sent(big_blob) >= 100_000, 60, "the big download to be under way")
+    assert (checkpoints / "big.safetensors.part").exists() and not (checkpoints / "big.safetensors").exists()
 
     # docker stop while the big one downloads: a clean exit, the partial file kept
     took = pod.stop()
     print(f"docker stop: {took:.1f} s (limit {STOP_TIMEOUT} s)")
     assert took < STOP_TIMEOUT - 2
     assert "stopped cleanly" in pod.logs()
-    partial = (checkpoints / "big.safetensors.part").stat().st_size
-    assert partial > 0 and not (checkpoints / "big.safetensors").exists()
+    assert (checkpoints / "big.safetensors.part").exists() and not (checkpoints / "big.safetensors").exists()
     received = hub.bytes_sent(big_blob)
 
     # 2. the same container started again -----------------------------------------------------------
@@ -352,7 +351,8 @@ def test_a_pod_on_a_volume_first_start_stop_restart_and_a_new_container(run, hub
     assert hub.requests_for(tiny_blob) == [], "a finished file was downloaded again"
     resumed = hub.bytes_sent(big_blob)
     print(f"restart: big.safetensors resumed from {received} bytes already received, {resumed} more fetched")
-    assert resumed < len(big), "the partial file was not resumed"
+    # what arrived before the stop is not fetched again (less what was still in flight, unwritten)
+    assert resumed <= len(big) - received + 64 * 1024, "the partial file was not resumed"
     pod.stop()
 
     # 3. a new container (a new pod) on the same volume -------------------------------------------------
