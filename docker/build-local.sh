@@ -65,14 +65,14 @@ case $VARIANT in
   *) die "unknown variant '$VARIANT' (minimal, standard, full)" ;;
 esac
 [ -x "$DOCKER" ] || die "$DOCKER is missing: apt-get install -y docker.io (Debian's client has BuildKit built in)"
-if ! info=$("$DOCKER" info --format '{{.DockerRootDir}}' 2>&1); then
+if ! info=$("$DOCKER" version --format '{{.Server.Version}}' 2>&1); then
   die "no Docker engine is reachable (${info##*$'\n'}).
   Start one:   docker/engine.sh start /var/tmp/lp-docker-data
   then:        export DOCKER_HOST=unix:///run/launchpad-engine/docker.sock   (as it prints)
   and stop it when done: docker/engine.sh stop && rm -rf /var/tmp/lp-docker-data"
 fi
-data_root=$info
-if [ -d "$data_root" ]; then
+data_root=$("$DOCKER" info --format '{{.DockerRootDir}}' 2>/dev/null || true)
+if [ -n "$data_root" ] && [ -d "$data_root" ]; then
   free_gb=$(($(df -Pk "$data_root" | awk 'NR == 2 { print $4 }') / 1024 / 1024))
   if [ "$free_gb" -lt "$MIN_FREE_GB" ]; then
     die "only ${free_gb} GB free under the engine's data root $data_root; the build needs about ${MIN_FREE_GB} GB while it runs (image ~9 GB, build cache ~25 GB). Free space or start the engine on a bigger disk (MIN_FREE_GB to override)"

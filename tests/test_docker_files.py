@@ -312,9 +312,9 @@ def test_build_local_passes_only_declared_arguments_for_an_offline_build() -> No
 
 
 def fake_docker(tmp_path: Path, info: str) -> Path:
-    """A docker client that answers `info` with INFO (a shell snippet); no engine behind it."""
+    """A docker client whose `version` runs INFO (a shell snippet); no engine behind it."""
     path = tmp_path / "docker"
-    path.write_text(f"#!/bin/sh\ncase $1 in info) {info} ;; *) exit 1 ;; esac\n")
+    path.write_text(f"#!/bin/sh\ncase $1 in version) {info} ;; info) echo {tmp_path} ;; *) exit 1 ;; esac\n")
     path.chmod(0o755)
     return path
 
@@ -332,7 +332,7 @@ def test_build_local_says_what_is_missing_before_building(tmp_path: Path) -> Non
     assert "no Docker engine is reachable (Cannot connect to the Docker daemon)" in result.stderr
     assert "docker/engine.sh start" in result.stderr
 
-    env["DOCKER"] = str(fake_docker(tmp_path, f"echo {tmp_path}"))
+    env["DOCKER"] = str(fake_docker(tmp_path, "echo 20.10.24"))
     result = run("bash", script, env={**env, "MIN_FREE_GB": "1000000"})
     assert result.returncode == 1 and "the build needs about 1000000 GB" in result.stderr
 

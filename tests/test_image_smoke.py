@@ -71,11 +71,12 @@ def engine() -> None:
     if not shutil.which(docker_client()):
         problem = "no docker client (apt-get install -y docker.io)"
     else:
-        info = subprocess.run([docker_client(), "info", "--format", "{{.ServerVersion}}"],
-                              capture_output=True, text=True, timeout=30)
-        if info.returncode != 0:
+        version = subprocess.run([docker_client(), "version", "--format", "{{.Server.Version}}"],
+                                 capture_output=True, text=True, timeout=30)
+        if version.returncode != 0:
+            said = version.stderr.strip().splitlines()[-1:] or ["no answer"]
             problem = ("no Docker engine is reachable: start one with `docker/engine.sh start /var/tmp/lp-docker-data` "
-                       f"and export the DOCKER_HOST it prints ({info.stderr.strip()})")
+                       f"and export the DOCKER_HOST it prints ({said[0]})")
     if problem:
         if required("docker"):
             pytest.fail(f"LAUNCHPAD_REQUIRE names docker, but {problem}")
