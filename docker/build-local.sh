@@ -75,7 +75,7 @@ data_root=$("$DOCKER" info --format '{{.DockerRootDir}}' 2>/dev/null || true)
 if [ -n "$data_root" ] && [ -d "$data_root" ]; then
   free_gb=$(($(df -Pk "$data_root" | awk 'NR == 2 { print $4 }') / 1024 / 1024))
   if [ "$free_gb" -lt "$MIN_FREE_GB" ]; then
-    die "only ${free_gb} GB free under the engine's data root $data_root; the build needs about ${MIN_FREE_GB} GB while it runs (image ~9 GB, build cache ~25 GB). Free space or start the engine on a bigger disk (MIN_FREE_GB to override)"
+    die "only ${free_gb} GB free under the engine's data root $data_root; the build needs about ${MIN_FREE_GB} GB while it runs (the minimal image is 9.3 GB, its build cache another 18 GB). Free space or start the engine on a bigger disk (MIN_FREE_GB to override)"
   fi
 else
   say "the engine's data root $data_root is not visible here (a remote engine?): disk space not checked"
