@@ -63,6 +63,10 @@ case ${1:-} in
       fi
     fi
     rm -f "$PIDFILE"
+    # dockerd leaves its default network namespace mounted under the exec root
+    awk -v root="$STATE/exec/" 'index($5, root) == 1 { print $5 }' /proc/self/mountinfo | sort -r \
+      | while read -r mount; do umount "$mount" || umount -l "$mount"; done
+    rm -rf "$STATE/exec"
     echo "engine.sh: dockerd (pid $pid) stopped"
     ;;
   *)
