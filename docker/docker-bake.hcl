@@ -10,6 +10,8 @@
 //   <variant>-cuda<X.Y>-<VERSION>  one build (VERSION: a release or the commit)
 // and on the default CUDA (12.8) also <variant> and, for standard, latest.
 // CUDA 13.0 needs an NVIDIA driver 580 or newer on the host; 12.8 is the default.
+// These are the release builds from the real sources (CUDA images, ComfyUI from git, the PyTorch
+// index, the custom-node bundles); docker/build-local.sh builds offline with other arguments.
 
 variable "REGISTRY" {
   default = "ghcr.io/comfyui-launchpad"
@@ -35,16 +37,28 @@ variable "PYTHON_VERSION" {
   default = "3.12"
 }
 
+// torch, torchvision and torchaudio move together (a mismatched torchaudio fails at import);
+// ComfyUI 0.33.0 supports torch 2.7 and newer.
 variable "TORCH_VERSION" {
   default = "2.9.1"
 }
 
+variable "TORCHVISION_VERSION" {
+  default = "0.24.1"
+}
+
+variable "TORCHAUDIO_VERSION" {
+  default = "2.9.1"
+}
+
+// ComfyUI 0.33.0 (2026-08-20), the commit CI tests; the build fetches the commit and checks
+// that its comfyui_version.py says 0.33.0.
 variable "COMFYUI_VERSION" {
-  default = "v0.3.64"
+  default = "v0.33.0"
 }
 
 variable "COMFYUI_COMMIT" {
-  default = "a125cd84b054a57729b5eecab930ca9408719832"
+  default = "de6b062fb5ed1c9b471a3ebcd614705d93d67560"
 }
 
 group "default" {
@@ -68,13 +82,15 @@ target "_common" {
   dockerfile = "docker/Dockerfile"
   platforms  = ["linux/amd64"]
   args = {
-    PYTHON_VERSION  = "${PYTHON_VERSION}"
-    TORCH_VERSION   = "${TORCH_VERSION}"
-    COMFYUI_VERSION = "${COMFYUI_VERSION}"
-    COMFYUI_COMMIT  = "${COMFYUI_COMMIT}"
-    IMAGE_VERSION   = "${VERSION}"
-    GIT_SHA         = "${GIT_SHA}"
-    BUILD_DATE      = "${BUILD_DATE}"
+    PYTHON_VERSION      = "${PYTHON_VERSION}"
+    TORCH_VERSION       = "${TORCH_VERSION}"
+    TORCHVISION_VERSION = "${TORCHVISION_VERSION}"
+    TORCHAUDIO_VERSION  = "${TORCHAUDIO_VERSION}"
+    COMFYUI_VERSION     = "${COMFYUI_VERSION}"
+    COMFYUI_COMMIT      = "${COMFYUI_COMMIT}"
+    IMAGE_VERSION       = "${VERSION}"
+    GIT_SHA             = "${GIT_SHA}"
+    BUILD_DATE          = "${BUILD_DATE}"
   }
 }
 

@@ -21,6 +21,10 @@ ROOT = Path(__file__).resolve().parents[1]
 DOCKER = ROOT / "docker"
 SCRIPTS = DOCKER / "scripts"
 VARIANTS = ["minimal", "standard", "full", "dev"]
+# ComfyUI 0.33.0, the commit CI tests (../shared/comfyui/README.md), and the torch it runs on
+COMFYUI_VERSION = "v0.33.0"
+COMFYUI_COMMIT = "de6b062fb5ed1c9b471a3ebcd614705d93d67560"
+TORCH_PINS = ("2.9.1", "0.24.1", "2.9.1")
 CUDA = {"128": ("12.8", "12.8.1", "cu128"), "130": ("13.0", "13.0.1", "cu130")}
 
 
@@ -55,7 +59,8 @@ def shell_scripts() -> list[Path]:
 
 def test_every_shell_script_is_shellcheck_clean() -> None:
     scripts = shell_scripts()
-    assert {"start.sh", "healthcheck.sh", "git-pin.sh", "install-custom-nodes.sh"} <= {p.name for p in scripts}
+    assert {"start.sh", "healthcheck.sh", "git-pin.sh", "install-custom-nodes.sh", "verify-venv.sh",
+            "build-local.sh", "engine.sh"} <= {p.name for p in scripts}
     result = run(tool("shellcheck"), "--severity=style", "--external-sources", *map(str, scripts))
     assert result.returncode == 0, result.stdout + result.stderr
 
@@ -174,9 +179,11 @@ def test_bake_defines_every_variant_for_every_cuda_with_its_args() -> None:
             assert args["VARIANT"] == variant
             assert args["CUDA_VERSION"] == cuda_version
             assert args["TORCH_INDEX"] == index
-            assert args["COMFYUI_VERSION"] == "v0.3.64"
-            assert re.fullmatch(r"[0-9a-f]{40}", args["COMFYUI_COMMIT"])
-            assert {"PYTHON_VERSION", "TORCH_VERSION", "IMAGE_VERSION", "GIT_SHA", "BUILD_DATE"} <= set(args)
+            assert args["COMFYUI_VERSION"] == COMFYUI_VERSION
+            assert args["COMFYUI_COMMIT"] == COMFYUI_COMMIT
+            # pinned together: an unpinned torchaudio once resolved to a build for another CUDA
+            assert (args["TORCH_VERSION"], args["TORCHVISION_VERSION"], args["TORCHAUDIO_VERSION"]) == TORCH_PINS
+            assert {"PYTHON_VERSION", "IMAGE_VERSION", "GIT_SHA", "BUILD_DATE"} <= set(args)
             unknown = set(args) - args_in_dockerfile
             assert not unknown, f"bake passes {unknown} but the Dockerfile declares no such ARG"
 
@@ -238,10 +245,17 @@ def test_dockerfile_structure() -> None:
     for variant in VARIANTS:
         assert f"runtime-{variant}" in names
     assert names[-1] == "final" and stages[-1][0] == "runtime-${VARIANT}"
-    assert ("nvidia/cuda:${CUDA_VERSION}-devel-ubuntu${UBUNTU_VERSION}", "builder") in stages
-    assert any(image.startswith("nvidia/cuda:${CUDA_VERSION}-runtime-") for image, _ in stages)
+    assert ("nvidia/cuda:${CUDA_VERSION}-devel-ubuntu${UBUNTU_VERSION}", "os-build-cuda") in stages
+    assert ("nvidia/cuda:${CUDA_VERSION}-runtime-ubuntu${UBUNTU_VERSION}", "os-run-cuda") in stages
+    assert ("os-run-${BASE_SOURCE}", "runtime-base") in stages
     assert re.search(r"^ARG CUDA_VERSION=12\.8\.\d+$", text, re.MULTILINE), "CUDA 12.8 is the default"
     assert '--index-url "https://download.pytorch.org/whl/${index}"' in text
+    assert not text.startswith("# syntax="), "a syntax line needs a frontend image from a registry"
+    for name, value in (("CUDA_VERSION", "12.8.1"), ("BASE_SOURCE", "cuda"), ("UV_SOURCE", "image"),
+                        ("PYTHON_SOURCE", "uv"), ("COMFYUI_SOURCE", "git"), ("TORCH_SOURCE", "index"),
+                        ("BUNDLES", "variant"), ("COMFYUI_VERSION", COMFYUI_VERSION),
+                        ("COMFYUI_COMMIT", COMFYUI_COMMIT)):
+        assert re.search(rf"^ARG {name}={re.escape(value)}$", text, re.MULTILINE), f"release default {name}={value}"
     assert 'ENTRYPOINT ["/usr/bin/tini", "--", "/opt/launchpad/start.sh"]' in text
     assert re.search(r"^HEALTHCHECK .*--start-period=\d+m .*healthcheck\.sh", text, re.MULTILINE)
     assert "launchpad/health" in (SCRIPTS / "healthcheck.sh").read_text()
@@ -253,6 +267,96 @@ def test_dockerfile_structure() -> None:
     for var in ("UV_CACHE_DIR", "PIP_CACHE_DIR", "HF_HOME", "HF_XET_CACHE"):
         value = re.search(rf"{var}=(\S+)", text).group(1)
         assert value.startswith("/root/.cache/"), f"{var}={value}"
+
+
+def build_local_args() -> dict[str, str]:
+    text = (DOCKER / "build-local.sh").read_text()
+    return dict(re.findall(r'--build-arg ([A-Z_]+)=("?[^\s"]*"?)', text))
+
+
+def test_each_source_argument_selects_a_stage_that_exists_for_every_value() -> None:
+    """BuildKit builds only the stages the target reaches: one Dockerfile serves both builds."""
+    text = (DOCKER / "Dockerfile").read_text()
+    stages = {name for _, name in re.findall(r"^FROM (\S+) AS (\S+)", text, re.MULTILINE)}
+    selectors = {
+        "BASE_SOURCE": (["os-build-", "os-run-"], ["cuda", "local"]),
+        "UV_SOURCE": (["uv-"], ["image", "pypi"]),
+        "PYTHON_SOURCE": (["python-"], ["uv", "system"]),
+        "COMFYUI_SOURCE": (["comfyui-"], ["git", "tarball"]),
+    }
+    for arg, (prefixes, values) in selectors.items():
+        for prefix in prefixes:
+            assert re.search(rf"^FROM {prefix}\${{{arg}}} AS ", text, re.MULTILINE), f"no stage picked by {arg}"
+            for value in values:
+                assert f"{prefix}{value}" in stages, f"{arg}={value} needs a stage {prefix}{value}"
+    # only the stages of the cuda/image/uv/git values name a registry or GitHub
+    for image, name in re.findall(r"^FROM (\S+) AS (\S+)", text, re.MULTILINE):
+        if "/" in image and "${LOCAL_BASE_IMAGE}" not in image:
+            assert name in {"os-build-cuda", "os-run-cuda", "uv-image"}, f"{name} pulls {image}"
+
+
+def test_build_local_passes_only_declared_arguments_for_an_offline_build() -> None:
+    args = build_local_args()
+    unknown = set(args) - dockerfile_args()
+    assert not unknown, f"build-local.sh passes {unknown} but the Dockerfile declares no such ARG"
+    offline = {"BASE_SOURCE": "local", "UV_SOURCE": "pypi", "PYTHON_SOURCE": "system", "PYTHON_VERSION": "3.11",
+               "TORCH_SOURCE": "pypi", "COMFYUI_SOURCE": "tarball", "BUNDLES": "none"}
+    for name, value in offline.items():
+        assert args.get(name) == value, f"build-local.sh: {name}={args.get(name)}, expected {value}"
+    text = (DOCKER / "build-local.sh").read_text()
+    for pin in TORCH_PINS:
+        assert f":-{pin}}}" in text
+    assert "ComfyUI-0.33.0.tar.gz" in text
+    assert "docker/.local/" in (ROOT / ".gitignore").read_text()
+    assert "docker/.local" not in (DOCKER / "Dockerfile.dockerignore").read_text()  # the tarball is in the context
+
+
+def fake_docker(tmp_path: Path, info: str) -> Path:
+    """A docker client whose `version` runs INFO (a shell snippet); no engine behind it."""
+    path = tmp_path / "docker"
+    path.write_text(f"#!/bin/sh\ncase $1 in version) {info} ;; info) echo {tmp_path} ;; *) exit 1 ;; esac\n")
+    path.chmod(0o755)
+    return path
+
+
+def test_build_local_says_what_is_missing_before_building(tmp_path: Path) -> None:
+    script = str(DOCKER / "build-local.sh")
+    env = {**os.environ, "DOCKER": str(tmp_path / "no-docker")}
+    result = run("bash", script, env=env)
+    assert result.returncode == 1 and "apt-get install -y docker.io" in result.stderr
+    assert result.stdout == ""
+
+    env["DOCKER"] = str(fake_docker(tmp_path, "echo 'Cannot connect to the Docker daemon' >&2; exit 1"))
+    result = run("bash", script, env=env)
+    assert result.returncode == 1
+    assert "no Docker engine is reachable (Cannot connect to the Docker daemon)" in result.stderr
+    assert "docker/engine.sh start" in result.stderr
+
+    env["DOCKER"] = str(fake_docker(tmp_path, "echo 20.10.24"))
+    result = run("bash", script, env={**env, "MIN_FREE_GB": "1000000"})
+    assert result.returncode == 1 and "the build needs about 1000000 GB" in result.stderr
+
+    result = run("bash", script, env={**env, "MIN_FREE_GB": "0", "COMFYUI_TARBALL": str(tmp_path / "none.tar.gz")})
+    assert result.returncode == 1 and "none.tar.gz is missing" in result.stderr
+
+    (tmp_path / "wheels").mkdir()
+    result = run("bash", script, env={**env, "MIN_FREE_GB": "0", "COMFYUI_TARBALL": script,
+                                      "WHEELS_DIR": str(tmp_path / "wheels")})
+    assert result.returncode == 1 and "has no torch-2.9.1-cp311 wheel: pip download" in result.stderr
+
+    result = run("bash", script, "dev", env=env)
+    assert result.returncode == 1 and "code-server from GitHub" in result.stderr
+
+
+def test_engine_script_refuses_what_it_cannot_do(tmp_path: Path) -> None:
+    env = {**os.environ, "ENGINE_STATE": str(tmp_path / "state")}
+    result = run("bash", str(DOCKER / "engine.sh"), "stop", env=env)
+    assert result.returncode == 1 and "no engine started by this script" in result.stderr
+    result = run("bash", str(DOCKER / "engine.sh"), "start", env=env)
+    assert result.returncode == 1 and "usage: engine.sh start DATA_ROOT" in result.stderr
+    result = run("bash", str(DOCKER / "engine.sh"), "start", str(tmp_path / "data"),
+                 env={**env, "DOCKERD": str(tmp_path / "no-dockerd")})
+    assert result.returncode == 1 and "apt-get install -y docker.io" in result.stderr
 
 
 def test_dockerignore_keeps_the_context_small_but_complete() -> None:
@@ -359,8 +463,9 @@ def test_git_pin_checks_out_exactly_the_pinned_commit(tmp_path: Path) -> None:
     assert f"expected {second}" in result.stderr
 
 
-def wheel(directory: Path, name: str, version: str = "1.0") -> Path:
-    """A minimal pure-Python wheel, made by hand so installing it needs no network."""
+def wheel(directory: Path, name: str, version: str = "1.0", init: str | None = None) -> Path:
+    """A minimal pure-Python wheel, made by hand so installing it needs no network. ``init`` is
+    its ``__init__.py`` (default: ``VERSION = <version>``)."""
     import base64
     import hashlib
     import zipfile
@@ -368,7 +473,7 @@ def wheel(directory: Path, name: str, version: str = "1.0") -> Path:
     path = directory / f"{name}-{version}-py3-none-any.whl"
     dist = f"{name}-{version}.dist-info"
     files = {
-        f"{name}/__init__.py": f"VERSION = {version!r}\n",
+        f"{name}/__init__.py": init if init is not None else f"VERSION = {version!r}\n",
         f"{dist}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
         f"{dist}/WHEEL": "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
     }
@@ -449,3 +554,35 @@ def test_logtee_copies_and_rotates(tmp_path: Path) -> None:
     assert log.read_text() == "line 020 of the output\nline 021 of the output\n"
     assert "previous run" not in "".join(p.read_text() for p in kept)  # rotated out, only 2 kept
     assert all(p.stat().st_size <= 120 for p in kept)
+
+
+def torch_like(wheels: Path, name: str, version: str, extra: str = "") -> Path:
+    """Stands for torch/torchvision/torchaudio in a venv: the versions verify-venv.sh reads."""
+    return wheel(wheels, name, version.split("+")[0], init=f"__version__ = {version!r}\n{extra}")
+
+
+def test_verify_venv_fails_the_build_on_a_torch_that_does_not_fit(tmp_path: Path) -> None:
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    cuda = "class version:\n    cuda = '12.8'\n"
+    good = [torch_like(wheels, "torch", "2.9.1+cu128", cuda), torch_like(wheels, "torchvision", "0.24.1+cu128"),
+            torch_like(wheels, "torchaudio", "2.9.1+cu128")]
+    venv = make_venv(tmp_path / "venv")
+    python = str(venv / "bin" / "python")
+    env = {**os.environ, "UV_BIN": uv_bin(), "UV_OFFLINE": "1"}
+    subprocess.run([uv_bin(), "pip", "install", "-q", "--python", python, *map(str, good)], check=True, env=env)
+    verify = str(SCRIPTS / "verify-venv.sh")
+
+    result = run(verify, python, "2.9.1", "0.24.1", "2.9.1", "12.8", env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "verify-venv: torch 2.9.1, torchvision 0.24.1, torchaudio 2.9.1, cuda 12.8" in result.stdout
+
+    result = run(verify, python, "2.9.1", "0.24.1", "2.9.1", "13.0", env=env)
+    assert result.returncode != 0 and "cuda is 12.8, expected 13.0" in result.stderr
+
+    # what happened once: a torchaudio for another torch/CUDA, which fails at import
+    failing_import = "raise OSError('libcudart.so.13: cannot open shared object file')\n"
+    broken = torch_like(wheels, "torchaudio", "2.11.0", failing_import)
+    subprocess.run([uv_bin(), "pip", "install", "-q", "--python", python, str(broken)], check=True, env=env)
+    result = run(verify, python, "2.9.1", "0.24.1", "2.9.1", "12.8", env=env)
+    assert result.returncode != 0 and "libcudart.so.13" in result.stderr
