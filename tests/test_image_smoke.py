@@ -303,7 +303,10 @@ def test_a_pod_on_a_volume_first_start_stop_restart_and_a_new_container(run, hub
     assert "is not a mount point" not in logs and "No network volume" not in logs
     assert "phase custom-nodes: 2 with requirements, 2 installed (0 failed), 0 unchanged" in logs
     assert "IMPORT FAILED" not in logs, logs[-6000:]
-    assert (ws / "user" / "comfyui.db").is_file()  # ComfyUI 0.33's assets database, on the volume
+    # ComfyUI 0.33's assets database: on the container's disk, one per pod, never on the volume
+    assert not list(ws.rglob("*.db")), list(ws.rglob("*.db"))
+    databases = docker("exec", pod.name, "ls", "/root/.local/state/comfyui-launchpad").stdout.split()
+    assert [name for name in databases if name.endswith(f"-{pod.port}.db")], databases
 
     wait_for(lambda: json.loads(pod.state("State")).get("Health", {}).get("Status") == "healthy", 30,
              "Docker's HEALTHCHECK to say healthy")
