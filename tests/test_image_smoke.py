@@ -35,6 +35,7 @@ import aiohttp
 import pytest
 from test_docker_files import wheel
 
+from conftest import missing
 from fakehub import FakeHub, write_presets
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -47,10 +48,6 @@ pytestmark = pytest.mark.skipif(
     os.environ.get("LAUNCHPAD_IMAGE_SMOKE") != "1",
     reason="builds and runs the 9 GB RunPod image: set LAUNCHPAD_IMAGE_SMOKE=1 (and a Docker engine)",
 )
-
-
-def required(what: str) -> bool:
-    return what in {part.strip() for part in os.environ.get("LAUNCHPAD_REQUIRE", "").split(",")}
 
 
 def docker_client() -> str:
@@ -78,9 +75,7 @@ def engine() -> None:
             problem = ("no Docker engine is reachable: start one with `docker/engine.sh start /var/tmp/lp-docker-data` "
                        f"and export the DOCKER_HOST it prints ({said[0]})")
     if problem:
-        if required("docker"):
-            pytest.fail(f"LAUNCHPAD_REQUIRE names docker, but {problem}")
-        pytest.skip(problem)
+        missing("docker", problem)
 
 
 @pytest.fixture(scope="module")
