@@ -14,6 +14,8 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
+from .hosts import listed, split_host
+
 _DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
 
 
@@ -53,16 +55,10 @@ def host_names(request: web.Request) -> list[str]:
     return names
 
 
-def _split_host(value: str) -> tuple[str, int | None] | None:
-    try:
-        parts = urlsplit("//" + value)
-        return (parts.hostname or ""), parts.port
-    except ValueError:
-        return None
-
-
-def same_origin(origin: str, request: web.Request) -> bool:
-    """Whether the ``Origin`` a browser sent names the host this request was addressed to.
+def same_origin(origin: str, request: web.Request, allowed_hosts: tuple[str, ...] = ()) -> bool:
+    """Whether the ``Origin`` a browser sent names this server: a host this request was addressed
+    to (each already passed the host check, hosts.py, so none is an attacker's name), or a name
+    listed in ALLOWED_HOSTS (the pod proxy's pattern is not enough: other pods match it too).
 
     Host names must be equal; ports only when both sides state one (a proxy may drop the
     port from the Host header, and the scheme may change at the proxy), as ComfyUI's own
@@ -75,8 +71,10 @@ def same_origin(origin: str, request: web.Request) -> bool:
         return False
     if parts.scheme not in _DEFAULT_PORTS or not o_host:
         return False
+    if listed(o_host, allowed_hosts):
+        return True
     for name in host_names(request):
-        split = _split_host(name)
+        split = split_host(name)
         if split is None:
             continue
         host, port = split

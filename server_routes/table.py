@@ -19,7 +19,7 @@ from aiohttp import web
 from ..launchpad.errors import InvalidInput
 from .errors import PayloadTooLarge, Starting, UnsupportedMediaType, error_response
 from .schema import Schema, SchemaError, validate
-from .security import UNSAFE_METHODS, allowed_origins, check_origin
+from .security import UNSAFE_METHODS, check_origin, gate_of
 
 if TYPE_CHECKING:  # the service module is imported when the service is built, not with the routes
     from ..launchpad.service import LaunchpadService
@@ -155,7 +155,7 @@ def endpoint(route: Route, service_ref: ServiceRef) -> Callable[[web.Request], A
     async def handle(request: web.Request) -> web.StreamResponse:
         try:
             if route.method in UNSAFE_METHODS:  # no mutation from another site's page (CSRF)
-                check_origin(request, allowed_origins(request))
+                check_origin(request, gate_of(request))
             service = service_ref()
             if service is None and route.needs_service:
                 raise Starting("Launchpad is starting; try again in a moment")
