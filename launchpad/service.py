@@ -333,7 +333,7 @@ class LaunchpadService:
             raise InvalidInput(f"{folder!r} is not a model folder; use one of: {', '.join(model_folders.FOLDER_NAMES)}")
         await self.ready()
         model_file = ModelFile(canonical, checked.name, UrlSource(checked.url))
-        job = await self.downloads.install_file(model_file)
+        job = await self.downloads.install_file(model_file, guarded=True)  # every hop checked too
         log.info("custom download queued from %s into %s/%s", checked.host, canonical, checked.name)
         return {"job": job, "pickle": checked.pickle}
 
@@ -463,14 +463,15 @@ class LaunchpadService:
         label = group_label(name)
         result: dict[str, object] = {"jobs": [], "skipped": []}
         if todo:
-            result = await self.install_files([m.file for m in todo if m.file is not None], label)
+            files = [m.file for m in todo if m.file is not None]
+            result = await self.install_files(files, label, guarded=True)  # links from a client: every hop checked
         return {**result, "skipped": [*result["skipped"], *(m.key for m in chosen if m.state == "present")],  # type: ignore[misc]
                 "label": label, "refused": refused}
 
-    async def install_files(self, files: Sequence[ModelFile], label: str) -> dict[str, object]:
+    async def install_files(self, files: Sequence[ModelFile], label: str, guarded: bool = False) -> dict[str, object]:
         """Queue files that belong to no preset (a workflow's, a node's) as the group ``label``."""
         await self.ready()
-        return await self.downloads.install_files(files, label)
+        return await self.downloads.install_files(files, label, guarded)
 
     async def _analyze(self, workflow: object, *, sizes: bool) -> list[NeededModel]:
         catalog = await self.catalog()
@@ -479,7 +480,7 @@ class LaunchpadService:
         )
         unsized = [m.file for m in models if m.state == "missing" and m.installable and m.size is None and m.file]
         if sizes and unsized:  # templates' links carry no size: ask the sources (allowed hosts only)
-            found = await self.downloads.sizes(unsized)
+            found = await self.downloads.sizes(unsized, guarded=True)  # a workflow's links
             for model in models:
                 if model.size is None and found.get(model.key) is not None:
                     model.size = found[model.key]
