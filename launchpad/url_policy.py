@@ -114,6 +114,14 @@ def public_address(ip: IpAddress) -> bool:
     return ip.is_global and not ip.is_multicast
 
 
+# The storage an allowed service redirects its downloads to: followed after a redirect from
+# that service like the service itself (the first URL must still be in ALLOWED_URL_HOSTS).
+SERVICE_CDNS: dict[str, tuple[str, ...]] = {
+    "huggingface.co": ("hf.co",),  # cdn-lfs.hf.co, cas-bridge.xethub.hf.co
+    "civitai.com": ("r2.cloudflarestorage.com",),  # Civitai's delivery buckets
+}
+
+
 @dataclass(frozen=True)
 class HopPolicy:
     """What every hop of a client-supplied download must satisfy; raises Forbidden otherwise."""
@@ -124,7 +132,11 @@ class HopPolicy:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> HopPolicy:
-        return cls(settings.allowed_url_hosts, tuple(ipaddress.ip_network(n) for n in settings.private_url_networks))
+        hosts = list(settings.allowed_url_hosts)
+        for service, cdns in SERVICE_CDNS.items():  # where an allowed service sends its files
+            if host_allowed(service, settings.allowed_url_hosts):
+                hosts.extend(cdn for cdn in cdns if cdn not in hosts)
+        return cls(tuple(hosts), tuple(ipaddress.ip_network(n) for n in settings.private_url_networks))
 
     def check_url(self, url: str) -> None:
         """The scheme and host of one hop (the first URL or a redirect's target)."""

@@ -138,3 +138,26 @@ def test_a_guarded_job_stays_guarded_across_a_restart(tmp_path: Path) -> None:
     assert job_from_record(job_record(guarded)).guarded is True
     plain = Job(file=model_file, target=tmp_path / "m.safetensors", preset_ids=[])
     assert job_from_record(job_record(plain)).guarded is False
+
+
+def test_an_allowed_service_s_own_storage_is_followed_and_non_public_addresses_are_not() -> None:
+    from lp.launchpad.config import Settings
+    from lp.launchpad.errors import Forbidden
+    from lp.launchpad.url_policy import HopPolicy
+
+    policy = HopPolicy.from_settings(Settings())
+    for url in ("https://huggingface.co/a/b/resolve/main/m.safetensors", "https://cas-bridge.xethub.hf.co/x",
+                "https://civitai-delivery-worker-prod.abc.r2.cloudflarestorage.com/x", "https://civitai.com/api/x"):
+        policy.check_url(url)
+    for url in ("https://evil.example/x", "https://[::ffff:127.0.0.1]/x", "ftp://huggingface.co/x",
+                "http://huggingface.co/x"):
+        with pytest.raises(Forbidden):
+            policy.check_url(url)
+    for address in ("127.0.0.1", "10.0.0.1", "172.16.0.1", "192.168.0.1", "169.254.169.254", "100.64.0.1",
+                    "0.0.0.0", "::1", "fe80::1", "fd00:ec2::254", "::ffff:10.0.0.1", "224.0.0.1"):
+        with pytest.raises(Forbidden):
+            policy.check_address("h", address)
+    policy.check_address("h", "1.1.1.1")
+    only_hf = HopPolicy.from_settings(Settings(allowed_url_hosts=("huggingface.co",)))
+    with pytest.raises(Forbidden):
+        only_hf.check_url("https://x.r2.cloudflarestorage.com/x")
