@@ -7,7 +7,8 @@
   changing the password or the token list signs every existing session out.
 - Every comparison runs in constant time over digests, so neither the content nor the length
   of a secret leaks through timing, and a token list is checked in full, never short-circuited.
-- Wrong secrets are throttled per client (:class:`LoginLimiter`); nothing secret is logged.
+- Wrong secrets are throttled per client key (:class:`LoginLimiter`), but a right API token
+  always works; nothing secret is logged.
 
 This module is pure: the HTTP layer (server_routes/security.py) reads cookies and headers and
 calls it.
@@ -150,28 +151,31 @@ class Authenticator:
 
     # --- secrets ---------------------------------------------------------------------
 
-    def _check(self, given: str, candidates: tuple[str, ...], client: str, what: str) -> Verdict:
+    def _check(self, given: str, client: str, what: str, *, password: bool) -> Verdict:
+        """API tokens are long random strings: a right one always works, whatever the client key's
+        throttle says (a key may be shared by everyone behind one proxy). Guesses are throttled."""
+        if self._tokens and matches_any(given, self._tokens):
+            return Verdict(True)
         retry = self.limiter.retry_after(client)
-        if retry is not None:
+        if retry is not None:  # refused unchecked, and not counted: hammering earns no longer wait
             return Verdict(False, retry)
-        if candidates and matches_any(given, candidates):
+        if password and self._password and secret_equals(given, self._password):
             self.limiter.success(client)
             return Verdict(True)
-        lockout = self.limiter.failure(client)
-        if lockout is not None:
-            log.warning("%s from %s refused; that client is locked out for %.0f s", what, client, lockout)
-            return Verdict(False, lockout)
+        wait = self.limiter.failure(client)
+        if wait is not None:
+            log.warning("%s from %s refused; that client must wait %.0f s before its next try", what, client, wait)
+            return Verdict(False, wait)
         log.warning("%s from %s refused", what, client)
         return Verdict(False)
 
     def check_login(self, given: str, client: str) -> Verdict:
         """The login page: the password or any API token."""
-        candidates = (*((self._password,) if self._password else ()), *self._tokens)
-        return self._check(given, candidates, client, "login")
+        return self._check(given, client, "login", password=True)
 
     def check_bearer(self, given: str, client: str) -> Verdict:
         """An ``Authorization: Bearer`` token (or a WebSocket ``token`` parameter)."""
-        return self._check(given, self._tokens, client, "bearer token")
+        return self._check(given, client, "bearer token", password=False)
 
     # --- sessions --------------------------------------------------------------------
 

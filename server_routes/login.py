@@ -27,6 +27,11 @@ def _auth(request: web.Request) -> Authenticator | None:
     return gate.auth if gate is not None else None
 
 
+def _client(request: web.Request) -> str:
+    gate = gate_of(request)
+    return client_key(request, gate.trusted_proxies if gate is not None else ())
+
+
 def _view(auth: Authenticator | None, method: str | None) -> dict[str, Any]:
     """The SESSION answer: is a login required, and how (if at all) is this request logged in."""
     if auth is None:
@@ -40,7 +45,7 @@ def _method(auth: Authenticator, request: web.Request) -> str | None:
     if cookie and auth.session_valid(cookie):
         return "session"
     token = presented_token(request)
-    if token is not None and auth.check_bearer(token, client_key(request)).ok:
+    if token is not None and auth.check_bearer(token, _client(request)).ok:
         return "token"
     return None
 
@@ -63,7 +68,7 @@ async def login(service: LaunchpadService | None, call: Call) -> web.StreamRespo
         return json_response(_view(None, None))
     if auth.problem:
         raise AuthNotConfigured(auth.problem)
-    verdict = auth.check_login(call.body["password"], client_key(call.request))
+    verdict = auth.check_login(call.body["password"], _client(call.request))
     if verdict.locked:
         return refuse(LockedOut.after(verdict.retry_after), retry_after=verdict.retry_after)
     if not verdict.ok:

@@ -223,7 +223,7 @@ def auth_middleware(auth: Authenticator, gate: Gate) -> Callable:
             return await handler(request)
         token = presented_token(request)
         if token is not None:
-            verdict = auth.check_bearer(token, client_key(request))
+            verdict = auth.check_bearer(token, client_key(request, gate.trusted_proxies))
             if verdict.ok:
                 return await handler(request)
             if verdict.locked:
