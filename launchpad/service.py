@@ -520,7 +520,7 @@ class LaunchpadService:
     def health(self) -> dict[str, object]:
         state = "ready" if self.is_ready else ("failed" if self._start_error else "starting")
         return {
-            "status": "ok",
+            "status": "failed" if state == "failed" else "ok",
             "state": state,
             "version": __version__,
             "mode": self.host.mode,

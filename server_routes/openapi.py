@@ -22,7 +22,7 @@ _REASONS = {
     413: "Body too large",
     415: "Body is not JSON",
     429: "Too many failed logins from this client; see Retry-After",
-    503: "Not available now (e.g. ENABLE_AUTH on without any credential)",
+    503: "Not available now (e.g. ENABLE_AUTH on without any credential, or the service failed to start)",
     500: "Unexpected error (details in the Launchpad log)",
 }
 
@@ -57,6 +57,8 @@ def _operation(route: Route) -> dict[str, Any]:
     else:
         ok = {"description": "OK", "content": {route.content_type: {"schema": {"type": "string"}}}}
     responses: dict[str, Any] = {str(route.status): ok}
+    for status in route.same_shape:
+        responses[str(status)] = {**ok, "description": _REASONS.get(status, "Error")}
     statuses = set(route.errors) | {500}
     if route.body is not None or route.query or route.path_params:
         statuses.add(400)

@@ -30,7 +30,7 @@ EMPTY_BODY = obj({})  # POST actions whose target is in the path still send {} a
 
 HEALTH = obj(
     {
-        "status": {"type": "string", "enum": ["ok"]},
+        "status": {"type": "string", "enum": ["ok", "failed"]},
         "state": {"type": "string", "enum": ["starting", "ready", "failed"]},
         "version": STRING,
         "mode": {"type": "string", "enum": ["comfyui", "standalone"]},
@@ -38,7 +38,8 @@ HEALTH = obj(
         "uptime": NUMBER,
         "presets": INT,
         "error": {"type": ["object", "null"]},
-    }
+    },
+    required=("status", "state"),  # all an anonymous caller gets while auth is on
 )
 
 PRESET_LIST = obj(
@@ -121,7 +122,9 @@ SESSION = obj(
 
 ROUTES: list[Route] = [
     Route("GET", f"{P}/health", h.health, "Liveness, version, mode and whether the core has started", "meta",
-          response=HEALTH, needs_service=False),
+          response=HEALTH, needs_service=False, same_shape=(503,),
+          description="503 when the service failed to start. While auth is on, a caller that is not logged in "
+          "gets only `status` and `state`."),
     Route("GET", f"{P}/openapi.json", h.openapi, "This API as an OpenAPI 3.1 document", "meta",
           response=ANY_OBJECT, needs_service=False),
     # presets

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from aiohttp import web
 
+from ..launchpad.documents import DocumentError, load_json
 from ..launchpad.errors import InvalidInput
 from .errors import PayloadTooLarge, Starting, UnsupportedMediaType, error_response
 from .schema import Schema, SchemaError, validate
@@ -69,6 +70,7 @@ class Route(NamedTuple):
     needs_service: bool = True  # False: the handler also answers (with service None) before startup
     description: str = ""
     max_body: int = MAX_BODY  # bytes; a route that takes a whole workflow needs more
+    same_shape: tuple[int, ...] = ()  # other statuses answered with ``response``'s shape (health's 503)
 
     @property
     def path_params(self) -> list[str]:
@@ -139,9 +141,9 @@ async def _read_body(route: Route, request: web.Request) -> dict[str, Any]:
         data: Any = {}
     else:
         try:
-            data = json.loads(raw)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise InvalidInput(f"the body is not valid JSON: {exc}") from None
+            data = load_json(raw)
+        except DocumentError as exc:  # invalid, or nested too deep to handle safely
+            raise InvalidInput(f"the body is {exc}") from None
     try:
         validate(data, route.body, "body")
     except SchemaError as exc:
