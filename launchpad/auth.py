@@ -28,6 +28,7 @@ from pathlib import Path
 
 from .config import Settings
 from .login_limiter import LoginLimiter
+from .revocations import Revocations
 from .session_secret import SessionSecret, load_session_secret
 
 log = logging.getLogger("launchpad.auth")
@@ -94,6 +95,7 @@ class Authenticator:
         ttl: float,
         limiter: LoginLimiter | None = None,
         clock: Callable[[], float] = time.time,
+        revoked: Revocations | None = None,
     ) -> None:
         self.enabled = enabled
         self._password = password or None
@@ -103,7 +105,7 @@ class Authenticator:
         self.limiter = limiter or LoginLimiter(clock=clock)
         fingerprint = hashlib.sha256("\0".join([self._password or "", *sorted(self._tokens)]).encode()).digest()
         self._key = hmac.new(secret.key, b"launchpad session v1\0" + fingerprint, hashlib.sha256).digest()
-        self._revoked: dict[str, float] = {}  # nonce -> expiry, for logouts before expiry
+        self._revoked = revoked or Revocations(None, clock)  # sessions ended by a logout, for good
 
     def __repr__(self) -> str:
         return f"Authenticator(enabled={self.enabled}, configured={self.configured})"
@@ -121,6 +123,7 @@ class Authenticator:
             secret=secret,
             ttl=settings.session_ttl,
             clock=clock,
+            revoked=Revocations(state_dir, clock) if settings.enable_auth else None,
         )
         if auth.enabled:
             auth.log_posture(secret)
@@ -208,12 +211,13 @@ class Authenticator:
         return expires > self.clock() and nonce not in self._revoked
 
     def end_session(self, token: str) -> None:
-        """Logout: the token stops working now, not only when its cookie is gone."""
+        """Logout: the token stops working now and after a restart, not only when its cookie is gone.
+
+        Writes to the state directory: call it from a thread.
+        """
         parsed = self._parse(token)
         if parsed is None:
             return
-        now = self.clock()
-        self._revoked = {n: e for n, e in self._revoked.items() if e > now}
         expires, nonce = parsed
-        if expires > now:
-            self._revoked[nonce] = expires
+        if expires > self.clock():
+            self._revoked.add(nonce, expires)

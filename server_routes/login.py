@@ -7,6 +7,7 @@ in security.py.
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import hdrs, web
@@ -90,7 +91,7 @@ async def logout(service: LaunchpadService | None, call: Call) -> web.StreamResp
     auth = _auth(call.request)
     cookie = session_cookie(call.request)
     if auth is not None and cookie:
-        auth.end_session(cookie)
+        await asyncio.to_thread(auth.end_session, cookie)  # kept on the volume: a restart must not revive it
     response = json_response(_view(auth, None))
     set_session_cookie(response, call.request, "", 0)
     response.headers[hdrs.CACHE_CONTROL] = "no-store"

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from security_support import COOKIE, PASSWORD, TOKEN, auth_settings, login, standalone_client
+from security_support import API, COOKIE, PASSWORD, TOKEN, auth_settings, login, standalone_client
 
 # RunPod's proxy: https outside, plain http to the pod, the public host in X-Forwarded-Host
 PROXY = {
@@ -254,3 +254,19 @@ async def test_with_auth_off_login_is_a_no_op(workspace_dir: Path, tmp_path: Pat
     response = await client.post("/launchpad/login", json={"password": "anything"})
     assert response.status == 200 and (await response.json())["auth_enabled"] is False
     assert "Set-Cookie" not in response.headers
+
+
+async def test_a_logged_out_session_stays_out_after_a_restart(
+    workspace_dir: Path, tmp_path: Path, aiohttp_client: Any
+) -> None:
+    """Finding 7: the revocation lived in memory only, so a restart revived the cookie."""
+    settings = auth_settings(workspace_dir, tmp_path)
+    first = await standalone_client(aiohttp_client, settings)
+    ended, kept = await login(first), await login(first)
+    assert (await first.post("/launchpad/logout", json={}, headers={"Cookie": f"{COOKIE}={ended}"})).status == 200
+    await first.close()
+    restarted = await standalone_client(aiohttp_client, settings)  # a new process: same volume, same key
+    for token, status in ((ended, 401), (kept, 200)):
+        response = await restarted.get("/launchpad/presets", headers={"Cookie": f"{COOKIE}={token}", **API})
+        assert response.status == status, token
+    assert ended.split(".")[2] not in (workspace_dir / ".launchpad" / "revoked-sessions.json").read_text()
