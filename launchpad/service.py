@@ -26,7 +26,7 @@ from .catalog.loader import Catalog
 from .catalog.schema import ModelFile, Preset, UrlSource
 from .catalog.store import CatalogStore
 from .config import Settings
-from .errors import Conflict, InvalidInput, LaunchpadError, WorkspaceError
+from .errors import Conflict, InvalidInput, LaunchpadError, NotFound, WorkspaceError
 from .events import EventBus
 from .files import is_pickle
 from .model_library import ModelEntry, ModelLibrary
@@ -378,7 +378,7 @@ class LaunchpadService:
     ) -> dict[str, object]:
         catalog, listing = await self._view()
         if folder and folder not in listing.folders:
-            raise InvalidInput(
+            raise NotFound(
                 f"unknown model folder {folder!r}; known folders: {', '.join(listing.folders)}",
                 details={"folder": folder},
             )
@@ -451,8 +451,8 @@ class LaunchpadService:
         by_key = {model.key: model for model in models}
         if keys:
             strangers = [key for key in keys if key not in by_key]
-            if strangers:
-                raise InvalidInput(f"the workflow does not need {', '.join(strangers[:5])}",
+            if strangers:  # names a model that is not in this workflow: nothing to find
+                raise NotFound(f"the workflow does not need {', '.join(strangers[:5])}",
                                    details={"keys": strangers})
             chosen = [by_key[key] for key in dict.fromkeys(keys)]
         else:

@@ -83,8 +83,8 @@ def check_custom_url(url: str, name: str | None, settings: Settings) -> CustomUr
         raise InvalidInput("url must be an absolute https:// URL")
     if parts.username is not None or parts.password is not None:
         raise InvalidInput("url must not carry credentials; tokens come from HF_TOKEN / CIVITAI_TOKEN")
-    if parts.scheme == "http" and not _is_loopback(host):
-        raise InvalidInput("url must use https (plain http is accepted only for this machine)")
+    if parts.scheme == "http" and not _is_loopback(host):  # a policy, like the host list: 403
+        raise Forbidden("url must use https (plain http is accepted only for this machine)")
     if not host_allowed(host, settings.allowed_url_hosts):
         raise Forbidden(
             f"downloads from {host} are not allowed; add it to ALLOWED_URL_HOSTS "

@@ -124,3 +124,13 @@ async def test_health_tells_strangers_only_status_and_state(tmp_path: Path, aioh
     session = await login(client, PASSWORD)
     full = await (await client.get("/launchpad/health", headers={"Cookie": f"launchpad_session={session}"})).json()
     assert full["workspace"] == str(workspace) and full["version"]
+
+
+async def test_a_405_says_what_is_allowed(plain: Any) -> None:
+    """Finding 7 (schemathesis ST204): 405 answers carried no Allow header."""
+    cases = (("TRACE", "/launchpad/presets", "GET"), ("PUT", "/api/launchpad/presets/install", "POST"),
+             ("GET", "/launchpad/presets/install", "POST"))  # not a preset named "install"
+    for method, path, allowed in cases:
+        response = await plain.request(method, path)
+        assert response.status == 405 and response.headers["Allow"] == allowed, (method, path, response.headers)
+        assert (await response.json())["error"]["code"] == "method_not_allowed"
