@@ -225,7 +225,7 @@ def test_custom_urls_are_off_unless_switched_on() -> None:
         ("https://evil.example/m.safetensors", None, Forbidden, "ALLOWED_URL_HOSTS"),
         ("https://huggingface.co.evil.example/m.safetensors", None, Forbidden, "not allowed"),
         ("https://evilhuggingface.co/m.safetensors", None, Forbidden, "not allowed"),
-        ("http://huggingface.co/m.safetensors", None, InvalidInput, "https"),
+        ("http://huggingface.co/m.safetensors", None, Forbidden, "https"),  # a policy, like the host list
         ("ftp://huggingface.co/m.safetensors", None, InvalidInput, "https"),
         ("file:///etc/passwd", None, InvalidInput, "https"),
         ("https://user:pw@huggingface.co/m.safetensors", None, InvalidInput, "credentials"),
