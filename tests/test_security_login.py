@@ -270,3 +270,26 @@ async def test_a_logged_out_session_stays_out_after_a_restart(
         response = await restarted.get("/launchpad/presets", headers={"Cookie": f"{COOKIE}={token}", **API})
         assert response.status == status, token
     assert ended.split(".")[2] not in (workspace_dir / ".launchpad" / "revoked-sessions.json").read_text()
+
+
+@pytest.mark.parametrize(
+    ("peer", "forwarded", "trusted", "key"),
+    [
+        ("203.0.113.5", "198.51.100.1", (), "203.0.113.5"),  # an untrusted peer's header is nobody's word
+        ("127.0.0.1", "198.51.100.1", (), "127.0.0.1"),  # not even from loopback, unless listed
+        ("10.0.0.2", "198.51.100.1", ("10.0.0.0/8",), "198.51.100.1"),
+        ("10.0.0.2", "6.6.6.6, 198.51.100.1, 10.0.0.3", ("10.0.0.0/8",), "198.51.100.1"),  # two proxies deep
+        ("10.0.0.2", "10.0.0.4, 10.0.0.3", ("10.0.0.0/8",), "10.0.0.4"),
+        ("2001:db8:1:2:3:4:5:6", None, (), "2001:db8:1:2::/64"),  # one machine's /64 is one client
+        ("::ffff:198.51.100.7", None, (), "198.51.100.7"),
+    ],
+)
+def test_client_key(peer: str, forwarded: str | None, trusted: tuple[str, ...], key: str) -> None:
+    from aiohttp.test_utils import make_mocked_request
+
+    from lp.server_routes.forwarded import client_key
+
+    headers = {"X-Forwarded-For": forwarded} if forwarded else {}
+    request = make_mocked_request("POST", "/launchpad/login", headers=headers)
+    request = request.clone(remote=peer)
+    assert client_key(request, trusted) == key
