@@ -161,3 +161,26 @@ def test_an_allowed_service_s_own_storage_is_followed_and_non_public_addresses_a
     only_hf = HopPolicy.from_settings(Settings(allowed_url_hosts=("huggingface.co",)))
     with pytest.raises(Forbidden):
         only_hf.check_url("https://x.r2.cloudflarestorage.com/x")
+
+
+async def test_a_workflow_link_is_guarded_like_a_custom_url(tmp_path: Path, aiohttp_client: Any) -> None:
+    """A workflow's link to an allowed host is a client-given URL too: its address is checked."""
+    workspace = tmp_path / "workspace"
+    workspace.mkdir()
+    settings = auth_settings(workspace, tmp_path, enable_auth=False, allowed_url_hosts=("127.0.0.2",),
+                             retry_backoff=0.01)
+    client = await standalone_client(aiohttp_client, settings)
+    await settled(client)
+    workflow = {"nodes": [{"id": 1, "type": "CheckpointLoaderSimple", "mode": 0, "widgets_values": ["w.safetensors"],
+                           "properties": {"models": [{"name": "w.safetensors", "directory": "checkpoints",
+                                                      "url": "https://127.0.0.2:1/w.safetensors"}]}}], "links": []}
+    response = await client.post("/launchpad/workflow/install", json={"workflow": workflow, "name": "rebind"})
+    body = await response.json()
+    assert response.status == 202 and len(body["jobs"]) == 1, body
+    for _ in range(500):
+        job = next(j for j in (await (await client.get("/launchpad/downloads")).json())["jobs"]
+                   if j["id"] == body["jobs"][0]["id"])
+        if job["state"] == "failed":
+            break
+        await asyncio.sleep(0.01)
+    assert job["state"] == "failed" and "ALLOW_PRIVATE_URL_ADDRESSES" in job["error"]["message"], job
