@@ -41,28 +41,31 @@ def _load() -> None:
 
 
 def _auth_required() -> bool:
+    """Whether to fail closed: a login asked for, or an ENABLE_AUTH we cannot read."""
     try:
-        from .launchpad.config import Settings
+        from .launchpad.config import auth_requested
 
-        return Settings.from_env().enable_auth
+        return auth_requested()
     except Exception:
         # the configuration module itself is what failed: read the one flag that decides
-        # between failing open and failing closed directly (the only such read outside config.py)
+        # between failing open and failing closed directly (the only such read outside config.py);
+        # anything but unset or an explicit "off" counts as on
         import os
 
-        return os.environ.get("ENABLE_AUTH", "").strip().lower() in {"1", "true", "yes", "on"}
+        return os.environ.get("ENABLE_AUTH", "").strip().lower() not in {"", "0", "false", "no", "off"}
 
 
-def _lock_down() -> None:
-    """ENABLE_AUTH is on but our guard is not installed: refuse every request rather than run open."""
+def _lock_down(reason: str) -> None:
+    """A login is asked for but our guard is not installed: refuse every request rather than run open."""
     app = getattr(_prompt_server(), "app", None)
     if app is None or any(getattr(mw, "__name__", "") == "launchpad_auth" for mw in app.middlewares):
         return
     from aiohttp import web
 
     message = (
-        "ENABLE_AUTH is on but ComfyUI-Launchpad failed to load, so ComfyUI is locked rather than "
-        "served without a login. Fix the error in ComfyUI's log and restart."
+        f"ComfyUI-Launchpad could not start ({reason}), and the environment asks for a login "
+        "(ENABLE_AUTH or ACCESS_PASSWORD), so ComfyUI is locked rather than served without a login. "
+        "Fix that and restart ComfyUI."
     )
 
     @web.middleware
@@ -73,15 +76,25 @@ def _lock_down() -> None:
     log.error(message)
 
 
+def _reason(exc: Exception) -> str:
+    """What went wrong, for the lock message: our own errors say it (never a secret's value)."""
+    from .launchpad.errors import InvalidSetting
+
+    return exc.message if isinstance(exc, InvalidSetting) else "see the error above in ComfyUI's log"
+
+
 try:
     _load()
-except Exception:  # ComfyUI must keep starting whatever happens in here
-    log.exception(
-        "ComfyUI-Launchpad could not load and is disabled for this run; ComfyUI continues without it. "
-        "Please report this log at https://github.com/comfyui-launchpad/ComfyUI-Launchpad/issues"
-    )
+except Exception as failure:  # ComfyUI must keep starting whatever happens in here
+    if type(failure).__name__ == "InvalidSetting":  # the user's setting, not our bug: no traceback
+        log.error("ComfyUI-Launchpad is disabled for this run: %s", failure)
+    else:
+        log.exception(
+            "ComfyUI-Launchpad could not load and is disabled for this run; ComfyUI continues without it. "
+            "Please report this log at https://github.com/comfyui-launchpad/ComfyUI-Launchpad/issues"
+        )
     try:
         if _auth_required():
-            _lock_down()
+            _lock_down(_reason(failure))
     except Exception:
         log.exception("ComfyUI-Launchpad could not lock ComfyUI down after failing to load")

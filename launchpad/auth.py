@@ -7,7 +7,8 @@
   changing the password or the token list signs every existing session out.
 - Every comparison runs in constant time over digests, so neither the content nor the length
   of a secret leaks through timing, and a token list is checked in full, never short-circuited.
-- Wrong secrets are throttled per client (:class:`LoginLimiter`); nothing secret is logged.
+- Wrong secrets are throttled per client key (:class:`LoginLimiter`), but a right API token
+  always works; nothing secret is logged.
 
 This module is pure: the HTTP layer (server_routes/security.py) reads cookies and headers and
 calls it.
@@ -27,6 +28,7 @@ from pathlib import Path
 
 from .config import Settings
 from .login_limiter import LoginLimiter
+from .revocations import Revocations
 from .session_secret import SessionSecret, load_session_secret
 
 log = logging.getLogger("launchpad.auth")
@@ -93,6 +95,7 @@ class Authenticator:
         ttl: float,
         limiter: LoginLimiter | None = None,
         clock: Callable[[], float] = time.time,
+        revoked: Revocations | None = None,
     ) -> None:
         self.enabled = enabled
         self._password = password or None
@@ -102,7 +105,7 @@ class Authenticator:
         self.limiter = limiter or LoginLimiter(clock=clock)
         fingerprint = hashlib.sha256("\0".join([self._password or "", *sorted(self._tokens)]).encode()).digest()
         self._key = hmac.new(secret.key, b"launchpad session v1\0" + fingerprint, hashlib.sha256).digest()
-        self._revoked: dict[str, float] = {}  # nonce -> expiry, for logouts before expiry
+        self._revoked = revoked or Revocations(None, clock)  # sessions ended by a logout, for good
 
     def __repr__(self) -> str:
         return f"Authenticator(enabled={self.enabled}, configured={self.configured})"
@@ -120,6 +123,7 @@ class Authenticator:
             secret=secret,
             ttl=settings.session_ttl,
             clock=clock,
+            revoked=Revocations(state_dir, clock) if settings.enable_auth else None,
         )
         if auth.enabled:
             auth.log_posture(secret)
@@ -150,28 +154,31 @@ class Authenticator:
 
     # --- secrets ---------------------------------------------------------------------
 
-    def _check(self, given: str, candidates: tuple[str, ...], client: str, what: str) -> Verdict:
+    def _check(self, given: str, client: str, what: str, *, password: bool) -> Verdict:
+        """API tokens are long random strings: a right one always works, whatever the client key's
+        throttle says (a key may be shared by everyone behind one proxy). Guesses are throttled."""
+        if self._tokens and matches_any(given, self._tokens):
+            return Verdict(True)
         retry = self.limiter.retry_after(client)
-        if retry is not None:
+        if retry is not None:  # refused unchecked, and not counted: hammering earns no longer wait
             return Verdict(False, retry)
-        if candidates and matches_any(given, candidates):
+        if password and self._password and secret_equals(given, self._password):
             self.limiter.success(client)
             return Verdict(True)
-        lockout = self.limiter.failure(client)
-        if lockout is not None:
-            log.warning("%s from %s refused; that client is locked out for %.0f s", what, client, lockout)
-            return Verdict(False, lockout)
+        wait = self.limiter.failure(client)
+        if wait is not None:
+            log.warning("%s from %s refused; that client must wait %.0f s before its next try", what, client, wait)
+            return Verdict(False, wait)
         log.warning("%s from %s refused", what, client)
         return Verdict(False)
 
     def check_login(self, given: str, client: str) -> Verdict:
         """The login page: the password or any API token."""
-        candidates = (*((self._password,) if self._password else ()), *self._tokens)
-        return self._check(given, candidates, client, "login")
+        return self._check(given, client, "login", password=True)
 
     def check_bearer(self, given: str, client: str) -> Verdict:
         """An ``Authorization: Bearer`` token (or a WebSocket ``token`` parameter)."""
-        return self._check(given, self._tokens, client, "bearer token")
+        return self._check(given, client, "bearer token", password=False)
 
     # --- sessions --------------------------------------------------------------------
 
@@ -204,12 +211,13 @@ class Authenticator:
         return expires > self.clock() and nonce not in self._revoked
 
     def end_session(self, token: str) -> None:
-        """Logout: the token stops working now, not only when its cookie is gone."""
+        """Logout: the token stops working now and after a restart, not only when its cookie is gone.
+
+        Writes to the state directory: call it from a thread.
+        """
         parsed = self._parse(token)
         if parsed is None:
             return
-        now = self.clock()
-        self._revoked = {n: e for n, e in self._revoked.items() if e > now}
         expires, nonce = parsed
-        if expires > now:
-            self._revoked[nonce] = expires
+        if expires > self.clock():
+            self._revoked.add(nonce, expires)

@@ -101,14 +101,14 @@ class LocalDownloads:
     async def install(self, preset_ids: Any) -> Any:
         return await self.loop.run(self.manager.install, preset_ids)
 
-    async def install_file(self, model_file: Any) -> Any:
-        return await self.loop.run(self.manager.install_file, model_file)
+    async def install_file(self, model_file: Any, guarded: bool = False) -> Any:
+        return await self.loop.run(self.manager.install_file, model_file, guarded)
 
-    async def install_files(self, files: Any, label: str) -> Any:
-        return await self.loop.run(self.manager.install_files, files, label)
+    async def install_files(self, files: Any, label: str, guarded: bool = False) -> Any:
+        return await self.loop.run(self.manager.install_files, files, label, guarded)
 
-    async def sizes(self, files: Any) -> Any:
-        return await self.loop.run(self.manager.sizes, files)
+    async def sizes(self, files: Any, guarded: bool = False) -> Any:
+        return await self.loop.run(self.manager.sizes, files, guarded)
 
     async def cancel(self, job_id: str) -> Any:
         return await self.loop.run(self.manager.cancel, job_id)

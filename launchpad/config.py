@@ -6,11 +6,14 @@ with :meth:`Settings.from_env` and pass it down.
 
 from __future__ import annotations
 
+import ipaddress
+import math
 import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from .errors import InvalidSetting
 
@@ -20,9 +23,16 @@ DEFAULT_CIVITAI_ENDPOINT = "https://civitai.com"
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]?I?B?)?\s*$", re.IGNORECASE)
 _PREFIXES = "KMGT"
+_ON = frozenset({"1", "true", "yes", "on"})
+_OFF = frozenset({"0", "false", "no", "off"})
+_HOST_NAME = re.compile(r"^(?=.{1,253}$)[a-z0-9_]([a-z0-9_-]{0,62})(\.[a-z0-9_]([a-z0-9_-]{0,62}))*$")
+_ORIGIN = re.compile(r"^https?://[^/?#@\s]+$")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+DAY = 24 * 3600.0
+KIB, GIB, TB = 2**10, 2**30, 10**12
 
 
-def parse_size(text: str, name: str = "size") -> int:
+def parse_size(text: str, name: str = "size", minimum: int = 0, maximum: int = 10**15) -> int:
     """Parse ``"100GB"``, ``"20 GiB"``, ``"512M"`` or a plain byte count into bytes."""
     match = _SIZE.match(text)
     if not match:
@@ -31,41 +41,173 @@ def parse_size(text: str, name: str = "size") -> int:
     prefix = unit[:1] if unit[:1] in _PREFIXES else ""
     base = 1024 if "I" in unit else 1000
     factor = base ** (_PREFIXES.index(prefix) + 1) if prefix else 1
+    if not math.isfinite(number * factor) or not minimum <= number * factor <= maximum:
+        raise InvalidSetting(f"{name}={text!r} is out of range: use {minimum} to {maximum} bytes")
     return int(number * factor)
 
 
-def _flag(value: str | None) -> bool:
-    return (value or "").strip().lower() in {"1", "true", "yes", "on"}
-
-
-def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 1) -> int:
+def _raw(env: Mapping[str, str], name: str) -> str | None:
+    """The variable's value, or None when it is unset or blank (blank means "use the default")."""
     raw = env.get(name)
-    if raw is None or raw.strip() == "":
+    return None if raw is None or raw.strip() == "" else raw
+
+
+def _switch(env: Mapping[str, str], name: str) -> bool | None:
+    """A boolean: True, False, or None when unset; anything else is refused, never read as off."""
+    raw = _raw(env, name)
+    if raw is None:
+        return None
+    value = raw.strip().lower()
+    if value in _ON:
+        return True
+    if value in _OFF:
+        return False
+    raise InvalidSetting(
+        f"{name}={raw[:40]!r} is not understood; use 1, true, yes or on to switch it on, "
+        "0, false, no or off (or leave it unset) to switch it off"
+    )
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    return bool(_switch(env, name))
+
+
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 1, maximum: int = 1_000_000) -> int:
+    raw = _raw(env, name)
+    if raw is None:
         return default
     try:
         value = int(raw)
     except ValueError:
-        raise InvalidSetting(f"{name}={raw!r} must be a whole number") from None
-    if value < minimum:
-        raise InvalidSetting(f"{name}={value} must be at least {minimum}")
+        raise InvalidSetting(f"{name}={raw[:40]!r} must be a whole number from {minimum} to {maximum}") from None
+    if not minimum <= value <= maximum:
+        raise InvalidSetting(f"{name}={raw[:40]!r} is out of range: use a whole number from {minimum} to {maximum}")
     return value
 
 
-def _float(env: Mapping[str, str], name: str, default: float) -> float:
-    raw = env.get(name)
-    if raw is None or raw.strip() == "":
+def _seconds(env: Mapping[str, str], name: str, default: float, minimum: float, maximum: float) -> float:
+    """A duration in seconds: finite, within [minimum, maximum] (nan and inf are refused)."""
+    raw = _raw(env, name)
+    if raw is None:
         return default
     try:
         value = float(raw)
     except ValueError:
-        raise InvalidSetting(f"{name}={raw!r} must be a number") from None
-    if value <= 0:
-        raise InvalidSetting(f"{name}={value} must be greater than 0")
+        value = math.nan
+    if not math.isfinite(value) or not minimum <= value <= maximum:
+        raise InvalidSetting(f"{name}={raw[:40]!r} must be a number of seconds from {minimum:g} to {maximum:g}")
     return value
 
 
-def _list(raw: str | None) -> tuple[str, ...]:
-    return tuple(part.strip() for part in (raw or "").split(",") if part.strip())
+def _size(env: Mapping[str, str], name: str, default: int, minimum: int, maximum: int) -> int:
+    raw = _raw(env, name)
+    return default if raw is None else parse_size(raw, name, minimum, maximum)
+
+
+def _items(env: Mapping[str, str], name: str, example: str, *, secret: bool = False) -> tuple[str, ...] | None:
+    """A comma-separated list, or None when unset; an empty entry (``a,,b`` or ``,,,``) is refused."""
+    raw = _raw(env, name)
+    if raw is None:
+        return None
+    parts = tuple(part.strip() for part in raw.split(","))
+    if any(not part for part in parts):
+        shown = "" if secret else f"={raw[:80]!r}"  # a secret's value never goes into a message
+        raise InvalidSetting(
+            f"{name}{shown} has an empty entry; separate values with single commas, e.g. {example}"
+        )
+    return parts
+
+
+def _hosts(env: Mapping[str, str], name: str, example: str, *, wildcards: bool = False) -> tuple[str, ...] | None:
+    items = _items(env, name, example)
+    if items is None:
+        return None
+    hosts = []
+    for item in items:
+        host = item.lower()
+        bare = host[2:] if wildcards and host.startswith("*.") else host.lstrip(".")
+        if (wildcards and host == "*") or _HOST_NAME.match(bare.rstrip(".")) or _is_ip(bare.strip("[]")):
+            hosts.append(host)
+            continue
+        raise InvalidSetting(f"{name} entry {item[:80]!r} is not a host name; write names like {example}")
+    return tuple(hosts)
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _networks(env: Mapping[str, str], name: str, example: str) -> tuple[str, ...]:
+    """Addresses or networks (CIDR), kept as their canonical text (settings travel as JSON)."""
+    items = _items(env, name, example) or ()
+    networks = []
+    for item in items:
+        try:
+            networks.append(str(ipaddress.ip_network(item, strict=False)))
+        except ValueError:
+            raise InvalidSetting(
+                f"{name} entry {item[:80]!r} is not an address or network; write e.g. {example}"
+            ) from None
+    return tuple(networks)
+
+
+def _endpoint(env: Mapping[str, str], name: str, default: str) -> str:
+    raw = _raw(env, name)
+    if raw is None:
+        return default
+    parts = urlsplit(raw.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+        raise InvalidSetting(f"{name}={raw[:80]!r} must be an http(s) URL like {default}")
+    return raw.strip().rstrip("/")
+
+
+def _origins(env: Mapping[str, str]) -> tuple[str, ...]:
+    name = "LAUNCHPAD_ALLOWED_ORIGINS"
+    origins = tuple(o.rstrip("/").lower() for o in _items(env, name, "https://my.example.com") or ())
+    for origin in origins:
+        if origin != "*" and not _ORIGIN.match(origin):
+            raise InvalidSetting(
+                f"{name} entry {origin[:80]!r} must be an origin like https://my.example.com[:port], or *"
+            )
+    return origins
+
+
+def _log_level(env: Mapping[str, str]) -> str:
+    level = (_raw(env, "LOG_LEVEL") or "INFO").strip().upper()
+    if level not in LOG_LEVELS:
+        raise InvalidSetting(f"LOG_LEVEL={level[:40]!r} is not a log level; use one of {', '.join(LOG_LEVELS)}")
+    return level
+
+
+PASSWORD_VAR, TOKENS_VAR = "ACCESS_PASSWORD", "LAUNCHPAD_API_TOKENS"
+
+
+def _auth(env: Mapping[str, str]) -> bool:
+    """Whether the login is on. A credential without ENABLE_AUTH turns it on (a password is never
+    ignored); ENABLE_AUTH switched off explicitly while a credential is set is a contradiction we
+    refuse to guess about."""
+    switch = _switch(env, "ENABLE_AUTH")
+    credentials = [name for name in (PASSWORD_VAR, TOKENS_VAR) if _raw(env, name) is not None]
+    if switch is False and credentials:
+        raise InvalidSetting(
+            f"ENABLE_AUTH={env.get('ENABLE_AUTH', '')[:40]!r} switches the login off, but {' and '.join(credentials)} "
+            "is set. Set ENABLE_AUTH=1 to require the login, or remove the credential to run without one."
+        )
+    return bool(switch) or bool(credentials)
+
+
+def auth_requested(env: Mapping[str, str] | None = None) -> bool:
+    """Whether the environment asks for a login, for deciding to fail closed. Never raises: an
+    ENABLE_AUTH that cannot be parsed, or any set credential, counts as asked for."""
+    env = os.environ if env is None else env
+    try:
+        return _auth(env)
+    except InvalidSetting:
+        return True
 
 
 @dataclass(frozen=True)
@@ -107,49 +249,55 @@ class Settings:
     session_ttl: float = 7 * 24 * 3600.0  # LAUNCHPAD_SESSION_TTL: seconds a login lasts
     # origins (scheme://host[:port]) trusted for mutating requests besides the request's own
     allowed_origins: tuple[str, ...] = ()  # LAUNCHPAD_ALLOWED_ORIGINS
+    # host names requests may address besides loopback names, IP literals and the pod proxy's
+    # (DNS rebinding); "*" allows any
+    allowed_hosts: tuple[str, ...] = ()  # ALLOWED_HOSTS
+    # proxies (addresses or networks) whose X-Forwarded-For is believed for login throttling
+    trusted_proxies: tuple[str, ...] = ()  # TRUSTED_PROXIES
+    # networks a client-given download may connect to although they are not public
+    private_url_networks: tuple[str, ...] = ()  # ALLOW_PRIVATE_URL_ADDRESSES
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
         """Build settings from ``env`` (default: the process environment); ``overrides`` win."""
         env = os.environ if env is None else env
         hf_token = env.get("HF_TOKEN") or env.get("HUGGING_FACE_HUB_TOKEN") or None
-        max_size = env.get("MAX_DOWNLOAD_SIZE")
-        margin = env.get("DOWNLOAD_FREE_SPACE_MARGIN")
-        segment_size = env.get("DOWNLOAD_SEGMENT_SIZE")
-        segmented_from = env.get("DOWNLOAD_SEGMENTED_FROM")
-        templates = env.get("LAUNCHPAD_TEMPLATES_DIR")
-        database_dir = env.get("COMFYUI_DATABASE_DIR")
+        templates = _raw(env, "LAUNCHPAD_TEMPLATES_DIR")
+        database_dir = _raw(env, "COMFYUI_DATABASE_DIR")
+        tokens = _items(env, TOKENS_VAR, "token1,token2", secret=True) or ()
+        url_hosts = _hosts(env, "ALLOWED_URL_HOSTS", "huggingface.co,civitai.com")
         settings = cls(
             workspace=Path(env.get("WORKSPACE_ROOT") or DEFAULT_WORKSPACE),
             workspace_configured=bool(env.get("WORKSPACE_ROOT")),
-            comfyui_port=_int(env, "COMFYUI_PORT", 8188),
+            comfyui_port=_int(env, "COMFYUI_PORT", 8188, maximum=65535),
             comfyui_database_dir=Path(database_dir) if database_dir else None,
-            log_level=(env.get("LOG_LEVEL") or "INFO").upper(),
-            max_download_size=parse_size(max_size, "MAX_DOWNLOAD_SIZE") if max_size else cls.max_download_size,
-            concurrent_downloads=_int(env, "CONCURRENT_DOWNLOADS", 3),
-            segments=_int(env, "DOWNLOAD_SEGMENTS", cls.segments),
-            segment_size=parse_size(segment_size, "DOWNLOAD_SEGMENT_SIZE") if segment_size else cls.segment_size,
-            min_segmented_size=(
-                parse_size(segmented_from, "DOWNLOAD_SEGMENTED_FROM") if segmented_from else cls.min_segmented_size
-            ),
-            stall_timeout=_float(env, "DOWNLOAD_STALL_TIMEOUT", cls.stall_timeout),
-            retries=_int(env, "DOWNLOAD_RETRIES", cls.retries, minimum=0),
-            retry_backoff=_float(env, "DOWNLOAD_RETRY_BACKOFF", cls.retry_backoff),
-            free_space_margin=parse_size(margin, "DOWNLOAD_FREE_SPACE_MARGIN") if margin else cls.free_space_margin,
-            lock_ttl=_float(env, "DOWNLOAD_LOCK_TTL", cls.lock_ttl),
-            preset_download=_list(env.get("PRESET_DOWNLOAD")),
+            log_level=_log_level(env),
+            max_download_size=_size(env, "MAX_DOWNLOAD_SIZE", cls.max_download_size, 1, 10**15),
+            concurrent_downloads=_int(env, "CONCURRENT_DOWNLOADS", 3, maximum=32),
+            segments=_int(env, "DOWNLOAD_SEGMENTS", cls.segments, maximum=64),
+            segment_size=_size(env, "DOWNLOAD_SEGMENT_SIZE", cls.segment_size, 64 * KIB, 4 * GIB),
+            min_segmented_size=_size(env, "DOWNLOAD_SEGMENTED_FROM", cls.min_segmented_size, 0, 10**15),
+            stall_timeout=_seconds(env, "DOWNLOAD_STALL_TIMEOUT", cls.stall_timeout, 1, 3600),
+            retries=_int(env, "DOWNLOAD_RETRIES", cls.retries, minimum=0, maximum=100),
+            retry_backoff=_seconds(env, "DOWNLOAD_RETRY_BACKOFF", cls.retry_backoff, 0.01, 600),
+            free_space_margin=_size(env, "DOWNLOAD_FREE_SPACE_MARGIN", cls.free_space_margin, 0, 100 * TB),
+            lock_ttl=_seconds(env, "DOWNLOAD_LOCK_TTL", cls.lock_ttl, 5, DAY),
+            preset_download=_items(env, "PRESET_DOWNLOAD", "FLUX1_DEV,SDXL_BASE") or (),
             hf_token=hf_token,
             civitai_token=env.get("CIVITAI_TOKEN") or None,
-            hf_endpoint=(env.get("HF_ENDPOINT") or DEFAULT_HF_ENDPOINT).rstrip("/"),
-            civitai_endpoint=(env.get("CIVITAI_ENDPOINT") or DEFAULT_CIVITAI_ENDPOINT).rstrip("/"),
+            hf_endpoint=_endpoint(env, "HF_ENDPOINT", DEFAULT_HF_ENDPOINT),
+            civitai_endpoint=_endpoint(env, "CIVITAI_ENDPOINT", DEFAULT_CIVITAI_ENDPOINT),
             templates_dir=Path(templates) if templates else None,
-            allow_custom_urls=_flag(env.get("ALLOW_CUSTOM_URLS")),
-            allowed_url_hosts=_list(env.get("ALLOWED_URL_HOSTS")) or cls.allowed_url_hosts,
-            enable_auth=_flag(env.get("ENABLE_AUTH")),
-            access_password=env.get("ACCESS_PASSWORD") or None,
-            api_tokens=_list(env.get("LAUNCHPAD_API_TOKENS")),
+            allow_custom_urls=_flag(env, "ALLOW_CUSTOM_URLS"),
+            allowed_url_hosts=url_hosts if url_hosts is not None else cls.allowed_url_hosts,
+            enable_auth=_auth(env),
+            access_password=env.get(PASSWORD_VAR) or None,
+            api_tokens=tokens,
             session_secret=env.get("LAUNCHPAD_SESSION_SECRET") or None,
-            session_ttl=_float(env, "LAUNCHPAD_SESSION_TTL", cls.session_ttl),
-            allowed_origins=tuple(o.rstrip("/").lower() for o in _list(env.get("LAUNCHPAD_ALLOWED_ORIGINS"))),
+            session_ttl=_seconds(env, "LAUNCHPAD_SESSION_TTL", cls.session_ttl, 60, 366 * DAY),
+            allowed_origins=_origins(env),
+            allowed_hosts=_hosts(env, "ALLOWED_HOSTS", "comfy.example.com,.example.org", wildcards=True) or (),
+            trusted_proxies=_networks(env, "TRUSTED_PROXIES", "10.0.0.0/8,100.64.0.0/10"),
+            private_url_networks=_networks(env, "ALLOW_PRIVATE_URL_ADDRESSES", "192.168.1.20,10.0.0.0/8"),
         )
         return replace(settings, **overrides) if overrides else settings

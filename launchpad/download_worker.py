@@ -247,14 +247,14 @@ class DownloadWorker:
     async def install(self, preset_ids: Sequence[str]) -> dict[str, object]:
         return await self._call("install", list(preset_ids))
 
-    async def install_file(self, model_file: ModelFile) -> dict[str, object]:
-        return await self._call("install_file", model_file.to_catalog_data())
+    async def install_file(self, model_file: ModelFile, guarded: bool = False) -> dict[str, object]:
+        return await self._call("install_file", model_file.to_catalog_data(), guarded)
 
-    async def install_files(self, files: Sequence[ModelFile], label: str) -> dict[str, object]:
-        return await self._call("install_files", [f.to_catalog_data() for f in files], label)
+    async def install_files(self, files: Sequence[ModelFile], label: str, guarded: bool = False) -> dict[str, object]:
+        return await self._call("install_files", [f.to_catalog_data() for f in files], label, guarded)
 
-    async def sizes(self, files: Sequence[ModelFile]) -> dict[str, int | None]:
-        return await self._call("sizes", [f.to_catalog_data() for f in files])
+    async def sizes(self, files: Sequence[ModelFile], guarded: bool = False) -> dict[str, int | None]:
+        return await self._call("sizes", [f.to_catalog_data() for f in files], guarded)
 
     async def cancel(self, job_id: str) -> dict[str, object]:
         return await self._call("cancel", job_id)
@@ -357,7 +357,7 @@ async def child_main() -> None:
                 function = getattr(manager, name)
                 args = message.get("args", [])
                 if name == "install_file":  # a file travels as its catalog entry
-                    args = [parse_file(args[0], "file")]
+                    args = [parse_file(args[0], "file"), *args[1:]]
                 elif name in FILE_LISTS:
                     args = [[parse_file(item, "files") for item in args[0]], *args[1:]]
                 result = function(*args)

@@ -1,10 +1,15 @@
-"""Failed-login throttling per client: a few tries, then a lockout that doubles each time.
+"""Failed-login throttling per client key: a few free tries, then a short wait that grows.
 
-A client is whatever key the HTTP layer derives (its address as the proxy saw it). After
-``max_failures`` wrong secrets within ``window`` seconds the client is locked out for
-``base_lockout`` seconds; every further lockout in a row doubles, up to ``max_lockout``.
-A right secret clears the client's record. The table is bounded so a flood of addresses
-cannot grow it without limit (the least recently seen client is forgotten first).
+A key is whatever the HTTP layer derives: the client's address as the direct peer or a trusted
+proxy reports it (server_routes/forwarded.py). After ``free_failures`` wrong secrets within
+``window`` seconds, the key must wait before its next try: ``base_delay`` seconds, doubling with
+each further failure, never more than ``max_delay``. The wait is short on purpose: where many
+people share one key (behind a proxy nobody told us to trust), a guesser must never be able to
+lock everyone out for long, while still getting only about one guess a minute. Failures while
+waiting are refused without being counted, so hammering does not lengthen anyone's wait. One
+key's failures never touch another's; the HTTP layer lets valid API tokens and sessions through
+whatever the key's state (auth.py). The table is bounded: a flood of keys forgets the least
+recently seen first.
 
 The clock is injectable so tests never sleep.
 """
@@ -19,27 +24,25 @@ from dataclasses import dataclass, field
 
 @dataclass
 class _Record:
-    failures: list[float] = field(default_factory=list)
-    locked_until: float = 0.0
-    strikes: int = 0  # lockouts in a row; each doubles the next one
-    last_failure: float = 0.0
+    failures: list[float] = field(default_factory=list)  # times of recent wrong secrets
+    wait_until: float = 0.0
 
 
 class LoginLimiter:
     def __init__(
         self,
         *,
-        max_failures: int = 5,
+        free_failures: int = 5,
         window: float = 15 * 60,
-        base_lockout: float = 60,
-        max_lockout: float = 60 * 60,
+        base_delay: float = 2,
+        max_delay: float = 60,
         max_clients: int = 10_000,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.max_failures = max_failures
+        self.free_failures = free_failures
         self.window = window
-        self.base_lockout = base_lockout
-        self.max_lockout = max_lockout
+        self.base_delay = base_delay
+        self.max_delay = max_delay
         self.max_clients = max_clients
         self.clock = clock
         self._records: OrderedDict[str, _Record] = OrderedDict()
@@ -49,28 +52,24 @@ class LoginLimiter:
         record = self._records.get(client)
         if record is None:
             return None
-        remaining = record.locked_until - self.clock()
+        remaining = record.wait_until - self.clock()
         return remaining if remaining > 0 else None
 
     def failure(self, client: str) -> float | None:
-        """Record a wrong secret; returns the lockout in seconds when this one triggered it."""
+        """Record a wrong secret; returns the wait in seconds it earned, or None while still free."""
         now = self.clock()
         record = self._records.pop(client, None) or _Record()
         self._records[client] = record  # most recently seen last
         while len(self._records) > self.max_clients:
             self._records.popitem(last=False)
-        if now - record.last_failure > self.max_lockout + self.window:
-            record.strikes = 0  # a long quiet spell forgives earlier lockouts
-        record.last_failure = now
         record.failures = [t for t in record.failures if now - t < self.window]
         record.failures.append(now)
-        if len(record.failures) < self.max_failures:
+        beyond = len(record.failures) - self.free_failures
+        if beyond < 0:
             return None
-        lockout = min(self.base_lockout * 2**record.strikes, self.max_lockout)
-        record.strikes += 1
-        record.failures.clear()
-        record.locked_until = now + lockout
-        return lockout
+        delay = min(self.base_delay * 2 ** min(beyond, 32), self.max_delay)
+        record.wait_until = now + delay
+        return delay
 
     def success(self, client: str) -> None:
         self._records.pop(client, None)

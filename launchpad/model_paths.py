@@ -16,6 +16,7 @@ from pathlib import Path
 import yaml
 
 from . import model_folders
+from .documents import DocumentError, load_yaml
 from .files import atomic_write_text
 from .workspace import Workspace
 
@@ -55,9 +56,9 @@ def render(workspace: Workspace, *, custom_nodes: bool = False) -> str:
 def problems(text: str) -> list[str]:
     """What ComfyUI's loader would choke on in ``text``; empty when it loads cleanly."""
     try:
-        config = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        return [f"not valid YAML: {exc}".replace("\n", " ")]
+        config = load_yaml(text)
+    except DocumentError as exc:
+        return [str(exc).replace("\n", " ")]
     if not isinstance(config, dict):
         return ["the top level must be a mapping of section names to folder mappings"]
     found = []

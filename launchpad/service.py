@@ -26,7 +26,7 @@ from .catalog.loader import Catalog
 from .catalog.schema import ModelFile, Preset, UrlSource
 from .catalog.store import CatalogStore
 from .config import Settings
-from .errors import Conflict, InvalidInput, LaunchpadError, WorkspaceError
+from .errors import Conflict, InvalidInput, LaunchpadError, NotFound, WorkspaceError
 from .events import EventBus
 from .files import is_pickle
 from .model_library import ModelEntry, ModelLibrary
@@ -333,7 +333,7 @@ class LaunchpadService:
             raise InvalidInput(f"{folder!r} is not a model folder; use one of: {', '.join(model_folders.FOLDER_NAMES)}")
         await self.ready()
         model_file = ModelFile(canonical, checked.name, UrlSource(checked.url))
-        job = await self.downloads.install_file(model_file)
+        job = await self.downloads.install_file(model_file, guarded=True)  # every hop checked too
         log.info("custom download queued from %s into %s/%s", checked.host, canonical, checked.name)
         return {"job": job, "pickle": checked.pickle}
 
@@ -378,7 +378,7 @@ class LaunchpadService:
     ) -> dict[str, object]:
         catalog, listing = await self._view()
         if folder and folder not in listing.folders:
-            raise InvalidInput(
+            raise NotFound(
                 f"unknown model folder {folder!r}; known folders: {', '.join(listing.folders)}",
                 details={"folder": folder},
             )
@@ -451,8 +451,8 @@ class LaunchpadService:
         by_key = {model.key: model for model in models}
         if keys:
             strangers = [key for key in keys if key not in by_key]
-            if strangers:
-                raise InvalidInput(f"the workflow does not need {', '.join(strangers[:5])}",
+            if strangers:  # names a model that is not in this workflow: nothing to find
+                raise NotFound(f"the workflow does not need {', '.join(strangers[:5])}",
                                    details={"keys": strangers})
             chosen = [by_key[key] for key in dict.fromkeys(keys)]
         else:
@@ -463,14 +463,15 @@ class LaunchpadService:
         label = group_label(name)
         result: dict[str, object] = {"jobs": [], "skipped": []}
         if todo:
-            result = await self.install_files([m.file for m in todo if m.file is not None], label)
+            files = [m.file for m in todo if m.file is not None]
+            result = await self.install_files(files, label, guarded=True)  # links from a client: every hop checked
         return {**result, "skipped": [*result["skipped"], *(m.key for m in chosen if m.state == "present")],  # type: ignore[misc]
                 "label": label, "refused": refused}
 
-    async def install_files(self, files: Sequence[ModelFile], label: str) -> dict[str, object]:
+    async def install_files(self, files: Sequence[ModelFile], label: str, guarded: bool = False) -> dict[str, object]:
         """Queue files that belong to no preset (a workflow's, a node's) as the group ``label``."""
         await self.ready()
-        return await self.downloads.install_files(files, label)
+        return await self.downloads.install_files(files, label, guarded)
 
     async def _analyze(self, workflow: object, *, sizes: bool) -> list[NeededModel]:
         catalog = await self.catalog()
@@ -479,7 +480,7 @@ class LaunchpadService:
         )
         unsized = [m.file for m in models if m.state == "missing" and m.installable and m.size is None and m.file]
         if sizes and unsized:  # templates' links carry no size: ask the sources (allowed hosts only)
-            found = await self.downloads.sizes(unsized)
+            found = await self.downloads.sizes(unsized, guarded=True)  # a workflow's links
             for model in models:
                 if model.size is None and found.get(model.key) is not None:
                     model.size = found[model.key]
@@ -519,7 +520,7 @@ class LaunchpadService:
     def health(self) -> dict[str, object]:
         state = "ready" if self.is_ready else ("failed" if self._start_error else "starting")
         return {
-            "status": "ok",
+            "status": "failed" if state == "failed" else "ok",
             "state": state,
             "version": __version__,
             "mode": self.host.mode,

@@ -74,6 +74,12 @@ class CrossOrigin(LaunchpadError):
     code = "cross_origin"
 
 
+class HostNotAllowed(LaunchpadError):
+    """A request addressed to a host name this server does not answer to (DNS rebinding)."""
+
+    code = "host_not_allowed"
+
+
 class Starting(LaunchpadError):
     """A route was called inside ComfyUI before the app started Launchpad's core."""
 
@@ -87,6 +93,7 @@ STATUS: dict[str, int] = {
     "login_required": 401,
     "login_failed": 401,
     "cross_origin": 403,
+    "host_not_allowed": 403,
     "forbidden": 403,
     "not_found": 404,
     "route_not_found": 404,

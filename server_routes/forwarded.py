@@ -3,16 +3,23 @@
 RunPod's proxy takes https on a public host and forwards plain http to the pod, possibly with
 the Host header rewritten; it says what it changed in X-Forwarded-Proto / X-Forwarded-Host /
 X-Forwarded-For (or RFC 7239 ``Forwarded``). Browsers cannot set these headers on a request
-a page makes, so trusting them for "is this same-origin" and "was it https" is safe; for the
-client address (used only to throttle wrong passwords) we take the entry the nearest proxy
-appended, and only when the direct peer is a private address, i.e. plausibly that proxy.
+a page makes, so trusting them for "is this same-origin" and "was it https" is safe. The client
+address (used only to throttle wrong passwords) is another matter: anyone can send
+X-Forwarded-For, so it is believed only from a proxy listed in TRUSTED_PROXIES.
 """
 
 from __future__ import annotations
 
+import ipaddress
+import logging
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 from aiohttp import web
+
+from .hosts import listed, split_host
+
+log = logging.getLogger("launchpad.auth")
 
 _DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
 
@@ -53,16 +60,10 @@ def host_names(request: web.Request) -> list[str]:
     return names
 
 
-def _split_host(value: str) -> tuple[str, int | None] | None:
-    try:
-        parts = urlsplit("//" + value)
-        return (parts.hostname or ""), parts.port
-    except ValueError:
-        return None
-
-
-def same_origin(origin: str, request: web.Request) -> bool:
-    """Whether the ``Origin`` a browser sent names the host this request was addressed to.
+def same_origin(origin: str, request: web.Request, allowed_hosts: tuple[str, ...] = ()) -> bool:
+    """Whether the ``Origin`` a browser sent names this server: a host this request was addressed
+    to (each already passed the host check, hosts.py, so none is an attacker's name), or a name
+    listed in ALLOWED_HOSTS (the pod proxy's pattern is not enough: other pods match it too).
 
     Host names must be equal; ports only when both sides state one (a proxy may drop the
     port from the Host header, and the scheme may change at the proxy), as ComfyUI's own
@@ -75,8 +76,10 @@ def same_origin(origin: str, request: web.Request) -> bool:
         return False
     if parts.scheme not in _DEFAULT_PORTS or not o_host:
         return False
+    if listed(o_host, allowed_hosts):
+        return True
     for name in host_names(request):
-        split = _split_host(name)
+        split = split_host(name)
         if split is None:
             continue
         host, port = split
@@ -85,21 +88,56 @@ def same_origin(origin: str, request: web.Request) -> bool:
     return False
 
 
-def _is_private(address: str) -> bool:
-    import ipaddress  # only with auth on, when someone fails to log in
+@lru_cache(maxsize=8)
+def _networks(trusted: tuple[str, ...]) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    return tuple(ipaddress.ip_network(net) for net in trusted)  # config.py checked them
 
+
+def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     try:
-        ip = ipaddress.ip_address(address)
+        return ipaddress.ip_address(text.strip().strip("[]"))
     except ValueError:
-        return False
-    return ip.is_private or ip.is_loopback or ip.is_link_local or ip in ipaddress.ip_network("100.64.0.0/10")
+        return None
 
 
-def client_key(request: web.Request) -> str:
-    """Who is asking, for throttling: the peer, or what the nearest proxy says the peer was."""
+def _trusted(text: str, networks: tuple) -> bool:
+    address = _address(text)
+    return address is not None and any(address in net for net in networks)
+
+
+def _key(text: str) -> str:
+    """A throttling key for an address; IPv6 by its /64, which one machine usually has all of."""
+    address = _address(text)
+    if address is None:
+        return text[:64]
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address.packed[:8] + bytes(8), 64)))
+    return str(address)
+
+
+_ignored: set[str] = set()
+
+
+def client_key(request: web.Request, trusted_proxies: tuple[str, ...] = ()) -> str:
+    """Who is asking, for throttling wrong passwords.
+
+    The direct peer, unless it is a proxy listed in TRUSTED_PROXIES: then the rightmost address
+    in X-Forwarded-For that is not itself a trusted proxy (the one the nearest untrusted hop
+    was seen from; anything a client forges further left is ignored).
+    """
     peer = request.remote or "unknown"
-    if _is_private(peer):
-        chain = [part.strip() for part in request.headers.get("X-Forwarded-For", "").split(",") if part.strip()]
-        if chain:
-            return chain[-1][:64]
-    return peer
+    forwarded = request.headers.get("X-Forwarded-For")
+    networks = _networks(trusted_proxies)
+    if not forwarded or not _trusted(peer, networks):
+        if forwarded and peer not in _ignored and len(_ignored) < 100:
+            _ignored.add(peer)  # once per peer: say how to make it count
+            log.info("X-Forwarded-For from %s is ignored for login throttling; if that is your proxy, add it to "
+                     "TRUSTED_PROXIES", peer)
+        return _key(peer)
+    chain = [part.strip() for part in forwarded.split(",") if part.strip()]
+    for hop in reversed(chain):
+        if not _trusted(hop, networks):
+            return _key(hop)
+    return _key(chain[0]) if chain else _key(peer)

@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from ..launchpad import __version__
-from .table import Call
+from . import login
+from .table import Call, json_response
 
 if TYPE_CHECKING:
     from ..launchpad.service import LaunchpadService
@@ -19,11 +20,16 @@ if TYPE_CHECKING:
 PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
-async def health(service: LaunchpadService | None, call: Call) -> dict[str, Any]:
+async def health(service: LaunchpadService | None, call: Call) -> Any:
     if service is None:  # registered in ComfyUI, whose app has not started us yet
-        return {"status": "ok", "state": "starting", "version": __version__, "mode": "comfyui", "workspace": None,
+        body = {"status": "ok", "state": "starting", "version": __version__, "mode": "comfyui", "workspace": None,
                 "uptime": 0.0, "presets": 0, "error": None}
-    return service.health()
+    else:
+        body = service.health()
+    if not login.authenticated(call.request):  # open with auth on: no paths or errors for strangers
+        body = {"status": body["status"], "state": body["state"]}
+    # a failed service is unhealthy: the container's HEALTHCHECK (curl -f) must say so
+    return json_response(body, status=503) if body["state"] == "failed" else body
 
 
 async def openapi(service: LaunchpadService | None, call: Call) -> dict[str, Any]:

@@ -7,6 +7,7 @@ in security.py.
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import hdrs, web
@@ -27,6 +28,11 @@ def _auth(request: web.Request) -> Authenticator | None:
     return gate.auth if gate is not None else None
 
 
+def _client(request: web.Request) -> str:
+    gate = gate_of(request)
+    return client_key(request, gate.trusted_proxies if gate is not None else ())
+
+
 def _view(auth: Authenticator | None, method: str | None) -> dict[str, Any]:
     """The SESSION answer: is a login required, and how (if at all) is this request logged in."""
     if auth is None:
@@ -40,9 +46,15 @@ def _method(auth: Authenticator, request: web.Request) -> str | None:
     if cookie and auth.session_valid(cookie):
         return "session"
     token = presented_token(request)
-    if token is not None and auth.check_bearer(token, client_key(request)).ok:
+    if token is not None and auth.check_bearer(token, _client(request)).ok:
         return "token"
     return None
+
+
+def authenticated(request: web.Request) -> bool:
+    """Whether this request may see what a logged-in user sees: always while auth is off."""
+    auth = _auth(request)
+    return auth is None or _method(auth, request) is not None
 
 
 async def login_page(service: LaunchpadService | None, call: Call) -> web.Response:
@@ -63,7 +75,7 @@ async def login(service: LaunchpadService | None, call: Call) -> web.StreamRespo
         return json_response(_view(None, None))
     if auth.problem:
         raise AuthNotConfigured(auth.problem)
-    verdict = auth.check_login(call.body["password"], client_key(call.request))
+    verdict = auth.check_login(call.body["password"], _client(call.request))
     if verdict.locked:
         return refuse(LockedOut.after(verdict.retry_after), retry_after=verdict.retry_after)
     if not verdict.ok:
@@ -79,7 +91,7 @@ async def logout(service: LaunchpadService | None, call: Call) -> web.StreamResp
     auth = _auth(call.request)
     cookie = session_cookie(call.request)
     if auth is not None and cookie:
-        auth.end_session(cookie)
+        await asyncio.to_thread(auth.end_session, cookie)  # kept on the volume: a restart must not revive it
     response = json_response(_view(auth, None))
     set_session_cookie(response, call.request, "", 0)
     response.headers[hdrs.CACHE_CONTROL] = "no-store"

@@ -7,7 +7,7 @@ from typing import Any
 
 from ..launchpad import __version__
 from .errors import STATUS
-from .schema import COMPONENTS, ref
+from .schema import COMPONENTS, PATH_PARAMS, ref
 from .table import Route
 
 _REASONS = {
@@ -22,14 +22,16 @@ _REASONS = {
     413: "Body too large",
     415: "Body is not JSON",
     429: "Too many failed logins from this client; see Retry-After",
-    503: "Not available now (e.g. ENABLE_AUTH on without any credential)",
+    503: "Not available now (e.g. ENABLE_AUTH on without any credential, or the service failed to start)",
     500: "Unexpected error (details in the Launchpad log)",
 }
 
 
 def _parameters(route: Route) -> list[dict[str, Any]]:
     params = [
-        {"name": name, "in": "path", "required": True, "schema": {"type": "string"}} for name in route.path_params
+        {"name": name, "in": "path", "required": True,
+         "schema": copy.deepcopy(PATH_PARAMS.get(name, {"type": "string"}))}
+        for name in route.path_params
     ]
     for param in route.query:
         params.append(
@@ -56,7 +58,12 @@ def _operation(route: Route) -> dict[str, Any]:
               "content": {"application/json": {"schema": copy.deepcopy(route.response or {})}}}
     else:
         ok = {"description": "OK", "content": {route.content_type: {"schema": {"type": "string"}}}}
+    if route.links:
+        ok["links"] = {f"{link.operation}": {"operationId": link.operation, "parameters": dict(link.parameters)}
+                       for link in route.links}
     responses: dict[str, Any] = {str(route.status): ok}
+    for status in route.same_shape:
+        responses[str(status)] = {**ok, "description": _REASONS.get(status, "Error")}
     statuses = set(route.errors) | {500}
     if route.body is not None or route.query or route.path_params:
         statuses.add(400)
@@ -73,7 +80,7 @@ def document(routes: list[Route], *, mode: str = "standalone") -> dict[str, Any]
     """The OpenAPI document for ``routes``."""
     paths: dict[str, dict[str, Any]] = {}
     for route in routes:
-        paths.setdefault(route.path, {})[route.method.lower()] = _operation(route)
+        paths.setdefault(route.template, {})[route.method.lower()] = _operation(route)
     codes = ", ".join(f"`{code}` {status}" for code, status in sorted(STATUS.items(), key=lambda kv: kv[1]))
     return {
         "openapi": "3.1.0",

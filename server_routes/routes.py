@@ -7,6 +7,7 @@ standalone they are served at both prefixes. The OpenAPI document at
 
 from __future__ import annotations
 
+from ..launchpad import model_folders
 from . import handlers as h
 from . import login
 from .schema import (
@@ -22,7 +23,7 @@ from .schema import (
     obj,
     ref,
 )
-from .table import Param, Route
+from .table import Link, Param, Route
 
 P = "/launchpad"
 
@@ -30,7 +31,7 @@ EMPTY_BODY = obj({})  # POST actions whose target is in the path still send {} a
 
 HEALTH = obj(
     {
-        "status": {"type": "string", "enum": ["ok"]},
+        "status": {"type": "string", "enum": ["ok", "failed"]},
         "state": {"type": "string", "enum": ["starting", "ready", "failed"]},
         "version": STRING,
         "mode": {"type": "string", "enum": ["comfyui", "standalone"]},
@@ -38,7 +39,8 @@ HEALTH = obj(
         "uptime": NUMBER,
         "presets": INT,
         "error": {"type": ["object", "null"]},
-    }
+    },
+    required=("status", "state"),  # all an anonymous caller gets while auth is on
 )
 
 PRESET_LIST = obj(
@@ -87,8 +89,15 @@ WARNINGS = obj(
     {"presets": INT, "warnings": array(ref("CatalogWarning")), "templates_dir": nullable(STRING)}
 )
 
-WORKFLOW: dict = {"type": "object", "description": "a ComfyUI workflow in UI format (`nodes`, `links`, ...) or "
-                  "API format (`{node_id: {class_type, inputs}}`)"}
+WORKFLOW: dict = {
+    "description": "a ComfyUI workflow in UI format (`nodes`, `links`, ...) or API format "
+    "(`{node_id: {class_type, inputs}}`)",
+    "anyOf": [
+        {"type": "object", "required": ["nodes"], "properties": {"nodes": {"type": "array"}}},
+        {"type": "object", "minProperties": 1,
+         "additionalProperties": {"type": "object", "required": ["class_type"], "properties": {"class_type": STRING}}},
+    ],
+}
 WORKFLOW_BODY = obj({"workflow": WORKFLOW})
 WORKFLOW_INSTALL_BODY = obj(
     {
@@ -119,9 +128,59 @@ SESSION = obj(
     required=("auth_enabled", "configured", "authenticated", "method"),
 )
 
+# POST /downloads/url: the shape url_policy.check_custom_url accepts, stated so a client (and the
+# fuzzer) can tell a valid request from one refused by policy (403: switched off, host not allowed)
+_EXT = r"\.(safetensors|sft|gguf|onnx|ckpt|pt|pth|bin|pkl|pickle)"
+_SEGMENT = r"[^\x00-\x1f\x7f/\\.][^\x00-\x1f\x7f/\\]*"  # not '.', '..' or empty; no backslash or control
+_URL_HEAD = r"^https?://[^\x00-\x20\x7f/?#@\\\[\]:]+(:[1-5]?[0-9]{1,4})?"  # no credentials, no IPv6 literal
+_URL_TAIL = r"(\?[^\x00-\x20\x7f#]*)?(#[^\x00-\x20\x7f]*)?$"
+URL_MESSAGE = (
+    "must be one absolute https URL (plain http only to this machine) without spaces, control characters or "
+    "credentials (user@host), e.g. https://huggingface.co/org/repo/resolve/main/model.safetensors"
+)
+CUSTOM_URL_BODY = obj(
+    {
+        "url": {"type": "string", "maxLength": 2048, "errorMessage": URL_MESSAGE,
+                "pattern": _URL_HEAD + r"(/[^\x00-\x20\x7f?#\\]*)?" + _URL_TAIL},
+        "folder": {"type": "string", "enum": sorted({*model_folders.FOLDER_NAMES, *model_folders.ALIASES}),
+                   "errorMessage": "must be a model folder: " + ", ".join(model_folders.FOLDER_NAMES)},
+        "name": {"type": "string", "maxLength": 1024, "pattern": rf"^({_SEGMENT}/)*{_SEGMENT}{_EXT}$",
+                 "errorMessage": "must be a relative path (not absolute) of plain segments (no empty, '.' or '..' "
+                 "segment, backslash or control character) ending in a model extension (.safetensors, .gguf, ...)"},
+    },
+    required=("url", "folder"),
+)
+CUSTOM_URL_BODY["anyOf"] = [
+    {"required": ["name"]},
+    {"properties": {"url": {"pattern": _URL_HEAD + r"(/[^\x00-\x20\x7f?#\\]*)?/[^\x00-\x20\x7f?#/\\%.]"
+                            r"[^\x00-\x20\x7f?#/\\%]*" + _EXT + _URL_TAIL}}},
+]
+CUSTOM_URL_BODY["errorMessage"] = (
+    "without `name`, the URL's last path segment is the file name and must end in a model extension "
+    "(.safetensors, .gguf, ...); give `name` otherwise"
+)
+
+# GET /presets/{id} must not swallow /presets/install (then a GET there would not be 405)
+PRESET_SEGMENT = r"(?!install$)[^/]+"
+
+# OpenAPI links: what an answer's ids lead to (clients, and the fuzzer's stateful phase, follow them)
+PRESET_LINKS = tuple(
+    Link(operation, {"preset_id": "$response.body#/presets/0/id"})
+    for operation in ("get_preset", "uninstall_preset", "cancel_preset")
+)
+
+
+def job_links(pointer: str) -> tuple[Link, ...]:
+    return tuple(
+        Link(operation, {"job_id": f"$response.body#{pointer}"}) for operation in ("cancel_download", "retry_download")
+    )
+
+
 ROUTES: list[Route] = [
     Route("GET", f"{P}/health", h.health, "Liveness, version, mode and whether the core has started", "meta",
-          response=HEALTH, needs_service=False),
+          response=HEALTH, needs_service=False, same_shape=(503,),
+          description="503 when the service failed to start. While auth is on, a caller that is not logged in "
+          "gets only `status` and `state`."),
     Route("GET", f"{P}/openapi.json", h.openapi, "This API as an OpenAPI 3.1 document", "meta",
           response=ANY_OBJECT, needs_service=False),
     # presets
@@ -134,15 +193,17 @@ ROUTES: list[Route] = [
                   "description or tags"),
             Param("installed", BOOL, "true: only fully installed presets; false: only those not fully installed"),
         ),
+        links=PRESET_LINKS,
     ),
-    Route("GET", f"{P}/presets/{{preset_id}}", h.get_preset, "One preset with the state of each of its files",
-          "presets", response=ref("PresetDetail"), errors=(404,)),
+    Route("GET", f"{P}/presets/{{preset_id:{PRESET_SEGMENT}}}", h.get_preset,
+          "One preset with the state of each of its files", "presets", response=ref("PresetDetail"), errors=(404,)),
     Route(
         "POST", f"{P}/presets/install", h.install_presets,
         "Queue the downloads of presets, by catalog id only", "presets",
         body=INSTALL_BODY, response=INSTALL_RESULT, status=202, errors=(404, 415),
         description="Files already on disk or already queued are listed under `skipped`. "
         "Progress arrives as `launchpad.download` and `launchpad.preset` events.",
+        links=job_links("/jobs/0/id"),
     ),
     Route(
         "POST", f"{P}/presets/{{preset_id}}/uninstall", h.uninstall_preset,
@@ -163,7 +224,7 @@ ROUTES: list[Route] = [
     Route(
         "POST", f"{P}/workflow/install", h.install_workflow,
         "Queue the downloads of a workflow's missing models (only links on allowed hosts)", "workflows",
-        body=WORKFLOW_INSTALL_BODY, response=WORKFLOW_INSTALL_RESULT, status=202, errors=(413, 415),
+        body=WORKFLOW_INSTALL_BODY, response=WORKFLOW_INSTALL_RESULT, status=202, errors=(404, 413, 415),
         max_body=MAX_WORKFLOW,
         description="The server analyses the workflow itself and queues only what it finds installable; "
         "the rest is listed under `refused` with the reason. The jobs are grouped under `label` "
@@ -171,22 +232,18 @@ ROUTES: list[Route] = [
     ),
     # downloads
     Route("GET", f"{P}/downloads", h.list_downloads, "Every download job and each preset's progress (for a tab "
-          "that opens or reconnects)", "downloads", response=ref("DownloadSnapshot")),
+          "that opens or reconnects)", "downloads", response=ref("DownloadSnapshot"),
+        links=job_links("/jobs/0/id"),
+    ),
     Route(
         "POST", f"{P}/downloads/url", h.download_url,
         "Download one file from a URL (only with ALLOW_CUSTOM_URLS, to ALLOWED_URL_HOSTS)", "downloads",
-        body=obj(
-            {
-                "url": {"type": "string", "minLength": 1, "maxLength": 2048},
-                "folder": {"type": "string", "minLength": 1, "maxLength": 64},
-                "name": {"type": "string", "minLength": 1, "maxLength": 1024},
-            },
-            required=("url", "folder"),
-        ),
+        body=CUSTOM_URL_BODY,
         response=obj({"job": ref("Job"), "pickle": BOOL}), status=202, errors=(403, 409, 415),
         description="Off unless ALLOW_CUSTOM_URLS=1 (403 says how to switch it on). https only, to a host in "
         "ALLOWED_URL_HOSTS or a subdomain, saved under a model extension; `name` defaults to the URL's last "
         "segment. `pickle` is true for formats that can run code when loaded (.ckpt, .pt, .pth, .bin, .pkl).",
+        links=job_links("/job/id"),
     ),
     Route("POST", f"{P}/downloads/{{job_id}}/cancel", h.cancel_download, "Cancel one download job (its partial "
           "file is deleted)", "downloads", body=EMPTY_BODY, response=ref("Job"), errors=(404, 409, 415)),
@@ -195,7 +252,7 @@ ROUTES: list[Route] = [
     # models
     Route(
         "GET", f"{P}/models", h.list_models, "Model files in every model folder, with owning presets", "models",
-        response=MODEL_LIST,
+        response=MODEL_LIST, errors=(404,),
         query=(
             Param("folder", {"type": "string", "maxLength": 64}, "only this ComfyUI model folder (checkpoints, ...)"),
             Param("search", {"type": "string", "maxLength": 200}, "words that must all appear in the file name"),
@@ -203,6 +260,7 @@ ROUTES: list[Route] = [
             Param("limit", {"type": "integer", "minimum": 1, "maximum": 1000}, "at most this many files "
                   "(default 100)"),
         ),
+        links=(Link("delete_model", {"model_id": "$response.body#/models/0/id"}),),
     ),
     Route("DELETE", f"{P}/models/{{model_id}}", h.delete_model, "Delete one model file by the id from the listing",
           "models", response=obj({"deleted": ref("Model")}), errors=(403, 404, 409)),
@@ -213,6 +271,7 @@ ROUTES: list[Route] = [
         "POST", f"{P}/system/watch", h.watch_system,
         "Take or renew a watch lease (renew before `ttl` runs out); `launchpad.system` events are sampled "
         "only while some lease lives", "system", body=WATCH_BODY, response=WATCH_RESULT, errors=(415,),
+        links=(Link("unwatch_system", {"client_id": "$response.body#/client_id"}),),
     ),
     Route("DELETE", f"{P}/system/watch/{{client_id}}", h.unwatch_system, "End a watch lease now (the panel "
           "closed)", "system", response=obj({"client_id": STRING, "watchers": INT})),
@@ -228,7 +287,7 @@ ROUTES: list[Route] = [
     # login (open while ENABLE_AUTH is on; see server_routes/security.py)
     Route("GET", f"{P}/login", login.login_page, "The login page (HTML; redirects to `next` when auth is off)",
           "auth", content_type="text/html", errors=(503,), needs_service=False,
-          query=(Param("next", {"type": "string", "maxLength": 2048}, "where to go after logging in (a path "
+          query=(Param("next", {"type": "string", "maxLength": 512}, "where to go after logging in (a path "
                  "on this server)"),)),
     Route("POST", f"{P}/login", login.login, "Log in with ACCESS_PASSWORD or an API token; sets the session cookie",
           "auth", body=LOGIN_BODY, response=SESSION, errors=(401, 403, 415, 429, 503), needs_service=False),

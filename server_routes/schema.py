@@ -4,8 +4,10 @@ The same schema objects go into the OpenAPI document and check request bodies, s
 document promises is what the server enforces. The validator covers the subset of JSON
 Schema (2020-12, as OpenAPI 3.1 uses it) that our schemas use: ``type`` (one or a list),
 ``properties``, ``required``, ``additionalProperties``, ``items``, ``enum``, ``minimum``,
-``maximum``, ``minLength``, ``maxLength``, ``pattern``, ``minItems``, ``maxItems`` and
-``$ref`` into :data:`COMPONENTS`. An unknown keyword is a bug in our schemas, so it raises.
+``maximum``, ``minLength``, ``maxLength``, ``pattern``, ``minItems``, ``maxItems``,
+``minProperties``, ``anyOf`` and ``$ref`` into :data:`COMPONENTS`, plus ``errorMessage`` (as
+ajv-errors spells it) for what to say when a ``pattern``, ``enum`` or ``anyOf`` is not met. An
+unknown keyword is a bug in our schemas, so it raises.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ _TYPES: dict[str, tuple[type, ...]] = {
 _KNOWN = {
     "type", "properties", "required", "additionalProperties", "items", "enum", "minimum", "maximum",
     "minLength", "maxLength", "pattern", "minItems", "maxItems", "$ref", "description", "title",
-    "example", "format", "default",
+    "example", "format", "default", "minProperties", "anyOf", "errorMessage",
 }
 REF_PREFIX = "#/components/schemas/"
 
@@ -64,14 +66,14 @@ def validate(value: object, schema: Mapping[str, Any], where: str = "body") -> N
         if not any(_is_type(value, name) for name in names):
             raise SchemaError(where, f"must be {' or '.join(names)}")
     if "enum" in schema and value not in schema["enum"]:
-        raise SchemaError(where, f"must be one of {', '.join(map(str, schema['enum']))}")
+        raise SchemaError(where, schema.get("errorMessage") or f"must be one of {', '.join(map(str, schema['enum']))}")
     if isinstance(value, str):
         if len(value) < schema.get("minLength", 0):
             raise SchemaError(where, "must not be empty" if schema["minLength"] == 1 else "is too short")
         if "maxLength" in schema and len(value) > schema["maxLength"]:
             raise SchemaError(where, f"must be at most {schema['maxLength']} characters")
         if "pattern" in schema and not re.search(schema["pattern"], value):
-            raise SchemaError(where, f"must match {schema['pattern']}")
+            raise SchemaError(where, schema.get("errorMessage") or f"must match {schema['pattern']}")
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         if "minimum" in schema and value < schema["minimum"]:
             raise SchemaError(where, f"must be at least {schema['minimum']}")
@@ -86,6 +88,8 @@ def validate(value: object, schema: Mapping[str, Any], where: str = "body") -> N
             for index, item in enumerate(value):
                 validate(item, schema["items"], f"{where}[{index}]")
     if isinstance(value, dict):
+        if len(value) < schema.get("minProperties", 0):
+            raise SchemaError(where, "must not be empty")
         properties = schema.get("properties", {})
         extra = schema.get("additionalProperties", True)
         if extra is False:  # an unknown field says more about the mistake than a missing one
@@ -101,6 +105,16 @@ def validate(value: object, schema: Mapping[str, Any], where: str = "body") -> N
                 validate(item, properties[name], f"{where}.{name}")
             elif isinstance(extra, dict):
                 validate(item, extra, f"{where}.{name}")
+    if "anyOf" in schema:  # last: a plainer mistake above says more
+        errors = []
+        for option in schema["anyOf"]:
+            try:
+                validate(value, option, where)
+                break
+            except SchemaError as exc:
+                errors.append(exc)
+        else:
+            raise SchemaError(where, schema.get("errorMessage") or errors[0].message)
 
 
 def resolve(ref: str) -> Schema:
@@ -144,6 +158,14 @@ NUMBER: Schema = {"type": "number"}
 BOOL: Schema = {"type": "boolean"}
 ANY_OBJECT: Schema = {"type": "object"}
 PRESET_ID: Schema = {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"}
+# path parameters: documented and checked alike (table.py). An id of another shape cannot exist
+# (404), except a model id, whose fixed shape a client got wrong (400, as the listing explains it).
+PATH_PARAMS: dict[str, Schema] = {
+    "preset_id": {"type": "string", "pattern": r"^(?!install$)" + PRESET_ID["pattern"][1:],
+                  "description": "an id from GET /launchpad/presets"},
+    "model_id": {"type": "string", "pattern": r"^[0-9a-f]{24}$", "description": "an id from GET /launchpad/models"},
+    "job_id": {"type": "string", "pattern": r"^[0-9a-f]{12}$", "description": "an id from GET /launchpad/downloads"},
+}
 STRINGS: Schema = array(STRING)
 
 COMPONENTS: dict[str, Schema] = {}

@@ -1,12 +1,16 @@
-"""The gate in front of every route: login (when ENABLE_AUTH is on) and the cross-origin check.
+"""The gate in front of every route: the host check, login (when ENABLE_AUTH is on) and the
+cross-origin check.
 
 Inside ComfyUI the middleware is appended to ``PromptServer.instance.app`` while ComfyUI
 imports us (comfyui-contract.md 2.4), so it guards *all* of ComfyUI: the graph page,
 /prompt, /view, /upload/*, /ws, ComfyUI-Manager's routes and ours. Standalone it guards our
 app the same way. Per request:
 
+0. Auth on or off, a request that names a host we do not answer to is refused with 403
+   (DNS rebinding; the rules are in hosts.py, ALLOWED_HOSTS extends them).
 1. A mutating request (POST, PUT, PATCH, DELETE) or a WebSocket upgrade whose ``Origin`` names
-   another site is refused with 403. This runs on every route when auth is on (a session
+   another site (neither a name this request was addressed to nor one in ALLOWED_HOSTS) is
+   refused with 403. This runs on every route when auth is on (a session
    cookie is ambient authority, and pods on the same proxy domain count as "same site" for
    SameSite cookies), and on our routes always (table.py calls :func:`check_origin`).
 2. With auth on: the health route, the login page and login/logout/session stay open; any
@@ -29,8 +33,9 @@ from urllib.parse import quote
 
 from aiohttp import hdrs, web
 
-from .errors import AuthNotConfigured, CrossOrigin, LockedOut, LoginRequired, error_response
-from .forwarded import client_key, public_scheme, same_origin
+from .errors import AuthNotConfigured, CrossOrigin, HostNotAllowed, LockedOut, LoginRequired, error_response
+from .forwarded import client_key, host_names, public_scheme, same_origin
+from .hosts import HINT, host_allowed
 
 if TYPE_CHECKING:  # imported when auth is on: ComfyUI times every pack's import
     from ..launchpad.auth import Authenticator
@@ -49,19 +54,21 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 @dataclass(frozen=True)
 class Gate:
-    """What the middleware and the login routes of one app share: one authenticator (so one
-    lockout table and one list of ended sessions; None while auth is off) and the extra
-    trusted origins."""
+    """What the middlewares and the login routes of one app share: one authenticator (so one
+    throttle table and one list of ended sessions; None while auth is off), the extra trusted
+    origins, the allowed host names and the trusted proxies."""
 
     auth: Authenticator | None
     allowed_origins: tuple[str, ...] = ()
+    allowed_hosts: tuple[str, ...] = ()
+    trusted_proxies: tuple[str, ...] = ()
 
 
 GATE = web.AppKey("launchpad_gate", Gate)
 
 
 def install_gate(app: web.Application, settings: Settings, state_dir: Path | None) -> Gate:
-    """Put the gate on ``app`` (before it starts); with ENABLE_AUTH, its middleware goes first.
+    """Put the gate on ``app`` (before it starts): its Host check, and with ENABLE_AUTH its login, first.
 
     The app is ComfyUI's PromptServer.app or the standalone app. ``state_dir`` keeps a
     generated session key; it is only touched when auth is on.
@@ -71,12 +78,15 @@ def install_gate(app: web.Application, settings: Settings, state_dir: Path | Non
         from ..launchpad.auth import Authenticator
 
         auth = Authenticator.from_settings(settings, state_dir=state_dir)
-    gate = Gate(auth, settings.allowed_origins)
+    gate = Gate(auth, settings.allowed_origins, settings.allowed_hosts, settings.trusted_proxies)
     app[GATE] = gate
+    if "*" in gate.allowed_hosts:
+        log.warning("ALLOWED_HOSTS=* : requests naming any host are served, so DNS rebinding is not prevented")
+    # ours go first: a request is refused before anything else runs, and the middlewares after
+    # ours (ComfyUI-Manager looks its security policy up by handler) get the real handler
     if auth is not None:
-        # outermost: a request is refused before anything else runs, and the middlewares after
-        # ours (ComfyUI-Manager looks its security policy up by handler) get the real handler
-        app.middlewares.insert(0, auth_middleware(auth, gate.allowed_origins))
+        app.middlewares.insert(0, auth_middleware(auth, gate))
+    app.middlewares.insert(0, host_middleware(gate.allowed_hosts))  # auth on or off, every route
     return gate
 
 
@@ -84,9 +94,22 @@ def gate_of(request: web.Request) -> Gate | None:
     return request.config_dict.get(GATE)
 
 
-def allowed_origins(request: web.Request) -> tuple[str, ...]:
-    gate = gate_of(request)
-    return gate.allowed_origins if gate is not None else ()
+def host_middleware(allowed_hosts: tuple[str, ...]) -> Callable:
+    """Refuses a request that names a host we do not answer to (DNS rebinding; hosts.py)."""
+    warned: set[str] = set()
+
+    @web.middleware
+    async def launchpad_hosts(request: web.Request, handler: Handler) -> web.StreamResponse:
+        for name in host_names(request):
+            if not host_allowed(name, allowed_hosts):
+                shown = name[:100]
+                if shown not in warned and len(warned) < 100:  # once per name: a flood must not fill the log
+                    warned.add(shown)
+                    log.warning("refused requests addressed to %r (not in ALLOWED_HOSTS)", shown)
+                return refuse(HostNotAllowed(f"this server does not answer to the name {shown!r}. {HINT}"))
+        return await handler(request)
+
+    return launchpad_hosts
 
 
 def canonical_path(path: str) -> str:
@@ -98,7 +121,7 @@ def is_websocket(request: web.Request) -> bool:
     return request.headers.get(hdrs.UPGRADE, "").lower() == "websocket"
 
 
-def check_origin(request: web.Request, allowed: tuple[str, ...]) -> None:
+def check_origin(request: web.Request, gate: Gate | None) -> None:
     """Raise CrossOrigin when a browser sent this request from a page of another origin.
 
     No ``Origin`` header means no browser made it cross-origin (scripts, curl, same-origin
@@ -108,9 +131,10 @@ def check_origin(request: web.Request, allowed: tuple[str, ...]) -> None:
     if origin is None:
         return
     normalized = origin.strip().rstrip("/").lower()
+    allowed = gate.allowed_origins if gate is not None else ()
     if "*" in allowed or normalized in allowed:
         return
-    if normalized != "null" and same_origin(normalized, request):
+    if normalized != "null" and same_origin(normalized, request, gate.allowed_hosts if gate is not None else ()):
         return
     log.warning("refused %s %s from origin %s (this server is %s)", request.method, request.path,
                 normalized[:200], request.headers.get("X-Forwarded-Host") or request.host)
@@ -182,14 +206,14 @@ def refuse(exc: Exception, *, retry_after: float | None = None) -> web.Response:
     return response
 
 
-def auth_middleware(auth: Authenticator, allowed_origins: tuple[str, ...] = ()) -> Callable:
+def auth_middleware(auth: Authenticator, gate: Gate) -> Callable:
     """The middleware for an app whose every route needs a login (ENABLE_AUTH on)."""
 
     @web.middleware
     async def launchpad_auth(request: web.Request, handler: Handler) -> web.StreamResponse:
         if request.method in UNSAFE_METHODS or is_websocket(request):
             try:
-                check_origin(request, allowed_origins)
+                check_origin(request, gate)
             except CrossOrigin as exc:
                 return refuse(exc)
         if canonical_path(request.path) in OPEN_PATHS:
@@ -201,7 +225,7 @@ def auth_middleware(auth: Authenticator, allowed_origins: tuple[str, ...] = ()) 
             return await handler(request)
         token = presented_token(request)
         if token is not None:
-            verdict = auth.check_bearer(token, client_key(request))
+            verdict = auth.check_bearer(token, client_key(request, gate.trusted_proxies))
             if verdict.ok:
                 return await handler(request)
             if verdict.locked:

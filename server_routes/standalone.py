@@ -15,7 +15,7 @@ import logging
 import uuid
 from pathlib import Path
 
-from aiohttp import WSMsgType, web
+from aiohttp import WSMsgType, hdrs, web
 
 from ..launchpad.config import Settings
 from ..launchpad.service import Host, LaunchpadService
@@ -109,7 +109,10 @@ async def json_errors(request: web.Request, handler):  # type: ignore[no-untyped
     except web.HTTPMethodNotAllowed as exc:
         if request.path.startswith(("/launchpad", "/api/")):
             allowed = ", ".join(sorted(exc.allowed_methods))
-            return error_response(MethodNotAllowed(f"{request.method} is not allowed on {request.path}; use {allowed}"))
+            message = f"{request.method} is not allowed on {request.path}; use {allowed}"
+            response = error_response(MethodNotAllowed(message))
+            response.headers[hdrs.ALLOW] = allowed  # RFC 9110: a 405 says what is allowed
+            return response
         raise
 
 

@@ -16,10 +16,11 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from aiohttp import web
 
-from ..launchpad.errors import InvalidInput
+from ..launchpad.documents import DocumentError, load_json
+from ..launchpad.errors import InvalidInput, NotFound
 from .errors import PayloadTooLarge, Starting, UnsupportedMediaType, error_response
-from .schema import Schema, SchemaError, validate
-from .security import UNSAFE_METHODS, allowed_origins, check_origin
+from .schema import PATH_PARAMS, Schema, SchemaError, validate
+from .security import UNSAFE_METHODS, check_origin, gate_of
 
 if TYPE_CHECKING:  # the service module is imported when the service is built, not with the routes
     from ..launchpad.service import LaunchpadService
@@ -54,6 +55,14 @@ Handler = Callable[["LaunchpadService", Call], Awaitable[Any]]
 ServiceRef = Callable[[], "LaunchpadService | None"]
 
 
+class Link(NamedTuple):
+    """An OpenAPI link: ``operation`` (a handler name) takes ``parameters`` from this answer,
+    written as runtime expressions like ``$response.body#/presets/0/id``."""
+
+    operation: str
+    parameters: dict[str, str]
+
+
 class Route(NamedTuple):
     method: str
     path: str
@@ -69,10 +78,17 @@ class Route(NamedTuple):
     needs_service: bool = True  # False: the handler also answers (with service None) before startup
     description: str = ""
     max_body: int = MAX_BODY  # bytes; a route that takes a whole workflow needs more
+    same_shape: tuple[int, ...] = ()  # other statuses answered with ``response``'s shape (health's 503)
+    links: tuple[Link, ...] = ()  # where an answer's ids lead (OpenAPI links: clients and the fuzzer follow them)
 
     @property
     def path_params(self) -> list[str]:
         return _PATH_PARAM.findall(self.path)
+
+    @property
+    def template(self) -> str:
+        """The path as OpenAPI writes it: aiohttp's ``{name:regex}`` becomes ``{name}``."""
+        return _PATH_PARAM.sub(r"{\1}", self.path)
 
     @property
     def operation_id(self) -> str:
@@ -85,6 +101,22 @@ def _dumps(data: object) -> str:
 
 def json_response(data: object, status: int = 200) -> web.Response:
     return web.json_response(data, status=status, dumps=_dumps)
+
+
+def _path_params(request: web.Request) -> dict[str, str]:
+    params = dict(request.match_info)
+    for name, value in params.items():
+        schema = PATH_PARAMS.get(name, {})
+        try:
+            validate(value, schema, f"path.{name}")
+        except SchemaError:  # no such thing can exist, saying what an id looks like
+            rule = schema.get("description", "see the listing")
+            if name == "model_id":
+                message = f"a model id is 24 hexadecimal characters, {rule}"
+                raise InvalidInput(message, details={"id": value[:80]}) from None
+            what = name.replace("_", " ")
+            raise NotFound(f"no {what} {value[:80]!r}; {rule}", details={"field": f"path.{name}"}) from None
+    return params
 
 
 def _parse_query(route: Route, request: web.Request) -> dict[str, Any]:
@@ -116,7 +148,7 @@ def _parse_query(route: Route, request: web.Request) -> dict[str, Any]:
 async def _read_body(route: Route, request: web.Request) -> dict[str, Any]:
     if route.body is None:
         if request.can_read_body and (request.content_length or 0) > 0:
-            raise InvalidInput(f"{route.method} {route.path} takes no body")
+            raise InvalidInput(f"{route.method} {route.template} takes no body")
         return {}
     # A cross-site <form> can only send the simple content types; requiring JSON means a
     # page elsewhere cannot fire our mutations at a user's open ComfyUI.
@@ -139,9 +171,9 @@ async def _read_body(route: Route, request: web.Request) -> dict[str, Any]:
         data: Any = {}
     else:
         try:
-            data = json.loads(raw)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise InvalidInput(f"the body is not valid JSON: {exc}") from None
+            data = load_json(raw)
+        except DocumentError as exc:  # invalid, or nested too deep to handle safely
+            raise InvalidInput(f"the body is {exc}") from None
     try:
         validate(data, route.body, "body")
     except SchemaError as exc:
@@ -155,16 +187,12 @@ def endpoint(route: Route, service_ref: ServiceRef) -> Callable[[web.Request], A
     async def handle(request: web.Request) -> web.StreamResponse:
         try:
             if route.method in UNSAFE_METHODS:  # no mutation from another site's page (CSRF)
-                check_origin(request, allowed_origins(request))
+                check_origin(request, gate_of(request))
             service = service_ref()
             if service is None and route.needs_service:
                 raise Starting("Launchpad is starting; try again in a moment")
-            call = Call(
-                request=request,
-                params=dict(request.match_info),
-                query=_parse_query(route, request),
-                body=await _read_body(route, request),
-            )
+            body = await _read_body(route, request)  # first: a form's POST is refused as such (415), whatever its path
+            call = Call(request=request, params=_path_params(request), query=_parse_query(route, request), body=body)
             result = await route.handler(service, call)
         except web.HTTPException:
             raise

@@ -241,10 +241,15 @@ async def test_models_list_says_the_free_space_of_each_folder(app: SimpleNamespa
     assert list(body["space"]) == ["vae"]
 
 
-@pytest.mark.parametrize("query", ["folder=nope", "limit=0", "limit=5000", "offset=-1", "limit=ten"])
+@pytest.mark.parametrize("query", ["limit=0", "limit=5000", "offset=-1", "limit=ten"])
 async def test_models_bad_query_is_400(app: SimpleNamespace, query: str) -> None:
     status, body = await app.api.get(f"/launchpad/models?{query}")
     assert status == 400 and body["error"]["code"] == "invalid_input"
+
+
+async def test_models_of_an_unknown_folder_are_not_found(app: SimpleNamespace) -> None:
+    status, body = await app.api.get("/launchpad/models?folder=nope")
+    assert status == 404 and "known folders: checkpoints" in body["error"]["message"]
 
 
 async def test_delete_model_by_id(app: SimpleNamespace) -> None:

@@ -197,7 +197,7 @@ async def test_only_links_on_allowed_hosts_are_fetched(app: SimpleNamespace) -> 
     assert status == 400 and error["error"]["code"] == "invalid_input"
     status, error = await app.api.post("/launchpad/workflow/install",
                                        {"workflow": HANDMADE, "keys": ["vae/not-in-it.safetensors"]})
-    assert status == 400 and "does not need" in error["error"]["message"]
+    assert status == 404 and "does not need" in error["error"]["message"]
     await asyncio.sleep(0.1)
     assert app.hub.requests_for("evil.safetensors", method=None) == []
     assert file_tree(app.ws) == before

@@ -58,7 +58,9 @@ async def test_off_by_default_and_says_how_to_switch_on(tmp_path: Path, aiohttp_
 
 @pytest.fixture
 async def allowed(tmp_path: Path, aiohttp_client: Any) -> SimpleNamespace:
-    return await make(tmp_path, aiohttp_client, allow_custom_urls=True, allowed_url_hosts=("127.0.0.1",))
+    # the test servers are on loopback, which a custom URL may only reach when explicitly allowed
+    return await make(tmp_path, aiohttp_client, allow_custom_urls=True, allowed_url_hosts=("127.0.0.1",),
+                      private_url_networks=("127.0.0.1/32",))
 
 
 @pytest.mark.parametrize(

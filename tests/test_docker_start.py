@@ -372,6 +372,20 @@ def test_services_without_a_password_are_not_started(boot, standins: Path, tmp_p
     assert b.stop() == 0
 
 
+def test_an_unreadable_setting_starts_nothing_and_says_why(boot, standins: Path, tmp_path: Path) -> None:
+    """Issue 15, finding 1: ENABLE_AUTH=enabled must not leave ComfyUI (or sshd, Jupyter) open."""
+    (tmp_path / "workspace").mkdir()
+    path = f"{standins / 'services'}:{standins / 'bin'}:{os.environ['PATH']}"
+    b = boot(PATH=path, SSHD_BIN=str(standins / "services" / "sshd"), PUBLIC_KEY="ssh-ed25519 AAAA test",
+             ENABLE_AUTH="enabled", ACCESS_PASSWORD="a long enough test password")
+    out = b.wait_for("NOTHING is started")
+    assert "ENABLE_AUTH='enabled' is not understood" in out and "a long enough test password" not in out
+    time.sleep(1)
+    assert b.comfy_records() == [] and b.service_records() == {}
+    assert "phase volume" not in b.output
+    assert b.stop() == 0
+
+
 def test_services_start_with_their_secrets_and_stop_with_the_container(boot, standins: Path, tmp_path: Path) -> None:
     (tmp_path / "workspace").mkdir()
     password = "correct horse battery staple"

@@ -57,9 +57,9 @@ def test_every_ref_resolves_and_operation_ids_are_unique() -> None:
 def test_path_parameters_are_declared() -> None:
     doc = document(ROUTES)
     for route in ROUTES:
-        op = doc["paths"][route.path][route.method.lower()]
+        op = doc["paths"][route.template][route.method.lower()]
         declared = {p["name"] for p in op.get("parameters", []) if p["in"] == "path"}
-        assert declared == set(re.findall(r"\{(\w+)\}", route.path))
+        assert declared == set(re.findall(r"\{(\w+)\}", route.template))
 
 
 async def test_standalone_app_serves_exactly_the_documented_routes(workspace_dir: Path) -> None:
@@ -94,4 +94,4 @@ async def test_served_document_is_the_generated_one(workspace_dir: Path, tmp_pat
 def test_readme_documents_exactly_the_routes() -> None:
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     listed = set(re.findall(r"^\| `(GET|POST|DELETE|PUT|PATCH) (/launchpad/[^`]*)` \|", text, re.MULTILINE))
-    assert listed == {(route.method, route.path) for route in ROUTES}
+    assert listed == {(route.method, route.template) for route in ROUTES}

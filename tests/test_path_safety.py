@@ -106,7 +106,7 @@ async def test_dot_segments_sent_raw(app: SimpleNamespace, raw_path: str, status
     """Sent byte for byte (a client library would normalise them): an id never spans segments."""
     before = file_tree(app.root)
     reader, writer = await asyncio.open_connection(app.client.server.host, app.client.server.port)
-    writer.write(f"DELETE {raw_path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+    writer.write(f"DELETE {raw_path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".encode())
     await writer.drain()
     status_line = (await reader.readline()).decode()
     rest = (await reader.read()).decode()
@@ -174,7 +174,7 @@ async def test_a_real_model_is_deleted_and_nothing_else(app: SimpleNamespace) ->
     "query", ["folder=../../outside", "folder=%2Fetc", "folder=%00", "folder=checkpoints%2F..%2F.."]
 )
 async def test_model_listing_folder_must_be_a_known_folder(app: SimpleNamespace, query: str) -> None:
-    await expect(app, "GET", f"/launchpad/models?{query}", 400, "invalid_input")
+    await expect(app, "GET", f"/launchpad/models?{query}", 404, "not_found")  # no such folder
 
 
 async def test_model_listing_search_is_only_text(app: SimpleNamespace) -> None:

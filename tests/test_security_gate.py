@@ -133,11 +133,11 @@ async def test_middlewares_already_on_comfyuis_app_see_the_real_handler_after_th
     assert seen == [route.handler]
 
 
-async def test_comfyui_without_auth_adds_no_middleware(
+async def test_comfyui_without_auth_adds_only_the_host_check(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, aiohttp_client: Any
 ) -> None:
     comfy = await comfy_like_app(tmp_path, monkeypatch, aiohttp_client, {})
-    assert [mw.__name__ for mw in comfy.app.middlewares] == []
+    assert [mw.__name__ for mw in comfy.app.middlewares] == ["launchpad_hosts"]  # DNS rebinding, auth or not
     assert (await comfy.client.post("/prompt", json={})).status == 200
 
 

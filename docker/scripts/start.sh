@@ -179,6 +179,15 @@ is_mount_point() {
 }
 
 log "ComfyUI-Launchpad start-up (image variant $LAUNCHPAD_VARIANT), workspace $WORKSPACE_ROOT"
+
+# --- settings: one that cannot be read (a mistyped ENABLE_AUTH) must never leave the pod open ----
+step "$RUN_DIR/settings.out" "$LAUNCHPAD_BIN" check-settings
+if [ $? -eq 2 ]; then
+  log_file "$RUN_DIR/settings.out" "  "
+  banner "A setting is invalid (above), so NOTHING is started: not ComfyUI, not sshd, not Jupyter or code-server." \
+    "Fix that environment variable in the pod's settings and restart the pod."
+  while :; do sleep 1; done # stay up so the log can be read; SIGTERM stops it
+fi
 WS="" VOLUME_STATE=""
 phase volume
 if [ ! -d "$WORKSPACE_ROOT" ]; then

@@ -12,8 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
+from ..documents import DocumentError, load_yaml
 from ..errors import NotFound
 from . import templates
 from .schema import SCHEMA_VERSION, CatalogWarning, ParsedFile, Preset, PresetInvalid, parse_preset
@@ -21,18 +20,16 @@ from .schema import SCHEMA_VERSION, CatalogWarning, ParsedFile, Preset, PresetIn
 log = logging.getLogger(__name__)
 
 CURATED_DIR = Path(__file__).resolve().parents[2] / "presets"
+MAX_PRESET_FILE = 8 * 2**20  # a few thousand presets; beyond that it is not a catalog someone wrote
 
 
 def parse_yaml(text: str, label: str, origin: str) -> ParsedFile:
     """Parse one catalog YAML document; bad entries become warnings."""
     result = ParsedFile()
     try:
-        document = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        result.warnings.append(CatalogWarning(label, f"not valid YAML{where}: {problem}"))
+        document = load_yaml(text)
+    except DocumentError as exc:  # invalid, or too deep to read safely: a warning, never a crash
+        result.warnings.append(CatalogWarning(label, str(exc)))
         return result
     if document is None:
         return result
@@ -81,6 +78,10 @@ def load_dir(directory: Path, origin: str) -> ParsedFile:
     seen: dict[str, str] = {}
     for path in paths:
         try:
+            if path.stat().st_size > MAX_PRESET_FILE:
+                result.warnings.append(CatalogWarning(str(path), f"is larger than {MAX_PRESET_FILE // 2**20} MiB; "
+                                                      "split it into several files"))
+                continue
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             result.warnings.append(CatalogWarning(str(path), f"cannot read it: {exc}"))

@@ -35,6 +35,7 @@ from .. import model_folders
 from ..files import unsafe_reason
 
 SCHEMA_VERSION = 1
+RESERVED_IDS = frozenset({"install"})
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 CATEGORY_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 REPO_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -292,6 +293,8 @@ def parse_preset(data: object, *, origin: str, source_file: str, where: str = ""
     preset_id = _text(data.get("id"), "id")
     if not ID_PATTERN.match(preset_id):
         raise PresetInvalid("id", f"{preset_id!r} must be letters, digits, '_', '.' or '-' (up to 128)")
+    if preset_id in RESERVED_IDS:  # /launchpad/presets/install is a route of its own
+        raise PresetInvalid("id", f"{preset_id!r} is reserved; choose another id")
     category = _text(data.get("category"), "category").lower()
     if not CATEGORY_PATTERN.match(category):
         raise PresetInvalid("category", f"{category!r} must be a short lowercase word like image or video")

@@ -169,6 +169,16 @@ def cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
     return OK if report.ok else WORKSPACE
 
 
+def cmd_check_settings(args: argparse.Namespace, settings: Settings) -> int:
+    """Every setting was parsed before we got here (an invalid one exits USAGE with its message)."""
+    login = "required" if settings.enable_auth else "off"
+    if args.json:
+        _emit_json({"ok": True, "login": login})
+    else:
+        print(f"settings ok (login {login})")
+    return OK
+
+
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     if args.workspace is None and not settings.workspace_configured:
         settings = replace(settings, workspace=Path("workspace").absolute())
@@ -185,6 +195,7 @@ COMMANDS: dict[str, Handler] = {
     "paths": cmd_paths,
     "comfy-args": cmd_comfy_args,
     "doctor": cmd_doctor,
+    "check-settings": cmd_check_settings,
     "serve": cmd_serve,
     "install": cmd_install,
     "uninstall": cmd_uninstall,
@@ -225,6 +236,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     sub.add_parser("doctor", parents=[common], help="check the workspace volume: mounted, writable, free space")
+    sub.add_parser(
+        "check-settings", parents=[common], help="check every environment setting; exit 2 naming the first bad one"
+    )
 
     serve = sub.add_parser(
         "serve", parents=[common], help="run the API and dashboard without ComfyUI (default workspace ./workspace)"

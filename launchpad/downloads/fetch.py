@@ -14,11 +14,13 @@ import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from email.utils import parsedate_to_datetime
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 import aiohttp
 
 from .. import __version__
+from ..errors import DownloadError, Forbidden
+from ..url_policy import HopPolicy
 from .credentials import Credentials, redact
 
 USER_AGENT = f"comfyui-launchpad/{__version__}"
@@ -95,10 +97,20 @@ async def get(
     url: str,
     credentials: Credentials,
     headers: Mapping[str, str] | None = None,
+    policy: HopPolicy | None = None,
 ) -> AsyncIterator[aiohttp.ClientResponse]:
-    """GET ``url`` following redirects; the response is the final hop's, whatever its status."""
+    """GET ``url`` following redirects; the response is the final hop's, whatever its status.
+
+    With a ``policy`` (a client-supplied URL) every hop is checked before it is requested, at
+    most ``policy.max_hops`` redirects are followed, and ``session`` must be a guarded one
+    (guard.py) so the addresses connected to are checked too. Without one, a redirect to
+    anything but http(s) still ends the download at once (it would never succeed on retry).
+    """
     current = url
-    for _ in range(MAX_REDIRECTS + 1):
+    hops = policy.max_hops if policy is not None else MAX_REDIRECTS
+    for _ in range(hops + 1):
+        if policy is not None:
+            policy.check_url(current)
         request_headers = {"User-Agent": USER_AGENT, "Accept-Encoding": "identity", **(headers or {})}
         request_headers.update(credentials.headers_for(current))
         response = await session.get(current, headers=request_headers, allow_redirects=False)
@@ -106,10 +118,13 @@ async def get(
         if response.status in REDIRECTS and location:
             response.release()
             current = urljoin(current, location)
+            if urlsplit(current).scheme.lower() not in ("http", "https"):
+                raise Forbidden(f"{redact(url)} redirected to a {urlsplit(current).scheme or 'relative'}: URL, "
+                                "which is never followed")
             continue
         try:
             yield response
         finally:
             response.release()
         return
-    raise BadStatus(310, url, detail=f"more than {MAX_REDIRECTS} redirects")
+    raise DownloadError(f"{redact(url)} led through more than {hops} redirects; the download was stopped")

@@ -42,6 +42,8 @@ class Job:
     message: str | None = None  # what it is doing or waiting for, for people
     origin: dict[str, str] = field(default_factory=dict)  # what the source said: commit, filename
     attempts: int = 0
+    # its URL came from a client (a custom URL, a workflow's link): every hop is checked (url_policy)
+    guarded: bool = False
     created_at: float = field(default_factory=time.time)
     updated_at: float = field(default_factory=time.time)
 

@@ -44,6 +44,8 @@ def source_from_dict(data: Mapping[str, object]) -> Source:
 def job_record(job: Job) -> dict[str, object]:
     data = job.to_dict()
     data["file"] = job.file.to_dict()
+    if job.guarded:  # kept across restarts: a resumed download is checked like the first attempt
+        data["guarded"] = True
     data.pop("speed", None)
     data.pop("eta", None)
     return data
@@ -70,6 +72,7 @@ def job_from_record(data: Mapping[str, object]) -> Job:
         error=data.get("error"),  # type: ignore[arg-type]
         message=data.get("message"),  # type: ignore[arg-type]
         attempts=int(data.get("attempts") or 0),  # type: ignore[arg-type]
+        guarded=bool(data.get("guarded")),
         created_at=float(data.get("created_at") or time.time()),  # type: ignore[arg-type]
         updated_at=float(data.get("updated_at") or time.time()),  # type: ignore[arg-type]
     )

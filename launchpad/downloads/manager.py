@@ -23,6 +23,7 @@ import aiohttp
 from .. import events as event_types
 from .. import humanize
 from ..catalog import Catalog, ModelFile, Preset
+from ..catalog.schema import UrlSource
 from ..catalog.state import INSTALLED, preset_state
 from ..config import Settings
 from ..errors import (
@@ -39,8 +40,9 @@ from ..errors import (
 from ..events import EventBus
 from ..files import is_within, partial_path
 from ..model_roots import ModelRoots
+from ..url_policy import HopPolicy
 from ..workspace import Workspace
-from . import locks, resume, space
+from . import guard, locks, resume, space
 from .credentials import Credentials
 from .jobs import (
     ACTIVE,
@@ -111,6 +113,8 @@ class DownloadManager:
         self._tasks: list[asyncio.Task[None]] = []
         self._session: aiohttp.ClientSession | None = None
         self._resolver: Resolver | None = None
+        self._policy = HopPolicy.from_settings(settings)
+        self._checked_session: aiohttp.ClientSession | None = None  # for guarded jobs (guard.py)
         self._credentials = Credentials(settings)
         self._pool: ThreadPoolExecutor | None = None
         self._sizes: dict[tuple[str, str], tuple[int | None, float]] = {}  # (key, url) -> (size, when)
@@ -175,6 +179,9 @@ class DownloadManager:
         await self._save()
         if self._session is not None:
             await self._session.close()
+        if self._checked_session is not None:
+            await self._checked_session.close()
+            self._checked_session = None
         if self._pool is not None:
             pool, self._pool = self._pool, None
             await asyncio.get_running_loop().run_in_executor(None, pool.shutdown)
@@ -190,8 +197,11 @@ class DownloadManager:
         presets = [catalog.get(pid) for pid in dict.fromkeys(preset_ids)]
         return await self._enqueue([(preset.id, preset.files) for preset in presets], merge=False)
 
-    async def install_files(self, files: Sequence[ModelFile], label: str) -> dict[str, object]:
+    async def install_files(self, files: Sequence[ModelFile], label: str, guarded: bool = False) -> dict[str, object]:
         """Queue the missing ones of ``files``, which belong to no preset, as the group ``label``.
+
+        ``guarded``: their URLs came from a client (a workflow's links), so every hop of a plain
+        URL download is checked (url_policy.HopPolicy).
 
         For files a workflow or a node names (``label`` like ``workflow:<name>``; a colon keeps
         it apart from preset ids). They take the same path as a preset's files: the same jobs,
@@ -213,10 +223,10 @@ class DownloadManager:
                 None, is_within, roots.target(model_file.folder, model_file.name), dirs[0]
             ):
                 raise Forbidden(f"{model_file.key} would be written outside {dirs[0]} through a symlink")
-        return await self._enqueue([(label, tuple(unique))], merge=True)
+        return await self._enqueue([(label, tuple(unique))], merge=True, guarded=guarded)
 
     async def _enqueue(
-        self, groups: Sequence[tuple[str, Sequence[ModelFile]]], *, merge: bool
+        self, groups: Sequence[tuple[str, Sequence[ModelFile]]], *, merge: bool, guarded: bool = False
     ) -> dict[str, object]:
         """Queue each group's files that are neither on disk nor already being downloaded."""
         roots = self._roots()
@@ -252,7 +262,7 @@ class DownloadManager:
                 if model_file.key not in skipped:
                     skipped.append(model_file.key)
                 continue
-            job = Job(file=model_file, target=target, preset_ids=[group])
+            job = Job(file=model_file, target=target, preset_ids=[group], guarded=guarded)
             self._add(job)
             touched[job.id] = job
             assert self._queue is not None
@@ -263,7 +273,9 @@ class DownloadManager:
         self._save_soon()
         return {"jobs": [job.to_dict() for job in touched.values()], "skipped": skipped}
 
-    async def sizes(self, files: Sequence[ModelFile], timeout: float = SIZE_TIMEOUT) -> dict[str, int | None]:
+    async def sizes(
+        self, files: Sequence[ModelFile], guarded: bool = False, timeout: float = SIZE_TIMEOUT
+    ) -> dict[str, int | None]:
         """Each file's size in bytes at its source (by key; None when the source does not say in time).
 
         For telling what an install will take before it starts: the same resolution a download
@@ -285,8 +297,16 @@ class DownloadManager:
                 todo[model_file.key] = model_file
         if not todo:
             return result
-        resolver = Resolver(replace(self.settings, retries=0), self._session, self._credentials)
-        tasks = {key: asyncio.ensure_future(resolver.resolve(f)) for key, f in todo.items()}
+        quick = replace(self.settings, retries=0)
+        resolver = Resolver(quick, self._session, self._credentials)
+        if guarded and any(isinstance(f.source, UrlSource) for f in todo.values()):  # a workflow's links
+            checked = Resolver(quick, self._guarded_session(), self._credentials, self._policy)
+        else:
+            checked = resolver
+        tasks = {
+            key: asyncio.ensure_future((checked if isinstance(f.source, UrlSource) else resolver).resolve(f))
+            for key, f in todo.items()
+        }
         await asyncio.wait(tasks.values(), timeout=timeout)
         for key, task in tasks.items():
             size = None
@@ -301,8 +321,9 @@ class DownloadManager:
             result[key] = size
         return result
 
-    async def install_file(self, model_file: ModelFile) -> dict[str, object]:
-        """Queue one file that belongs to no preset (a custom URL download, already vetted).
+    async def install_file(self, model_file: ModelFile, guarded: bool = False) -> dict[str, object]:
+        """Queue one file that belongs to no preset (a custom URL download, already vetted;
+        ``guarded``: every hop of it is checked too).
 
         Its name came from a client, so the target must stay inside the folder's first
         directory even through symlinks (Forbidden); Conflict when it is on disk or queued.
@@ -321,7 +342,7 @@ class DownloadManager:
             raise Conflict(f"{model_file.key} is already being downloaded")
         if await loop.run_in_executor(None, _present, model_file, roots):
             raise Conflict(f"{model_file.key} is already on disk; delete it first to download it again")
-        job = Job(file=model_file, target=target, preset_ids=[])
+        job = Job(file=model_file, target=target, preset_ids=[], guarded=guarded)
         self._add(job)
         assert self._queue is not None
         self._queue.put_nowait(job.id)
@@ -583,8 +604,10 @@ class DownloadManager:
         refreshed = False
         mismatches = 0
         while True:
+            guard = self._guard(job)
             transfer = Transfer(
-                session=self._session,
+                session=self._guarded_session() if guard else self._session,
+                policy=guard,
                 credentials=self._credentials,
                 settings=self.settings,
                 resolved=resolved,
@@ -631,9 +654,30 @@ class DownloadManager:
             self._set_state(job, DONE)
             return
 
+    def _guard(self, job: Job) -> HopPolicy | None:
+        """The policy for each hop of ``job``: a plain URL a client gave. Hugging Face and Civitai
+        sources talk to the endpoints the operator configured, and go where those send them."""
+        return self._policy if job.guarded and isinstance(job.file.source, UrlSource) else None
+
+    def _guarded_session(self) -> aiohttp.ClientSession:
+        """The session for guarded downloads, made when first needed (most pods never need one)."""
+        if self._checked_session is None:
+            self._checked_session = guard.guarded_session(
+                self._policy,
+                limit=self.settings.concurrent_downloads * max(1, self.settings.segments) + 8,
+                timeout=aiohttp.ClientTimeout(total=None, sock_connect=30, sock_read=self.settings.stall_timeout),
+                auto_decompress=False,
+                read_bufsize=READ_BUFFER,
+            )
+        return self._checked_session
+
     async def _resolve(self, job: Job) -> Resolved:
         assert self._resolver is not None
-        resolved = await self._resolver.resolve(job.file)
+        policy = self._guard(job)
+        resolver = self._resolver
+        if policy is not None:
+            resolver = Resolver(self.settings, self._guarded_session(), self._credentials, policy)
+        resolved = await resolver.resolve(job.file)
         if job.file.size is not None and resolved.size is not None and resolved.size != job.file.size:
             raise IntegrityError(
                 f"{job.key}: the source's file is {resolved.size} bytes, the preset expects {job.file.size}; "

@@ -21,6 +21,7 @@ import aiohttp
 from ..catalog.schema import CivitaiSource, HFSource, ModelFile, UrlSource
 from ..config import Settings
 from ..errors import DownloadError, RateLimited, SourceNotFound, SourceUnauthorized
+from ..url_policy import HopPolicy
 from . import fetch
 from .credentials import CIVITAI_PUBLIC, HF_PUBLIC, Credentials, redact
 
@@ -93,10 +94,14 @@ def _basename(name: str | None) -> str | None:
 class Resolver:
     """Turns a :class:`ModelFile` into a :class:`Resolved`, with retries on transient failures."""
 
-    def __init__(self, settings: Settings, session: aiohttp.ClientSession, credentials: Credentials) -> None:
+    def __init__(
+        self, settings: Settings, session: aiohttp.ClientSession, credentials: Credentials,
+        policy: HopPolicy | None = None,
+    ) -> None:
         self.settings = settings
         self.session = session
         self.credentials = credentials
+        self.policy = policy  # set for client-supplied URLs: every hop checked (fetch.get)
 
     async def resolve(self, model_file: ModelFile) -> Resolved:
         source = model_file.source
@@ -137,7 +142,7 @@ class Resolver:
 
     async def probe(self, url: str) -> Probe:
         """A one-byte ranged GET: tells range support, size, validator and content type."""
-        async with fetch.get(self.session, url, self.credentials, {"Range": "bytes=0-0"}) as response:
+        async with fetch.get(self.session, url, self.credentials, {"Range": "bytes=0-0"}, self.policy) as response:
             final = str(response.url)
             content_type = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
             disposition = response.content_disposition

@@ -35,6 +35,7 @@ import aiohttp
 from .. import humanize
 from ..config import Settings
 from ..errors import DownloadError, InsufficientSpace, IntegrityError, TooLarge
+from ..url_policy import HopPolicy
 from . import fetch, resume
 from .credentials import Credentials
 from .resume import ResumeState
@@ -114,8 +115,10 @@ class Transfer:
         pool: Executor,
         label: str,
         want_sha256: bool,
+        policy: HopPolicy | None = None,
     ) -> None:
         self.session = session
+        self.policy = policy  # set for client-supplied URLs: every hop checked (fetch.get)
         self.credentials = credentials
         self.settings = settings
         self.resolved = resolved
@@ -373,7 +376,8 @@ class Transfer:
             if self.resolved.etag:
                 headers["If-Range"] = self.resolved.etag
             try:
-                async with fetch.get(self.session, self.resolved.url, self.credentials, headers) as response:
+                request = fetch.get(self.session, self.resolved.url, self.credentials, headers, self.policy)
+                async with request as response:
                     if response.status == 200:
                         raise RestartFromZero(
                             "the server ignored the Range request or its file changed (answered 200 to a range)"
@@ -409,7 +413,7 @@ class Transfer:
             if self.state.done:
                 await self._truncate()
             try:
-                async with fetch.get(self.session, self.resolved.url, self.credentials) as response:
+                async with fetch.get(self.session, self.resolved.url, self.credentials, policy=self.policy) as response:
                     if response.status != 200:
                         raise fetch.BadStatus(
                             response.status, str(response.url), retry_after=fetch.retry_after(response.headers)
