@@ -619,6 +619,14 @@ def test_real_comfyui_starts_with_launchpad_and_answers_through_the_proxy(boot, 
     assert list((tmp_path / "home" / ".local" / "state" / "comfyui-launchpad").glob(f"comfyui-*-{port}.db"))
     log = (ws / "logs" / "comfyui.log").read_text()
     assert "IMPORT FAILED" not in log.split("Import times for custom nodes:")[-1].split("\n\n")[0]
+    # ComfyUI-Manager as the package where this ComfyUI loads it so (0.33 and on), open to
+    # installs only behind a login: no ENABLE_AUTH here, so its network_mode is not personal_cloud
+    manager = install.supports("--enable-manager") and install.has_module("comfyui_manager")
+    assert ("--enable-manager" in out) == manager, out
+    if manager:
+        assert "[START] ComfyUI-Manager" in log
+        config = ws / "user" / "__manager" / "config.ini"  # the Manager's settings, on the volume
+        assert not config.exists() or "personal_cloud" not in config.read_text()
 
     assert b.stop() == 0
     assert "stopped cleanly" in b.output

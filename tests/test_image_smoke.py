@@ -321,6 +321,14 @@ def test_a_pod_on_a_volume_first_start_stop_restart_and_a_new_container(run, hub
     assert b"launchpad" in body.lower()
     assert asyncio.run(websocket_status(ws_url, {"Cookie": cookie})) == "status"
 
+    # ComfyUI-Manager, the package with --enable-manager, behind our login; ENABLE_AUTH lets it install
+    # from git and pip on this 0.0.0.0 listener (personal_cloud), its settings on the volume
+    assert "--enable-manager" in logs
+    assert http(pod.base + "/api/v2/manager/version", api)[0] == 401
+    assert http(pod.base + "/api/v2/manager/version", {**api, "Cookie": cookie})[0] == 200
+    assert "network_mode = personal_cloud" in (ws / "user" / "__manager" / "config.ini").read_text()
+    assert "[START] ComfyUI-Manager" in (ws / "logs" / "comfyui.log").read_text()
+
     # the small preset lands on the volume, verified, while ComfyUI is already serving
     assert not (checkpoints / "tiny.safetensors").exists(), "finished before ComfyUI answered: nothing shown"
     held.rate = None  # the transfer in flight speeds up

@@ -31,6 +31,7 @@ COMFYUI_PORT=${COMFYUI_PORT:-8188}
 COMFYUI_LISTEN=${COMFYUI_LISTEN:-0.0.0.0}
 COMFYUI_ARGS=${COMFYUI_ARGS:-}                     # extra flags, e.g. "--lowvram"
 COMFYUI_CORS_ORIGIN=${COMFYUI_CORS_ORIGIN:-auto}   # auto | off | an origin | *
+COMFYUI_MANAGER=${COMFYUI_MANAGER:-auto}           # auto (the package, where ComfyUI has it) | off
 COMFYUI_RESTART=${COMFYUI_RESTART:-on}             # on | off
 COMFYUI_RESTART_DELAY=${COMFYUI_RESTART_DELAY:-5}  # seconds
 COMFYUI_MAX_QUICK_EXITS=${COMFYUI_MAX_QUICK_EXITS:-5}
@@ -233,10 +234,18 @@ fi
 phase_done "workspace ${WS:-none} (${VOLUME_STATE})"
 
 # --- phase: paths -----------------------------------------------------------------------------
+# ComfyUI-Manager as the package that ComfyUI 0.33 and on load with --enable-manager, where this
+# ComfyUI has the flag and its venv the package; its settings live in the user directory on the
+# volume, where `paths --manager` makes its network_mode follow ENABLE_AUTH
+MANAGER_ARGS=()
+if [ "$COMFYUI_MANAGER" != off ] && grep -q -- '"--enable-manager"' "$COMFYUI_DIR/comfy/cli_args.py" 2>/dev/null &&
+  "$COMFYUI_PYTHON" -c 'import importlib.util, sys; sys.exit(importlib.util.find_spec("comfyui_manager") is None)' 2>/dev/null; then
+  MANAGER_ARGS=(--enable-manager)
+fi
 WS_ARGS=()
 phase paths
 if [ -n "$WS" ]; then
-  if step "$RUN_DIR/paths.out" "$LAUNCHPAD_BIN" paths --workspace "$WS" --custom-nodes; then
+  if step "$RUN_DIR/paths.out" "$LAUNCHPAD_BIN" paths --workspace "$WS" --custom-nodes ${MANAGER_ARGS:+--manager}; then
     log_file "$RUN_DIR/paths.out" "  "
     if step "$RUN_DIR/args.out" "$LAUNCHPAD_BIN" comfy-args --workspace "$WS" --lines; then
       mapfile -t WS_ARGS <"$RUN_DIR/args.out"
@@ -444,7 +453,7 @@ if [ -n "$COMFYUI_CMD" ]; then
 else
   COMFY_CMD=("$COMFYUI_PYTHON" "$COMFYUI_DIR/main.py")
 fi
-COMFY_CMD+=(--listen "$COMFYUI_LISTEN" --port "$COMFYUI_PORT" --disable-auto-launch "${WS_ARGS[@]}")
+COMFY_CMD+=(--listen "$COMFYUI_LISTEN" --port "$COMFYUI_PORT" --disable-auto-launch "${WS_ARGS[@]}" "${MANAGER_ARGS[@]}")
 
 # RunPod's proxy (https://<pod>-<port>.proxy.runpod.net) may hand ComfyUI a Host header that
 # is not the page's origin; ComfyUI's default origin check then answers 403 to the browser

@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from .. import __version__, humanize, model_paths
+from .. import __version__, humanize, manager_config, model_paths
 from ..catalog import Catalog, load_catalog
 from ..catalog.state import preset_state
 from ..config import Settings
@@ -108,7 +108,9 @@ def cmd_presets(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_paths(args: argparse.Namespace, settings: Settings) -> int:
-    result = model_paths.write(Workspace(settings.workspace), custom_nodes=args.custom_nodes)
+    workspace = Workspace(settings.workspace)
+    result = model_paths.write(workspace, custom_nodes=args.custom_nodes)
+    manager = manager_config.set_network_mode(workspace.user, login=settings.enable_auth) if args.manager else None
     if args.json:
         _emit_json(
             {
@@ -117,6 +119,7 @@ def cmd_paths(args: argparse.Namespace, settings: Settings) -> int:
                 "created_dirs": [str(p) for p in result.created_dirs],
                 "user_configs": [str(p) for p in result.user_configs],
                 "rejected_user_configs": {str(p): msgs for p, msgs in result.rejected_user_configs.items()},
+                "manager": manager,
             }
         )
     else:
@@ -125,6 +128,8 @@ def cmd_paths(args: argparse.Namespace, settings: Settings) -> int:
             print(f"created {len(result.created_dirs)} directories under {settings.workspace}")
         for path in result.user_configs:
             print(f"also passing your {path} to ComfyUI")
+        if manager:
+            print(manager)
     for path, messages in result.rejected_user_configs.items():
         print(
             f"warning: not passing {path} to ComfyUI, it would stop ComfyUI from starting: {'; '.join(messages)}",
@@ -228,6 +233,10 @@ def build_parser() -> argparse.ArgumentParser:
         "paths", parents=[common], help="create the workspace layout and write extra_model_paths.yaml"
     )
     paths.add_argument("--custom-nodes", action="store_true", help="also add <workspace>/custom_nodes to ComfyUI")
+    paths.add_argument(
+        "--manager", action="store_true",
+        help="ComfyUI-Manager runs as a package: its network_mode is personal_cloud only with ENABLE_AUTH",
+    )
 
     comfy = sub.add_parser("comfy-args", parents=[common], help="print the ComfyUI flags that use the workspace")
     comfy.add_argument("--lines", action="store_true", help="one flag or value per line (for mapfile)")

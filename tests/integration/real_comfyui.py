@@ -77,6 +77,11 @@ class ComfyUIInstall:
         """Whether this ComfyUI has the command-line flag (newer ones refuse flags they do not know)."""
         return f'"{flag}"' in (self.root / "comfy" / "cli_args.py").read_text(encoding="utf-8")
 
+    def has_module(self, name: str) -> bool:
+        """Whether ComfyUI's Python can import ``name`` (found, not imported: some need ComfyUI's path)."""
+        probe = f"import importlib.util, sys; sys.exit(importlib.util.find_spec({name!r}) is None)"
+        return subprocess.run([str(self.python), "-c", probe], capture_output=True, timeout=60).returncode == 0
+
     def problems(self) -> list[str]:
         """Why this install cannot run; empty when it looks usable."""
         found = []

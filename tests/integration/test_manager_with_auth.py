@@ -15,7 +15,6 @@ Skipped where the ComfyUI has no --enable-manager or its venv has no comfyui_man
 from __future__ import annotations
 
 import http.client
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -43,9 +42,7 @@ def manager_config(**values: str) -> str:
 def with_manager(comfyui_install: ComfyUIInstall) -> ComfyUIInstall:
     if not comfyui_install.supports("--enable-manager"):
         pytest.skip("this ComfyUI has no --enable-manager (it loads ComfyUI-Manager from custom_nodes/)")
-    probe = "import importlib.util, sys; sys.exit(importlib.util.find_spec('comfyui_manager') is None)"
-    found = subprocess.run([str(comfyui_install.python), "-c", probe], capture_output=True)
-    if found.returncode != 0:
+    if not comfyui_install.has_module("comfyui_manager"):
         pytest.skip(f"no comfyui_manager in {comfyui_install.python} (pip install -r manager_requirements.txt)")
     return comfyui_install
 
