@@ -126,14 +126,15 @@ def _hosts(env: Mapping[str, str], name: str, example: str, *, wildcards: bool =
     for item in items:
         host = item.lower()
         bare = host[2:] if wildcards and host.startswith("*.") else host.lstrip(".")
-        if (wildcards and host == "*") or _HOST_NAME.match(bare.rstrip(".")) or _is_ip(bare.strip("[]")):
+        if (wildcards and host == "*") or _HOST_NAME.match(bare.rstrip(".")) or is_ip_literal(bare.strip("[]")):
             hosts.append(host)
             continue
         raise InvalidSetting(f"{name} entry {item[:80]!r} is not a host name; write names like {example}")
     return tuple(hosts)
 
 
-def _is_ip(text: str) -> bool:
+def is_ip_literal(text: str) -> bool:
+    """Whether ``text`` is an IPv4 or IPv6 address (no brackets), not a name."""
     try:
         ipaddress.ip_address(text)
     except ValueError:

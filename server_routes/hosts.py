@@ -16,9 +16,10 @@ Every name the request carries is checked: ``Host`` and what a proxy forwarded
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from urllib.parse import urlsplit
+
+from ..launchpad.config import is_ip_literal
 
 RUNPOD_PROXY = re.compile(r"^[a-z0-9]+-\d{1,5}\.proxy\.runpod\.net$")
 HINT = (
@@ -38,14 +39,6 @@ def split_host(value: str) -> tuple[str, int | None] | None:
     if not host or parts.path or parts.query or parts.username is not None:
         return None
     return host, port
-
-
-def _is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
 
 
 def listed(host: str, allowed: tuple[str, ...]) -> bool:
@@ -71,7 +64,7 @@ def host_allowed(value: str, allowed: tuple[str, ...]) -> bool:
         return False
     host = split[0]
     return (
-        _is_ip(host)
+        is_ip_literal(host)
         or host == "localhost"
         or host.endswith(".localhost")
         or RUNPOD_PROXY.match(host) is not None

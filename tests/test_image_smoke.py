@@ -34,12 +34,12 @@ from pathlib import Path
 import aiohttp
 import pytest
 from test_docker_files import wheel
+from test_docker_start import PHASES, phase_lines
 
 from conftest import missing
 from fakehub import FakeHub, write_presets
 
 ROOT = Path(__file__).resolve().parents[1]
-PHASES = ("volume", "paths", "downloads", "services", "custom-nodes", "comfyui")
 PASSWORD = "smoke test password, long enough"
 STOP_TIMEOUT = 10  # docker stop's default
 SIDEBAR = "/extensions/ComfyUI-Launchpad/js/launchpad.js"
@@ -210,15 +210,6 @@ def run(image: str) -> Iterator:
 def hub() -> Iterator[FakeHub]:
     with FakeHub() as server:
         yield server
-
-
-def phase_lines(text: str) -> dict[str, str]:
-    found = {}
-    for line in text.splitlines():
-        for name in PHASES:
-            if f"] phase {name}: " in line and "(took " in line:
-                found[name] = line
-    return found
 
 
 def script_seconds(logs: str, text: str) -> float:
