@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from conftest import cli_argv
-from lp.launchpad.cli.main import main
+from lp.launchpad.cli.main import COMMANDS, build_parser, main
 
 PRESET = """
 schema: 1
@@ -191,3 +191,85 @@ def test_console_script_runs(tmp_path: Path) -> None:
     proc = subprocess.run(cli_argv("presets", "--workspace", str(tmp_path), "--json"), capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert isinstance(json.loads(proc.stdout)["presets"], list)
+
+
+# --- options before the command -------------------------------------------------------
+# `launchpad --workspace /mnt/vol doctor` once checked /workspace: the subcommand's default
+# overwrote the value given before it.
+
+
+def install_tiny(workspace_dir: Path) -> None:
+    for key, data in (("checkpoints/tiny.safetensors", b"1234"), ("vae/tiny_vae.safetensors", b"v")):
+        target = workspace_dir / "models" / key
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+
+
+def test_workspace_before_the_command_is_the_workspace_doctor_checks(
+    capsys: pytest.CaptureFixture[str], workspace_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("WORKSPACE_ROOT", raising=False)
+    before = run(capsys, "--workspace", str(workspace_dir), "doctor")
+    after = run(capsys, "doctor", "--workspace", str(workspace_dir))
+    assert before[1].splitlines()[0] == f"workspace {workspace_dir}"
+    assert before == after
+
+
+def test_workspace_before_presets_sees_the_installed_files(
+    capsys: pytest.CaptureFixture[str], workspace_dir: Path, user_preset: Path
+) -> None:
+    install_tiny(workspace_dir)
+    code, out, _ = run(capsys, "--workspace", str(workspace_dir), "presets", "--installed")
+    assert code == 0
+    rows = [line.split() for line in out.splitlines()[1:]]
+    assert [(row[0], row[-4]) for row in rows] == [("TINY", "installed")]  # before the fix: "missing"
+    code, out, _ = run(capsys, "--workspace", str(workspace_dir), "presets", "show", "TINY")
+    assert code == 0 and "[image, installed]" in out
+
+
+def test_workspace_before_paths_writes_there(
+    capsys: pytest.CaptureFixture[str], workspace_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WORKSPACE_ROOT", str(tmp_path / "the-default"))
+    code, out, _ = run(capsys, "--workspace", str(workspace_dir), "paths")
+    assert code == 0 and out.startswith(f"wrote {workspace_dir}/config/extra_model_paths.yaml")
+    assert (workspace_dir / "config" / "extra_model_paths.yaml").is_file()
+    assert not (tmp_path / "the-default").exists()
+
+
+def test_json_before_the_command_gives_json(capsys: pytest.CaptureFixture[str], workspace_dir: Path) -> None:
+    code, out, _ = run(capsys, "--json", "doctor", "--workspace", str(workspace_dir))
+    assert json.loads(out)["workspace"] == str(workspace_dir)
+    code, out, _ = run(capsys, "--json", "--workspace", str(workspace_dir), "presets", "--category", "video")
+    assert code == 0 and {p["category"] for p in json.loads(out)["presets"]} == {"video"}
+    code, out, _ = run(capsys, "--json", "--workspace", str(workspace_dir), "check-settings")
+    assert json.loads(out)["ok"] is True
+
+
+REQUIRED = {"uninstall": ["SOME_ID"]}
+
+
+@pytest.mark.parametrize("command", sorted(COMMANDS))
+def test_every_command_takes_the_global_options_on_either_side(command: str, tmp_path: Path) -> None:
+    """Parsing only (running `serve` or `install` here would serve or download): each order means the same."""
+    parser = build_parser()
+    rest = REQUIRED.get(command, [])
+    orders = {
+        "before": ["--workspace", str(tmp_path), "--json", command, *rest],
+        "after": [command, *rest, "--workspace", str(tmp_path), "--json"],
+        "split": ["--json", command, *rest, "--workspace", str(tmp_path)],
+    }
+    for order, argv in orders.items():
+        args = parser.parse_args(argv)
+        assert (args.command, args.workspace, args.json) == (command, tmp_path, True), order
+    args = parser.parse_args([command, *rest])
+    assert (args.workspace, args.json) == (None, False)
+    # given on both sides, the one nearer the end wins, as with any repeated option
+    assert parser.parse_args(["--workspace", "/a", command, *rest, "--workspace", "/b"]).workspace == Path("/b")
+
+
+def test_options_before_the_command_in_a_subprocess(tmp_path: Path, workspace_dir: Path) -> None:
+    proc = subprocess.run(cli_argv("--workspace", str(workspace_dir), "--json", "doctor"),
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["workspace"] == str(workspace_dir)

@@ -1,8 +1,9 @@
 """`launchpad`: the command line the container start script and people use.
 
 Every command takes ``--workspace DIR`` (default: WORKSPACE_ROOT, else /workspace) and
-``--json`` for scripts. Exit codes are in :data:`EXIT_CODES`; errors are one readable line
-on stderr that says what to do, never a traceback.
+``--json`` for scripts, before or after the command's name. Exit codes are in
+:data:`EXIT_CODES`; errors are one readable line on stderr that says what to do, never a
+traceback.
 """
 
 from __future__ import annotations
@@ -207,22 +208,33 @@ COMMANDS: dict[str, Handler] = {
 }
 
 
-def _common() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
-        "--workspace", metavar="DIR", type=Path, help="workspace root (default: WORKSPACE_ROOT or /workspace)"
+def _global_options(*, after_command: bool) -> argparse.ArgumentParser:
+    """--workspace and --json, which every command takes before or after its name.
+
+    A subparser copies every attribute of its namespace over the top-level one, defaults
+    included, so a plain copy after the command would turn `launchpad --workspace X doctor`
+    back into the default workspace. The copy after the command defaults to SUPPRESS: it sets
+    the attribute only when given there, and the top-level value (or default) survives.
+    """
+    unset: dict[str, object] = {"default": argparse.SUPPRESS} if after_command else {}
+    options = argparse.ArgumentParser(add_help=False)
+    options.add_argument(
+        "--workspace", metavar="DIR", type=Path, help="workspace root (default: WORKSPACE_ROOT or /workspace)",
+        **unset,
     )
-    common.add_argument("--json", action="store_true", help="machine-readable output")
-    return common
+    options.add_argument("--json", action="store_true", help="machine-readable output", **unset)
+    return options
 
 
 def build_parser() -> argparse.ArgumentParser:
-    common = _common()
-    parser = argparse.ArgumentParser(prog="launchpad", description=__doc__.split("\n")[0], parents=[common])
+    after = _global_options(after_command=True)
+    parser = argparse.ArgumentParser(
+        prog="launchpad", description=__doc__.split("\n")[0], parents=[_global_options(after_command=False)]
+    )
     parser.add_argument("--version", action="version", version=f"launchpad {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    presets = sub.add_parser("presets", parents=[common], help="list presets, or `presets show ID`")
+    presets = sub.add_parser("presets", parents=[after], help="list presets, or `presets show ID`")
     presets.add_argument("preset_command", nargs="?", choices=["show"], help="show one preset in full")
     presets.add_argument("id", nargs="?", help="preset id for `show`")
     presets.add_argument("--category", help="only this category (image, video, audio, upscale, ...)")
@@ -230,7 +242,7 @@ def build_parser() -> argparse.ArgumentParser:
     presets.add_argument("--installed", action="store_true", help="only presets whose files are all on disk")
 
     paths = sub.add_parser(
-        "paths", parents=[common], help="create the workspace layout and write extra_model_paths.yaml"
+        "paths", parents=[after], help="create the workspace layout and write extra_model_paths.yaml"
     )
     paths.add_argument("--custom-nodes", action="store_true", help="also add <workspace>/custom_nodes to ComfyUI")
     paths.add_argument(
@@ -238,23 +250,23 @@ def build_parser() -> argparse.ArgumentParser:
         help="ComfyUI-Manager runs as a package: its network_mode is personal_cloud only with ENABLE_AUTH",
     )
 
-    comfy = sub.add_parser("comfy-args", parents=[common], help="print the ComfyUI flags that use the workspace")
+    comfy = sub.add_parser("comfy-args", parents=[after], help="print the ComfyUI flags that use the workspace")
     comfy.add_argument("--lines", action="store_true", help="one flag or value per line (for mapfile)")
     comfy.add_argument(
         "--port", type=int, help="the port ComfyUI will listen on (default $COMFYUI_PORT or 8188): names its database"
     )
 
-    sub.add_parser("doctor", parents=[common], help="check the workspace volume: mounted, writable, free space")
+    sub.add_parser("doctor", parents=[after], help="check the workspace volume: mounted, writable, free space")
     sub.add_parser(
-        "check-settings", parents=[common], help="check every environment setting; exit 2 naming the first bad one"
+        "check-settings", parents=[after], help="check every environment setting; exit 2 naming the first bad one"
     )
 
     serve = sub.add_parser(
-        "serve", parents=[common], help="run the API and dashboard without ComfyUI (default workspace ./workspace)"
+        "serve", parents=[after], help="run the API and dashboard without ComfyUI (default workspace ./workspace)"
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8189, help="port to listen on (default 8189)")
-    add_install_parsers(sub, common)
+    add_install_parsers(sub, after)
     return parser
 
 
