@@ -273,3 +273,35 @@ def test_options_before_the_command_in_a_subprocess(tmp_path: Path, workspace_di
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["workspace"] == str(workspace_dir)
+
+
+# --- wording ----------------------------------------------------------------------------
+
+
+def test_counts_are_singular_for_one(
+    capsys: pytest.CaptureFixture[str], workspace_dir: Path, user_preset: Path
+) -> None:
+    code, out, err = run(capsys, "presets", "--workspace", str(workspace_dir), "--search", "tiny test")
+    assert code == 0 and err == "1 preset\n"
+    code, out, err = run(capsys, "presets", "--workspace", str(workspace_dir), "--category", "video")
+    assert err == f"{len(out.splitlines()) - 1} presets\n"
+    code, out, _ = run(capsys, "paths", "--workspace", str(workspace_dir))
+    assert code == 0 and "directories under" in out
+    (workspace_dir / "models" / "vae").rmdir()
+    code, out, _ = run(capsys, "paths", "--workspace", str(workspace_dir))
+    assert f"created 1 directory under {workspace_dir}" in out.splitlines()
+
+
+def test_an_empty_list_says_so_without_a_header(
+    capsys: pytest.CaptureFixture[str], workspace_dir: Path, user_preset: Path
+) -> None:
+    code, out, err = run(capsys, "presets", "--workspace", str(workspace_dir), "--search", "no such words")
+    assert (code, out) == (0, "")
+    assert err == "no presets match --search 'no such words' (`launchpad presets` lists them all)\n"
+    code, out, err = run(capsys, "--workspace", str(workspace_dir), "presets", "--installed")
+    assert (code, out) == (0, "")
+    assert "no presets are installed yet" in err and "launchpad install" in err
+    code, out, err = run(capsys, "presets", "--installed", "--category", "video", "--workspace", str(workspace_dir))
+    assert (out, err) == ("", "no installed presets match --category 'video' (`launchpad presets` lists them all)\n")
+    code, out, _ = run(capsys, "presets", "--installed", "--workspace", str(workspace_dir), "--json")
+    assert json.loads(out)["presets"] == []  # scripts still get the (empty) list

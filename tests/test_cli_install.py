@@ -95,7 +95,7 @@ def test_a_failed_download_exits_1_and_says_why(env, fakehub, workspace_dir):
 
     assert result.returncode == 1
     assert "FAILED  checkpoints/model.safetensors: Model acme/gated is gated" in result.stdout
-    assert "HF_TOKEN" in result.stdout and "1 of 1 files failed" in result.stderr
+    assert "HF_TOKEN" in result.stdout and "1 of 1 file failed" in result.stderr
 
 
 def test_json_output_lists_the_final_jobs(env, fakehub, workspace_dir):

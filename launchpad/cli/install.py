@@ -161,8 +161,8 @@ async def _install(ids: list[str], settings: Settings, args: argparse.Namespace,
         json.dump({"jobs": jobs, "skipped": result["skipped"], "interrupted": interrupted}, sys.stdout, indent=2)
         sys.stdout.write("\n")
     elif failed:
-        print(f"{len(failed)} of {len(jobs)} files failed; fix the cause above and run the command again",
-              file=sys.stderr)
+        print(f"{len(failed)} of {humanize.count(len(jobs), 'file')} failed; "
+              "fix the cause above and run the command again", file=sys.stderr)
     if interrupted:
         return INTERRUPTED
     return FAILED_EXIT if failed else OK

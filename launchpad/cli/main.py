@@ -96,16 +96,30 @@ def cmd_presets(args: argparse.Namespace, settings: Settings) -> int:
                 "warnings": [w.to_dict() for w in catalog.warnings],
             }
         )
+    elif not rows:
+        # stdout holds only the table, so an empty result leaves it empty (no header over nothing)
+        print(_no_presets(args), file=sys.stderr)
     else:
-        width = max((len(p.id) for p, _ in rows), default=2)
+        width = max(len(p.id) for p, _ in rows)
         print(f"{'ID':<{width}}  {'CATEGORY':<8}  {'SIZE':>9}  {'STATE':<9}  NAME")
         for preset, state in rows:
             print(
                 f"{preset.id:<{width}}  {preset.category:<8}  {humanize.size(preset.total_size):>9}  "
                 f"{state:<9}  {preset.name}"
             )
-        print(f"{len(rows)} presets", file=sys.stderr)
+        print(humanize.count(len(rows), "preset"), file=sys.stderr)
     return _warn_catalog(catalog)
+
+
+def _no_presets(args: argparse.Namespace) -> str:
+    """Why `presets` listed nothing, naming the filters that left nothing."""
+    filters = [f"--{name} {getattr(args, name)!r}" for name in ("category", "search") if getattr(args, name)]
+    if filters:
+        what = "installed presets" if args.installed else "presets"
+        return f"no {what} match {' '.join(filters)} (`launchpad presets` lists them all)"
+    if args.installed:
+        return "no presets are installed yet (`launchpad install ID` downloads one)"
+    return "no presets: the catalog is empty (see the warnings above)"
 
 
 def cmd_paths(args: argparse.Namespace, settings: Settings) -> int:
@@ -126,7 +140,8 @@ def cmd_paths(args: argparse.Namespace, settings: Settings) -> int:
     else:
         print(f"{'wrote' if result.changed else 'unchanged'} {result.config}")
         if result.created_dirs:
-            print(f"created {len(result.created_dirs)} directories under {settings.workspace}")
+            created = humanize.count(len(result.created_dirs), "directory", "directories")
+            print(f"created {created} under {settings.workspace}")
         for path in result.user_configs:
             print(f"also passing your {path} to ComfyUI")
         if manager:
