@@ -66,7 +66,9 @@ def test_presets_show_reports_per_file_state(
     assert code == 0 and data["state"] == "partial"
     assert [f["state"] for f in data["files"]] == ["installed", "missing"]
     code, out, _ = run(capsys, "presets", "show", "TINY", "--workspace", str(workspace_dir))
-    assert "installed  checkpoints/tiny.safetensors" in out
+    assert "installed  checkpoints/tiny.safetensors  (4 B)" in out
+    assert "missing    vae/tiny_vae.safetensors  (size unknown)" in out
+    assert "  total size: unknown (1 file of 2 without a listed size)" in out.splitlines()
     code, out, _ = run(capsys, "presets", "--installed", "--workspace", str(workspace_dir), "--json")
     assert "TINY" not in {p["id"] for p in json.loads(out)["presets"]}
     (workspace_dir / "models" / "vae").mkdir(parents=True)

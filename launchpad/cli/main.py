@@ -71,14 +71,17 @@ def cmd_presets(args: argparse.Namespace, settings: Settings) -> int:
         print(f"{preset.id}: {preset.name}  [{preset.category}, {state}]")
         if preset.description:
             print(f"  {preset.description}")
-        print(f"  total size: {humanize.size(preset.total_size)}", end="")
+        unsized = sum(f.size is None for f in preset.files)
+        total = f"unknown ({humanize.count(unsized, 'file')} of {len(preset.files)} without a listed size)"
+        print(f"  total size: {humanize.size(preset.total_size) if not unsized else total}", end="")
         print(f", min VRAM: {preset.min_vram_gb:g} GB" if preset.min_vram_gb else "")
         if preset.template:
             print(f"  from the official template {preset.template}")
         if preset.custom_nodes:
             print(f"  custom nodes: {', '.join(preset.custom_nodes)}")
         for item in files:
-            print(f"  - {item.state:<10} {item.file.key}  ({humanize.size(item.file.size)})  {item.file.source.url}")
+            size = "size unknown" if item.file.size is None else humanize.size(item.file.size)
+            print(f"  - {item.state:<10} {item.file.key}  ({size})  {item.file.source.url}")
         return OK
 
     presets = catalog.search(category=args.category, text=args.search)
