@@ -307,3 +307,20 @@ def test_an_empty_list_says_so_without_a_header(
     assert (out, err) == ("", "no installed presets match --category 'video' (`launchpad presets` lists them all)\n")
     code, out, _ = run(capsys, "presets", "--installed", "--workspace", str(workspace_dir), "--json")
     assert json.loads(out)["presets"] == []  # scripts still get the (empty) list
+
+
+def test_readme_quick_start_is_two_true_commands() -> None:
+    """The dashboard needs only the plain install; the tests need the test extra."""
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+    root = Path(__file__).resolve().parents[1]
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    block = readme.split("## Quick start", 1)[1].split("```bash\n", 1)[1].split("```", 1)[0]
+    commands = [line.split("#", 1)[0].strip() for line in block.splitlines() if line.strip()]
+    assert commands == [
+        "python3 -m pip install -e . && launchpad serve",
+        "python3 -m pip install -e '.[test]' && python3 -m pytest",
+    ]
+    project = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    assert project["scripts"]["launchpad"] == "comfyui_launchpad.launchpad.cli.main:main"
+    assert any(dep.startswith(("pytest>", "pytest=")) for dep in project["optional-dependencies"]["test"])
+    assert build_parser().parse_args(["serve"]).command == "serve"
