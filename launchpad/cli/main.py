@@ -122,7 +122,7 @@ def _no_presets(args: argparse.Namespace) -> str:
         return f"no {what} match {' '.join(filters)} (`launchpad presets` lists them all)"
     if args.installed:
         return "no presets are installed yet (`launchpad install ID` downloads one)"
-    return "no presets: the catalog is empty (see the warnings above)"
+    return "no presets in the catalog"  # any warnings about files that did not load follow
 
 
 def cmd_paths(args: argparse.Namespace, settings: Settings) -> int:
