@@ -17,6 +17,11 @@ def size(value: float | None) -> str:
     raise AssertionError("unreachable")
 
 
+def count(number: int, noun: str, plural: str | None = None) -> str:
+    """(1, 'preset') -> '1 preset'; (3, 'directory', 'directories') -> '3 directories'."""
+    return f"{number} {noun if number == 1 else plural or noun + 's'}"
+
+
 def speed(bytes_per_second: float | None) -> str:
     return "?" if bytes_per_second is None else f"{size(bytes_per_second)}/s"
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from conftest import cli_argv
-from lp.launchpad.cli.main import main
+from lp.launchpad.cli.main import COMMANDS, build_parser, main
 
 PRESET = """
 schema: 1
@@ -66,7 +66,9 @@ def test_presets_show_reports_per_file_state(
     assert code == 0 and data["state"] == "partial"
     assert [f["state"] for f in data["files"]] == ["installed", "missing"]
     code, out, _ = run(capsys, "presets", "show", "TINY", "--workspace", str(workspace_dir))
-    assert "installed  checkpoints/tiny.safetensors" in out
+    assert "installed  checkpoints/tiny.safetensors  (4 B)" in out
+    assert "missing    vae/tiny_vae.safetensors  (size unknown)" in out
+    assert "  total size: unknown (1 file of 2 without a listed size)" in out.splitlines()
     code, out, _ = run(capsys, "presets", "--installed", "--workspace", str(workspace_dir), "--json")
     assert "TINY" not in {p["id"] for p in json.loads(out)["presets"]}
     (workspace_dir / "models" / "vae").mkdir(parents=True)
@@ -191,3 +193,134 @@ def test_console_script_runs(tmp_path: Path) -> None:
     proc = subprocess.run(cli_argv("presets", "--workspace", str(tmp_path), "--json"), capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert isinstance(json.loads(proc.stdout)["presets"], list)
+
+
+# --- options before the command -------------------------------------------------------
+# `launchpad --workspace /mnt/vol doctor` once checked /workspace: the subcommand's default
+# overwrote the value given before it.
+
+
+def install_tiny(workspace_dir: Path) -> None:
+    for key, data in (("checkpoints/tiny.safetensors", b"1234"), ("vae/tiny_vae.safetensors", b"v")):
+        target = workspace_dir / "models" / key
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+
+
+def test_workspace_before_the_command_is_the_workspace_doctor_checks(
+    capsys: pytest.CaptureFixture[str], workspace_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("WORKSPACE_ROOT", raising=False)
+    before = run(capsys, "--workspace", str(workspace_dir), "doctor")
+    after = run(capsys, "doctor", "--workspace", str(workspace_dir))
+    assert before[1].splitlines()[0] == f"workspace {workspace_dir}"
+    assert before == after
+
+
+def test_workspace_before_presets_sees_the_installed_files(
+    capsys: pytest.CaptureFixture[str], workspace_dir: Path, user_preset: Path
+) -> None:
+    install_tiny(workspace_dir)
+    code, out, _ = run(capsys, "--workspace", str(workspace_dir), "presets", "--installed")
+    assert code == 0
+    rows = [line.split() for line in out.splitlines()[1:]]
+    assert [(row[0], row[-4]) for row in rows] == [("TINY", "installed")]  # before the fix: "missing"
+    code, out, _ = run(capsys, "--workspace", str(workspace_dir), "presets", "show", "TINY")
+    assert code == 0 and "[image, installed]" in out
+
+
+def test_workspace_before_paths_writes_there(
+    capsys: pytest.CaptureFixture[str], workspace_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WORKSPACE_ROOT", str(tmp_path / "the-default"))
+    code, out, _ = run(capsys, "--workspace", str(workspace_dir), "paths")
+    assert code == 0 and out.startswith(f"wrote {workspace_dir}/config/extra_model_paths.yaml")
+    assert (workspace_dir / "config" / "extra_model_paths.yaml").is_file()
+    assert not (tmp_path / "the-default").exists()
+
+
+def test_json_before_the_command_gives_json(capsys: pytest.CaptureFixture[str], workspace_dir: Path) -> None:
+    code, out, _ = run(capsys, "--json", "doctor", "--workspace", str(workspace_dir))
+    assert json.loads(out)["workspace"] == str(workspace_dir)
+    code, out, _ = run(capsys, "--json", "--workspace", str(workspace_dir), "presets", "--category", "video")
+    assert code == 0 and {p["category"] for p in json.loads(out)["presets"]} == {"video"}
+    code, out, _ = run(capsys, "--json", "--workspace", str(workspace_dir), "check-settings")
+    assert json.loads(out)["ok"] is True
+
+
+REQUIRED = {"uninstall": ["SOME_ID"]}
+
+
+@pytest.mark.parametrize("command", sorted(COMMANDS))
+def test_every_command_takes_the_global_options_on_either_side(command: str, tmp_path: Path) -> None:
+    """Parsing only (running `serve` or `install` here would serve or download): each order means the same."""
+    parser = build_parser()
+    rest = REQUIRED.get(command, [])
+    orders = {
+        "before": ["--workspace", str(tmp_path), "--json", command, *rest],
+        "after": [command, *rest, "--workspace", str(tmp_path), "--json"],
+        "split": ["--json", command, *rest, "--workspace", str(tmp_path)],
+    }
+    for order, argv in orders.items():
+        args = parser.parse_args(argv)
+        assert (args.command, args.workspace, args.json) == (command, tmp_path, True), order
+    args = parser.parse_args([command, *rest])
+    assert (args.workspace, args.json) == (None, False)
+    # given on both sides, the one nearer the end wins, as with any repeated option
+    assert parser.parse_args(["--workspace", "/a", command, *rest, "--workspace", "/b"]).workspace == Path("/b")
+
+
+def test_options_before_the_command_in_a_subprocess(tmp_path: Path, workspace_dir: Path) -> None:
+    proc = subprocess.run(cli_argv("--workspace", str(workspace_dir), "--json", "doctor"),
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["workspace"] == str(workspace_dir)
+
+
+# --- wording ----------------------------------------------------------------------------
+
+
+def test_counts_are_singular_for_one(
+    capsys: pytest.CaptureFixture[str], workspace_dir: Path, user_preset: Path
+) -> None:
+    code, out, err = run(capsys, "presets", "--workspace", str(workspace_dir), "--search", "tiny test")
+    assert code == 0 and err == "1 preset\n"
+    code, out, err = run(capsys, "presets", "--workspace", str(workspace_dir), "--category", "video")
+    assert err == f"{len(out.splitlines()) - 1} presets\n"
+    code, out, _ = run(capsys, "paths", "--workspace", str(workspace_dir))
+    assert code == 0 and "directories under" in out
+    (workspace_dir / "models" / "vae").rmdir()
+    code, out, _ = run(capsys, "paths", "--workspace", str(workspace_dir))
+    assert f"created 1 directory under {workspace_dir}" in out.splitlines()
+
+
+def test_an_empty_list_says_so_without_a_header(
+    capsys: pytest.CaptureFixture[str], workspace_dir: Path, user_preset: Path
+) -> None:
+    code, out, err = run(capsys, "presets", "--workspace", str(workspace_dir), "--search", "no such words")
+    assert (code, out) == (0, "")
+    assert err == "no presets match --search 'no such words' (`launchpad presets` lists them all)\n"
+    code, out, err = run(capsys, "--workspace", str(workspace_dir), "presets", "--installed")
+    assert (code, out) == (0, "")
+    assert "no presets are installed yet" in err and "launchpad install" in err
+    code, out, err = run(capsys, "presets", "--installed", "--category", "video", "--workspace", str(workspace_dir))
+    assert (out, err) == ("", "no installed presets match --category 'video' (`launchpad presets` lists them all)\n")
+    code, out, _ = run(capsys, "presets", "--installed", "--workspace", str(workspace_dir), "--json")
+    assert json.loads(out)["presets"] == []  # scripts still get the (empty) list
+
+
+def test_readme_quick_start_is_two_true_commands() -> None:
+    """The dashboard needs only the plain install; the tests need the test extra."""
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+    root = Path(__file__).resolve().parents[1]
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    block = readme.split("## Quick start", 1)[1].split("```bash\n", 1)[1].split("```", 1)[0]
+    commands = [line.split("#", 1)[0].strip() for line in block.splitlines() if line.strip()]
+    assert commands == [
+        "python3 -m pip install -e . && launchpad serve",
+        "python3 -m pip install -e '.[test]' && python3 -m pytest",
+    ]
+    project = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    assert project["scripts"]["launchpad"] == "comfyui_launchpad.launchpad.cli.main:main"
+    assert any(dep.startswith(("pytest>", "pytest=")) for dep in project["optional-dependencies"]["test"])
+    assert build_parser().parse_args(["serve"]).command == "serve"

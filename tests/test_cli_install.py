@@ -95,7 +95,7 @@ def test_a_failed_download_exits_1_and_says_why(env, fakehub, workspace_dir):
 
     assert result.returncode == 1
     assert "FAILED  checkpoints/model.safetensors: Model acme/gated is gated" in result.stdout
-    assert "HF_TOKEN" in result.stdout and "1 of 1 files failed" in result.stderr
+    assert "HF_TOKEN" in result.stdout and "1 of 1 file failed" in result.stderr
 
 
 def test_json_output_lists_the_final_jobs(env, fakehub, workspace_dir):
@@ -104,6 +104,20 @@ def test_json_output_lists_the_final_jobs(env, fakehub, workspace_dir):
     assert result.returncode == 0
     data = json.loads(result.stdout)
     assert [(j["key"], j["state"]) for j in data["jobs"]] == [("loras/a.bin", "done")]
+
+
+def test_workspace_and_json_before_install_download_into_that_workspace(env, fakehub, workspace_dir, tmp_path):
+    """`launchpad --workspace /mnt/vol install P` once downloaded into /workspace without a word."""
+    write_presets(workspace_dir, {"P": [{"folder": "loras", "name": "a.bin", "url": fakehub.add_file("a", b"a" * 10)}]})
+    elsewhere = tmp_path / "the-default"
+    result = subprocess.run(
+        cli_argv("--workspace", str(workspace_dir), "--json", "install", "P"),
+        env={**env, "WORKSPACE_ROOT": str(elsewhere)}, capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert [(j["key"], j["state"]) for j in json.loads(result.stdout)["jobs"]] == [("loras/a.bin", "done")]
+    assert (workspace_dir / "models/loras/a.bin").read_bytes() == b"a" * 10
+    assert not elsewhere.exists()
 
 
 def test_unknown_preset_exits_5_and_no_preset_at_all_is_a_usage_error(env, workspace_dir):

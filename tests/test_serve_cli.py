@@ -28,12 +28,15 @@ def get_json(url: str) -> dict:
 
 
 @contextmanager
-def serving(cwd: Path, *args: str, env: dict[str, str] | None = None) -> Iterator[str]:
+def serving(
+    cwd: Path, *args: str, env: dict[str, str] | None = None, before: tuple[str, ...] = ()
+) -> Iterator[str]:
+    """`launchpad [before] serve --port P [args]` in ``cwd``, until it is ready; stopped on exit."""
     port = free_port()
     environment = {k: v for k, v in os.environ.items() if k != "WORKSPACE_ROOT"}
     environment.update(env or {})
     proc = subprocess.Popen(
-        cli_argv("serve", "--port", str(port), *args), cwd=cwd, env=environment,
+        cli_argv(*before, "serve", "--port", str(port), *args), cwd=cwd, env=environment,
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     base = f"http://127.0.0.1:{port}"
@@ -70,6 +73,8 @@ def test_serve_defaults_to_a_local_workspace(tmp_path: Path) -> None:
 def test_serve_takes_workspace_from_the_option_or_the_environment(tmp_path: Path) -> None:
     with serving(tmp_path, "--workspace", str(tmp_path / "chosen")) as base:
         assert get_json(f"{base}/launchpad/health")["workspace"] == str(tmp_path / "chosen")
+    with serving(tmp_path, before=("--workspace", str(tmp_path / "given-first"))) as base:
+        assert get_json(f"{base}/launchpad/health")["workspace"] == str(tmp_path / "given-first")
     with serving(tmp_path, env={"WORKSPACE_ROOT": str(tmp_path / "from-env")}) as base:
         assert get_json(f"{base}/launchpad/health")["workspace"] == str(tmp_path / "from-env")
 

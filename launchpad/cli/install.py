@@ -161,8 +161,8 @@ async def _install(ids: list[str], settings: Settings, args: argparse.Namespace,
         json.dump({"jobs": jobs, "skipped": result["skipped"], "interrupted": interrupted}, sys.stdout, indent=2)
         sys.stdout.write("\n")
     elif failed:
-        print(f"{len(failed)} of {len(jobs)} files failed; fix the cause above and run the command again",
-              file=sys.stderr)
+        print(f"{len(failed)} of {humanize.count(len(jobs), 'file')} failed; "
+              "fix the cause above and run the command again", file=sys.stderr)
     if interrupted:
         return INTERRUPTED
     return FAILED_EXIT if failed else OK
@@ -227,13 +227,14 @@ def cmd_uninstall(args: argparse.Namespace, settings: Settings) -> int:
     return OK
 
 
-def add_parsers(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+def add_parsers(sub: argparse._SubParsersAction, global_options: argparse.ArgumentParser) -> None:
     install = sub.add_parser(
-        "install", parents=[common], help="download presets' model files (resumable; Ctrl-C keeps partial files)"
+        "install", parents=[global_options],
+        help="download presets' model files (resumable; Ctrl-C keeps partial files)",
     )
     install.add_argument("ids", nargs="*", metavar="ID", help="preset ids (see `launchpad presets`)")
     install.add_argument("--from-env", action="store_true", help="also install the ids in PRESET_DOWNLOAD (boot)")
     uninstall = sub.add_parser(
-        "uninstall", parents=[common], help="delete a preset's files (those no other installed preset uses)"
+        "uninstall", parents=[global_options], help="delete a preset's files (those no other installed preset uses)"
     )
     uninstall.add_argument("id", metavar="ID", help="preset id")

@@ -1,8 +1,9 @@
 """`launchpad`: the command line the container start script and people use.
 
 Every command takes ``--workspace DIR`` (default: WORKSPACE_ROOT, else /workspace) and
-``--json`` for scripts. Exit codes are in :data:`EXIT_CODES`; errors are one readable line
-on stderr that says what to do, never a traceback.
+``--json`` for scripts, before or after the command's name. Exit codes are in
+:data:`EXIT_CODES`; errors are one readable line on stderr that says what to do, never a
+traceback.
 """
 
 from __future__ import annotations
@@ -70,14 +71,17 @@ def cmd_presets(args: argparse.Namespace, settings: Settings) -> int:
         print(f"{preset.id}: {preset.name}  [{preset.category}, {state}]")
         if preset.description:
             print(f"  {preset.description}")
-        print(f"  total size: {humanize.size(preset.total_size)}", end="")
+        unsized = sum(f.size is None for f in preset.files)
+        total = f"unknown ({humanize.count(unsized, 'file')} of {len(preset.files)} without a listed size)"
+        print(f"  total size: {humanize.size(preset.total_size) if not unsized else total}", end="")
         print(f", min VRAM: {preset.min_vram_gb:g} GB" if preset.min_vram_gb else "")
         if preset.template:
             print(f"  from the official template {preset.template}")
         if preset.custom_nodes:
             print(f"  custom nodes: {', '.join(preset.custom_nodes)}")
         for item in files:
-            print(f"  - {item.state:<10} {item.file.key}  ({humanize.size(item.file.size)})  {item.file.source.url}")
+            size = "size unknown" if item.file.size is None else humanize.size(item.file.size)
+            print(f"  - {item.state:<10} {item.file.key}  ({size})  {item.file.source.url}")
         return OK
 
     presets = catalog.search(category=args.category, text=args.search)
@@ -95,16 +99,30 @@ def cmd_presets(args: argparse.Namespace, settings: Settings) -> int:
                 "warnings": [w.to_dict() for w in catalog.warnings],
             }
         )
+    elif not rows:
+        # stdout holds only the table, so an empty result leaves it empty (no header over nothing)
+        print(_no_presets(args), file=sys.stderr)
     else:
-        width = max((len(p.id) for p, _ in rows), default=2)
+        width = max(len(p.id) for p, _ in rows)
         print(f"{'ID':<{width}}  {'CATEGORY':<8}  {'SIZE':>9}  {'STATE':<9}  NAME")
         for preset, state in rows:
             print(
                 f"{preset.id:<{width}}  {preset.category:<8}  {humanize.size(preset.total_size):>9}  "
                 f"{state:<9}  {preset.name}"
             )
-        print(f"{len(rows)} presets", file=sys.stderr)
+        print(humanize.count(len(rows), "preset"), file=sys.stderr)
     return _warn_catalog(catalog)
+
+
+def _no_presets(args: argparse.Namespace) -> str:
+    """Why `presets` listed nothing, naming the filters that left nothing."""
+    filters = [f"--{name} {getattr(args, name)!r}" for name in ("category", "search") if getattr(args, name)]
+    if filters:
+        what = "installed presets" if args.installed else "presets"
+        return f"no {what} match {' '.join(filters)} (`launchpad presets` lists them all)"
+    if args.installed:
+        return "no presets are installed yet (`launchpad install ID` downloads one)"
+    return "no presets in the catalog"  # any warnings about files that did not load follow
 
 
 def cmd_paths(args: argparse.Namespace, settings: Settings) -> int:
@@ -125,7 +143,8 @@ def cmd_paths(args: argparse.Namespace, settings: Settings) -> int:
     else:
         print(f"{'wrote' if result.changed else 'unchanged'} {result.config}")
         if result.created_dirs:
-            print(f"created {len(result.created_dirs)} directories under {settings.workspace}")
+            created = humanize.count(len(result.created_dirs), "directory", "directories")
+            print(f"created {created} under {settings.workspace}")
         for path in result.user_configs:
             print(f"also passing your {path} to ComfyUI")
         if manager:
@@ -207,22 +226,33 @@ COMMANDS: dict[str, Handler] = {
 }
 
 
-def _common() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
-        "--workspace", metavar="DIR", type=Path, help="workspace root (default: WORKSPACE_ROOT or /workspace)"
+def _global_options(*, after_command: bool) -> argparse.ArgumentParser:
+    """--workspace and --json, which every command takes before or after its name.
+
+    A subparser copies every attribute of its namespace over the top-level one, defaults
+    included, so a plain copy after the command would turn `launchpad --workspace X doctor`
+    back into the default workspace. The copy after the command defaults to SUPPRESS: it sets
+    the attribute only when given there, and the top-level value (or default) survives.
+    """
+    unset: dict[str, object] = {"default": argparse.SUPPRESS} if after_command else {}
+    options = argparse.ArgumentParser(add_help=False)
+    options.add_argument(
+        "--workspace", metavar="DIR", type=Path, help="workspace root (default: WORKSPACE_ROOT or /workspace)",
+        **unset,
     )
-    common.add_argument("--json", action="store_true", help="machine-readable output")
-    return common
+    options.add_argument("--json", action="store_true", help="machine-readable output", **unset)
+    return options
 
 
 def build_parser() -> argparse.ArgumentParser:
-    common = _common()
-    parser = argparse.ArgumentParser(prog="launchpad", description=__doc__.split("\n")[0], parents=[common])
+    after = _global_options(after_command=True)
+    parser = argparse.ArgumentParser(
+        prog="launchpad", description=__doc__.split("\n")[0], parents=[_global_options(after_command=False)]
+    )
     parser.add_argument("--version", action="version", version=f"launchpad {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    presets = sub.add_parser("presets", parents=[common], help="list presets, or `presets show ID`")
+    presets = sub.add_parser("presets", parents=[after], help="list presets, or `presets show ID`")
     presets.add_argument("preset_command", nargs="?", choices=["show"], help="show one preset in full")
     presets.add_argument("id", nargs="?", help="preset id for `show`")
     presets.add_argument("--category", help="only this category (image, video, audio, upscale, ...)")
@@ -230,7 +260,7 @@ def build_parser() -> argparse.ArgumentParser:
     presets.add_argument("--installed", action="store_true", help="only presets whose files are all on disk")
 
     paths = sub.add_parser(
-        "paths", parents=[common], help="create the workspace layout and write extra_model_paths.yaml"
+        "paths", parents=[after], help="create the workspace layout and write extra_model_paths.yaml"
     )
     paths.add_argument("--custom-nodes", action="store_true", help="also add <workspace>/custom_nodes to ComfyUI")
     paths.add_argument(
@@ -238,23 +268,23 @@ def build_parser() -> argparse.ArgumentParser:
         help="ComfyUI-Manager runs as a package: its network_mode is personal_cloud only with ENABLE_AUTH",
     )
 
-    comfy = sub.add_parser("comfy-args", parents=[common], help="print the ComfyUI flags that use the workspace")
+    comfy = sub.add_parser("comfy-args", parents=[after], help="print the ComfyUI flags that use the workspace")
     comfy.add_argument("--lines", action="store_true", help="one flag or value per line (for mapfile)")
     comfy.add_argument(
         "--port", type=int, help="the port ComfyUI will listen on (default $COMFYUI_PORT or 8188): names its database"
     )
 
-    sub.add_parser("doctor", parents=[common], help="check the workspace volume: mounted, writable, free space")
+    sub.add_parser("doctor", parents=[after], help="check the workspace volume: mounted, writable, free space")
     sub.add_parser(
-        "check-settings", parents=[common], help="check every environment setting; exit 2 naming the first bad one"
+        "check-settings", parents=[after], help="check every environment setting; exit 2 naming the first bad one"
     )
 
     serve = sub.add_parser(
-        "serve", parents=[common], help="run the API and dashboard without ComfyUI (default workspace ./workspace)"
+        "serve", parents=[after], help="run the API and dashboard without ComfyUI (default workspace ./workspace)"
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8189, help="port to listen on (default 8189)")
-    add_install_parsers(sub, common)
+    add_install_parsers(sub, after)
     return parser
 
 
