@@ -165,10 +165,14 @@ def same_workspace(setup: Setup, run_dir: Path) -> Setup:
     """A second ComfyUI process on ``setup``'s workspace (as a second pod on one volume): its own
     port, flags, log and working directory in ``run_dir``."""
     (run_dir / "cwd").mkdir(parents=True)
+    return on_new_port(setup, run_dir=run_dir)
+
+
+def on_new_port(setup: Setup, **changes: object) -> Setup:
+    """``setup`` on another free port, with the flags `launchpad comfy-args` gives for that port."""
     port = free_port()
-    return dataclasses.replace(
-        setup, run_dir=run_dir, port=port, comfy_args=generated_args(setup.cli, setup.workspace, port)
-    )
+    args = generated_args(setup.cli, setup.workspace, port)
+    return dataclasses.replace(setup, port=port, comfy_args=args, **changes)  # type: ignore[arg-type]
 
 
 def generated_args(cli: CliArgv, workspace: Path, port: int) -> list[str]:
@@ -428,8 +432,7 @@ def start(install: ComfyUIInstall, setup: Setup, attempts: int = 3) -> ComfyUI:
     env = environment(setup)
     for attempt in range(1, attempts + 1):
         if attempt > 1:  # the port was taken: another one, and the flags that go with it
-            port = free_port()
-            setup = dataclasses.replace(setup, port=port, comfy_args=generated_args(setup.cli, setup.workspace, port))
+            setup = on_new_port(setup)
         argv = command(install, setup, "--listen", "127.0.0.1", "--port", str(setup.port))
         server = ComfyUI(setup, _popen(argv, setup, env), setup.port, argv)
         try:
