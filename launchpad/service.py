@@ -66,7 +66,7 @@ class LaunchpadService:
             self.workspace.user_presets, templates_dir=settings.templates_dir, on_change=self._catalog_changed
         )
         self.library = ModelLibrary(self._roots)
-        # the download manager, in a worker process (download_worker.py), started in start()
+        # the download manager, in a worker process (downloads/worker.py), started in start()
         self.downloads: Any = None
         self.system: Any = None  # SystemSampler, built in start() (it imports psutil / NVML)
         self.reader: Any = None  # SystemReader
@@ -131,15 +131,15 @@ class LaunchpadService:
             self.system = SystemSampler(self._read_system, self.bus)
 
     async def _start_downloads(self) -> None:
-        from .download_worker import DownloadWorker
+        from .downloads.worker import DownloadWorker
 
         worker = DownloadWorker(self.settings, self.bus, self._roots)
         try:
             await worker.start()
         except NotImplementedError:  # an event loop without subprocess support (Windows selector loop)
             log.warning("cannot start the download worker process here; downloading in this process instead")
-            from .background import LocalDownloads
             from .downloads import DownloadManager
+            from .downloads.local import LocalDownloads
 
             manager = DownloadManager(
                 self.settings, self.workspace, self.bus, catalog=self.catalogs.current, roots=self._roots

@@ -14,8 +14,8 @@ import pytest
 from apiclient import write_presets
 
 from lp.launchpad.config import Settings
-from lp.launchpad.download_worker import DownloadWorker, roots_from_json, roots_to_json, settings_from_json
-from lp.launchpad.download_worker import settings_to_json as to_json
+from lp.launchpad.downloads.worker import DownloadWorker, roots_from_json, roots_to_json, settings_from_json
+from lp.launchpad.downloads.worker import settings_to_json as to_json
 from lp.launchpad.events import EventBus
 from lp.launchpad.model_roots import ModelRoots
 from lp.launchpad.service import LaunchpadService

@@ -1,6 +1,6 @@
 """The download manager in this process, on an event loop of its own in a daemon thread.
 
-The fallback for hosts where the worker process (download_worker.py) cannot be started.
+The fallback for hosts where the worker process (worker.py) cannot be started.
 Downloads at hundreds of MB/s put thousands of small callbacks a second on whatever loop runs
 them; on a thread of their own they at least do not queue in front of the host's requests
 (though they still share its GIL, which is why the worker process is the default).

@@ -36,15 +36,15 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from .catalog.schema import ModelFile
-from .config import Settings
-from .errors import DownloadError, LaunchpadError
-from .events import EventBus
-from .model_roots import ModelRoots
+from ..catalog.schema import ModelFile
+from ..config import Settings
+from ..errors import DownloadError, LaunchpadError
+from ..events import EventBus
+from ..model_roots import ModelRoots
 
 log = logging.getLogger("launchpad.downloads.worker")
 
-ENTRY = Path(__file__).resolve().with_name("download_worker_main.py")
+ENTRY = Path(__file__).resolve().with_name("worker_main.py")
 LINE_LIMIT = 64 * 2**20  # a snapshot of thousands of jobs is one line
 CLOSE_TIMEOUT = 30.0
 RESTART_BACKOFF = (1.0, 2.0, 5.0, 10.0, 30.0)
@@ -295,12 +295,12 @@ def _short(name: str) -> str:
 
 async def child_main() -> None:
     """Serve the protocol on stdin/stdout until stdin closes or the parent says close."""
-    from .catalog.schema import parse_file
-    from .catalog.store import CatalogStore
-    from .downloads.manager import DownloadManager
-    from .workspace import Workspace
+    from ..catalog.schema import parse_file
+    from ..catalog.store import CatalogStore
+    from ..workspace import Workspace
+    from .manager import DownloadManager
 
-    package = __name__.rsplit(".", 2)[0]
+    package = __name__.rsplit(".", 3)[0]
     loop = asyncio.get_running_loop()
     out = os.fdopen(os.dup(1), "wb", buffering=0)
     os.dup2(2, 1)  # stray prints must not corrupt the protocol
