@@ -10,8 +10,10 @@ import ipaddress
 import math
 import os
 import re
+import types
+import typing
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -302,3 +304,33 @@ class Settings:
             private_url_networks=_networks(env, "ALLOW_PRIVATE_URL_ADDRESSES", "192.168.1.20,10.0.0.0/8"),
         )
         return replace(settings, **overrides) if overrides else settings
+
+    def to_json(self) -> dict[str, object]:
+        """Every field as plain JSON, secrets included: for a child process's stdin, never a log."""
+        return {item.name: _plain(getattr(self, item.name)) for item in fields(self)}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, object]) -> Settings:
+        """The settings :meth:`to_json` wrote; a field it lacks keeps its default."""
+        hints = typing.get_type_hints(cls)
+        values = {item.name: _typed(hints[item.name], data[item.name]) for item in fields(cls) if item.name in data}
+        return cls(**values)
+
+
+def _plain(value: object) -> object:
+    if isinstance(value, Path):
+        return str(value)
+    return list(value) if isinstance(value, tuple) else value
+
+
+def _typed(hint: object, value: object) -> object:
+    """``value`` from JSON as the field's type (``hint``): paths and tuples come back as such."""
+    if value is None:
+        return None
+    if isinstance(hint, types.UnionType):  # X | None
+        hint = next(arg for arg in typing.get_args(hint) if arg is not type(None))
+    if hint is Path:
+        return Path(str(value))
+    if typing.get_origin(hint) is tuple and isinstance(value, list):
+        return tuple(value)
+    return value

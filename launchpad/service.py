@@ -14,31 +14,35 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import __version__, events, model_folders
 from .catalog.loader import Catalog
 from .catalog.schema import ModelFile, Preset, UrlSource
+from .catalog.state import INSTALLED, FileState, file_state_of, overall_state
 from .catalog.store import CatalogStore
 from .config import Settings
 from .errors import Conflict, InvalidInput, LaunchpadError, NotFound, WorkspaceError
 from .events import EventBus
 from .files import is_pickle
-from .model_library import ModelEntry, ModelLibrary
+from .metrics import DownloadCounters
+from .model_library import Listing, ModelEntry, ModelLibrary
 from .model_roots import ModelRoots
 from .url_policy import check_custom_url
 from .workflow_models import NeededModel, analyze, group_label, summarize
 from .workspace import Workspace
 
+if TYPE_CHECKING:
+    from .downloads.api import Downloads, InstallResult, JobData, PresetProgress, Snapshot, UninstallResult
+    from .system import SystemReader, SystemSampler
+
 log = logging.getLogger("launchpad.service")
 
 WATCH_TTL = 30.0  # seconds a watch lease lives unless renewed
-ACTIVE_STATES = ("queued", "resolving", "downloading", "verifying")
 QueueReader = Callable[[], tuple[Sequence[Any], Sequence[Any]]]
 
 
@@ -66,10 +70,11 @@ class LaunchpadService:
             self.workspace.user_presets, templates_dir=settings.templates_dir, on_change=self._catalog_changed
         )
         self.library = ModelLibrary(self._roots)
-        # the download manager, in a worker process (downloads/worker.py), started in start()
-        self.downloads: Any = None
-        self.system: Any = None  # SystemSampler, built in start() (it imports psutil / NVML)
-        self.reader: Any = None  # SystemReader
+        # built in start(): the download engine (a worker process, downloads/worker.py), and the
+        # system parts (they import psutil and NVML)
+        self._downloads: Downloads | None = None
+        self._system: SystemSampler | None = None
+        self._reader: SystemReader | None = None
         self._ready: asyncio.Future[None] | None = None
         self._start_error: BaseException | None = None
         self._owners_cache: tuple[int, dict[str, list[str]]] = (-1, {})
@@ -82,6 +87,19 @@ class LaunchpadService:
     @property
     def roots(self) -> ModelRoots:
         return self._roots()
+
+    @property
+    def downloads(self) -> Downloads:
+        """The download engine; routes reach it only after :meth:`ready`."""
+        if self._downloads is None:
+            raise LaunchpadError("Launchpad's downloads are not started yet; try again in a moment")
+        return self._downloads
+
+    @property
+    def system(self) -> SystemSampler:
+        if self._system is None:
+            raise LaunchpadError("Launchpad's system readings are not started yet; try again in a moment")
+        return self._system
 
     async def start(self) -> None:
         """Prepare the workspace, load the catalog, start the download manager and sampler."""
@@ -126,9 +144,9 @@ class LaunchpadService:
     def _build_system(self) -> None:
         from .system import SystemReader, SystemSampler
 
-        if self.system is None:
-            self.reader = SystemReader(self._disk_paths())
-            self.system = SystemSampler(self._read_system, self.bus)
+        if self._system is None:
+            self._reader = SystemReader(self._disk_paths())
+            self._system = SystemSampler(self._read_system, self.bus)
 
     async def _start_downloads(self) -> None:
         from .downloads.worker import DownloadWorker
@@ -146,18 +164,19 @@ class LaunchpadService:
             )
             local = LocalDownloads(manager)
             await local.start()
-            self.downloads = local
+            self._downloads = local
             return
-        self.downloads = worker
+        self._downloads = worker
 
     def _disk_paths(self) -> dict[str, Path]:
         if self.host.disk_paths is not None:
             return dict(self.host.disk_paths())
         return {"workspace": self.workspace.root, "models": self.workspace.models, "output": self.workspace.output}
 
-    def _read_system(self) -> dict:
+    def _read_system(self) -> dict[str, Any]:
+        assert self._reader is not None
         versions = {k: v for k, v in (self.host.versions() if self.host.versions else {}).items() if v}
-        return self.reader.read(versions)
+        return self._reader.read(versions)
 
     def _install_at_boot(self, preset_ids: Sequence[str]) -> None:
         known = [p for p in preset_ids if p in self.catalogs.current().presets]
@@ -181,18 +200,18 @@ class LaunchpadService:
         return self._ready is not None and self._ready.done() and self._start_error is None
 
     async def close(self) -> None:
-        if self.downloads is not None:
+        if self._downloads is not None:
             try:
-                await self.downloads.close()
+                await self._downloads.close()
             except Exception:
                 log.exception("error while closing the download manager")
-        if self.system is not None:
+        if self._system is not None:
             try:
-                await self.system.close()
+                await self._system.close()
             except Exception:
                 log.exception("error while closing the system sampler")
-        if self.reader is not None:
-            await asyncio.to_thread(self.reader.close)
+        if self._reader is not None:
+            await asyncio.to_thread(self._reader.close)
 
     # --- catalog -----------------------------------------------------------------------------
 
@@ -261,28 +280,17 @@ class LaunchpadService:
             "warnings": len(catalog.warnings),
         }
 
-    def _preset_row(self, preset: Preset, listing: Any, progress: Mapping[str, object] | None) -> dict[str, Any]:
-        installed = 0
-        bytes_installed = 0
-        partial = False
-        for model_file in preset.files:
-            entry = listing.by_key.get(model_file.key)
-            if entry is not None and (model_file.size is None or entry.size == model_file.size):
-                installed += 1
-                bytes_installed += entry.size
-            elif model_file.key in listing.partials:
-                partial = True
-        if installed == len(preset.files):
-            state = "installed"
-        elif installed or partial:
-            state = "partial"
-        else:
-            state = "missing"
+    def _preset_row(
+        self, preset: Preset, listing: Listing, progress: PresetProgress | None,
+        files: Sequence[FileState] | None = None,
+    ) -> dict[str, Any]:
+        states = files if files is not None else [_file_state(f, listing) for f in preset.files]
+        installed = [f for f in states if f.state == INSTALLED]
         return {
             **preset.summary(),
-            "state": state,
-            "files_installed": installed,
-            "bytes_installed": bytes_installed,
+            "state": overall_state(states),
+            "files_installed": len(installed),
+            "bytes_installed": sum(f.bytes_on_disk for f in installed),
             "progress": dict(progress) if progress else None,
         }
 
@@ -293,35 +301,31 @@ class LaunchpadService:
         jobs = _latest_jobs(snapshot["jobs"])
         owners = self._owners(catalog)
         roots = self._roots()
+        states = []
         files = []
         for model_file in preset.files:
             entry: ModelEntry | None = listing.by_key.get(model_file.key)
-            if entry is not None:
-                ok = model_file.size is None or entry.size == model_file.size
-                state, path, on_disk = ("installed" if ok else "wrong_size"), entry.path, entry.size
-            else:
+            target = None
+            if entry is None:
                 try:
-                    path = str(roots.target(model_file.folder, model_file.name))
+                    target = str(roots.target(model_file.folder, model_file.name))
                 except KeyError:
-                    path = None
-                on_disk = listing.partials.get(model_file.key, 0)
-                state = "partial" if model_file.key in listing.partials else "missing"
+                    target = None
+            state = _file_state(model_file, listing, target)
+            states.append(state)
             files.append(
                 {
-                    **model_file.to_dict(),
-                    "state": state,
-                    "path": path,
-                    "bytes_on_disk": on_disk,
+                    **state.to_dict(),
                     "model_id": entry.id if entry is not None else None,
                     "used_by": [p for p in owners.get(model_file.key, []) if p != preset.id],
                     "job": jobs.get(model_file.key),
                     "pickle": is_pickle(model_file.name),
                 }
             )
-        row = self._preset_row(preset, listing, snapshot["presets"].get(preset.id))
+        row = self._preset_row(preset, listing, snapshot["presets"].get(preset.id), states)
         return {**row, "files": files}
 
-    async def install(self, preset_ids: Sequence[str]) -> dict[str, object]:
+    async def install(self, preset_ids: Sequence[str]) -> InstallResult:
         await self.catalog()  # a preset file the user just saved counts
         return await self.downloads.install(list(dict.fromkeys(preset_ids)))
 
@@ -337,10 +341,10 @@ class LaunchpadService:
         log.info("custom download queued from %s into %s/%s", checked.host, canonical, checked.name)
         return {"job": job, "pickle": checked.pickle}
 
-    async def uninstall(self, preset_id: str) -> dict[str, object]:
+    async def uninstall(self, preset_id: str) -> UninstallResult:
         (await self.catalog()).get(preset_id)  # NotFound before anything else
         result = await self.downloads.uninstall(preset_id)
-        for path in result.get("deleted", []):
+        for path in result["deleted"]:
             self.bus.emit(events.MODEL, {"action": "deleted", "path": path, "preset_id": preset_id})
         return result
 
@@ -351,11 +355,11 @@ class LaunchpadService:
 
     # --- downloads ---------------------------------------------------------------------------
 
-    async def downloads_snapshot(self) -> dict[str, object]:
+    async def downloads_snapshot(self) -> Snapshot:
         await self.ready()
         return await self._snapshot()
 
-    async def _snapshot(self) -> dict[str, Any]:
+    async def _snapshot(self) -> Snapshot:
         return await self.downloads.snapshot()
 
     async def wait_downloads(self, job_ids: Sequence[str] | None = None) -> None:
@@ -363,11 +367,11 @@ class LaunchpadService:
         await self.ready()
         await self.downloads.wait(job_ids)
 
-    async def cancel_job(self, job_id: str) -> dict[str, object]:
+    async def cancel_job(self, job_id: str) -> JobData:
         await self.ready()
         return await self.downloads.cancel(job_id)
 
-    async def retry_job(self, job_id: str) -> dict[str, object]:
+    async def retry_job(self, job_id: str) -> JobData:
         await self.ready()
         return await self.downloads.retry(job_id)
 
@@ -410,7 +414,7 @@ class LaunchpadService:
 
     async def delete_model(self, file_id: str) -> dict[str, object]:
         await self.ready()
-        busy = {job["key"] for job in (await self._snapshot())["jobs"] if job.get("state") in ACTIVE_STATES}
+        busy = {job["key"] for job in (await self._snapshot())["jobs"] if job["active"]}
 
         def refuse(entry: ModelEntry) -> None:
             if entry.key in busy:
@@ -461,14 +465,14 @@ class LaunchpadService:
         refused = [{"key": m.key, "state": m.state, "reason": m.reason} for m in chosen
                    if m.state != "present" and not m.installable]
         label = group_label(name)
-        result: dict[str, object] = {"jobs": [], "skipped": []}
+        result: InstallResult = {"jobs": [], "skipped": []}
         if todo:
             files = [m.file for m in todo if m.file is not None]
             result = await self.install_files(files, label, guarded=True)  # links from a client: every hop checked
-        return {**result, "skipped": [*result["skipped"], *(m.key for m in chosen if m.state == "present")],  # type: ignore[misc]
-                "label": label, "refused": refused}
+        present = [m.key for m in chosen if m.state == "present"]
+        return {"jobs": result["jobs"], "skipped": [*result["skipped"], *present], "label": label, "refused": refused}
 
-    async def install_files(self, files: Sequence[ModelFile], label: str, guarded: bool = False) -> dict[str, object]:
+    async def install_files(self, files: Sequence[ModelFile], label: str, guarded: bool = False) -> InstallResult:
         """Queue files that belong to no preset (a workflow's, a node's) as the group ``label``."""
         await self.ready()
         return await self.downloads.install_files(files, label, guarded)
@@ -536,43 +540,14 @@ class LaunchpadService:
         from .metrics import render_metrics
 
         reading = await self.system.reading_async()
-        text = render_metrics(
+        depth = self.queue()["remaining"] if self.host.queue is not None else None
+        return render_metrics(
             await self._snapshot(),
             bytes_downloaded_total=self.counters.bytes,
             download_failures_total=self.counters.failures,
             system=reading,
+            comfyui_queue_depth=depth if isinstance(depth, int) else None,
         )
-        if self.host.queue is not None:
-            depth = self.queue()["remaining"]
-            text += (
-                "# HELP launchpad_comfyui_queue_depth Prompts running or waiting in ComfyUI's queue.\n"
-                "# TYPE launchpad_comfyui_queue_depth gauge\n"
-                f"launchpad_comfyui_queue_depth {depth}\n"
-            )
-        return text
-
-
-class DownloadCounters:
-    """Bytes downloaded and jobs failed since the process started, from ``launchpad.download`` events."""
-
-    def __init__(self) -> None:
-        self.bytes = 0
-        self.failures = 0
-        self._seen: dict[str, tuple[int, str]] = {}  # job id -> (bytes_done, state) last seen
-        self._lock = threading.Lock()
-
-    def on_event(self, event: str, data: Mapping[str, Any]) -> None:
-        if event != events.DOWNLOAD or not isinstance(data.get("id"), str):
-            return
-        done = data.get("bytes_done") if isinstance(data.get("bytes_done"), int) else 0
-        state = str(data.get("state"))
-        with self._lock:
-            before, before_state = self._seen.get(data["id"], (None, ""))
-            if before is not None and done > before:
-                self.bytes += done - before  # a resumed job starts from its partial file: count only new bytes
-            if state == "failed" and before_state != "failed":
-                self.failures += 1
-            self._seen[data["id"]] = (done, state)
 
 
 # --- helpers --------------------------------------------------------------------------------------
@@ -594,12 +569,19 @@ def _log_task_failure(task: asyncio.Future) -> None:
         log.error("background install failed: %s", task.exception())
 
 
-def _latest_jobs(jobs: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
-    latest: dict[str, dict[str, Any]] = {}
+def _file_state(model_file: ModelFile, listing: Listing, target: str | None = None) -> FileState:
+    """catalog/state.py's rule, fed from the library's cached listing instead of the disk."""
+    entry = listing.by_key.get(model_file.key)
+    found = (entry.path, entry.size) if entry is not None else None
+    return file_state_of(model_file, found, listing.partials.get(model_file.key), target)
+
+
+def _latest_jobs(jobs: Sequence[JobData]) -> dict[str, JobData]:
+    latest: dict[str, JobData] = {}
     for job in jobs:
         current = latest.get(job["key"])
-        if current is None or job.get("updated_at", 0) >= current.get("updated_at", 0):
-            latest[job["key"]] = dict(job)
+        if current is None or job["updated_at"] >= current["updated_at"]:
+            latest[job["key"]] = job
     return latest
 
 

@@ -16,6 +16,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from ..launchpad.downloads.jobs import JobState, PresetState
+
 Schema = dict[str, Any]
 
 _TYPES: dict[str, tuple[type, ...]] = {
@@ -195,9 +197,10 @@ COMPONENTS["Job"] = obj(
         "name": STRING,
         "preset_ids": STRINGS,
         "source": ref("Source"),
-        "state": {
-            "type": "string",
-            "enum": ["queued", "resolving", "downloading", "verifying", "done", "failed", "cancelled"],
+        "state": {"type": "string", "enum": [state.value for state in JobState]},
+        "active": {
+            "type": "boolean",
+            "description": "whether the job still has work to do (queued, resolving, downloading or verifying)",
         },
         "bytes_done": INT,
         "bytes_total": nullable(INT),
@@ -210,14 +213,14 @@ COMPONENTS["Job"] = obj(
         "created_at": NUMBER,
         "updated_at": NUMBER,
     },
-    required=("id", "key", "folder", "name", "preset_ids", "state", "bytes_done", "bytes_total", "error"),
+    required=("id", "key", "folder", "name", "preset_ids", "state", "active", "bytes_done", "bytes_total", "error"),
     closed=False,
 )
 
 COMPONENTS["PresetProgress"] = obj(
     {
         "preset_id": STRING,
-        "state": {"type": "string", "enum": ["queued", "downloading", "done", "failed", "cancelled", "removed"]},
+        "state": {"type": "string", "enum": [state.value for state in PresetState]},
         "bytes_done": INT,
         "bytes_total": nullable(INT),
         "speed": nullable(NUMBER),

@@ -71,12 +71,18 @@ HarnessFactory = Callable[..., Harness]
 
 
 async def eventually(predicate: Callable[[], object], what: str = "condition", limit: float = 60.0) -> None:
-    """Poll ``predicate`` until it is true. The limit only keeps a broken test from hanging CI."""
+    """Poll ``predicate`` (a function or coroutine function) until it is true. The limit only keeps a
+    broken test from hanging CI."""
     import asyncio
+    import inspect
     import time
 
+    async def holds() -> object:
+        result = predicate()
+        return await result if inspect.isawaitable(result) else result
+
     deadline = time.monotonic() + limit
-    while not predicate():
+    while not await holds():
         if time.monotonic() > deadline:
             raise AssertionError(f"gave up waiting for {what}")
         await asyncio.sleep(0.02)

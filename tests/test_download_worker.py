@@ -4,6 +4,7 @@ goes away, and the worker's log lines reaching the parent's log."""
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import signal
@@ -14,8 +15,7 @@ import pytest
 from apiclient import write_presets
 
 from lp.launchpad.config import Settings
-from lp.launchpad.downloads.worker import DownloadWorker, roots_from_json, roots_to_json, settings_from_json
-from lp.launchpad.downloads.worker import settings_to_json as to_json
+from lp.launchpad.downloads.worker import DownloadWorker, roots_from_json, roots_to_json
 from lp.launchpad.events import EventBus
 from lp.launchpad.model_roots import ModelRoots
 from lp.launchpad.service import LaunchpadService
@@ -27,7 +27,7 @@ def test_settings_and_roots_cross_the_pipe_unchanged(tmp_path: Path) -> None:
         {"HF_TOKEN": "hf_secret", "PRESET_DOWNLOAD": "A,B", "ALLOWED_URL_HOSTS": "x.example"},
         workspace=tmp_path, templates_dir=tmp_path / "t",
     )
-    assert settings_from_json(to_json(settings)) == settings
+    assert Settings.from_json(json.loads(json.dumps(settings.to_json()))) == settings
     roots = ModelRoots({"checkpoints": (tmp_path / "a", tmp_path / "b"), "loras": ()})
     assert roots_from_json(roots_to_json(roots)) == roots
 

@@ -29,7 +29,7 @@ async def test_install_from_the_hub_publishes_verified_files_with_events(downloa
     assert h.path("checkpoints/a.safetensors").read_bytes() == first
     assert h.path("vae/b.safetensors").read_bytes() == second
     assert not list(h.workspace.models.rglob("*.part*"))
-    snapshot = h.manager.snapshot()
+    snapshot = (await h.manager.snapshot())
     states = {j["key"]: j for j in snapshot["jobs"]}
     job = states["checkpoints/a.safetensors"]
     assert job["state"] == "done" and job["bytes_done"] == job["bytes_total"] == len(first)
@@ -71,7 +71,7 @@ async def test_unknown_preset_queues_nothing(downloads, fakehub):
     h = await downloads([preset("P", hf_file("a.safetensors"))])
     with pytest.raises(NotFound):
         await h.manager.install(["P", "NOPE"])
-    assert h.manager.snapshot()["jobs"] == []
+    assert (await h.manager.snapshot())["jobs"] == []
 
 
 async def test_cancel_deletes_the_partial_and_retry_downloads_again(downloads, fakehub):
@@ -88,7 +88,7 @@ async def test_cancel_deletes_the_partial_and_retry_downloads_again(downloads, f
 
     assert cancelled["state"] == "cancelled"
     assert not partial.exists() and not partial.with_name(partial.name + ".json").exists()
-    assert h.manager.snapshot()["presets"]["P"]["state"] == "cancelled"
+    assert (await h.manager.snapshot())["presets"]["P"]["state"] == "cancelled"
     with pytest.raises(Conflict):
         await h.manager.cancel(job_id)
     with pytest.raises(NotFound):
@@ -101,7 +101,7 @@ async def test_cancel_deletes_the_partial_and_retry_downloads_again(downloads, f
         await h.manager.retry(job_id)
     await h.manager.wait([job_id])
     assert h.path("checkpoints/slow.safetensors").read_bytes() == data
-    assert h.manager.snapshot()["jobs"][0]["attempts"] == 2
+    assert (await h.manager.snapshot())["jobs"][0]["attempts"] == 2
 
 
 async def test_cancel_preset_leaves_files_another_preset_still_wants(downloads, fakehub):
@@ -119,7 +119,7 @@ async def test_cancel_preset_leaves_files_another_preset_still_wants(downloads, 
     cancelled = await h.manager.cancel_preset("A")
 
     assert [j["key"] for j in cancelled] == ["checkpoints/own.safetensors"]
-    jobs = {j["key"]: j for j in h.manager.snapshot()["jobs"]}
+    jobs = {j["key"]: j for j in (await h.manager.snapshot())["jobs"]}
     assert jobs["checkpoints/shared.safetensors"]["preset_ids"] == ["B"]
     assert jobs["checkpoints/shared.safetensors"]["state"] != "cancelled"
 
@@ -153,7 +153,7 @@ async def test_install_files_takes_the_preset_path_under_a_group_label(downloads
     # a second request of the same group while the first still downloads: both count in its progress
     second = await h.manager.install_files([model_file("later.safetensors")], "workflow:my_flow")
     assert [j["key"] for j in second["jobs"]] == ["checkpoints/later.safetensors"]
-    assert h.manager.snapshot()["presets"]["workflow:my_flow"]["files_total"] == 2
+    assert (await h.manager.snapshot())["presets"]["workflow:my_flow"]["files_total"] == 2
 
     await h.manager.wait()
     assert h.path("checkpoints/wf.safetensors").read_bytes() == data
@@ -199,4 +199,4 @@ async def test_sizes_ask_each_source_once_and_never_fail(downloads, fakehub):
     assert asked >= 1
     assert await h.manager.sizes(files) == sizes  # remembered: the sources are not asked again
     assert len(fakehub.requests_for("acme/model/weights/big.safetensors", method=None)) == asked
-    assert h.manager.snapshot()["jobs"] == []  # sizing downloads nothing
+    assert (await h.manager.snapshot())["jobs"] == []  # sizing downloads nothing

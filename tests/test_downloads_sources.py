@@ -19,15 +19,15 @@ def hf_file(path: str = "weights/model.safetensors", repo: str = "acme/model", *
     return {"folder": "checkpoints", "name": "model.safetensors", "hf": repo, "path": path, **extra}
 
 
-def only_job(h) -> dict:
-    (job,) = h.manager.snapshot()["jobs"]
+async def only_job(h) -> dict:
+    (job,) = (await h.manager.snapshot())["jobs"]
     return job
 
 
 async def run(h) -> dict:
     await h.manager.install(["P"])
     await h.manager.wait()
-    return only_job(h)
+    return (await only_job(h))
 
 
 async def test_gated_repo_without_token_names_the_license_page_and_hf_token(downloads, fakehub):
@@ -236,6 +236,6 @@ async def test_the_job_tells_the_commit_and_the_served_file_name(downloads, fake
     )
     await h.manager.install(["P"])
     await h.manager.wait()
-    sources = {j["key"]: j["source"] for j in h.manager.snapshot()["jobs"]}
+    sources = {j["key"]: j["source"] for j in (await h.manager.snapshot())["jobs"]}
     assert sources["loras/style.safetensors"]["filename"] == "Style_v2.safetensors"
     assert sources["checkpoints/model.safetensors"]["commit"] == COMMIT

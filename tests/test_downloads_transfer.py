@@ -18,8 +18,8 @@ def url_file(url: str, name: str = "model.bin", **extra: object) -> dict:
     return {"folder": "checkpoints", "name": name, "url": url, **extra}
 
 
-def job_of(h, key: str = "checkpoints/model.bin") -> dict:
-    return next(j for j in h.manager.snapshot()["jobs"] if j["key"] == key)
+async def job_of(h, key: str = "checkpoints/model.bin") -> dict:
+    return next(j for j in (await h.manager.snapshot())["jobs"] if j["key"] == key)
 
 
 async def install_and_wait(h, *ids: str) -> None:
@@ -36,7 +36,7 @@ async def test_a_dropped_connection_resumes_where_it_stopped(downloads, fakehub,
 
     await install_and_wait(h)
 
-    assert job_of(h)["state"] == "done"
+    assert (await job_of(h))["state"] == "done"
     assert h.path("checkpoints/model.bin").read_bytes() == data
     # nothing was fetched twice: the retries asked for the bytes after the drop, not the file again
     assert fakehub.bytes_sent("model.bin") == len(data) + 1  # + the one-byte probe
@@ -65,7 +65,7 @@ async def test_server_errors_are_retried_then_succeed(downloads, fakehub):
 
     await install_and_wait(h)
 
-    assert job_of(h)["state"] == "done"
+    assert (await job_of(h))["state"] == "done"
     assert [r.status for r in fakehub.requests_for("model.bin")][:3] == [503, 503, 503]
 
 
@@ -76,7 +76,7 @@ async def test_server_errors_beyond_the_retries_fail_the_job(downloads, fakehub)
 
     await install_and_wait(h)
 
-    job = job_of(h)
+    job = (await job_of(h))
     assert job["state"] == "failed" and job["error"]["code"] == "download_failed"
     assert "500" in job["error"]["message"]
     assert len(fakehub.requests_for("model.bin")) == 3
@@ -87,7 +87,7 @@ async def test_rate_limited_waits_as_asked_then_succeeds(downloads, fakehub):
     fakehub.behave("model.bin", fail_first=1, fail_status=429, retry_after=0)
     h = await downloads([preset("P", url_file(url))])
     await install_and_wait(h)
-    assert job_of(h)["state"] == "done"
+    assert (await job_of(h))["state"] == "done"
 
 
 async def test_rate_limited_beyond_the_retries_says_when_to_retry(downloads, fakehub):
@@ -95,7 +95,7 @@ async def test_rate_limited_beyond_the_retries_says_when_to_retry(downloads, fak
     fakehub.behave("model.bin", fail_first=5, fail_status=429, retry_after=0)
     h = await downloads([preset("P", url_file(url))], retries=0)
     await install_and_wait(h)
-    error = job_of(h)["error"]
+    error = (await job_of(h))["error"]
     assert error["code"] == "rate_limited" and "retry" in error["message"]
 
 
@@ -109,7 +109,7 @@ async def test_client_errors_fail_at_once_without_retrying(downloads, fakehub, s
 
     await install_and_wait(h)
 
-    job = job_of(h)
+    job = (await job_of(h))
     assert job["state"] == "failed" and job["error"]["code"] == code
     assert str(status) in job["error"]["message"]
     assert len(fakehub.requests_for("model.bin")) == 1
@@ -143,7 +143,7 @@ async def test_a_range_server_answering_200_midway_restarts_the_file_cleanly(dow
     fakehub_blob.behaviour.ignore_range = True
     await h.manager.wait()
 
-    assert job_of(h)["state"] == "done"
+    assert (await job_of(h))["state"] == "done"
     assert h.path("checkpoints/model.bin").read_bytes() == data
 
 
@@ -155,7 +155,7 @@ async def test_wrong_length_against_the_catalog_size_fails_and_removes_the_parti
 
     await install_and_wait(h)
 
-    job = job_of(h)
+    job = (await job_of(h))
     assert job["state"] == "failed" and job["error"]["code"] == "integrity"
     assert "400000" in job["error"]["message"] and "300000" in job["error"]["message"]
     assert not list(h.workspace.models.rglob("*model.bin*"))
@@ -168,7 +168,7 @@ async def test_hash_mismatch_retries_once_from_zero_then_fails(downloads, fakehu
 
     await install_and_wait(h)
 
-    job = job_of(h)
+    job = (await job_of(h))
     assert job["state"] == "failed" and job["error"]["code"] == "integrity"
     assert "sha256" in job["error"]["message"]
     assert job["error"]["details"]["actual_sha256"] == hashlib.sha256(data).hexdigest()
@@ -181,7 +181,7 @@ async def test_a_web_page_instead_of_the_file_is_an_error_not_a_model(downloads,
     fakehub.behave("model.bin", html=True)
     h = await downloads([preset("P", url_file(url))])
     await install_and_wait(h)
-    job = job_of(h)
+    job = (await job_of(h))
     assert job["state"] == "failed" and "web page" in job["error"]["message"]
     assert not h.path("checkpoints/model.bin").exists()
 
@@ -190,7 +190,7 @@ async def test_max_download_size_is_enforced(downloads, fakehub):
     url = fakehub.add_file("model.bin", b"x" * 5000)
     h = await downloads([preset("P", url_file(url))], max_download_size=4000)
     await install_and_wait(h)
-    job = job_of(h)
+    job = (await job_of(h))
     assert job["error"]["code"] == "too_large" and "MAX_DOWNLOAD_SIZE" in job["error"]["message"]
     assert fakehub.bytes_sent("model.bin") <= 1
 
@@ -204,7 +204,7 @@ async def test_free_space_must_cover_every_queued_byte_plus_the_margin(downloads
 
     await install_and_wait(h)
 
-    error = job_of(h)["error"]
+    error = (await job_of(h))["error"]
     assert error["code"] == "insufficient_space"
     assert "free" in error["message"] and "DOWNLOAD_FREE_SPACE_MARGIN" in error["message"]
     assert error["details"]["missing"] >= 10**9
@@ -222,9 +222,12 @@ async def test_close_keeps_the_partial_and_the_next_start_resumes_it(fakehub, wo
     await first.manager.install(["P"])
     partial = first.path("checkpoints/model.bin").with_name("model.bin.part")
     sidecar = partial.with_name("model.bin.part.json")
-    await eventually(lambda: job_of(first)["bytes_done"] >= 500_000, "500 kB downloaded")
+    async def half_way() -> bool:
+        return (await job_of(first))["bytes_done"] >= 500_000
+
+    await eventually(half_way, "500 kB downloaded")
     await first.manager.close()
-    assert partial.exists() and job_of(first)["state"] == "queued"
+    assert partial.exists() and (await job_of(first))["state"] == "queued"
     kept = sum(end - start for start, end in json.loads(sidecar.read_text())["done"])
     assert kept >= 500_000
     sent_before = fakehub.bytes_sent("model.bin")
@@ -234,8 +237,8 @@ async def test_close_keeps_the_partial_and_the_next_start_resumes_it(fakehub, wo
     await second.manager.start()  # no install: the journal brings the job back
     try:
         await second.manager.wait()
-        job = job_of(second)
-        assert job["state"] == "done" and job["id"] == job_of(first)["id"]
+        job = (await job_of(second))
+        assert job["state"] == "done" and job["id"] == (await job_of(first))["id"]
         assert second.path("checkpoints/model.bin").read_bytes() == data
         # only what the first run had not kept travels again (plus the 1-byte range probe)
         assert fakehub.bytes_sent("model.bin") - sent_before <= len(data) - kept + 1
@@ -266,7 +269,10 @@ async def test_a_disk_that_fills_up_mid_download_fails_the_job_and_frees_the_par
     fakehub.behave("model.bin", rate=1_000_000)
     h = await downloads([preset("P", url_file(url))])
     await h.manager.install(["P"])
-    await eventually(lambda: job_of(h)["state"] == "downloading", "the download to start")
+    async def started() -> bool:
+        return (await job_of(h))["state"] == "downloading"
+
+    await eventually(started, "the download to start")
     with open(small_disk / "filler", "wb", buffering=0) as filler:  # someone else fills the disk meanwhile
         try:
             while True:
@@ -276,7 +282,7 @@ async def test_a_disk_that_fills_up_mid_download_fails_the_job_and_frees_the_par
 
     await h.manager.wait()
 
-    error = job_of(h)["error"]
+    error = (await job_of(h))["error"]
     assert error["code"] == "insufficient_space" and "filled up" in error["message"]
     assert not (small_disk / "model.bin.part").exists()
     assert not (small_disk / "model.bin").exists()

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
+from lp.launchpad.catalog.schema import ModelFile, UrlSource
 from lp.launchpad.cli.install import Display
-from lp.launchpad.downloads import fetch
+from lp.launchpad.downloads import Job, JobState, fetch
 from lp.launchpad.downloads.progress import SpeedMeter, eta
 from lp.launchpad.downloads.resume import ResumeState
 from lp.launchpad.downloads.sources import parse_content_range
@@ -55,8 +57,11 @@ def test_speed_is_smoothed_and_eta_follows():
 
 
 def job(state: str, done: int = 0, **extra: object) -> dict:
-    return {"id": "j1", "key": "checkpoints/m.bin", "state": state, "bytes_done": done, "bytes_total": 1000,
-            "speed": 100.0, "eta": 9.0, "error": None, "message": None, **extra}
+    """A ``launchpad.download`` payload as the manager sends it (Job.to_dict)."""
+    model = ModelFile("checkpoints", "m.bin", UrlSource("https://example.com/m.bin"), size=1000)
+    made = Job(model, Path("/models/checkpoints/m.bin"), ["P"], id="j1", state=JobState(state), bytes_done=done,
+               speed=100.0, eta=9.0)
+    return {**made.to_dict(), **extra}
 
 
 def test_display_draws_a_live_bar_on_a_terminal_and_plain_lines_in_a_log():

@@ -47,7 +47,7 @@ async def test_two_managers_on_one_volume_download_each_file_once(fakehub, works
         for name, data in files.items():
             assert one.path(f"checkpoints/{name}").read_bytes() == data
             assert fakehub.bytes_sent(name) <= len(data) + 2  # one body, probes aside
-        jobs = [*one.manager.snapshot()["jobs"], *two.manager.snapshot()["jobs"]]
+        jobs = [*(await one.manager.snapshot())["jobs"], *(await two.manager.snapshot())["jobs"]]
         assert all(j["state"] == "done" for j in jobs)
         assert any(j["message"] == "downloaded by another process" for j in jobs)
         assert not list((workspace_dir / ".launchpad" / "locks").glob("*.lock"))
@@ -67,7 +67,7 @@ async def test_a_lock_left_by_a_dead_process_on_this_host_is_taken_over_at_once(
     await h.manager.install(["P"])
     await h.manager.wait()
 
-    assert h.manager.snapshot()["jobs"][0]["state"] == "done"
+    assert (await h.manager.snapshot())["jobs"][0]["state"] == "done"
 
 
 async def test_a_live_lock_of_another_pod_makes_the_job_wait_until_its_heartbeat_stops(downloads, fakehub,
@@ -83,7 +83,7 @@ async def test_a_live_lock_of_another_pod_makes_the_job_wait_until_its_heartbeat
 
     waiting = [e for e in h.events_of("launchpad.download") if (e["message"] or "").startswith("waiting")]
     assert waiting and "other-pod" in waiting[0]["message"]
-    assert h.manager.snapshot()["jobs"][0]["state"] == "done"
+    assert (await h.manager.snapshot())["jobs"][0]["state"] == "done"
     assert fakehub.bytes_sent("m.bin") >= 1000
 
 
@@ -127,7 +127,7 @@ async def test_the_journal_survives_restarts_and_merges_processes(fakehub, works
     third = make_harness(settings_for(workspace_dir, fakehub.url), presets)
     await third.manager.start()
     try:
-        snapshot = third.manager.snapshot()
+        snapshot = (await third.manager.snapshot())
         assert {j["key"]: j["state"] for j in snapshot["jobs"]} == {
             "checkpoints/a.bin": "done", "checkpoints/b.bin": "done"
         }
@@ -154,7 +154,7 @@ async def test_uninstall_keeps_files_another_installed_preset_uses(downloads, fa
     assert result["deleted"] == [str(h.path("checkpoints/own.bin"))]
     assert result["kept"] == [{"key": "checkpoints/shared.bin", "used_by": ["B"]}]
     assert h.path("checkpoints/shared.bin").exists() and not h.path("checkpoints/own.bin").exists()
-    assert "A" not in h.manager.snapshot()["presets"]
+    assert "A" not in (await h.manager.snapshot())["presets"]
     assert h.events_of("launchpad.preset", preset_id="A")[-1]["state"] == "removed"
 
     # B is no longer fully installed once other.bin goes: then nothing protects shared.bin from B's uninstall

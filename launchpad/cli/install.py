@@ -21,7 +21,7 @@ from typing import TextIO
 from .. import humanize
 from ..catalog import Catalog, load_catalog
 from ..config import Settings
-from ..downloads import DONE, DOWNLOADING, FAILED
+from ..downloads.jobs import JobState
 from ..errors import InvalidInput
 from ..events import DOWNLOAD, EventBus
 from ..model_roots import ModelRoots
@@ -61,10 +61,10 @@ class Display:
         if kind != DOWNLOAD or (self.job_ids is not None and job["id"] not in self.job_ids):
             return
         state = job["state"]
-        if state == DOWNLOADING:
+        if state == JobState.DOWNLOADING:
             self._started.setdefault(job["id"], time.monotonic())
-        if job.get("error") is None and state not in (DONE, FAILED, "cancelled"):
-            if state == DOWNLOADING:
+        if job.get("error") is None and job["active"]:
+            if state == JobState.DOWNLOADING:
                 self._progress(job)
             return
         self._live.pop(job["id"], None)
@@ -84,12 +84,12 @@ class Display:
     def _final(self, job: dict) -> None:
         self._clear()
         key = job["key"]
-        if job["state"] == DONE:
+        if job["state"] == JobState.DONE:
             started = self._started.get(job["id"])
             took = time.monotonic() - started if started else None
             how = job.get("message") or (f"in {humanize.duration(took)}" if took is not None else "")
             self.out.write(f"done    {key}  {humanize.size(job.get('bytes_total'))}  {how}".rstrip() + "\n")
-        elif job["state"] == FAILED:
+        elif job["state"] == JobState.FAILED:
             error = job.get("error") or {}
             self.out.write(f"FAILED  {key}: {error.get('message', 'unknown error')}\n")
         else:
@@ -155,8 +155,8 @@ async def _install(ids: list[str], settings: Settings, args: argparse.Namespace,
         await manager.close()
         restore()
         display.close()
-    jobs = [j for j in manager.snapshot()["jobs"] if j["id"] in set(job_ids)]
-    failed = [j for j in jobs if j["state"] == FAILED]
+    jobs = [j for j in (await manager.snapshot())["jobs"] if j["id"] in set(job_ids)]
+    failed = [j for j in jobs if j["state"] == JobState.FAILED]
     if args.json:
         json.dump({"jobs": jobs, "skipped": result["skipped"], "interrupted": interrupted}, sys.stdout, indent=2)
         sys.stdout.write("\n")

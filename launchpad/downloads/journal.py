@@ -4,25 +4,28 @@
 that file) and, per preset, the files it had when installed. Several processes may share a
 workspace (the boot-time CLI, ComfyUI), so a save merges: under an advisory lock it reads
 the file, replaces only the records this process changed, and writes it back atomically.
+:class:`JournalWrites` collects what changed and saves it at most every ``SAVE_DELAY``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 from ..catalog.schema import CivitaiSource, HFSource, ModelFile, Source, UrlSource
 from ..files import atomic_write_text
-from .jobs import ACTIVE, QUEUED, Job
+from .jobs import ACTIVE, Job, JobState
 
 log = logging.getLogger(__name__)
 
 VERSION = 1
 KEEP_FINISHED = 7 * 24 * 3600  # finished jobs older than this are dropped from the journal
+SAVE_DELAY = 0.5  # seconds: the journal is written at most this often while things change
 
 try:
     import fcntl
@@ -66,7 +69,7 @@ def job_from_record(data: Mapping[str, object]) -> Job:
         target=Path(str(data["path"])),
         preset_ids=[str(p) for p in data.get("preset_ids", [])],  # type: ignore[union-attr]
         id=str(data["id"]),
-        state=str(data["state"]),
+        state=JobState(data["state"]),
         bytes_done=int(data.get("bytes_done") or 0),  # type: ignore[arg-type]
         bytes_total=data.get("bytes_total"),  # type: ignore[arg-type]
         error=data.get("error"),  # type: ignore[arg-type]
@@ -80,7 +83,7 @@ def job_from_record(data: Mapping[str, object]) -> Job:
     if isinstance(source, dict):
         job.origin = {k: str(source[k]) for k in ("commit", "filename") if source.get(k)}
     if job.state in ACTIVE:
-        job.state = QUEUED  # whatever it was doing was interrupted; it starts again from the queue
+        job.state = JobState.QUEUED  # whatever it was doing was interrupted; it starts again from the queue
     return job
 
 
@@ -168,3 +171,75 @@ def _stale(record: object, cutoff: float) -> bool:
     return record.get("state") not in ACTIVE and isinstance(updated, (int, float)) and updated < cutoff
 
 
+
+
+class JournalWrites:
+    """What changed since the last save: jobs by file key, presets' file lists, what to forget."""
+
+    def __init__(self, journal: Journal) -> None:
+        self.journal = journal
+        self._keys: set[str] = set()
+        self._presets: set[str] = set()
+        self._forget_jobs: dict[str, str] = {}  # key -> id of the job to drop
+        self._forget_presets: set[str] = set()
+        self._wanted = asyncio.Event()
+
+    def reset(self) -> None:
+        """A fresh wake-up event for a new start (an event belongs to the loop that waited on it)."""
+        self._wanted = asyncio.Event()
+
+    def job(self, key: str) -> None:
+        self._keys.add(key)
+        self._wanted.set()
+
+    def preset(self, preset_id: str) -> None:
+        self._presets.add(preset_id)
+        self._forget_presets.discard(preset_id)
+        self._wanted.set()
+
+    def forget_job(self, job: Job) -> None:
+        self._forget_jobs[job.key] = job.id
+        self._keys.discard(job.key)
+        self._wanted.set()
+
+    def forget_preset(self, preset_id: str) -> None:
+        self._forget_presets.add(preset_id)
+        self._presets.discard(preset_id)
+        self._wanted.set()
+
+    async def run(self, job_of: Callable[[str], Job | None], files_of: Callable[[str], Mapping[str, int | None] | None]
+                  ) -> None:
+        """Save soon after each change, until cancelled."""
+        while True:
+            await self._wanted.wait()
+            await asyncio.sleep(SAVE_DELAY)
+            self._wanted.clear()
+            try:
+                await self.save(job_of, files_of)
+            except Exception:
+                log.exception("cannot write the download journal")
+
+    async def save(
+        self, job_of: Callable[[str], Job | None], files_of: Callable[[str], Mapping[str, int | None] | None]
+    ) -> None:
+        """Write what changed now (in a thread), reading each changed job and preset through the lookups."""
+        jobs = {}
+        for key in self._keys:
+            job = job_of(key)
+            if job is not None:
+                jobs[key] = job_record(job)
+        presets = {}
+        for pid in self._presets:
+            files = files_of(pid)
+            if files is not None:
+                presets[pid] = dict(files)
+        forget_jobs, forget_presets = dict(self._forget_jobs), set(self._forget_presets)
+        if not (jobs or presets or forget_jobs or forget_presets):
+            return
+        self._keys.clear()
+        self._presets.clear()
+        self._forget_jobs.clear()
+        self._forget_presets.clear()
+        await asyncio.get_running_loop().run_in_executor(
+            None, self.journal.save, jobs, presets, forget_jobs, forget_presets
+        )

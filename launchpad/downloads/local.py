@@ -5,8 +5,8 @@ Downloads at hundreds of MB/s put thousands of small callbacks a second on whate
 them; on a thread of their own they at least do not queue in front of the host's requests
 (though they still share its GIL, which is why the worker process is the default).
 
-Callers on the host loop use :meth:`run` (a coroutine function run there, awaited here) and
-:meth:`call` (a plain function run there, e.g. to read state the manager mutates).
+Callers on the host loop use :meth:`BackgroundLoop.run` (a coroutine function run there,
+awaited here) and :meth:`BackgroundLoop.call` (a plain function run there).
 """
 
 from __future__ import annotations
@@ -14,7 +14,13 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from .api import CALLS
+
+if TYPE_CHECKING:
+    from .api import Downloads
+    from .manager import DownloadManager
 
 T = TypeVar("T")
 
@@ -82,10 +88,10 @@ async def _call(function: Callable[..., Awaitable[T]], args: tuple, kwargs: dict
 
 
 class LocalDownloads:
-    """The download manager in this process, on a :class:`BackgroundLoop`, with the worker's
-    async interface. The fallback where a worker process cannot be started."""
+    """The download manager in this process, on a :class:`BackgroundLoop`, answering every call of
+    :class:`~.api.Downloads` by running it there. The fallback where a worker process cannot be started."""
 
-    def __init__(self, manager: Any) -> None:
+    def __init__(self, manager: DownloadManager) -> None:
         self.manager = manager
         self.loop = BackgroundLoop()
 
@@ -98,32 +104,19 @@ class LocalDownloads:
             await self.loop.run(self.manager.close)
         await self.loop.stop()
 
-    async def install(self, preset_ids: Any) -> Any:
-        return await self.loop.run(self.manager.install, preset_ids)
+    def __getattr__(self, name: str) -> Callable[..., Any]:
+        if name not in CALLS:
+            raise AttributeError(name)
+        method = getattr(self.manager, name)
 
-    async def install_file(self, model_file: Any, guarded: bool = False) -> Any:
-        return await self.loop.run(self.manager.install_file, model_file, guarded)
+        async def forward(*args: Any, **kwargs: Any) -> Any:
+            return await self.loop.run(method, *args, **kwargs)  # the manager's state lives on its loop
 
-    async def install_files(self, files: Any, label: str, guarded: bool = False) -> Any:
-        return await self.loop.run(self.manager.install_files, files, label, guarded)
+        forward.__name__ = name
+        return forward
 
-    async def sizes(self, files: Any, guarded: bool = False) -> Any:
-        return await self.loop.run(self.manager.sizes, files, guarded)
 
-    async def cancel(self, job_id: str) -> Any:
-        return await self.loop.run(self.manager.cancel, job_id)
+if TYPE_CHECKING:
 
-    async def cancel_preset(self, preset_id: str) -> Any:
-        return await self.loop.run(self.manager.cancel_preset, preset_id)
-
-    async def retry(self, job_id: str) -> Any:
-        return await self.loop.run(self.manager.retry, job_id)
-
-    async def uninstall(self, preset_id: str) -> Any:
-        return await self.loop.run(self.manager.uninstall, preset_id)
-
-    async def snapshot(self) -> Any:
-        return await self.loop.call(self.manager.snapshot)  # its dicts change on its own loop
-
-    async def wait(self, job_ids: Any = None) -> None:
-        await self.loop.run(self.manager.wait, job_ids)
+    def _implements(local: LocalDownloads) -> Downloads:
+        return local  # mypy checks that the runner answers the whole interface

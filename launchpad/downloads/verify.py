@@ -16,9 +16,13 @@ import os
 import threading
 from concurrent.futures import Executor
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from . import resume
+
+if TYPE_CHECKING:
+    from ..catalog.schema import ModelFile
+    from ..model_roots import ModelRoots
 
 HASH_CHUNK = 8 * 2**20
 
@@ -141,3 +145,15 @@ def hash_file(path: Path) -> str:
                 break
             digest.update(view[:read])
     return digest.hexdigest()
+
+
+def present(model_file: ModelFile, roots: ModelRoots) -> bool:
+    """The file is on disk already: right size when known, else right sha256 when known. Blocking."""
+    found = roots.find(model_file.folder, model_file.name)
+    if found is None:
+        return False
+    if model_file.size is not None:
+        return found.stat().st_size == model_file.size
+    if model_file.sha256 is not None:
+        return hash_file(found) == model_file.sha256
+    return True

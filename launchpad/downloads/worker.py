@@ -1,4 +1,4 @@
-"""The download manager in a child process, behind the same async interface.
+"""The download manager in a child process, behind the same interface (api.Downloads).
 
 Why a process: moving hundreds of MB/s through Python keeps a thread busy enough that, in
 the same interpreter, ComfyUI's server thread waits for the GIL on every request (measured
@@ -6,16 +6,16 @@ on two cores: GET /system_stats p50 2 ms -> 13 ms, p99 4 ms -> 100+ ms with the 
 thread of its own; see benchmarks/system_stats_under_downloads.py). In a child process the
 downloads share only the CPU, and the child lowers its own scheduling priority.
 
-The parent side, :class:`DownloadWorker`, offers what the service uses of a DownloadManager
-(``start``, ``close``, ``install``, ``install_file``, ``install_files``, ``sizes``, ``cancel``,
-``cancel_preset``, ``retry``, ``uninstall``, ``snapshot``, ``wait``), all coroutines. The
-protocol is JSON lines: the parent writes ``{"id", "call", "args", "roots"}`` on the child's
-stdin; the child answers ``{"id", "result"}`` or ``{"id", "error": {"code", "message", "details"}}``, and pushes
-``{"event": type, "data": ...}`` (re-emitted on the parent's bus) and ``{"log": {...}}``
-(re-logged by the parent, so one process owns the log file). The first line the parent
-sends holds the settings. Model roots travel with every call: inside ComfyUI they come from
-``folder_paths``, which only the parent has. The child loads its own catalog from the same
-files and re-reads the user's presets before each call.
+The parent side, :class:`DownloadWorker`, answers every call of :class:`~.api.Downloads` by
+forwarding it (the list of calls and which arguments are catalog files come from the protocol).
+The protocol is JSON lines: the parent writes ``{"id", "call", "args": {name: value}, "roots"}``
+on the child's stdin; the child answers ``{"id", "result"}`` or ``{"id", "error": {"code",
+"message", "details"}}``, which the parent raises again as that code's own LaunchpadError class,
+and pushes ``{"event": type, "data": ...}`` (re-emitted on the parent's bus) and ``{"log": {...}}``
+(re-logged by the parent, so one process owns the log file). The first line the parent sends
+holds the settings (``Settings.to_json``). Model roots travel with every call: inside ComfyUI
+they come from ``folder_paths``, which only the parent has. The child loads its own catalog
+from the same files and re-reads the user's presets before the calls that read them.
 
 If the child dies, pending calls fail with a DownloadError and a new child starts; the
 download journal makes it resume. If the parent dies, the child sees its stdin close, stops
@@ -26,21 +26,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import json
 import logging
 import os
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..catalog.schema import ModelFile
 from ..config import Settings
-from ..errors import DownloadError, LaunchpadError
+from ..errors import DownloadError, LaunchpadError, error_from_dict
 from ..events import EventBus
 from ..model_roots import ModelRoots
+from .api import CALLS, READS_CATALOG, bind_args, map_files
+
+if TYPE_CHECKING:
+    from .api import Downloads
 
 log = logging.getLogger("launchpad.downloads.worker")
 
@@ -48,38 +51,10 @@ ENTRY = Path(__file__).resolve().with_name("worker_main.py")
 LINE_LIMIT = 64 * 2**20  # a snapshot of thousands of jobs is one line
 CLOSE_TIMEOUT = 30.0
 RESTART_BACKOFF = (1.0, 2.0, 5.0, 10.0, 30.0)
-CALLS = (
-    "start", "install", "install_file", "install_files", "sizes", "cancel", "cancel_preset", "retry", "uninstall",
-    "snapshot", "wait",
-)
-FILE_LISTS = ("install_files", "sizes")  # calls whose first argument is a list of files
 NICENESS = 10
 
 
 # --- data across the pipe ------------------------------------------------------------------------
-
-
-def settings_to_json(settings: Settings) -> dict[str, Any]:
-    data = {}
-    for item in dataclasses.fields(settings):
-        value = getattr(settings, item.name)
-        data[item.name] = str(value) if isinstance(value, Path) else list(value) if isinstance(value, tuple) else value
-    return data
-
-
-def settings_from_json(data: dict[str, Any]) -> Settings:
-    values: dict[str, Any] = {}
-    for item in dataclasses.fields(Settings):
-        if item.name not in data:
-            continue
-        value = data[item.name]
-        default = getattr(Settings, item.name, None)
-        if item.name in ("workspace", "templates_dir") and value is not None:
-            value = Path(value)
-        elif isinstance(default, tuple) and isinstance(value, list):
-            value = tuple(value)
-        values[item.name] = value
-    return Settings(**values)
 
 
 def roots_to_json(roots: ModelRoots) -> dict[str, list[str]]:
@@ -90,15 +65,7 @@ def roots_from_json(data: dict[str, list[str]]) -> ModelRoots:
     return ModelRoots({folder: tuple(Path(d) for d in dirs) for folder, dirs in data.items()})
 
 
-class RemoteError(LaunchpadError):
-    """An error raised in the worker, with the worker's code and message."""
-
-    def __init__(self, code: str, message: str, details: dict[str, object] | None = None) -> None:
-        super().__init__(message, details=details)
-        self.code = code
-
-
-def error_to_json(exc: BaseException) -> dict[str, Any]:
+def error_to_json(exc: BaseException) -> dict[str, object]:
     if isinstance(exc, LaunchpadError):
         return {"code": exc.code, "message": exc.message, "details": exc.details or None}
     return {"code": "internal", "message": f"the download worker failed: {type(exc).__name__}: {exc}"}
@@ -133,23 +100,23 @@ class DownloadWorker:
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, limit=LINE_LIMIT, env=env,
         )
         self._started_at = time.monotonic()
-        self._send({"settings": settings_to_json(self.settings)})
+        self._send({"settings": self.settings.to_json()})
         self._reader = asyncio.ensure_future(self._read(self._proc))
-        await self._call("start")
+        await self._call("start", {})
         log.info("download worker started (pid %d)", self._proc.pid)
 
     def _send(self, message: dict[str, Any]) -> None:
         assert self._proc is not None and self._proc.stdin is not None
         self._proc.stdin.write(json.dumps(message).encode() + b"\n")
 
-    async def _call(self, name: str, *args: Any) -> Any:
+    async def _call(self, name: str, arguments: dict[str, Any]) -> Any:
         if self._proc is None or self._proc.returncode is not None:
             raise DownloadError("the download worker is not running; it restarts by itself, try again shortly")
         self._next_id += 1
         call_id = self._next_id
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._pending[call_id] = future
-        self._send({"id": call_id, "call": name, "args": list(args), "roots": roots_to_json(self._roots())})
+        self._send({"id": call_id, "call": name, "args": arguments, "roots": roots_to_json(self._roots())})
         assert self._proc.stdin is not None
         await self._proc.stdin.drain()
         return await future
@@ -189,8 +156,7 @@ class DownloadWorker:
             if future is None or future.done():
                 return
             if "error" in message:
-                error = message["error"]
-                future.set_exception(RemoteError(error["code"], error["message"], error.get("details")))
+                future.set_exception(error_from_dict(message["error"]))  # its own class again
             else:
                 future.set_result(message.get("result"))
 
@@ -226,7 +192,7 @@ class DownloadWorker:
         if proc is None or proc.returncode is not None:
             return
         with contextlib.suppress(asyncio.TimeoutError, LaunchpadError):
-            await asyncio.wait_for(self._call("close"), CLOSE_TIMEOUT)
+            await asyncio.wait_for(self._call("close", {}), CLOSE_TIMEOUT)
         try:
             if proc.stdin is not None:
                 proc.stdin.close()
@@ -242,37 +208,24 @@ class DownloadWorker:
     def pid(self) -> int | None:
         return self._proc.pid if self._proc is not None else None
 
-    # the manager's interface
+    # every call of the Downloads protocol, forwarded
 
-    async def install(self, preset_ids: Sequence[str]) -> dict[str, object]:
-        return await self._call("install", list(preset_ids))
+    def __getattr__(self, name: str) -> Callable[..., Any]:
+        if name not in CALLS:
+            raise AttributeError(name)
 
-    async def install_file(self, model_file: ModelFile, guarded: bool = False) -> dict[str, object]:
-        return await self._call("install_file", model_file.to_catalog_data(), guarded)
+        async def forward(*args: Any, **kwargs: Any) -> Any:
+            arguments = map_files(name, bind_args(name, args, kwargs), ModelFile.to_catalog_data)
+            return await self._call(name, arguments)
 
-    async def install_files(self, files: Sequence[ModelFile], label: str, guarded: bool = False) -> dict[str, object]:
-        return await self._call("install_files", [f.to_catalog_data() for f in files], label, guarded)
+        forward.__name__ = name
+        return forward
 
-    async def sizes(self, files: Sequence[ModelFile], guarded: bool = False) -> dict[str, int | None]:
-        return await self._call("sizes", [f.to_catalog_data() for f in files], guarded)
 
-    async def cancel(self, job_id: str) -> dict[str, object]:
-        return await self._call("cancel", job_id)
+if TYPE_CHECKING:
 
-    async def cancel_preset(self, preset_id: str) -> list[dict[str, object]]:
-        return await self._call("cancel_preset", preset_id)
-
-    async def retry(self, job_id: str) -> dict[str, object]:
-        return await self._call("retry", job_id)
-
-    async def uninstall(self, preset_id: str) -> dict[str, object]:
-        return await self._call("uninstall", preset_id)
-
-    async def snapshot(self) -> dict[str, Any]:
-        return await self._call("snapshot")
-
-    async def wait(self, job_ids: Sequence[str] | None = None) -> None:
-        await self._call("wait", list(job_ids) if job_ids is not None else None)
+    def _implements(worker: DownloadWorker) -> Downloads:
+        return worker  # mypy checks that the proxy answers the whole interface
 
 
 # --- child side ----------------------------------------------------------------------------------
@@ -324,7 +277,7 @@ async def child_main() -> None:
     if not line:
         return  # the parent went away before saying anything
     first = json.loads(line)
-    settings = settings_from_json(first["settings"])
+    settings = Settings.from_json(first["settings"])
     level = logging.getLevelName(settings.log_level)
     for name in ("launchpad", package):
         logging.getLogger(name).setLevel(level if isinstance(level, int) else logging.INFO)
@@ -348,21 +301,17 @@ async def child_main() -> None:
         try:
             if "roots" in message:
                 current_roots["roots"] = roots_from_json(message["roots"])
+            result: Any = None
             if name == "close":
                 await manager.close()
-                result: Any = None
+            elif name == "start":
+                await manager.start()
             elif name in CALLS:
-                if name in ("install", "uninstall", "cancel_preset"):
+                if name in READS_CATALOG:
                     await asyncio.to_thread(store.refresh)
-                function = getattr(manager, name)
-                args = message.get("args", [])
-                if name == "install_file":  # a file travels as its catalog entry
-                    args = [parse_file(args[0], "file"), *args[1:]]
-                elif name in FILE_LISTS:
-                    args = [[parse_file(item, "files") for item in args[0]], *args[1:]]
-                result = function(*args)
-                if asyncio.iscoroutine(result):
-                    result = await result
+                # a file travels as its catalog entry
+                arguments = map_files(name, message.get("args") or {}, lambda data: parse_file(data, "file"))
+                result = await getattr(manager, name)(**arguments)
             else:
                 raise LaunchpadError(f"unknown worker call {name!r}")
             send({"id": call_id, "result": result})
