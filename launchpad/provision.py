@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import model_folders
+from .downloads.jobs import JobState
 from .errors import DownloadError, InvalidInput, NotFound
 from .events import DOWNLOAD
 
@@ -27,7 +28,6 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 POLL = 0.25  # seconds between checks for an interrupt while nothing arrives
-ACTIVE = frozenset({"queued", "resolving", "downloading", "verifying"})
 Progress = Callable[[int, int | None], None]  # (bytes done, bytes in all or None while unknown)
 
 
@@ -125,7 +125,7 @@ class Provisioner:
             result = self._call(_awaited(start), check)
             jobs: dict[str, dict[str, Any]] = {job["key"]: job for job in result["jobs"]}
             _report(progress, jobs)
-            while any(job["state"] in ACTIVE for job in jobs.values()):
+            while any(job["active"] for job in jobs.values()):
                 try:
                     data = events.get(timeout=POLL)
                 except queue.Empty:
@@ -136,7 +136,7 @@ class Provisioner:
                     _report(progress, jobs)
         finally:
             unsubscribe()
-        failed = [job for job in jobs.values() if job["state"] != "done"]
+        failed = [job for job in jobs.values() if job["state"] != JobState.DONE]
         if failed:
             reasons = "; ".join(
                 f"{job['key']}: {(job.get('error') or {}).get('message') or job['state']}" for job in failed

@@ -29,7 +29,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from ..launchpad import __version__
+from ..launchpad import __version__, running
 from .routes import ROUTES
 from .security import install_gate
 from .table import bind
@@ -45,8 +45,6 @@ log = logging.getLogger("launchpad")
 NOT_MODEL_FOLDERS = frozenset({"custom_nodes", "datasets", "fonts"})
 STANDARD_WORKSPACE = Path("/workspace")
 
-current: LaunchpadService | None = None  # the service of this ComfyUI, once the app started (for nodes)
-loop: asyncio.AbstractEventLoop | None = None  # the loop it runs on: nodes, in ComfyUI's worker thread, use it
 
 
 def _comfy_module(name: str) -> ModuleType | None:
@@ -195,14 +193,13 @@ def register(prompt_server: Any, settings: Settings | None = None) -> None:
     app = getattr(prompt_server, "app", None)
     _guard(app, settings)  # first: if this fails, no route of ours is served unguarded
     routes = prompt_server.routes
-    bound = bind(ROUTES, lambda: current)  # build everything before touching ComfyUI's objects
+    bound = bind(ROUTES, running.service)  # build everything before touching ComfyUI's objects
     for method, path, handler in bound:
         routes.route(method, path)(handler)
 
     tasks: list[asyncio.Future] = []  # keep a reference so the start task is not collected
 
     async def start(_app: Any) -> None:
-        global current, loop
         try:
             # importing and building the core takes a few tens of ms: not on ComfyUI's loop
             service = await asyncio.to_thread(create_service, prompt_server, settings)
@@ -214,12 +211,13 @@ def register(prompt_server: Any, settings: Settings | None = None) -> None:
             prompt_server.send_sync(event, data)  # thread-safe; data is plain JSON (the bus checked)
 
         service.bus.subscribe(forward)
-        current, loop = service, asyncio.get_running_loop()
+        running.publish(service, asyncio.get_running_loop())  # for the nodes, in ComfyUI's worker thread
         tasks.append(asyncio.ensure_future(_start(service)))
 
     async def stop(_app: Any) -> None:
-        if current is not None:
-            await current.close()
+        service = running.service()
+        if service is not None:
+            await service.close()
 
     if app is not None:
         app.on_startup.append(start)

@@ -34,9 +34,8 @@ async def health(service: LaunchpadService | None, call: Call) -> Any:
 
 async def openapi(service: LaunchpadService | None, call: Call) -> dict[str, Any]:
     from .openapi import document
-    from .routes import ROUTES
 
-    return document(ROUTES, mode=service.host.mode if service is not None else "comfyui")
+    return document(list(call.routes), mode=service.host.mode if service is not None else "comfyui")
 
 
 # --- presets ---------------------------------------------------------------------------------------

@@ -56,9 +56,9 @@ async def comfy(
     prompt_server = StandInPromptServer()
     install(monkeypatch, prompt_server, folder_paths)
     package = load_like_comfyui(ROOT, f"lp_comfy_{next(_names)}")  # registers on PromptServer.instance
-    assert package.server_routes.comfy.current is None  # nothing but the route table at import
+    assert package.launchpad.running.service() is None  # nothing but the route table at import
     client = await aiohttp_client(add_routes(prompt_server))  # the app starts: on_startup builds Launchpad
-    service = package.server_routes.comfy.current
+    service = package.launchpad.running.service()
     await service.ready()
     yield SimpleNamespace(
         server=prompt_server, service=service, client=client, api=Api(client, "/api"), base=base,

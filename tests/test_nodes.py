@@ -19,12 +19,12 @@ import pytest
 from apiclient import write_presets
 
 from fakehub import FakeHub, random_bytes
+from lp.launchpad import running as published
 from lp.launchpad.config import Settings
 from lp.launchpad.errors import DownloadError, NotFound
 from lp.launchpad.provision import Provisioner
 from lp.launchpad.service import LaunchpadService
 from lp.nodes import DISPLAY_NAMES, NODE_CLASS_MAPPINGS, runtime, v1
-from lp.server_routes import comfy as host
 
 MODEL = random_bytes(1_500_000)
 PRESETS = """\
@@ -82,8 +82,7 @@ def running(workspace_dir: Path, fakehub: FakeHub, tmp_path: Path) -> Iterator[S
 @pytest.fixture
 def in_comfyui(running: SimpleNamespace, monkeypatch: pytest.MonkeyPatch) -> SimpleNamespace:
     """The service registered as ComfyUI's, plus stand-ins for comfy.utils and comfy.model_management."""
-    monkeypatch.setattr(host, "current", running.service)
-    monkeypatch.setattr(host, "loop", running.loop)
+    monkeypatch.setattr(published, "_running", published.Running(running.service, running.loop))
     running.bars = []
     running.interrupt = threading.Event()
 
@@ -150,7 +149,7 @@ def test_inputs_list_the_catalog_once_launchpad_runs(in_comfyui: SimpleNamespace
 
 
 def test_inputs_are_empty_lists_before_launchpad_starts(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(host, "current", None)
+    monkeypatch.setattr(published, "_running", None)
     assert v1.LaunchpadModel.INPUT_TYPES()["required"]["model"][0] == []
     assert v1.LaunchpadModel.INPUT_TYPES()["optional"]["preset"][0] == [runtime.ANY_PRESET]
     assert v1.LaunchpadModel.VALIDATE_INPUTS("checkpoints/x.safetensors") is True  # checked again when it runs
