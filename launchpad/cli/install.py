@@ -19,21 +19,18 @@ from collections.abc import Callable
 from typing import TextIO
 
 from .. import humanize
-from ..catalog import Catalog, load_catalog
+from ..catalog import Catalog
 from ..config import Settings
 from ..downloads.jobs import JobState
 from ..errors import InvalidInput
 from ..events import DOWNLOAD, EventBus
 from ..model_roots import ModelRoots
 from ..workspace import Workspace
+from .catalog import load
+from .exits import FAILED, INTERRUPTED, NOT_FOUND, OK
 
-OK, FAILED_EXIT, NOT_FOUND, INTERRUPTED = 0, 1, 5, 130
 PLAIN_INTERVAL = 10.0  # seconds between progress lines per file when not on a terminal
 BAR = 24
-
-
-def _catalog(settings: Settings) -> Catalog:
-    return load_catalog(Workspace(settings.workspace).user_presets, templates_dir=settings.templates_dir)
 
 
 def _line(job: dict) -> str:
@@ -165,7 +162,7 @@ async def _install(ids: list[str], settings: Settings, args: argparse.Namespace,
               "fix the cause above and run the command again", file=sys.stderr)
     if interrupted:
         return INTERRUPTED
-    return FAILED_EXIT if failed else OK
+    return FAILED if failed else OK
 
 
 def _on_signals(callback: Callable[[], None]) -> Callable[[], None]:
@@ -186,7 +183,7 @@ def _on_signals(callback: Callable[[], None]) -> Callable[[], None]:
 
 def cmd_install(args: argparse.Namespace, settings: Settings) -> int:
     ids = list(dict.fromkeys(args.ids))
-    catalog = _catalog(settings)
+    catalog = load(settings)
     status = OK
     if args.from_env:
         if not settings.preset_download:
@@ -209,7 +206,7 @@ def cmd_install(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_uninstall(args: argparse.Namespace, settings: Settings) -> int:
     from ..downloads.manager import DownloadManager
 
-    catalog = _catalog(settings)
+    catalog = load(settings)
     workspace = Workspace(settings.workspace)
     roots = ModelRoots.for_workspace(workspace)
     manager = DownloadManager(settings, workspace, EventBus(), lambda: catalog, lambda: roots)

@@ -2,7 +2,7 @@
 
 Every command takes ``--workspace DIR`` (default: WORKSPACE_ROOT, else /workspace) and
 ``--json`` for scripts, before or after the command's name. Exit codes are in
-:data:`EXIT_CODES`; errors are one readable line on stderr that says what to do, never a
+cli/exits.py; errors are one readable line on stderr that says what to do, never a
 traceback.
 """
 
@@ -18,25 +18,16 @@ from dataclasses import replace
 from pathlib import Path
 
 from .. import __version__, humanize, manager_config, model_paths
-from ..catalog import Catalog, load_catalog
+from ..catalog import Catalog
 from ..catalog.state import preset_state
 from ..config import Settings
 from ..errors import InvalidSetting, LaunchpadError
 from ..model_roots import ModelRoots
 from ..workspace import Workspace, default_root, doctor
+from .catalog import load
+from .exits import CATALOG, INTERRUPTED, OK, USAGE, WORKSPACE, status_for
 from .install import add_parsers as add_install_parsers
 from .install import cmd_install, cmd_uninstall
-
-OK, FAILED, USAGE, WORKSPACE, CATALOG, NOT_FOUND, INTERRUPTED = 0, 1, 2, 3, 4, 5, 130
-
-# error code -> exit status; anything not listed is FAILED
-EXIT_CODES: dict[str, int] = {
-    "invalid_setting": USAGE,
-    "invalid_input": USAGE,
-    "workspace_unavailable": WORKSPACE,
-    "catalog_invalid": CATALOG,
-    "not_found": NOT_FOUND,
-}
 
 Handler = Callable[[argparse.Namespace, Settings], int]
 
@@ -50,10 +41,6 @@ def _warn_catalog(catalog: Catalog) -> int:
     for warning in catalog.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     return CATALOG if catalog.warnings else OK
-
-
-def load(settings: Settings) -> Catalog:
-    return load_catalog(Workspace(settings.workspace).user_presets, templates_dir=settings.templates_dir)
 
 
 # --- commands -------------------------------------------------------------------------
@@ -309,7 +296,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return COMMANDS[args.command](args, settings)
     except LaunchpadError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
-        return EXIT_CODES.get(exc.code, FAILED)
+        return status_for(exc.code)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return INTERRUPTED
