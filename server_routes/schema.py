@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..launchpad.downloads.jobs import JobState, PresetState
+from .errors import STATUS
 
 Schema = dict[str, Any]
 
@@ -175,7 +176,11 @@ COMPONENTS: dict[str, Schema] = {}
 COMPONENTS["Error"] = obj(
     {
         "error": obj(
-            {"code": STRING, "message": STRING, "details": ANY_OBJECT},
+            {
+                "code": {"type": "string", "enum": sorted(STATUS), "description": "stable: clients branch on it"},
+                "message": STRING,
+                "details": ANY_OBJECT,
+            },
             required=("code", "message"),
         )
     }

@@ -11,11 +11,16 @@ import signal
 from dataclasses import replace
 from pathlib import Path
 
+import aiohttp
 import pytest
 from apiclient import write_presets
 
+from lp.launchpad.catalog.schema import HFSource, ModelFile
 from lp.launchpad.config import Settings
-from lp.launchpad.downloads.worker import DownloadWorker, roots_from_json, roots_to_json
+from lp.launchpad.downloads.credentials import Credentials
+from lp.launchpad.downloads.sources import Resolver
+from lp.launchpad.downloads.worker import DownloadWorker, error_to_json, roots_from_json, roots_to_json
+from lp.launchpad.errors import InvalidInput, NotFound, SourceUnauthorized, error_from_dict
 from lp.launchpad.events import EventBus
 from lp.launchpad.model_roots import ModelRoots
 from lp.launchpad.service import LaunchpadService
@@ -121,3 +126,40 @@ async def test_worker_log_lines_reach_the_parent_log(
         assert job["state"] == "failed" and job["error"]["code"] == "source_not_found"
     finally:
         await service.close()
+
+
+async def test_errors_raised_in_the_worker_arrive_as_their_own_class(
+    workspace_dir: Path, tmp_path: Path, fakehub
+) -> None:
+    Workspace(workspace_dir).ensure()
+    worker = DownloadWorker(service_settings(workspace_dir, tmp_path, fakehub.url), EventBus(),
+                            lambda: ModelRoots.for_workspace(Workspace(workspace_dir)))
+    await worker.start()
+    try:
+        with pytest.raises(NotFound) as unknown:
+            await worker.cancel("no-such-job")
+        assert unknown.value.code == "not_found" and unknown.value.details == {"job": "no-such-job"}
+        with pytest.raises(InvalidInput) as bad_label:
+            await worker.install_files([], "not a label")
+        assert "kind:name" in bad_label.value.message
+    finally:
+        await worker.close()
+
+
+async def test_a_gated_repo_error_crosses_the_pipe_with_its_class_code_and_details(
+    workspace_dir: Path, tmp_path: Path, fakehub
+) -> None:
+    """What the Hub's gated-repo answer becomes, encoded by the worker and decoded by the parent
+    exactly as a call's error is (error_to_json, a JSON line, error_from_dict)."""
+    fakehub.add_hf_file("acme/gated", "model.safetensors", b"x" * 100, gated=True)
+    settings = service_settings(workspace_dir, tmp_path, fakehub.url)
+    async with aiohttp.ClientSession() as session:
+        with pytest.raises(SourceUnauthorized) as raised:
+            await Resolver(settings, session, Credentials(settings)).resolve(
+                ModelFile("loras", "model.safetensors", HFSource("acme/gated", "model.safetensors"))
+            )
+    line = json.dumps({"id": 1, "error": error_to_json(raised.value)}, default=str)
+    arrived = error_from_dict(json.loads(line)["error"])
+    assert type(arrived) is SourceUnauthorized and arrived.code == "unauthorized" and not arrived.retryable
+    assert arrived.message == raised.value.message and "accept the license" in arrived.message
+    assert arrived.details["license_url"] == "https://huggingface.co/acme/gated"
