@@ -20,24 +20,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import __version__, events, model_folders
+from . import __version__, events, model_folders, views
 from .catalog.loader import Catalog
-from .catalog.schema import ModelFile, Preset, UrlSource
-from .catalog.state import INSTALLED, FileState, file_state_of, overall_state
+from .catalog.schema import ModelFile, UrlSource
 from .catalog.store import CatalogStore
 from .config import Settings
 from .errors import Conflict, InvalidInput, LaunchpadError, NotFound, WorkspaceError
 from .events import EventBus
-from .files import is_pickle
 from .metrics import DownloadCounters
 from .model_library import Listing, ModelEntry, ModelLibrary
 from .model_roots import ModelRoots
 from .url_policy import check_custom_url
-from .workflow_models import NeededModel, analyze, group_label, summarize
+from .workflow_models import NeededModel, analyze, group_label, plan_install, summarize
 from .workspace import Workspace
 
 if TYPE_CHECKING:
-    from .downloads.api import Downloads, InstallResult, JobData, PresetProgress, Snapshot, UninstallResult
+    from .downloads.api import Downloads, InstallResult, JobData, Snapshot, UninstallResult
     from .system import SystemReader, SystemSampler
 
 log = logging.getLogger("launchpad.service")
@@ -251,11 +249,11 @@ class LaunchpadService:
             self._owners_cache = (self.catalogs.version, owners)
         return owners
 
-    async def _view(self) -> tuple[Catalog, Any]:
+    async def _view(self) -> tuple[Catalog, Listing]:
         """The catalog and the model listing, read in one trip to a worker thread."""
         await self.ready()
 
-        def read() -> tuple[Catalog, Any]:
+        def read() -> tuple[Catalog, Listing]:
             return self.catalogs.refresh(), self.library.scan()
 
         return await asyncio.to_thread(read)
@@ -269,7 +267,7 @@ class LaunchpadService:
         progress = (await self._snapshot())["presets"]
         rows = []
         for preset in catalog.search(category=category, text=search):
-            row = self._preset_row(preset, listing, progress.get(preset.id))
+            row = views.preset_row(preset, listing, progress.get(preset.id))
             if installed is not None and (row["state"] == "installed") != installed:
                 continue
             rows.append(row)
@@ -280,50 +278,14 @@ class LaunchpadService:
             "warnings": len(catalog.warnings),
         }
 
-    def _preset_row(
-        self, preset: Preset, listing: Listing, progress: PresetProgress | None,
-        files: Sequence[FileState] | None = None,
-    ) -> dict[str, Any]:
-        states = files if files is not None else [_file_state(f, listing) for f in preset.files]
-        installed = [f for f in states if f.state == INSTALLED]
-        return {
-            **preset.summary(),
-            "state": overall_state(states),
-            "files_installed": len(installed),
-            "bytes_installed": sum(f.bytes_on_disk for f in installed),
-            "progress": dict(progress) if progress else None,
-        }
-
     async def preset_detail(self, preset_id: str) -> dict[str, object]:
         catalog, listing = await self._view()
         preset = catalog.get(preset_id)
         snapshot = await self._snapshot()
-        jobs = _latest_jobs(snapshot["jobs"])
-        owners = self._owners(catalog)
-        roots = self._roots()
-        states = []
-        files = []
-        for model_file in preset.files:
-            entry: ModelEntry | None = listing.by_key.get(model_file.key)
-            target = None
-            if entry is None:
-                try:
-                    target = str(roots.target(model_file.folder, model_file.name))
-                except KeyError:
-                    target = None
-            state = _file_state(model_file, listing, target)
-            states.append(state)
-            files.append(
-                {
-                    **state.to_dict(),
-                    "model_id": entry.id if entry is not None else None,
-                    "used_by": [p for p in owners.get(model_file.key, []) if p != preset.id],
-                    "job": jobs.get(model_file.key),
-                    "pickle": is_pickle(model_file.name),
-                }
-            )
-        row = self._preset_row(preset, listing, snapshot["presets"].get(preset.id), states)
-        return {**row, "files": files}
+        return views.preset_detail(
+            preset, listing, self._roots(), self._owners(catalog), views.latest_jobs(snapshot["jobs"]),
+            snapshot["presets"].get(preset.id),
+        )
 
     async def install(self, preset_ids: Sequence[str]) -> InstallResult:
         await self.catalog()  # a preset file the user just saved counts
@@ -434,7 +396,7 @@ class LaunchpadService:
     async def workflow_models(self, workflow: object) -> dict[str, object]:
         """What ``workflow`` needs: present, missing (where from, how big) and unknown models."""
         models = await self._analyze(workflow, sizes=True)
-        jobs = _latest_jobs((await self._snapshot())["jobs"])
+        jobs = views.latest_jobs((await self._snapshot())["jobs"])
         return {
             "models": [{**model.to_dict(), "job": jobs.get(model.key)} for model in models],
             "summary": summarize(models),
@@ -451,26 +413,13 @@ class LaunchpadService:
         a URL or path the client names. ``keys`` narrows it to some models; models of muted or
         bypassed nodes are left out unless ``optional`` (or named in ``keys``).
         """
-        models = await self._analyze(workflow, sizes=False)
-        by_key = {model.key: model for model in models}
-        if keys:
-            strangers = [key for key in keys if key not in by_key]
-            if strangers:  # names a model that is not in this workflow: nothing to find
-                raise NotFound(f"the workflow does not need {', '.join(strangers[:5])}",
-                                   details={"keys": strangers})
-            chosen = [by_key[key] for key in dict.fromkeys(keys)]
-        else:
-            chosen = [m for m in models if optional or not m.optional]
-        todo = [m for m in chosen if m.state == "missing" and m.installable and m.file is not None]
-        refused = [{"key": m.key, "state": m.state, "reason": m.reason} for m in chosen
-                   if m.state != "present" and not m.installable]
+        plan = plan_install(await self._analyze(workflow, sizes=False), keys, optional)
         label = group_label(name)
         result: InstallResult = {"jobs": [], "skipped": []}
-        if todo:
-            files = [m.file for m in todo if m.file is not None]
-            result = await self.install_files(files, label, guarded=True)  # links from a client: every hop checked
-        present = [m.key for m in chosen if m.state == "present"]
-        return {"jobs": result["jobs"], "skipped": [*result["skipped"], *present], "label": label, "refused": refused}
+        if plan.todo:  # links from a client: every hop checked
+            result = await self.install_files(plan.todo, label, guarded=True)
+        skipped = [*result["skipped"], *plan.present]
+        return {"jobs": result["jobs"], "skipped": skipped, "label": label, "refused": plan.refused}
 
     async def install_files(self, files: Sequence[ModelFile], label: str, guarded: bool = False) -> InstallResult:
         """Queue files that belong to no preset (a workflow's, a node's) as the group ``label``."""
@@ -511,15 +460,7 @@ class LaunchpadService:
         """ComfyUI's running and pending prompts (both empty standalone)."""
         if self.host.queue is None:
             return {"running": [], "pending": [], "remaining": 0, "available": False}
-        running, pending = self.host.queue()
-        rows_running = [_queue_item(item) for item in running]
-        rows_pending = sorted((_queue_item(item) for item in pending), key=lambda r: r["number"])
-        return {
-            "running": rows_running,
-            "pending": rows_pending,
-            "remaining": len(rows_running) + len(rows_pending),
-            "available": True,
-        }
+        return views.queue_view(*self.host.queue())
 
     def health(self) -> dict[str, object]:
         state = "ready" if self.is_ready else ("failed" if self._start_error else "starting")
@@ -567,33 +508,3 @@ def _describe(exc: BaseException) -> dict[str, str]:
 def _log_task_failure(task: asyncio.Future) -> None:
     if not task.cancelled() and task.exception() is not None:
         log.error("background install failed: %s", task.exception())
-
-
-def _file_state(model_file: ModelFile, listing: Listing, target: str | None = None) -> FileState:
-    """catalog/state.py's rule, fed from the library's cached listing instead of the disk."""
-    entry = listing.by_key.get(model_file.key)
-    found = (entry.path, entry.size) if entry is not None else None
-    return file_state_of(model_file, found, listing.partials.get(model_file.key), target)
-
-
-def _latest_jobs(jobs: Sequence[JobData]) -> dict[str, JobData]:
-    latest: dict[str, JobData] = {}
-    for job in jobs:
-        current = latest.get(job["key"])
-        if current is None or job["updated_at"] >= current["updated_at"]:
-            latest[job["key"]] = job
-    return latest
-
-
-def _queue_item(item: Any) -> dict[str, object]:
-    """A ComfyUI queue entry ``[number, prompt_id, prompt, extra_data, outputs, ...]`` in brief."""
-    number, prompt_id = item[0], item[1]
-    prompt = item[2] if len(item) > 2 and isinstance(item[2], dict) else {}
-    extra = item[3] if len(item) > 3 and isinstance(item[3], dict) else {}
-    client_id = extra.get("client_id")
-    return {
-        "number": number if isinstance(number, (int, float)) else 0,
-        "prompt_id": str(prompt_id),
-        "node_count": len(prompt),
-        "client_id": client_id if isinstance(client_id, str) else None,
-    }

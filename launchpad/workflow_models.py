@@ -24,7 +24,7 @@ from . import model_folders
 from .catalog import Catalog, ModelFile
 from .catalog.schema import PresetInvalid, parse_file
 from .catalog.templates import model_entry_to_file_data
-from .errors import InvalidInput
+from .errors import InvalidInput, NotFound
 from .files import unsafe_reason
 from .model_roots import ModelRoots
 from .url_policy import host_allowed
@@ -257,6 +257,34 @@ def analyze(workflow: object, catalog: Catalog, roots: ModelRoots, allowed_hosts
         model.reason = problem or ""
     return sorted(needed.values(), key=lambda m: (m.state != "missing", m.state, m.key))
 
+
+
+@dataclass
+class InstallPlan:
+    """What installing a workflow's models does with each one it was asked about."""
+
+    todo: list[ModelFile]  # missing and installable: queued
+    present: list[str]  # keys already on disk
+    refused: list[dict[str, object]]  # missing but not installable, with the reason
+
+
+def plan_install(models: Sequence[NeededModel], keys: Sequence[str] | None, optional: bool) -> InstallPlan:
+    """The analysed ``models`` an install takes: those named in ``keys``, else every one except the
+    models of muted or bypassed nodes (unless ``optional``). NotFound names keys the workflow lacks."""
+    by_key = {model.key: model for model in models}
+    if keys:
+        strangers = [key for key in keys if key not in by_key]
+        if strangers:  # names a model that is not in this workflow: nothing to find
+            raise NotFound(f"the workflow does not need {', '.join(strangers[:5])}", details={"keys": strangers})
+        chosen = [by_key[key] for key in dict.fromkeys(keys)]
+    else:
+        chosen = [m for m in models if optional or not m.optional]
+    return InstallPlan(
+        todo=[m.file for m in chosen if m.state == "missing" and m.installable and m.file is not None],
+        present=[m.key for m in chosen if m.state == "present"],
+        refused=[{"key": m.key, "state": m.state, "reason": m.reason}
+                 for m in chosen if m.state != "present" and not m.installable],
+    )
 
 
 def summarize(models: Sequence[NeededModel]) -> dict[str, int]:
