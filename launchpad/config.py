@@ -336,10 +336,10 @@ class Settings:
     )
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         """Build settings from ``env`` (default: the process environment); ``overrides`` win."""
         env = os.environ if env is None else env
-        values = {item.name: _read(item, env) for item in fields(cls) if "env" in item.metadata}
+        values: dict[str, Any] = {item.name: _read(item, env) for item in fields(cls) if "env" in item.metadata}
         values["workspace_configured"] = _raw(env, env_name("workspace")) is not None
         settings = cls(**values)
         return replace(settings, **overrides) if overrides else settings
@@ -352,7 +352,9 @@ class Settings:
     def from_json(cls, data: Mapping[str, object]) -> Settings:
         """The settings :meth:`to_json` wrote; a field it lacks keeps its default."""
         hints = typing.get_type_hints(cls)
-        values = {item.name: _typed(hints[item.name], data[item.name]) for item in fields(cls) if item.name in data}
+        values: dict[str, Any] = {
+            item.name: _typed(hints[item.name], data[item.name]) for item in fields(cls) if item.name in data
+        }
         return cls(**values)
 
 

@@ -40,7 +40,7 @@ def _default(value: object) -> object:
     if isinstance(value, (set, frozenset, tuple)):
         return list(value)
     if hasattr(value, "item"):  # numpy scalars
-        return value.item()  # type: ignore[union-attr]
+        return value.item()
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 

@@ -146,7 +146,9 @@ def _from_ui(workflow: dict) -> Iterator[tuple[str, str, dict, dict | None]]:
             if not isinstance(node, dict):
                 continue
             ref = {"id": node.get("id"), "type": node.get("type"), "muted": node.get("mode") in MUTED_MODES}
-            properties = node.get("properties") if isinstance(node.get("properties"), dict) else {}
+            properties = node.get("properties")
+            if not isinstance(properties, dict):
+                properties = {}
             entries = [e for e in properties.get("models") or [] if isinstance(e, dict)]
             named = set()
             for entry in entries:
@@ -175,7 +177,9 @@ def _from_api(prompt: dict) -> Iterator[tuple[str, str, dict, dict | None]]:
         if not isinstance(node, dict):
             continue
         kind = str(node.get("class_type"))
-        inputs = node.get("inputs") if isinstance(node.get("inputs"), dict) else {}
+        inputs = node.get("inputs")
+        if not isinstance(inputs, dict):
+            inputs = {}
         ref = {"id": node_id, "type": kind, "muted": False}
         if kind in LAUNCHPAD_NODES:
             key = _split_key(inputs.get(LAUNCHPAD_NODES[kind]))

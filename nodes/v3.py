@@ -66,7 +66,6 @@ def build() -> dict[str, type]:
         def execute(cls, preset: str) -> io.NodeOutput:
             return io.NodeOutput(runtime.run_preset(preset))
 
-    nodes: dict[str, type] = {"LaunchpadModel": LaunchpadModel, "LaunchpadEnsurePreset": LaunchpadEnsurePreset}
-    for node in nodes.values():
+    for node in (LaunchpadModel, LaunchpadEnsurePreset):
         node.GET_SCHEMA()  # a schema this ComfyUI rejects fails here, so the V1 nodes take over
-    return nodes
+    return {"LaunchpadModel": LaunchpadModel, "LaunchpadEnsurePreset": LaunchpadEnsurePreset}

@@ -25,6 +25,7 @@ import asyncio
 import importlib
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
@@ -98,8 +99,8 @@ def workspace_root(settings: Settings, folder_paths: Any | None) -> Path:
     return settings.workspace
 
 
-def _queue_reader(prompt_server: Any):  # type: ignore[no-untyped-def]
-    def read() -> tuple[list, list]:
+def _queue_reader(prompt_server: Any) -> Callable[[], tuple[list[Any], list[Any]]]:
+    def read() -> tuple[list[Any], list[Any]]:
         queue = getattr(prompt_server, "prompt_queue", None)
         if queue is None:
             return [], []

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 from aiohttp import web
 
@@ -197,7 +197,8 @@ def endpoint(
                 raise Starting("Launchpad is starting; try again in a moment")
             body = await _read_body(route, request)  # first: a form's POST is refused as such (415), whatever its path
             call = Call(request, _path_params(request), _parse_query(route, request), body, table)
-            result = await route.handler(service, call)
+            # None reaches only the routes that say needs_service=False, whose handlers take None
+            result = await route.handler(cast("LaunchpadService", service), call)
         except web.HTTPException:
             raise
         except Exception as exc:
@@ -213,6 +214,6 @@ def endpoint(
 
 def bind(routes: list[Route], service: LaunchpadService | ServiceRef) -> list[tuple[str, str, Any]]:
     """(method, path, aiohttp handler) for every route, given the service or a callable returning it."""
-    ref: ServiceRef = service if callable(service) else (lambda: service)  # type: ignore[assignment]
+    ref: ServiceRef = service if callable(service) else (lambda: service)
     table = tuple(routes)
     return [(route.method, route.path, endpoint(route, ref, table)) for route in routes]

@@ -157,8 +157,8 @@ class Preset:
     @property
     def total_size(self) -> int | None:
         """Sum of the file sizes, or None while any size is unknown."""
-        sizes = [f.size for f in self.files]
-        return None if any(s is None for s in sizes) else sum(sizes)  # type: ignore[arg-type]
+        sizes = [f.size for f in self.files if f.size is not None]
+        return sum(sizes) if len(sizes) == len(self.files) else None
 
     def summary(self) -> dict[str, object]:
         return {

@@ -16,6 +16,7 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from .. import __version__, humanize, manager_config, model_paths
 from ..catalog import Catalog
@@ -221,7 +222,7 @@ def _global_options(*, after_command: bool) -> argparse.ArgumentParser:
     back into the default workspace. The copy after the command defaults to SUPPRESS: it sets
     the attribute only when given there, and the top-level value (or default) survives.
     """
-    unset: dict[str, object] = {"default": argparse.SUPPRESS} if after_command else {}
+    unset: dict[str, Any] = {"default": argparse.SUPPRESS} if after_command else {}
     options = argparse.ArgumentParser(add_help=False)
     options.add_argument(
         "--workspace", metavar="DIR", type=Path, help="workspace root (default: WORKSPACE_ROOT or /workspace)",

@@ -13,13 +13,18 @@ import asyncio
 import contextlib
 import json
 import logging
+import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
 
 from ..catalog.schema import CivitaiSource, HFSource, ModelFile, Source, UrlSource
 from ..files import atomic_write_text
 from .jobs import ACTIVE, Job, JobState
+
+if TYPE_CHECKING:
+    from .api import JobError
 
 log = logging.getLogger(__name__)
 
@@ -27,10 +32,8 @@ VERSION = 1
 KEEP_FINISHED = 7 * 24 * 3600  # finished jobs older than this are dropped from the journal
 SAVE_DELAY = 0.5  # seconds: the journal is written at most this often while things change
 
-try:
+if sys.platform != "win32":  # Windows: one process per workspace is the norm there, no lock
     import fcntl
-except ImportError:  # pragma: no cover - Windows: one process per workspace is the norm there
-    fcntl = None  # type: ignore[assignment]
 
 
 def source_from_dict(data: Mapping[str, object]) -> Source:
@@ -38,46 +41,48 @@ def source_from_dict(data: Mapping[str, object]) -> Source:
     if kind == "hf":
         return HFSource(str(data["repo"]), str(data["path"]), str(data.get("revision") or "main"))
     if kind == "civitai":
-        return CivitaiSource(int(data["version"]))  # type: ignore[call-overload]
+        return CivitaiSource(_whole(data["version"]))
     if kind == "url":
         return UrlSource(str(data["url"]))
     raise ValueError(f"unknown source kind {kind!r}")
 
 
 def job_record(job: Job) -> dict[str, object]:
-    data = job.to_dict()
+    data: dict[str, object] = {key: value for key, value in job.to_dict().items() if key not in ("speed", "eta")}
     data["file"] = job.file.to_dict()
     if job.guarded:  # kept across restarts: a resumed download is checked like the first attempt
         data["guarded"] = True
-    data.pop("speed", None)
-    data.pop("eta", None)
     return data
 
 
 def job_from_record(data: Mapping[str, object]) -> Job:
+    """The job a record describes; ValueError (or KeyError, TypeError) for one that is not a job's."""
     file_data = data["file"]
-    assert isinstance(file_data, dict)
+    if not isinstance(file_data, dict) or not isinstance(file_data.get("source"), dict):
+        raise ValueError("no file in the record")
+    size, sha256 = file_data.get("size"), file_data.get("sha256")
     model_file = ModelFile(
         folder=str(file_data["folder"]),
         name=str(file_data["name"]),
         source=source_from_dict(file_data["source"]),
-        size=file_data.get("size"),  # type: ignore[arg-type]
-        sha256=file_data.get("sha256"),  # type: ignore[arg-type]
+        size=_whole(size) if size is not None else None,
+        sha256=str(sha256) if sha256 is not None else None,
     )
+    preset_ids, total, error, message = (data.get(k) for k in ("preset_ids", "bytes_total", "error", "message"))
     job = Job(
         file=model_file,
         target=Path(str(data["path"])),
-        preset_ids=[str(p) for p in data.get("preset_ids", [])],  # type: ignore[union-attr]
+        preset_ids=[str(p) for p in preset_ids] if isinstance(preset_ids, list) else [],
         id=str(data["id"]),
         state=JobState(data["state"]),
-        bytes_done=int(data.get("bytes_done") or 0),  # type: ignore[arg-type]
-        bytes_total=data.get("bytes_total"),  # type: ignore[arg-type]
-        error=data.get("error"),  # type: ignore[arg-type]
-        message=data.get("message"),  # type: ignore[arg-type]
-        attempts=int(data.get("attempts") or 0),  # type: ignore[arg-type]
+        bytes_done=_whole(data.get("bytes_done") or 0),
+        bytes_total=_whole(total) if total is not None else None,
+        error=cast("JobError", error) if isinstance(error, dict) else None,
+        message=str(message) if message is not None else None,
+        attempts=_whole(data.get("attempts") or 0),
         guarded=bool(data.get("guarded")),
-        created_at=float(data.get("created_at") or time.time()),  # type: ignore[arg-type]
-        updated_at=float(data.get("updated_at") or time.time()),  # type: ignore[arg-type]
+        created_at=_number(data.get("created_at") or time.time()),
+        updated_at=_number(data.get("updated_at") or time.time()),
     )
     source = data.get("source")
     if isinstance(source, dict):
@@ -85,6 +90,18 @@ def job_from_record(data: Mapping[str, object]) -> Job:
     if job.state in ACTIVE:
         job.state = JobState.QUEUED  # whatever it was doing was interrupted; it starts again from the queue
     return job
+
+
+def _whole(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise TypeError(f"{value!r} is not a whole number")
+    return int(value)
+
+
+def _number(value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise TypeError(f"{value!r} is not a number")
+    return float(value)
 
 
 class Journal:
@@ -95,7 +112,7 @@ class Journal:
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        if fcntl is None:
+        if sys.platform == "win32":
             yield
             return
         with open(self._lock_path, "a+") as fh:
@@ -103,7 +120,7 @@ class Journal:
                 fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
             yield
 
-    def _read(self) -> dict[str, dict]:
+    def _read(self) -> dict[str, dict[str, Any]]:
         try:
             data = json.loads(self.path.read_text(encoding="utf-8"))
         except FileNotFoundError:
@@ -113,9 +130,8 @@ class Journal:
             return {"jobs": {}, "presets": {}}
         if not isinstance(data, dict) or data.get("version") != VERSION:
             return {"jobs": {}, "presets": {}}
-        jobs = data.get("jobs") if isinstance(data.get("jobs"), dict) else {}
-        presets = data.get("presets") if isinstance(data.get("presets"), dict) else {}
-        return {"jobs": jobs, "presets": presets}
+        jobs, presets = data.get("jobs"), data.get("presets")
+        return {"jobs": jobs if isinstance(jobs, dict) else {}, "presets": presets if isinstance(presets, dict) else {}}
 
     def load(self) -> tuple[list[Job], dict[str, dict[str, int | None]]]:
         """Jobs (unfinished ones back to queued) and each preset's files. Blocking."""

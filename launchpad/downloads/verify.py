@@ -12,11 +12,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import io
 import os
 import threading
 from concurrent.futures import Executor
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING
 
 from . import resume
 
@@ -40,7 +41,7 @@ class Sha256Follower:
         self._pool = pool
         self._lock = threading.Lock()
         self._task: asyncio.Task[None] | None = None
-        self._file: BinaryIO | None = None
+        self._file: io.BufferedReader | None = None
         self._generation = 0
         self.reset()
 
