@@ -519,3 +519,42 @@ async def test_preset_download_installs_at_boot(
             await service.close()
     assert (workspace_dir / "models" / "vae" / "boot.safetensors").read_bytes() == data
     assert "PRESET_DOWNLOAD names unknown preset 'no-such-preset'" in caplog.text
+
+
+async def test_metrics_count_each_downloaded_byte_once(
+    workspace_dir: Path, tmp_path: Path, fakehub, aiohttp_client
+) -> None:
+    """A download reports its progress many times; the bytes counter grows by what is new each time,
+    so after a 600 kB download (two of them, one failing half way) it says 600 kB and 1 failure."""
+    data = os.urandom(600_000)
+    url = fakehub.add_file("counted.safetensors", data)
+    fakehub.behave("counted.safetensors", rate=400_000)  # 1.5 s: several progress events
+    broken = fakehub.add_file("broken.safetensors", os.urandom(1000))
+    fakehub.behave("broken.safetensors", status=404)
+    write_presets(workspace_dir, f"""\
+        schema: 1
+        presets:
+          - id: counted
+            name: Counted
+            category: image
+            files: [{{folder: loras, name: counted.safetensors, url: "{url}", size: {len(data)}}}]
+          - id: broken
+            name: Broken
+            category: image
+            files: [{{folder: loras, name: broken.safetensors, url: "{broken}"}}]
+        """)
+    settings = replace(settings_for(workspace_dir, tmp_path), retry_backoff=0.02, free_space_margin=0)
+    service = LaunchpadService(settings)
+    client = await aiohttp_client(create_app(service))
+    await service.ready()
+    api = Api(client)
+    status, body = await api.post("/launchpad/presets/install", {"presets": ["counted", "broken"]})
+    assert status == 202
+    await service.wait_downloads([job["id"] for job in body["jobs"]])
+    _, downloads = await api.get("/launchpad/downloads")
+    assert {job["name"]: job["state"] for job in downloads["jobs"]} == {
+        "counted.safetensors": "done", "broken.safetensors": "failed"}
+    response = await client.get("/launchpad/metrics")
+    text = await response.text()
+    assert "launchpad_downloaded_bytes_total 600000\n" in text
+    assert "launchpad_download_failures_total 1\n" in text

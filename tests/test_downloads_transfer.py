@@ -286,3 +286,35 @@ async def test_a_disk_that_fills_up_mid_download_fails_the_job_and_frees_the_par
     assert error["code"] == "insufficient_space" and "filled up" in error["message"]
     assert not (small_disk / "model.bin.part").exists()
     assert not (small_disk / "model.bin").exists()
+
+
+async def test_a_network_failure_keeps_the_partial_file_but_a_changed_source_deletes_it(downloads, fakehub):
+    """After the retries a dropped connection fails the job and keeps what arrived (the error says how
+    much, and Retry resumes there). When the source's file then no longer matches the preset, the bytes
+    on disk are of another file: that failure deletes them."""
+    data = random_bytes(1_000_000)
+    url = fakehub.add_file("model.bin", data)
+    fakehub.behave("model.bin", drop_after=300_000)
+    h = await downloads([preset("P", url_file(url, size=len(data)))], retries=1, retry_backoff=1.0)
+    partial = h.path("checkpoints/model.bin").with_name("model.bin.part")
+
+    await h.manager.install(["P"])
+    await eventually(lambda: fakehub.bytes_sent("model.bin") >= 300_000, "the first 300 kB")
+    fakehub.behave("model.bin", status=503)  # the retry a second later finds the server down
+    await h.manager.wait()
+
+    job = await job_of(h)
+    assert job["state"] == "failed" and job["error"]["code"] == "download_failed"
+    kept = job["error"]["details"]["partial_kept"]
+    assert kept >= 300_000 and partial.stat().st_size >= kept  # on disk, where Retry resumes
+
+    fakehub.add_file("model.bin", random_bytes(900_000))  # the source's file changed meanwhile
+    fakehub.behave("model.bin")
+    await h.manager.retry(job["id"])
+    await h.manager.wait()
+
+    job = await job_of(h)
+    assert job["state"] == "failed" and job["error"]["code"] == "integrity"
+    assert "the preset expects 1000000" in job["error"]["message"]
+    assert "partial_kept" not in job["error"]["details"]
+    assert not partial.exists() and not partial.with_name("model.bin.part.json").exists()

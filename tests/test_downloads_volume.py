@@ -205,3 +205,28 @@ async def test_uninstall_is_refused_while_another_process_downloads_a_file(downl
     write_lock(lock, host="other-pod", pid=1, age=0)
     with pytest.raises(Conflict, match="other-pod"):
         await h.manager.uninstall("P")
+
+
+async def test_uninstall_forgets_only_the_jobs_no_other_preset_shares(downloads, fakehub, workspace_dir):
+    """A job that installed a file for two presets stays listed when one of them is uninstalled: the
+    other preset's file and progress still come from it, also after a restart (the journal)."""
+    shared, own = fakehub.add_file("shared.bin", b"s" * 100), fakehub.add_file("own.bin", b"o" * 100)
+    other = fakehub.add_file("other.bin", b"t" * 100)
+    h = await downloads([
+        preset("A", url_file(shared, "shared.bin"), url_file(own, "own.bin")),
+        preset("B", url_file(shared, "shared.bin"), url_file(other, "other.bin")),
+    ])
+    await h.manager.install(["A", "B"])
+    await h.manager.wait()
+
+    await h.manager.uninstall("A")
+
+    snapshot = await h.manager.snapshot()
+    jobs = {job["name"]: job for job in snapshot["jobs"]}
+    assert set(jobs) == {"shared.bin", "other.bin"}  # A's own job is gone, the shared one stays
+    assert jobs["shared.bin"]["state"] == "done" and "B" in jobs["shared.bin"]["preset_ids"]
+    assert snapshot["presets"]["B"]["bytes_done"] == snapshot["presets"]["B"]["bytes_total"] == 200
+    await h.manager.close()
+
+    again = await downloads([preset("B", url_file(shared, "shared.bin"), url_file(other, "other.bin"))])
+    assert {job["name"] for job in (await again.manager.snapshot())["jobs"]} == {"shared.bin", "other.bin"}

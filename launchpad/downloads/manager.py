@@ -359,6 +359,10 @@ class DownloadManager:
                 self._running.pop(job_id, None)
                 if not task.done():
                     task.cancel()
+            # retried while its run was still letting go of the lock: that queue entry found it
+            # busy and was dropped, so it goes back in the queue now
+            if job.state == JobState.QUEUED and not self._closing:
+                self._requeue(job)
 
     async def _ticker(self) -> None:
         while True:
