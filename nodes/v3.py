@@ -1,4 +1,4 @@
-"""The nodes in the node API current ComfyUI recommends (V3, ``comfy_api.latest``; contract 1.8).
+"""The nodes in the node API current ComfyUI recommends (V3, ``comfy_api.latest``; docs/comfyui-facts.md, Nodes).
 
 :func:`build` is called only where ComfyUI already loaded ``comfy_api.latest`` (this module
 itself imports without ComfyUI). The classes go into ``NODE_CLASS_MAPPINGS`` like V1 ones:

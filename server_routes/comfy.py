@@ -1,6 +1,6 @@
 """Registration on ComfyUI's PromptServer, called from the package's ``__init__`` at import.
 
-What ComfyUI provides, and how we use it (comfyui-contract.md, sections 2 and 3):
+What ComfyUI provides, and how we use it (docs/comfyui-facts.md, PromptServer and folder_paths):
 
 - routes go on ``prompt_server.routes`` while ComfyUI imports custom nodes; its
   ``add_routes()`` later mounts each at /launchpad/... and mirrors it at /api/launchpad/...;
@@ -172,7 +172,7 @@ def _guard(app: Any, settings: Settings | None) -> None:
     """The security gate on ComfyUI's app; with ENABLE_AUTH its middleware guards every route.
 
     A middleware appended while ComfyUI imports us stands in front of all of ComfyUI, /ws
-    included (comfyui-contract.md 2.4); after startup the app is frozen, so it is now or never.
+    included (docs/comfyui-facts.md, PromptServer); after startup the app is frozen, so it is now or never.
     """
     from ..launchpad.config import Settings
 

@@ -1,6 +1,6 @@
 """Stand-ins for the ComfyUI boundary: its ``server`` module (PromptServer) and ``folder_paths``.
 
-Only what the contract documents (comfyui-contract.md sections 2 and 3) and only the slice our
+Only what docs/comfyui-facts.md describes (PromptServer, folder_paths) and only the slice our
 package touches: a real RouteTableDef and Application, ``send_sync`` feeding a publish loop
 that writes ``{"type", "data"}`` to the sockets on /ws like ComfyUI's, ``loop``, and a
 ``prompt_queue`` with ``get_current_queue_volatile``. :func:`add_routes` mounts the routes and

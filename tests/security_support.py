@@ -212,7 +212,7 @@ async def assert_websocket_guarded(client: Any, path: str) -> None:
 
 # --- a PromptServer-like app with ComfyUI's own routes -----------------------------------------
 
-# ComfyUI's core routes (comfyui-contract.md 2.7 and the sub-managers it mounts), plus a few of
+# ComfyUI's core routes (docs/comfyui-facts.md, PromptServer, and the sub-managers it mounts), plus a few of
 # ComfyUI-Manager's; each gets a trivial handler: what matters is that the gate stands before it.
 COMFY_ROUTES = [
     ("GET", "/"), ("GET", "/embeddings"), ("GET", "/models"), ("GET", "/models/{folder}"),

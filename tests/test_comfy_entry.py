@@ -18,7 +18,7 @@ from conftest import ROOT, load_like_comfyui
 
 
 class StandInPromptServer:
-    """The slice of ComfyUI's PromptServer our import touches (comfyui-contract.md, 2.1)."""
+    """The slice of ComfyUI's PromptServer our import touches (docs/comfyui-facts.md, PromptServer)."""
 
     def __init__(self) -> None:
         self.routes = web.RouteTableDef()

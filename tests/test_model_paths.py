@@ -13,7 +13,7 @@ from lp.launchpad.workspace import Workspace
 
 def load_like_comfyui_loader(path: Path) -> dict[str, list[str]]:
     """What ComfyUI's utils/extra_config.py would register, following its documented rules
-    (comfyui-contract.md 4.1/4.2); the real loader runs in tests/integration."""
+    (docs/comfyui-facts.md, Extra model paths); the real loader runs in tests/integration."""
     config = yaml.safe_load(path.read_text())
     registered: dict[str, list[str]] = {}
     for section in config.values():

@@ -1,5 +1,5 @@
 """The frontend's files: the size budget, and the ComfyUI loading rules they must follow
-(comfyui-contract.md 1.7 and 6): ComfyUI imports every .js under web/ as a module, so only the
+(docs/comfyui-facts.md, Frontend): ComfyUI imports every .js under web/ as a module, so only the
 entry is .js; URLs derive from import.meta.url; no bare imports (1.58 has no importmap); only
 the palette's CSS variables (PrimeVue's --p-* are empty in 1.58).
 """
