@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 
 from lp.launchpad.auth import NOT_CONFIGURED, Authenticator, matches_any, secret_equals
+from lp.launchpad.auth.limiter import LoginLimiter
+from lp.launchpad.auth.session_secret import SECRET_FILE, load_session_secret
 from lp.launchpad.config import Settings
 from lp.launchpad.errors import Forbidden, InvalidInput
 from lp.launchpad.files import is_pickle
-from lp.launchpad.login_limiter import LoginLimiter
-from lp.launchpad.session_secret import SECRET_FILE, load_session_secret
 from lp.launchpad.url_policy import check_custom_url, host_allowed
 
 PASSWORD = "correct horse battery staple"

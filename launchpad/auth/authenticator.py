@@ -26,8 +26,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config import Settings
-from .login_limiter import LoginLimiter
+from ..config import Settings
+from .limiter import LoginLimiter
 from .revocations import Revocations
 from .session_secret import SessionSecret, load_session_secret
 

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from .files import atomic_write_text
+from ..files import atomic_write_text
 
 log = logging.getLogger("launchpad.auth")
 
