@@ -312,7 +312,7 @@ def test_an_empty_list_says_so_without_a_header(
 def test_readme_quick_start_is_two_true_commands() -> None:
     """The dashboard needs only the plain install; the tests need the test extra."""
     tomllib = pytest.importorskip("tomllib")  # Python 3.11+
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     readme = (root / "README.md").read_text(encoding="utf-8")
     block = readme.split("## Quick start", 1)[1].split("```bash\n", 1)[1].split("```", 1)[0]
     commands = [line.split("#", 1)[0].strip() for line in block.splitlines() if line.strip()]

@@ -30,7 +30,7 @@ from test_docker_files import installed, make_venv, uv_bin, wheel
 
 from conftest import RUN_CLI, missing
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 START = ROOT / "docker" / "scripts" / "start.sh"
 PHASES = ("volume", "paths", "downloads", "services", "custom-nodes", "comfyui")
 
@@ -548,7 +548,7 @@ def test_preset_downloads_run_in_the_background_from_a_fake_hub(boot, standins: 
         from fakehub import FakeHub
     except ImportError:
         pytest.fail(
-            "needs tests/fakehub.py and `launchpad install --from-env` from branch `downloads`: "
+            "needs tests/support/fakehub.py and `launchpad install --from-env` from branch `downloads`: "
             "merge it, then this test runs PRESET_DOWNLOAD against the fake Hub"
         )
     helped = subprocess.run([str(standins / "bin" / "launchpad"), "install", "--help"], capture_output=True, text=True)

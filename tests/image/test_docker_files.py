@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 DOCKER = ROOT / "docker"
 SCRIPTS = DOCKER / "scripts"
 VARIANTS = ["minimal", "standard", "full", "dev"]
@@ -81,7 +81,7 @@ def test_the_image_workflow_lints_builds_every_target_and_pushes_only_from_main(
     text = (ROOT / ".github" / "workflows" / "docker.yml").read_text()
     for target in (f"{v}-cuda{c}" for c in CUDA for v in VARIANTS):
         assert f"- {target}" in text
-    assert "tests/test_docker_*.py" in text
+    assert "tests/image/test_docker_*.py" in text
     assert "PUSH: ${{ github.event_name == 'push' && github.ref == 'refs/heads/main' }}" in text
 
 

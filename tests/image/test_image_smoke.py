@@ -1,5 +1,5 @@
 """The RunPod image, built and run for real: ComfyUI on CPU in the container, a temporary host
-directory as the network volume, the fake Hub (tests/fakehub.py) on the host as Hugging Face.
+directory as the network volume, the fake Hub (tests/support/fakehub.py) on the host as Hugging Face.
 
 Opt-in, because it builds a 9 GB image: LAUNCHPAD_IMAGE_SMOKE=1. It builds the minimal variant
 with docker/build-local.sh (offline: package registries only), or uses the image named by
@@ -39,7 +39,7 @@ from test_docker_start import PHASES, phase_lines
 from conftest import missing
 from fakehub import FakeHub, write_presets
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "smoke test password, long enough"
 STOP_TIMEOUT = 10  # docker stop's default
 SIDEBAR = "/extensions/ComfyUI-Launchpad/js/launchpad.js"

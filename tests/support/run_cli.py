@@ -1,13 +1,13 @@
 """Run the `launchpad` CLI from this checkout (whatever is pip-installed), for subprocess tests.
 
-    python tests/run_cli.py paths --workspace /tmp/ws
+    python tests/support/run_cli.py paths --workspace /tmp/ws
 """
 
 import importlib.util
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 spec = importlib.util.spec_from_file_location(
     "comfyui_launchpad", ROOT / "__init__.py", submodule_search_locations=[str(ROOT)]
