@@ -199,6 +199,11 @@ def test_curated_presets_keep_their_ids_next_to_the_template_presets(
     presets: dict[str, Preset], official: Official
 ) -> None:
     # Template-derived presets load after curated ones and win on equal ids; none may shadow ours.
+    # A template preset with the same files as another preset is folded into it, its id an alias.
     catalog = loader.load_catalog(None, templates_dir=official.directory)
     assert {p.id for p in catalog.presets.values() if p.origin == "curated"} == set(presets)
-    assert len(catalog.presets) == len(presets) + len(templates.load(official.directory).presets)
+    derived = {p.id for p in templates.load(official.directory).presets}
+    listed = {p.id for p in catalog.presets.values() if p.origin == "template"}
+    assert listed | set(catalog.aliases) == derived and not listed & set(catalog.aliases)
+    for alias, target in catalog.aliases.items():
+        assert alias in catalog.get(target).workflows
