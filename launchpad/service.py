@@ -23,8 +23,11 @@ from typing import Any
 
 from . import __version__, events, model_folders
 from .catalog.loader import Catalog
+from .catalog.rows import comfyui_note, comfyui_ok, sort_rows
 from .catalog.schema import ModelFile, Preset, UrlSource
+from .catalog.state import INSTALLED, FileState, OnDisk, judge, overall
 from .catalog.store import CatalogStore
+from .catalog.verified import VerifiedFiles
 from .config import Settings
 from .errors import Conflict, InvalidInput, LaunchpadError, NotFound, WorkspaceError
 from .events import EventBus
@@ -63,8 +66,10 @@ class LaunchpadService:
         self.started_at = time.time()
         self._roots = self.host.roots or (lambda: ModelRoots.for_workspace(self.workspace))
         self.catalogs = CatalogStore(
-            self.workspace.user_presets, templates_dir=settings.templates_dir, on_change=self._catalog_changed
+            self.workspace.user_presets, templates_dir=settings.templates_dir, state_dir=self.workspace.state,
+            on_change=self._catalog_changed,
         )
+        self.verified = VerifiedFiles(self.workspace.state)
         self.library = ModelLibrary(self._roots)
         # the download manager, in a worker process (download_worker.py), started in start()
         self.downloads: Any = None
@@ -160,8 +165,9 @@ class LaunchpadService:
         return self.reader.read(versions)
 
     def _install_at_boot(self, preset_ids: Sequence[str]) -> None:
-        known = [p for p in preset_ids if p in self.catalogs.current().presets]
-        for unknown in sorted(set(preset_ids) - set(known)):
+        catalog = self.catalogs.current()
+        known = list(dict.fromkeys(catalog.get(p).id for p in preset_ids if p in catalog))
+        for unknown in sorted({p for p in preset_ids if p not in catalog}):
             log.warning("PRESET_DOWNLOAD names unknown preset %r; skipped (see GET /launchpad/presets)", unknown)
         if known:
             log.info("PRESET_DOWNLOAD: installing %s in the background", ", ".join(known))
@@ -232,98 +238,116 @@ class LaunchpadService:
             self._owners_cache = (self.catalogs.version, owners)
         return owners
 
-    async def _view(self) -> tuple[Catalog, Any]:
-        """The catalog and the model listing, read in one trip to a worker thread."""
+    async def _view(self) -> tuple[Catalog, Any, Mapping[str, Any]]:
+        """The catalog, the model listing and the verified files, read in one trip to a worker thread."""
         await self.ready()
 
-        def read() -> tuple[Catalog, Any]:
-            return self.catalogs.refresh(), self.library.scan()
+        def read() -> tuple[Catalog, Any, Mapping[str, Any]]:
+            return self.catalogs.refresh(), self.library.scan(), self.verified.load()
 
         return await asyncio.to_thread(read)
 
     # --- presets -----------------------------------------------------------------------------
 
     async def list_presets(
-        self, *, category: str | None = None, search: str | None = None, installed: bool | None = None
+        self, *, category: str | None = None, search: str | None = None, installed: bool | None = None,
+        sort: str | None = None,
     ) -> dict[str, object]:
-        catalog, listing = await self._view()
+        catalog, listing, checks = await self._view()
         progress = (await self._snapshot())["presets"]
+        comfyui = self.comfyui_version()
         rows = []
         for preset in catalog.search(category=category, text=search):
-            row = self._preset_row(preset, listing, progress.get(preset.id))
+            row = self._preset_row(catalog, preset, listing, checks, progress.get(preset.id), comfyui)
             if installed is not None and (row["state"] == "installed") != installed:
                 continue
             rows.append(row)
+        rows = sort_rows(rows, sort)
         return {
             "presets": rows,
             "total": len(rows),
             "categories": catalog.categories(),
             "warnings": len(catalog.warnings),
+            "comfyui_version": comfyui,
+            "sources": catalog.sources,
         }
 
-    def _preset_row(self, preset: Preset, listing: Any, progress: Mapping[str, object] | None) -> dict[str, Any]:
-        installed = 0
-        bytes_installed = 0
-        partial = False
+    def comfyui_version(self) -> str | None:
+        """The running ComfyUI's version (None standalone, or when ComfyUI does not say)."""
+        versions = self.host.versions() if self.host.versions else {}
+        return versions.get("comfyui") or None
+
+    def _file_states(self, preset: Preset, listing: Any, checks: Mapping[str, Any]) -> list[FileState]:
+        states = []
         for model_file in preset.files:
-            entry = listing.by_key.get(model_file.key)
-            if entry is not None and (model_file.size is None or entry.size == model_file.size):
-                installed += 1
-                bytes_installed += entry.size
-            elif model_file.key in listing.partials:
-                partial = True
-        if installed == len(preset.files):
-            state = "installed"
-        elif installed or partial:
-            state = "partial"
-        else:
-            state = "missing"
+            entry: ModelEntry | None = listing.by_key.get(model_file.key)
+            if entry is not None:
+                disk = OnDisk(entry.path, entry.size, entry.mtime)
+            else:
+                disk = OnDisk(partial=listing.partials.get(model_file.key))
+            states.append(judge(model_file, disk, self._target(model_file), checks))
+        return states
+
+    def _target(self, model_file: ModelFile) -> str | None:
+        try:
+            return str(self._roots().target(model_file.folder, model_file.name))
+        except KeyError:
+            return None
+
+    def _preset_row(
+        self, catalog: Catalog, preset: Preset, listing: Any, checks: Mapping[str, Any],
+        progress: Mapping[str, object] | None, comfyui: str | None,
+    ) -> dict[str, Any]:
+        files = self._file_states(preset, listing, checks)
+        passed = [f for f in files if f.state == INSTALLED]
         return {
-            **preset.summary(),
-            "state": state,
-            "files_installed": installed,
-            "bytes_installed": bytes_installed,
+            **catalog.summary(preset, comfyui),
+            "state": overall(files),
+            "files_installed": len(passed),
+            "bytes_installed": sum(f.bytes_on_disk for f in passed),
             "progress": dict(progress) if progress else None,
         }
 
     async def preset_detail(self, preset_id: str) -> dict[str, object]:
-        catalog, listing = await self._view()
+        catalog, listing, checks = await self._view()
         preset = catalog.get(preset_id)
         snapshot = await self._snapshot()
         jobs = _latest_jobs(snapshot["jobs"])
         owners = self._owners(catalog)
-        roots = self._roots()
         files = []
-        for model_file in preset.files:
+        for state in self._file_states(preset, listing, checks):
+            model_file = state.file
             entry: ModelEntry | None = listing.by_key.get(model_file.key)
-            if entry is not None:
-                ok = model_file.size is None or entry.size == model_file.size
-                state, path, on_disk = ("installed" if ok else "wrong_size"), entry.path, entry.size
-            else:
-                try:
-                    path = str(roots.target(model_file.folder, model_file.name))
-                except KeyError:
-                    path = None
-                on_disk = listing.partials.get(model_file.key, 0)
-                state = "partial" if model_file.key in listing.partials else "missing"
+            figure = catalog.figures.get(model_file.key)
             files.append(
                 {
-                    **model_file.to_dict(),
-                    "state": state,
-                    "path": path,
-                    "bytes_on_disk": on_disk,
+                    **state.to_dict(),
+                    "expected_size": figure.bytes if figure else None,
+                    "size_estimated": figure.estimated if figure else True,
+                    "size_basis": figure.basis if figure else None,
                     "model_id": entry.id if entry is not None else None,
                     "used_by": [p for p in owners.get(model_file.key, []) if p != preset.id],
                     "job": jobs.get(model_file.key),
                     "pickle": is_pickle(model_file.name),
                 }
             )
-        row = self._preset_row(preset, listing, snapshot["presets"].get(preset.id))
-        return {**row, "files": files}
+        comfyui = self.comfyui_version()
+        row = self._preset_row(catalog, preset, listing, checks, snapshot["presets"].get(preset.id), comfyui)
+        return {**row, "files": files, "comfyui_version": comfyui, "comfyui_note": comfyui_note(preset, comfyui)}
 
     async def install(self, preset_ids: Sequence[str]) -> dict[str, object]:
-        await self.catalog()  # a preset file the user just saved counts
-        return await self.downloads.install(list(dict.fromkeys(preset_ids)))
+        catalog = await self.catalog()  # a preset file the user just saved counts
+        presets = [catalog.get(pid) for pid in dict.fromkeys(preset_ids)]  # an alias installs what it names
+        result = await self.downloads.install(list(dict.fromkeys(p.id for p in presets)))
+        comfyui = self.comfyui_version()
+        notes = []
+        for preset in presets:
+            note = comfyui_note(preset, comfyui)
+            if note and comfyui_ok(preset.min_comfyui, comfyui) is False:
+                notes.append(f"{preset.id}: {note}")
+        for note in notes:
+            log.warning("install: %s", note)
+        return {**result, "warnings": notes}
 
     async def download_url(self, url: str, folder: str, name: str | None) -> dict[str, object]:
         """Download one file from a client-given URL: only with ALLOW_CUSTOM_URLS, see url_policy."""
@@ -376,7 +400,7 @@ class LaunchpadService:
     async def list_models(
         self, *, folder: str | None = None, search: str | None = None, offset: int = 0, limit: int = 100
     ) -> dict[str, object]:
-        catalog, listing = await self._view()
+        catalog, listing, _ = await self._view()
         if folder and folder not in listing.folders:
             raise NotFound(
                 f"unknown model folder {folder!r}; known folders: {', '.join(listing.folders)}",

@@ -15,6 +15,7 @@ from pathlib import Path
 from ..documents import DocumentError, load_yaml
 from ..errors import NotFound
 from . import sizes, templates
+from .rows import comfyui_ok
 from .schema import SCHEMA_VERSION, CatalogWarning, ModelFile, ParsedFile, Preset, PresetInvalid, parse_preset
 from .size_cache import SizeCache, exact_sizes
 
@@ -199,15 +200,6 @@ class Catalog:
         """The same catalog with the sources' sizes in place of estimates."""
         figures = sizes.solve(self.files().values(), self.totals, exact)
         return replace(self, figures=figures)
-
-
-def comfyui_ok(needed: str | None, running: str | None) -> bool | None:
-    """True when ``running`` is at least ``needed`` (or nothing is needed); None when unknown."""
-    if needed is None:
-        return True
-    if not running:
-        return None
-    return templates.version_key(running) >= templates.version_key(needed)
 
 
 def build(
