@@ -20,7 +20,7 @@ import aiohttp
 
 from ..catalog.schema import CivitaiSource, HFSource, ModelFile, UrlSource
 from ..config import Settings
-from ..errors import DownloadError, RateLimited, SourceNotFound, SourceUnauthorized
+from ..errors import ChecksumMismatch, DownloadError, RateLimited, SourceNotFound, SourceUnauthorized
 from ..url_policy import HopPolicy
 from . import fetch
 from .credentials import CIVITAI_PUBLIC, HF_PUBLIC, Credentials, redact
@@ -104,19 +104,18 @@ class Resolver:
         self.policy = policy  # set for client-supplied URLs: every hop checked (fetch.get)
 
     async def resolve(self, model_file: ModelFile) -> Resolved:
+        """Where the bytes are and what they must be. Before a byte is fetched, the sha256 the
+        source advertises (the Hub's X-Linked-Etag, Civitai's hashes) must be the catalog's:
+        ChecksumMismatch otherwise, naming both."""
         source = model_file.source
         if isinstance(source, HFSource):
-            resolved = await self._hf(source)
+            resolved = await self._hf(source, model_file)
         elif isinstance(source, CivitaiSource):
             resolved = await self._civitai(source, model_file)
         else:
             resolved = await self._url(source)
-        # The catalog pins what the file must be; a source that says otherwise is caught at verify.
+        # The catalog pins what the file must be; a source that says nothing is checked at verify.
         if model_file.sha256 and model_file.sha256 != resolved.sha256:
-            if resolved.sha256:
-                log.warning(
-                    "%s: the source's sha256 differs from the catalog's; verifying against the catalog", model_file.key
-                )
             resolved = replace(resolved, sha256=model_file.sha256)
         if resolved.size is None and model_file.size:
             resolved = replace(resolved, size=model_file.size)
@@ -184,7 +183,7 @@ class Resolver:
 
     # --- Hugging Face ------------------------------------------------------------------
 
-    async def _hf(self, source: HFSource) -> Resolved:
+    async def _hf(self, source: HFSource, model_file: ModelFile) -> Resolved:
         from huggingface_hub import get_hf_file_metadata, hf_hub_url
 
         endpoint = self.settings.hf_endpoint
@@ -206,6 +205,7 @@ class Resolver:
             raise hf_error(exc, source, self.settings) from None
         etag = (getattr(meta, "etag", None) or "").lower()
         sha256 = etag if SHA256.match(etag) else None
+        check_advertised(model_file, sha256, f"Hugging Face ({source.repo}/{source.path} at {source.revision})")
         size = getattr(meta, "size", None)
         location = urljoin(url, getattr(meta, "location", None) or url)
         probe = await self._probe(location, f"Hugging Face {source.repo}/{source.path}")
@@ -268,6 +268,7 @@ class Resolver:
             hashes = entry.get("hashes")
             value = str(hashes.get("SHA256", "")).lower() if isinstance(hashes, dict) else ""
             sha256 = value if SHA256.match(value) else None
+        check_advertised(model_file, sha256, f"Civitai (model version {source.version})")
         url = f"{self.settings.civitai_endpoint}/api/download/models/{source.version}"
         label = f"Civitai model version {source.version}"
         try:
@@ -303,6 +304,19 @@ class Resolver:
 
 
 # --- error messages ---------------------------------------------------------------------
+
+
+def check_advertised(model_file: ModelFile, advertised: str | None, who: str) -> None:
+    """ChecksumMismatch when the source advertises a sha256 other than the catalog's."""
+    if model_file.sha256 is None or advertised is None or advertised == model_file.sha256:
+        return
+    raise ChecksumMismatch(
+        f"{model_file.key}: the catalog says its sha256 is {model_file.sha256}, but {who} advertises "
+        f"{advertised}. The preset is out of date or the file changed at the source; nothing was downloaded. "
+        "Check the file at the source, then correct or remove the sha256 in the preset",
+        details={"key": model_file.key, "catalog_sha256": model_file.sha256, "source_sha256": advertised,
+                 "source": model_file.source.url},
+    )
 
 
 def civitai_login_message(source: CivitaiSource, settings: Settings) -> str:
