@@ -502,12 +502,13 @@ class LaunchpadService:
         models = await asyncio.to_thread(
             analyze, workflow, catalog, self._roots(), self.settings.allowed_url_hosts
         )
-        unsized = [m.file for m in models if m.state == "missing" and m.installable and m.size is None and m.file]
+        unsized = [m.file for m in models
+                   if m.state == "missing" and m.installable and (m.size is None or m.size_estimated) and m.file]
         if sizes and unsized:  # templates' links carry no size: ask the sources (allowed hosts only)
             found = await self.downloads.sizes(unsized, guarded=True)  # a workflow's links
             for model in models:
-                if model.size is None and found.get(model.key) is not None:
-                    model.size = found[model.key]
+                if (model.size is None or model.size_estimated) and found.get(model.key) is not None:
+                    model.size, model.size_estimated = found[model.key], False
         return models
 
     # --- system, queue, health -----------------------------------------------------------------

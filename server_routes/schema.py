@@ -354,6 +354,7 @@ COMPONENTS["WorkflowModel"] = obj(
         "presets": STRINGS,
         "source": {"type": ["object", "null"]},
         "size": nullable(INT),
+        "size_estimated": BOOL,
         "installable": BOOL,
         "reason": STRING,
         "job": {"type": ["object", "null"]},
@@ -371,5 +372,6 @@ COMPONENTS["WorkflowSummary"] = obj(
         "bytes_present": INT,
         "bytes_missing": INT,
         "sizes_unknown": INT,
+        "sizes_estimated": INT,
     }
 )
