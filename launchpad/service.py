@@ -24,7 +24,7 @@ from typing import Any
 from . import __version__, events, model_folders
 from .catalog.loader import Catalog
 from .catalog.rows import comfyui_note, comfyui_ok, sort_rows
-from .catalog.schema import ModelFile, Preset, UrlSource
+from .catalog.schema import HFSource, ModelFile, Preset, UrlSource
 from .catalog.state import INSTALLED, FileState, OnDisk, judge, overall
 from .catalog.store import CatalogStore
 from .catalog.verified import VerifiedFiles
@@ -80,6 +80,7 @@ class LaunchpadService:
         self._owners_cache: tuple[int, dict[str, list[str]]] = (-1, {})
         self.counters = DownloadCounters()
         self._background: set[asyncio.Future[Any]] = set()
+        self._sizing: asyncio.Future[int] | None = None
         self.bus.subscribe(self.counters.on_event)
 
     # --- lifecycle ---------------------------------------------------------------------------
@@ -98,6 +99,7 @@ class LaunchpadService:
             # the worker process loads its own copy of the catalog meanwhile
             await asyncio.gather(asyncio.to_thread(self.catalogs.load), self._start_downloads())
             self._build_system()
+            self.ask_sizes()
             if self.settings.preset_download:
                 self._install_at_boot(self.settings.preset_download)
         except BaseException as exc:
@@ -187,6 +189,8 @@ class LaunchpadService:
         return self._ready is not None and self._ready.done() and self._start_error is None
 
     async def close(self) -> None:
+        if self._sizing is not None and not self._sizing.done():
+            self._sizing.cancel()
         if self.downloads is not None:
             try:
                 await self.downloads.close()
@@ -215,7 +219,40 @@ class LaunchpadService:
     async def reload_catalog(self) -> dict[str, object]:
         await self.ready()
         catalog = await asyncio.to_thread(self.catalogs.load)
+        self.ask_sizes()
         return self._warnings(catalog)
+
+    def ask_sizes(self) -> asyncio.Future[int] | None:
+        """In the background, ask the sources once for the sizes no one knows yet (catalog/size_cache.py);
+        their answers replace the estimates. None when switched off (LAUNCHPAD_SIZE_LOOKUP=0) or running."""
+        if not self.settings.size_lookup or (self._sizing is not None and not self._sizing.done()):
+            return None
+        self._sizing = asyncio.ensure_future(self._ask_sizes())
+        self._sizing.add_done_callback(_log_task_failure)
+        return self._sizing
+
+    async def _ask_sizes(self) -> int:
+        """Ask, keep the answers, and reload the figures; the number of sizes learned."""
+        from .catalog.size_cache import Answer, SizeCache, to_ask
+        from .downloads.sources import hf_sizes
+
+        cache = SizeCache(self.workspace.state)
+        answers = await asyncio.to_thread(cache.load)
+        todo = to_ask(answers, self.catalogs.current().files())
+        if not todo:
+            return 0
+        hub = [f for f in todo if isinstance(f.source, HFSource)]
+        found = await asyncio.to_thread(hf_sizes, self.settings, hub) if hub else {}
+        others = [f for f in todo if not isinstance(f.source, HFSource)]
+        if others:  # Civitai and plain URLs: one resolution each, as the download would do
+            found.update(await self.downloads.sizes(others))
+        now = time.time()
+        await asyncio.to_thread(cache.save, {f.key: Answer(f.source.url, found.get(f.key), now) for f in todo})
+        learned = sum(found.get(f.key) is not None for f in todo)
+        log.info("asked the sources for %d file sizes: %d answered", len(todo), learned)
+        if learned:
+            await asyncio.to_thread(self.catalogs.sizes_changed)
+        return learned
 
     async def catalog_warnings(self) -> dict[str, object]:
         return self._warnings(await self.catalog())
@@ -616,7 +653,7 @@ def _describe(exc: BaseException) -> dict[str, str]:
 
 def _log_task_failure(task: asyncio.Future) -> None:
     if not task.cancelled() and task.exception() is not None:
-        log.error("background install failed: %s", task.exception())
+        log.error("background task failed: %s", task.exception())
 
 
 def _latest_jobs(jobs: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:

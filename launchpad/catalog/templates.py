@@ -101,7 +101,10 @@ def _count(value: object) -> int | None:
 
 
 def _version(value: object) -> str | None:
-    return value if isinstance(value, str) and VERSION.match(value) else None
+    # the index gives 0.0.x to templates that run on any ComfyUI: no requirement to show
+    if not isinstance(value, str) or not VERSION.match(value) or version_key(value) < (0, 1):
+        return None
+    return value
 
 
 def version_key(version: str) -> tuple[int, ...]:

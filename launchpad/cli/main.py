@@ -27,6 +27,8 @@ from ..config import Settings
 from ..errors import InvalidSetting, LaunchpadError
 from ..model_roots import ModelRoots
 from ..workspace import Workspace, default_root, doctor
+from .catalog import add_parsers as add_catalog_parsers
+from .catalog import cmd_catalog
 from .install import add_parsers as add_install_parsers
 from .install import cmd_install, cmd_uninstall
 
@@ -305,6 +307,7 @@ COMMANDS: dict[str, Handler] = {
     "serve": cmd_serve,
     "install": cmd_install,
     "uninstall": cmd_uninstall,
+    "catalog": cmd_catalog,
 }
 
 
@@ -369,6 +372,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8189, help="port to listen on (default 8189)")
     add_install_parsers(sub, after)
+    add_catalog_parsers(sub, after)
     return parser
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import PurePosixPath
 from typing import TypeVar
@@ -301,6 +301,39 @@ class Resolver:
             )
         return Resolved(url=probe.url, size=probe.size, sha256=None, etag=probe.etag, ranges=probe.ranges,
                         filename=probe.filename)
+
+
+# --- sizes before a download ---------------------------------------------------------------
+
+PATHS_PER_CALL = 100  # paths per get_paths_info request (the Hub answers a few hundred at most)
+
+
+def hf_sizes(settings: Settings, files: Sequence[ModelFile]) -> dict[str, int | None]:
+    """Each Hugging Face file's size by key, one ``paths-info`` request per repository and revision
+    (and per :data:`PATHS_PER_CALL` files); None where the Hub could not say. Blocking: run it in a thread."""
+    from huggingface_hub import HfApi
+
+    api = HfApi(endpoint=settings.hf_endpoint, token=settings.hf_token or False)
+    groups: dict[tuple[str, str], list[tuple[str, HFSource]]] = {}
+    for model_file in files:
+        if isinstance(model_file.source, HFSource):
+            source = model_file.source
+            groups.setdefault((source.repo, source.revision), []).append((model_file.key, source))
+    sizes: dict[str, int | None] = {}
+    for (repo, revision), members in groups.items():
+        for start in range(0, len(members), PATHS_PER_CALL):
+            chunk = members[start:start + PATHS_PER_CALL]
+            try:
+                infos = api.get_paths_info(repo, [s.path for _, s in chunk], revision=revision, expand=False)
+            except Exception as exc:  # offline, gated, missing: the sizes stay unknown for now
+                log.info("no sizes from %s for %s@%s: %s", settings.hf_endpoint, repo, revision,
+                         hf_error(exc, chunk[0][1], settings).message)
+                infos = []
+            found = {info.path: getattr(info, "size", None) for info in infos}
+            for key, source in chunk:
+                size = found.get(source.path)
+                sizes[key] = size if isinstance(size, int) and size >= 0 else None
+    return sizes
 
 
 # --- error messages ---------------------------------------------------------------------
