@@ -55,6 +55,7 @@ class Host:
     versions: Callable[[], Mapping[str, str | None]] | None = None  # ComfyUI, frontend, ...
     disk_paths: Callable[[], Mapping[str, Path]] | None = None  # default: workspace, models, output
     create_layout: bool = True  # standalone owns the workspace layout; inside ComfyUI only our state dirs
+    ask_sizes: bool = False  # long-running hosts ask the sources for unknown sizes in the background
 
 
 class LaunchpadService:
@@ -224,8 +225,11 @@ class LaunchpadService:
 
     def ask_sizes(self) -> asyncio.Future[int] | None:
         """In the background, ask the sources once for the sizes no one knows yet (catalog/size_cache.py);
-        their answers replace the estimates. None when switched off (LAUNCHPAD_SIZE_LOOKUP=0) or running."""
-        if not self.settings.size_lookup or (self._sizing is not None and not self._sizing.done()):
+        their answers replace the estimates. None when this host does not ask (a CLI, a test), when
+        switched off (LAUNCHPAD_SIZE_LOOKUP=0), or while it is asking already."""
+        if not (self.host.ask_sizes and self.settings.size_lookup):
+            return None
+        if self._sizing is not None and not self._sizing.done():
             return None
         self._sizing = asyncio.ensure_future(self._ask_sizes())
         self._sizing.add_done_callback(_log_task_failure)

@@ -320,19 +320,22 @@ def hf_sizes(settings: Settings, files: Sequence[ModelFile]) -> dict[str, int | 
             source = model_file.source
             groups.setdefault((source.repo, source.revision), []).append((model_file.key, source))
     sizes: dict[str, int | None] = {}
+    failures: list[str] = []
     for (repo, revision), members in groups.items():
         for start in range(0, len(members), PATHS_PER_CALL):
             chunk = members[start:start + PATHS_PER_CALL]
             try:
                 infos = api.get_paths_info(repo, [s.path for _, s in chunk], revision=revision, expand=False)
             except Exception as exc:  # offline, gated, missing: the sizes stay unknown for now
-                log.info("no sizes from %s for %s@%s: %s", settings.hf_endpoint, repo, revision,
-                         hf_error(exc, chunk[0][1], settings).message)
+                failures.append(f"{repo}@{revision}: {hf_error(exc, chunk[0][1], settings).message}")
                 infos = []
             found = {info.path: getattr(info, "size", None) for info in infos}
             for key, source in chunk:
                 size = found.get(source.path)
                 sizes[key] = size if isinstance(size, int) and size >= 0 else None
+    if failures:
+        log.info("%s gave no sizes for %d of %d repositories; first: %s", settings.hf_endpoint, len(failures),
+                 len(groups), failures[0])
     return sizes
 
 
