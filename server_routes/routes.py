@@ -197,7 +197,7 @@ ROUTES: list[Route] = [
         query=(
             Param("category", {"type": "string", "maxLength": 32}, "only this category (image, video, audio, ...)"),
             Param("search", {"type": "string", "maxLength": 200}, "words that must all appear in id, name, "
-                  "description or tags"),
+                  "description, tags or workflows (template names)"),
             Param("installed", BOOL, "true: only fully installed presets; false: only those not fully installed"),
             Param("sort", {"type": "string", "enum": ["popularity", "name", "size"]}, "popularity: most used "
                   "templates first; name; size: smallest first (default: catalog order)"),

@@ -231,5 +231,5 @@ def test_every_curated_file_has_a_size_in_step_with_the_templates(
     # what `launchpad catalog sizes --offline` would write is what is there (exit 1 and a list otherwise:
     # run `launchpad catalog sizes --write` after updating the pinned templates package)
     code = main(["catalog", "sizes", "--offline", "--dir", str(loader.CURATED_DIR)])
-    out, err = capsys.readouterr()
+    out, _ = capsys.readouterr()
     assert code == 0, "\n".join(line for line in out.splitlines() if line.startswith("*"))

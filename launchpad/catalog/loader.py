@@ -102,7 +102,9 @@ def load_dir(directory: Path, origin: str) -> ParsedFile:
     return result
 
 
-ORIGIN_RANK = {"curated": 0, "user": 1, "template": 2}  # whose sha256 and size a shared file takes
+# whose sha256 and size a shared file takes: the user's own word first (a preset of theirs can
+# correct a curated sha256 the source no longer matches), then the curated catalog, then templates
+ORIGIN_RANK = {"user": 0, "curated": 1, "template": 2}
 
 
 @dataclass
@@ -138,14 +140,15 @@ class Catalog:
         return sorted({p.category for p in self.presets.values()})
 
     def search(self, *, category: str | None = None, text: str | None = None) -> list[Preset]:
-        """Presets in ``category`` whose id, name, description or tags contain every word of ``text``."""
+        """Presets in ``category`` whose id, name, description, tags or workflows contain every word of ``text``."""
         words = (text or "").lower().split()
         found = []
         for preset in self.presets.values():
             if category and preset.category != category.lower():
                 continue
             if words:
-                haystack = " ".join((preset.id, preset.name, preset.description, *preset.tags)).lower()
+                haystack = " ".join((preset.id, preset.name, preset.description, *preset.tags, *preset.workflows))
+                haystack = haystack.lower()
                 if not all(word in haystack for word in words):
                     continue
             found.append(preset)
@@ -271,7 +274,7 @@ def _with_index(preset: Preset, index: Mapping[str, templates.TemplateInfo]) -> 
 
 def _agree_on_files(presets: Mapping[str, Preset], warnings: list[CatalogWarning]) -> dict[str, Preset]:
     """Presets that share a file share it on disk, so they must agree on what it is: each file takes
-    the sha256 and sizes the first preset states (curated, then user, then template-derived)."""
+    the sha256 and sizes the first preset states (the user's, then curated, then template-derived)."""
     facts: dict[str, dict[str, tuple[object, Preset]]] = {}
     for preset in sorted(presets.values(), key=lambda p: ORIGIN_RANK.get(p.origin, 3)):
         for model_file in preset.files:
@@ -303,30 +306,6 @@ def _agree_on_files(presets: Mapping[str, Preset], warnings: list[CatalogWarning
             ))
         result[pid] = replace(preset, files=tuple(files))
     return result
-
-
-def _source_info(
-    curated_dir: Path, curated: ParsedFile, templates_dir: Path | None, template_presets: ParsedFile | None,
-    user_dir: Path | None, user: ParsedFile | None, catalog: Catalog,
-) -> dict[str, object]:
-    """Where the presets come from: directories, the templates package and version, the user's files."""
-    counts: dict[str, int] = {}
-    for preset in catalog.presets.values():
-        counts[preset.origin] = counts.get(preset.origin, 0) + 1
-    package = templates.package_of(templates_dir) if templates_dir is not None else None
-    user_files = sorted({p.source_file for p in user.presets}) if user else []
-    return {
-        "curated": {"dir": str(curated_dir), "presets": counts.get("curated", 0)},
-        "templates": None if templates_dir is None else {
-            "dir": str(templates_dir),
-            "package": package[0] if package else None,
-            "version": package[1] if package else None,
-            "templates": len(template_presets.presets) if template_presets else 0,
-            "presets": counts.get("template", 0),
-            "folded": len(catalog.aliases),
-        },
-        "user": {"dir": str(user_dir) if user_dir else None, "files": user_files, "presets": counts.get("user", 0)},
-    }
 
 
 def load_catalog(
@@ -362,14 +341,38 @@ class Base:
     templates_dir: Path | None = None
     template_presets: ParsedFile | None = None
     index: dict[str, templates.TemplateInfo] = field(default_factory=dict)
+    package: tuple[str, str | None] | None = None  # the templates' distribution and version
 
     def build(self, user: ParsedFile | None, exact: Mapping[str, int], user_dir: Path | None) -> Catalog:
         catalog = build(self.curated, self.template_presets, self.index, user, exact)
         catalog.templates_dir = self.templates_dir
-        catalog.sources = _source_info(
-            self.curated_dir, self.curated, self.templates_dir, self.template_presets, user_dir, user, catalog
-        )
+        catalog.sources = self._sources(user_dir, user, catalog)
         return catalog
+
+    def _sources(self, user_dir: Path | None, user: ParsedFile | None, catalog: Catalog) -> dict[str, object]:
+        """Where the presets come from: directories, the templates package and version, the user's files."""
+        counts: dict[str, int] = {}
+        for preset in catalog.presets.values():
+            counts[preset.origin] = counts.get(preset.origin, 0) + 1
+        found = None
+        if self.templates_dir is not None:
+            found = {
+                "dir": str(self.templates_dir),
+                "package": self.package[0] if self.package else None,
+                "version": self.package[1] if self.package else None,
+                "templates": len(self.template_presets.presets) if self.template_presets else 0,
+                "presets": counts.get("template", 0),
+                "folded": len(catalog.aliases),
+            }
+        return {
+            "curated": {"dir": str(self.curated_dir), "presets": counts.get("curated", 0)},
+            "templates": found,
+            "user": {
+                "dir": str(user_dir) if user_dir else None,
+                "files": sorted({p.source_file for p in user.presets}) if user else [],
+                "presets": counts.get("user", 0),
+            },
+        }
 
 
 def load_base(
@@ -382,6 +385,7 @@ def load_base(
         base.templates_dir = found
         base.index = templates.read_index(found)
         base.template_presets = templates.load(found, base.index)
+        base.package = templates.package_of(found)
     return base
 
 

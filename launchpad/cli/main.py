@@ -341,7 +341,7 @@ def build_parser() -> argparse.ArgumentParser:
     presets.add_argument("preset_command", nargs="?", choices=["show"], help="show one preset in full")
     presets.add_argument("id", nargs="?", help="preset id for `show`")
     presets.add_argument("--category", help="only this category (image, video, audio, upscale, ...)")
-    presets.add_argument("--search", help="words that must appear in id, name, description or tags")
+    presets.add_argument("--search", help="words that must appear in id, name, description, tags or workflows")
     presets.add_argument("--installed", action="store_true", help="only presets whose files are all on disk")
     presets.add_argument("--sort", choices=["popularity", "name", "size"],
                          help="popularity: most used templates first; name; size: smallest first")
