@@ -9,27 +9,20 @@ may share a workspace: a save merges under an advisory lock, like the download j
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..files import atomic_write_text
+from ..files import advisory_lock, atomic_write_text
 from .schema import ModelFile
 
 log = logging.getLogger(__name__)
 
 VERSION = 1
 RETRY_AFTER = 24 * 3600.0  # seconds before a source that could not say is asked again
-
-try:
-    import fcntl
-except ImportError:  # pragma: no cover - Windows
-    fcntl = None  # type: ignore[assignment]
-
 
 @dataclass(frozen=True)
 class Answer:
@@ -42,17 +35,6 @@ class SizeCache:
     def __init__(self, state_dir: Path) -> None:
         self.path = state_dir / "sizes.json"
         self._lock_path = state_dir / "sizes.lock"
-
-    @contextlib.contextmanager
-    def _locked(self) -> Iterator[None]:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        if fcntl is None:
-            yield
-            return
-        with open(self._lock_path, "a+") as fh:
-            with contextlib.suppress(OSError):  # some network file systems refuse flock
-                fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
-            yield
 
     def load(self) -> dict[str, Answer]:
         """Every answer by file key (empty when there is no cache or it is unreadable). Blocking."""
@@ -79,7 +61,7 @@ class SizeCache:
         """Merge ``answers`` into the cache. Blocking."""
         if not answers:
             return
-        with self._locked():
+        with advisory_lock(self._lock_path):
             merged = self.load()
             merged.update(answers)
             files = {key: {"source": a.source, "size": a.size, "at": a.at} for key, a in sorted(merged.items())}

@@ -9,26 +9,19 @@ when each such file matches a record with that sha256.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..files import atomic_write_text
+from ..files import advisory_lock, atomic_write_text
 
 log = logging.getLogger(__name__)
 
 VERSION = 1
 MTIME_SLACK = 1e-3  # seconds: the same stat read as float twice may differ in the last bits
-
-try:
-    import fcntl
-except ImportError:  # pragma: no cover - Windows
-    fcntl = None  # type: ignore[assignment]
-
 
 @dataclass(frozen=True)
 class Check:
@@ -45,17 +38,6 @@ class VerifiedFiles:
         self.path = state_dir / "verified.json"
         self._lock_path = state_dir / "verified.lock"
         self._cache: tuple[tuple[int, int], dict[str, Check]] | None = None
-
-    @contextlib.contextmanager
-    def _locked(self) -> Iterator[None]:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        if fcntl is None:
-            yield
-            return
-        with open(self._lock_path, "a+") as fh:
-            with contextlib.suppress(OSError):  # some network file systems refuse flock
-                fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
-            yield
 
     def load(self) -> dict[str, Check]:
         """Every record by absolute path; re-read only when the file changed. Blocking."""
@@ -84,7 +66,7 @@ class VerifiedFiles:
     def record(self, path: Path, sha256: str) -> None:
         """``path`` (as it is on disk now) hashed to ``sha256``. Blocking: run in a thread."""
         st = os.stat(path)
-        with self._locked():
+        with advisory_lock(self._lock_path):
             checks = dict(self.load())
             checks[str(path)] = Check(st.st_size, st.st_mtime, sha256)
             checks = {p: c for p, c in checks.items() if p == str(path) or os.path.exists(p)}
