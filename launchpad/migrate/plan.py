@@ -276,6 +276,7 @@ class _Planner:
         self.workspace = workspace
         self.claimed: dict[Path, Path] = {}  # target -> the old path a planned move puts there
         self.to_hash: list[tuple[Item, Path]] = []  # same-size pairs: (item, what is at its target)
+        self.implied: set[Path] = set()  # directories that will exist once the planned moves are done
 
     def current(self, target: Path) -> Path:
         """Where to look for what will be at ``target`` once the earlier planned moves are done."""
@@ -299,17 +300,21 @@ class _Planner:
         base.files, base.bytes = tree.files, tree.bytes
         there = self.current(target)
         try:
-            other = there.lstat()
+            other: os.stat_result | None = there.lstat()
         except FileNotFoundError:
+            other = None
+        if other is None and target not in self.implied:
             plan.newest = max(plan.newest, (tree.newest, str(source)))
-            self.claimed[target] = source
+            self.claim(target, source)
             return self._add(plan, base)
-        if base.is_dir and stat.S_ISDIR(other.st_mode):
+        if base.is_dir and (other is None or stat.S_ISDIR(other.st_mode)):
             plan.newest = max(plan.newest, (st.st_mtime, str(source)))
             self.merge(plan, kind, source, target, folder)
             return None
         base.action = CLASH
-        if stat.S_ISREG(st.st_mode) and stat.S_ISREG(other.st_mode):
+        if other is None:
+            base.reason = "an earlier move makes a directory of that name there"
+        elif stat.S_ISREG(st.st_mode) and stat.S_ISREG(other.st_mode):
             if (other.st_dev, other.st_ino) == (st.st_dev, st.st_ino):
                 base.action, base.reason = SAME, "the same file (a hard link) is already there"
             elif other.st_size != st.st_size:
@@ -320,6 +325,13 @@ class _Planner:
             what = "directory" if stat.S_ISDIR(other.st_mode) else "file"
             base.reason = f"a {what} of that name is already there"
         return self._add(plan, base)
+
+    def claim(self, target: Path, source: Path) -> None:
+        self.claimed[target] = source
+        for parent in target.parents:  # the directories that move will need (made first if missing)
+            if parent in self.implied or parent == self.workspace.root:
+                break
+            self.implied.add(parent)
 
     @staticmethod
     def _add(plan: SourcePlan, item: Item) -> Item:
