@@ -175,8 +175,7 @@ def _print_source(workspace: Workspace, plan: SourcePlan) -> None:
         moving = [i for i in items if i.action == "move"]
         line = f"{title}: {old} -> {_rel(workspace, getattr(workspace, kind))}: {_total(moving)} to move"
         if kind == USER:
-            flows = sum(i.files for i in moving if "workflows" in i.source.parts)
-            line += f" ({humanize.count(flows, 'saved workflow')})"
+            line += f" ({humanize.count(plan.workflows, 'saved workflow')} among them)"
         kept = len(items) - len(moving)
         print(line + (f", {kept} left where they are (see above)" if kept else ""))
 

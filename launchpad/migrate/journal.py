@@ -14,7 +14,6 @@ Lines: ``begin`` (the header), ``done``/``skipped`` per step, ``end``; then, for
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import time
@@ -25,6 +24,11 @@ from typing import Any
 
 from ..errors import Conflict
 from ..files import atomic_write_text
+
+try:
+    import fcntl
+except ImportError:  # Windows: ComfyUI there still imports the status side; migrations run on Linux pods
+    fcntl = None  # type: ignore[assignment]
 
 DIR_NAME = "migrations"
 VERSION = 1
@@ -151,6 +155,9 @@ def exclusive(config_dir: Path) -> Iterator[None]:
     """One `launchpad migrate` at a time on a workspace (an advisory lock beside the journals)."""
     folder = directory(config_dir)
     folder.mkdir(parents=True, exist_ok=True)
+    if fcntl is None:
+        yield
+        return
     fd = os.open(folder / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
     try:
         try:

@@ -111,7 +111,9 @@ def detect(root: Path) -> list[Source]:
     """Every old layout found on the volume at ``root``, the known ones first."""
     found: list[Source] = []
     if (root / "ComfyUI" / "models").is_dir():
-        found.append(comfyui_tree(RSYNC, "the rsync images' ComfyUI", root / "ComfyUI"))
+        # ai-dock with its workspace sync puts its ComfyUI there too (its models/ then holds links)
+        title = "ai-dock's ComfyUI" if (root / AIDOCK_MODELS).is_dir() else "the rsync images' ComfyUI"
+        found.append(comfyui_tree(RSYNC, title, root / "ComfyUI"))
     if (root / "runpod-slim" / "ComfyUI" / "models").is_dir():
         found.append(comfyui_tree(RUNPOD, "RunPod's ComfyUI template", root / "runpod-slim" / "ComfyUI"))
     if (root / AIDOCK_MODELS).is_dir():

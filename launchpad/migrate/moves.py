@@ -26,8 +26,10 @@ from .journal import Journal
 
 _AT_FDCWD = -100
 _RENAME_NOREPLACE = 1
-_libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
-_renameat2 = getattr(_libc, "renameat2", None)
+try:
+    _renameat2 = getattr(ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True), "renameat2", None)
+except (OSError, TypeError):  # no C library to load (not Linux): the check before the rename stands in
+    _renameat2 = None
 
 
 def rename_noreplace(src: Path, dst: Path) -> None:

@@ -21,7 +21,7 @@ import hashlib
 import os
 import re
 import stat
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -126,6 +126,8 @@ class SourcePlan:
     folders: list[FolderRow] = field(default_factory=list)
     nodes: list[NodeRow] = field(default_factory=list)
     newest: tuple[float, str] = (0.0, "")  # the latest change in the trees a move would touch: (mtime, path)
+    workflows: int = 0  # saved workflows in the old user directory
+    manager_clone: Path | None = None  # a legacy ComfyUI-Manager clone in its custom_nodes
 
     def adopt_dirs(self) -> dict[str, tuple[str, ...]]:
         """ComfyUI folder -> the old directories with model files in them, for --adopt."""
@@ -146,14 +148,13 @@ class SourcePlan:
 
     def to_dict(self) -> dict[str, object]:
         source = self.source
-        parts = {}
+        parts: dict[str, dict[str, object] | None] = {}
         for kind in (USER, INPUT, OUTPUT):
             where = getattr(source, kind)
             parts[kind] = None if where is None else {"source": str(where), **self.totals(kind)}
-        if parts[USER] is not None:
-            parts[USER]["workflows"] = sum(  # type: ignore[index]
-                item.files for item in self._workflows()
-            )
+        user = parts[USER]
+        if user is not None:
+            user["workflows"] = self.workflows
         return {
             **source.to_dict(),
             "folders": [row.to_dict() for row in self.folders],
@@ -162,11 +163,6 @@ class SourcePlan:
             "adopt": {name: list(dirs) for name, dirs in self.adopt_dirs().items()},
             "items": [item.to_dict() for item in self.items],
         }
-
-    def _workflows(self) -> Iterator[Item]:
-        for item in self.items:
-            if item.kind == USER and "workflows" in item.source.parts:
-                yield item
 
 
 @dataclass
@@ -419,7 +415,7 @@ def _custom_nodes(planner: _Planner, plan: SourcePlan) -> None:
             reason = f"not carried: the image provides {provided}"
             if provided == "ComfyUI-Manager":
                 reason += f"; its settings go to {manager}"
-                _manager_settings(planner, plan, path, manager)
+                plan.manager_clone = path
             tree = _measure(path, st)
             plan.items.append(Item(CUSTOM_NODES, path, target_root / name, SKIP, tree.files, tree.bytes, True,
                                    reason=reason))
@@ -430,11 +426,11 @@ def _custom_nodes(planner: _Planner, plan: SourcePlan) -> None:
         if there.exists() or there.is_symlink():
             # a node is a whole repository: never merged into another one of the same name
             tree = _measure(path, st)
-            item = Item(CUSTOM_NODES, path, target, CLASH, tree.files, tree.bytes, True,
-                        reason="a custom node of that name is already in the workspace: both kept, the old one "
-                        "where it is", inode=(st.st_dev, st.st_ino))
-            plan.items.append(item)
-            plan.nodes.append(NodeRow(name, path, CLASH, item.reason, _requirements(path)))
+            clash = Item(CUSTOM_NODES, path, target, CLASH, tree.files, tree.bytes, True,
+                         reason="a custom node of that name is already in the workspace: both kept, the old one "
+                         "where it is", inode=(st.st_dev, st.st_ino))
+            plan.items.append(clash)
+            plan.nodes.append(NodeRow(name, path, CLASH, clash.reason, _requirements(path)))
             continue
         item = planner.item(plan, CUSTOM_NODES, path, st, target)
         if item is not None:
@@ -442,21 +438,25 @@ def _custom_nodes(planner: _Planner, plan: SourcePlan) -> None:
             plan.nodes.append(NodeRow(name, path, item.action, note or item.reason, _requirements(path)))
 
 
-def _manager_settings(planner: _Planner, plan: SourcePlan, clone: Path, manager: Path) -> None:
-    """A legacy Manager clone kept its settings inside itself (config.ini, snapshots/)."""
+def _manager_settings(planner: _Planner, plan: SourcePlan) -> None:
+    """An old Manager clone kept its settings inside itself (config.ini, snapshots/); after the user
+    directory's, which the Manager 3.x moved them to and used instead."""
+    if plan.manager_clone is None:
+        return
     for name in ("config.ini", "snapshots"):
-        path = clone / name
+        path = plan.manager_clone / name
         try:
             st = path.lstat()
         except FileNotFoundError:
             continue
-        planner.item(plan, USER, path, st, manager / name)
+        planner.item(plan, USER, path, st, planner.workspace.user / "__manager" / name)
 
 
 def _user(planner: _Planner, plan: SourcePlan) -> None:
     old = plan.source.user
     if old is None:
         return
+    plan.workflows = sum(1 for path in old.glob("*/workflows/**/*.json") if path.is_file())
     ws_user = planner.workspace.user
     # ComfyUI-Manager 3.x kept its settings in <user>/default/ComfyUI-Manager; the package reads <user>/__manager
     legacy = old / "default" / "ComfyUI-Manager"
@@ -491,6 +491,7 @@ def build(workspace: Workspace, sources: Iterable[Source]) -> Plan:
         _models(planner, plan)
         _custom_nodes(planner, plan)
         _user(planner, plan)
+        _manager_settings(planner, plan)
         _plain(planner, plan, INPUT)
         _plain(planner, plan, OUTPUT)
         plans.append(plan)
