@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..launchpad.service import LaunchpadService
 
 log = logging.getLogger("launchpad")
 
@@ -44,11 +45,13 @@ def sync(folder_paths: Any, wanted: set[Pair], applied: set[Pair]) -> bool:
     return changed
 
 
-async def follow(config_dir: Path, folder_paths: Any, on_change: Callable[[], None],
-                 interval: float = POLL_SECONDS) -> None:
-    """Apply the adopted record to ``folder_paths`` now and whenever it changes, until cancelled."""
+async def follow(service: LaunchpadService, folder_paths: Any, interval: float = POLL_SECONDS) -> None:
+    """Apply the adopted record to ``folder_paths`` now and whenever it changes, until cancelled;
+    a change is announced as a ``launchpad.model`` event, so open panels list the files again."""
+    from ..launchpad.events import MODEL
     from ..launchpad.migrate import adopted
 
+    config_dir = service.workspace.config
     seen: object = object()
     applied: set[Pair] = set()
     while True:
@@ -59,7 +62,7 @@ async def follow(config_dir: Path, folder_paths: Any, on_change: Callable[[], No
                 pairs = await asyncio.to_thread(adopted.directories, config_dir)
                 if sync(folder_paths, {(folder, str(path)) for folder, path in pairs}, applied):
                     log.info("Launchpad: adopted model folders changed; ComfyUI's model lists follow")
-                    on_change()
+                    service.bus.emit(MODEL, {"action": "adopted"})
         except Exception:  # a broken record must never stop ComfyUI, nor this loop
             log.exception("Launchpad could not apply the adopted model folders")
         await asyncio.sleep(interval)

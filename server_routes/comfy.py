@@ -30,8 +30,6 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from ..launchpad import __version__
-from ..launchpad.events import MODEL
-from . import adopted_paths
 from .routes import ROUTES
 from .security import install_gate
 from .table import bind
@@ -220,12 +218,9 @@ def register(prompt_server: Any, settings: Settings | None = None) -> None:
         tasks.append(asyncio.ensure_future(_start(service)))
         folder_paths = _comfy_module("folder_paths")
         if folder_paths is not None:  # `launchpad migrate --adopt` while ComfyUI runs: no restart needed
+            from . import adopted_paths
 
-            def adopted_changed() -> None:
-                service.bus.emit(MODEL, {"action": "adopted"})
-
-            follow = adopted_paths.follow(service.workspace.config, folder_paths, adopted_changed)
-            tasks.append(asyncio.ensure_future(follow))
+            tasks.append(asyncio.ensure_future(adopted_paths.follow(service, folder_paths)))
 
     async def stop(_app: Any) -> None:
         for task in tasks:
