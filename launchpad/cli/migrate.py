@@ -16,7 +16,7 @@ from pathlib import Path
 
 from .. import humanize
 from ..config import Settings
-from ..migrate import actions
+from ..migrate import actions, adopted
 from ..migrate.plan import CLASH, CUSTOM_NODES, INPUT, MODELS, OUTPUT, SAME, SKIP, USER, Item, Plan, SourcePlan
 from ..migrate.status import command
 from ..workspace import Workspace
@@ -103,9 +103,12 @@ def _total(items: list[Item]) -> str:
 
 
 def _print_plan(workspace: Workspace, plan: Plan) -> None:
+    adopted_roots = {a.source for a in adopted.load(workspace.config)}
     print(f"Old layouts on {workspace.root}:")
     for source in plan.sources:
-        print(f"  {source.source.title}: {source.source.root}")
+        note = " (adopted: ComfyUI reads its model folders where they are)" if str(source.source.root) in \
+            adopted_roots else ""
+        print(f"  {source.source.title}: {source.source.root}{note}")
     for source in plan.sources:
         _print_source(workspace, source)
     moves = plan.moves()
@@ -154,10 +157,14 @@ def _print_source(workspace: Workspace, plan: SourcePlan) -> None:
     if same:
         print(f"Already in the workspace with the same content ({_total(same)}): the old copies stay where they "
               "are; delete them to free the space")
-    skipped = [i for i in plan.items if i.action == SKIP and i.kind not in (MODELS, CUSTOM_NODES)]
-    skipped += [i for i in plan.items if i.action == SKIP and i.kind == MODELS and not i.is_dir]
+    skipped = [i for i in plan.items if i.action == SKIP and not (i.kind == MODELS and i.is_dir)]
+    links = [i for i in skipped if i.reason.startswith("a link to")]
     for item in skipped:
-        print(f"  not carried: {_rel(workspace, item.source)}: {item.reason}")
+        if item not in links and item.kind != CUSTOM_NODES:
+            print(f"  not carried: {_rel(workspace, item.source)}: {item.reason}")
+    if links:
+        print(f"  not carried: {humanize.count(len(links), 'link')} (not files), left where they are, e.g. "
+              f"{_rel(workspace, links[0].source)}: {links[0].reason}")
     if plan.nodes:
         print(f"Custom nodes in {source.custom_nodes}:")
         width = max(len(node.name) for node in plan.nodes)
