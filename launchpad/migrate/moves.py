@@ -16,7 +16,7 @@ import ctypes
 import ctypes.util
 import errno
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -64,102 +64,92 @@ def cross_device(src: Path, dst: Path, exc: OSError) -> Conflict:
 
 @dataclass
 class Outcome:
-    moved: list[int] = field(default_factory=list)  # steps done now
-    earlier: list[int] = field(default_factory=list)  # steps found done already (a resumed run)
+    moved: list[int] = field(default_factory=list)  # steps taken now
+    earlier: list[int] = field(default_factory=list)  # steps found taken already (a rerun)
     kept: dict[int, str] = field(default_factory=dict)  # steps not taken, and why
 
 
 Progress = Callable[[int, int], None]  # (steps handled, steps in all)
+Step = Callable[[dict[str, Any]], tuple[str, str]]  # a step -> (MOVED | EARLIER | KEPT, reason)
+MOVED, EARLIER, KEPT = "moved", "earlier", "kept"
 
 
 def _forward(op: dict[str, Any]) -> tuple[str, str]:
-    """Take one step; ("done" | "earlier" | "skipped", reason)."""
     if op["op"] == "mkdir":
         Path(op["path"]).mkdir(exist_ok=True)
-        return "done", ""
+        return MOVED, ""
     src, dst, ident = Path(op["src"]), Path(op["dst"]), (op["dev"], op["ino"])
     here, there = identity(src), identity(dst)
     if here != ident:
         if there == ident:
-            return "earlier", ""
+            return EARLIER, ""
         if here is None:
-            return "skipped", f"{src} is gone (not moved by this migration): nothing to move"
-        return "skipped", f"{src} was replaced after the plan was made: left where it is"
+            return KEPT, f"{src} is gone (not moved by this migration): nothing to move"
+        return KEPT, f"{src} was replaced after the plan was made: left where it is"
     if there is not None:
-        return "skipped", f"{dst} appeared after the plan was made: {src} left where it is"
+        return KEPT, f"{dst} appeared after the plan was made: {src} left where it is"
     try:
         rename_noreplace(src, dst)
     except FileExistsError:
-        return "skipped", f"{dst} appeared after the plan was made: {src} left where it is"
+        return KEPT, f"{dst} appeared after the plan was made: {src} left where it is"
     except OSError as exc:
         if exc.errno == errno.EXDEV:
             raise cross_device(src, dst, exc) from None
         raise
-    return "done", ""
-
-
-def run(journal: Journal, progress: Progress | None = None) -> Outcome:
-    """Take every step of ``journal`` that is not taken yet, recording each; resumable after any stop."""
-    outcome = Outcome()
-    ops = journal.ops
-    for n, op in enumerate(ops):
-        if n in journal.skipped:
-            outcome.kept[n] = journal.skipped[n]
-            continue
-        result, reason = _forward(op)
-        if result == "skipped":
-            journal.append({"type": "skipped", "n": n, "reason": reason})
-            outcome.kept[n] = reason
-        else:
-            if n not in journal.done:
-                journal.append({"type": "done", "n": n})
-            (outcome.moved if result == "done" else outcome.earlier).append(n)
-        if progress is not None:
-            progress(n + 1, len(ops))
-    journal.sync()
-    return outcome
+    return MOVED, ""
 
 
 def _backward(op: dict[str, Any]) -> tuple[str, str]:
-    """Put one step back; ("back" | "earlier" | "kept", reason)."""
     if op["op"] == "mkdir":
         if not op.get("existed"):
             # not empty (something else was put there since) or gone: left as it is
             with contextlib.suppress(OSError):
                 Path(op["path"]).rmdir()
-        return "earlier", ""
+        return EARLIER, ""
     src, dst, ident = Path(op["src"]), Path(op["dst"]), (op["dev"], op["ino"])
     here, there = identity(src), identity(dst)
     if here == ident:
-        return "earlier", ""  # never moved, or put back already
+        return EARLIER, ""  # never moved, or put back already
     if there != ident:
-        return "kept", f"{dst} is not what this migration moved there: nothing put back to {src}"
+        return KEPT, f"{dst} is not what this migration moved there: nothing put back to {src}"
     if here is not None:
-        return "kept", f"{src} is taken by something new: {dst} left where it is"
+        return KEPT, f"{src} is taken by something new: {dst} left where it is"
     src.parent.mkdir(parents=True, exist_ok=True)
     try:
         rename_noreplace(dst, src)
     except FileExistsError:
-        return "kept", f"{src} is taken by something new: {dst} left where it is"
-    return "back", ""
+        return KEPT, f"{src} is taken by something new: {dst} left where it is"
+    return MOVED, ""
 
 
-def undo(journal: Journal, progress: Progress | None = None) -> Outcome:
-    """Put back every step of ``journal``, last first; resumable like :func:`run`."""
-    outcome = Outcome()
-    ops = journal.ops
-    if not journal.undo_started:
-        journal.append({"type": "undo"})
-    for count, n in enumerate(reversed(range(len(ops))), start=1):
-        result, reason = _backward(ops[n])
-        if result == "kept":
-            journal.append({"type": "kept", "n": n, "reason": reason})
+def _walk(journal: Journal, order: Sequence[int], step: Step, records: tuple[str, str, set[int]],
+          progress: Progress | None) -> Outcome:
+    """Take ``step`` on each of the journal's steps in ``order``, appending what happened to each."""
+    done_type, kept_type, recorded = records
+    ops, outcome = journal.ops, Outcome()
+    for count, n in enumerate(order, start=1):
+        result, reason = step(ops[n])
+        if result == KEPT:
+            journal.append({"type": kept_type, "n": n, "reason": reason})
             outcome.kept[n] = reason
         else:
-            if n not in journal.undone:
-                journal.append({"type": "undone", "n": n})
-            (outcome.moved if result == "back" else outcome.earlier).append(n)
+            if n not in recorded:
+                journal.append({"type": done_type, "n": n})
+            (outcome.moved if result == MOVED else outcome.earlier).append(n)
         if progress is not None:
             progress(count, len(ops))
     journal.sync()
     return outcome
+
+
+def run(journal: Journal, progress: Progress | None = None) -> Outcome:
+    """Take every step of ``journal`` that is not taken yet, in order; resumable after any stop."""
+    return _walk(journal, range(len(journal.ops)), _forward, ("done", "skipped", journal.done), progress)
+
+
+def undo(journal: Journal, progress: Progress | None = None) -> Outcome:
+    """Put back every step of ``journal``, last first; resumable like :func:`run`."""
+    if not journal.undo_started:
+        journal.append({"type": "undo"})
+    order = range(len(journal.ops) - 1, -1, -1)
+    return _walk(journal, order, _backward, ("undone", "kept", journal.undone), progress)
