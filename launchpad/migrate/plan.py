@@ -292,21 +292,22 @@ class _Planner:
         if stat.S_ISLNK(st.st_mode):
             base.action, base.reason = SKIP, f"a link to {os.readlink(source)}, not a file: left where it is"
             return self._add(plan, base)
-        tree = _measure(source, st)
-        base.files, base.bytes = tree.files, tree.bytes
         there = self.current(target)
         try:
             other: os.stat_result | None = there.lstat()
         except FileNotFoundError:
             other = None
-        if other is None and target not in self.implied:
-            plan.newest = max(plan.newest, (tree.newest, str(source)))
-            self.claim(target, source)
-            return self._add(plan, base)
-        if base.is_dir and (other is None or stat.S_ISDIR(other.st_mode)):
+        taken = other is not None or target in self.implied  # by what is there, or an earlier planned move
+        if taken and base.is_dir and (other is None or stat.S_ISDIR(other.st_mode)):
             plan.newest = max(plan.newest, (st.st_mtime, str(source)))
             self.merge(plan, kind, source, target, folder)
             return None
+        tree = _measure(source, st)  # what moves, or stays beside what is there
+        base.files, base.bytes = tree.files, tree.bytes
+        if not taken:
+            plan.newest = max(plan.newest, (tree.newest, str(source)))
+            self.claim(target, source)
+            return self._add(plan, base)
         base.action = CLASH
         if other is None:
             base.reason = "an earlier move makes a directory of that name there"
