@@ -60,8 +60,9 @@ export function modelsView(ctl, root) {
   let search = "";
   const count = live();
   const body = h("div.lp-scroll");
+  const old = h("div");
   root.append(h("div.lp-toolbar", searchBox("models", (e) => { search = e.target.value.trim().toLowerCase(); render(); })),
-    count, body);
+    old, count, body);
   const chosen = new Map(); // folder -> open, as the user left it
 
   const remove = async (m) => {
@@ -94,7 +95,27 @@ export function modelsView(ctl, root) {
   }
   render();
   ctl.load.models().catch((e) => fill(body, errorBox(e)));
-  return { update: (kind) => (kind === "models" || kind === "presets") && render() };
+  oldTrees(ctl, old);
+  return {
+    update(kind) {
+      if (kind === "models") oldTrees(ctl, old);
+      if (kind === "models" || kind === "presets") render();
+    },
+  };
+}
+
+// Other templates' trees on the volume (GET /launchpad/migrate): folders adopted from them are read where they
+// are, and moving them into the workspace is offered as the command to run once the old pods are stopped.
+function oldTrees(ctl, el) {
+  const card = (text, command) => h("div.lp-card.lp-old", muted(text), h("div.lp-top", h("code", command),
+    button("Copy", () => navigator.clipboard?.writeText(command), { icon: "copy", of: command })));
+  const adopted = (a) => card(`Adopted from ${a.source}: ${Object.keys(a.folders).join(", ")}, read where they are. `
+    + "To move them into the workspace, stop the old template's pods, then run in a terminal:", a.move);
+  const found = (f) => card(`Found ${f.title} at ${f.root}. To see what would go where (it changes nothing), run:`,
+    f.plan);
+  ctl.api("/migrate").then(
+    (m) => fill(el, m.adopted.map(adopted), m.found.filter((f) => f.state === "not migrated").map(found)),
+    () => fill(el));
 }
 
 export function queueView(ctl, root) { // read-only: ComfyUI's own Queue tab has the actions
