@@ -319,7 +319,10 @@ class LaunchpadService:
         versions = self.host.versions() if self.host.versions else {}
         return versions.get("comfyui") or None
 
-    def _file_states(self, preset: Preset, listing: Any, checks: Mapping[str, Any]) -> list[FileState]:
+    def _file_states(
+        self, preset: Preset, listing: Any, checks: Mapping[str, Any], roots: ModelRoots | None = None
+    ) -> list[FileState]:
+        """Each file's state from the model listing; with ``roots``, where a missing one would go."""
         states = []
         for model_file in preset.files:
             entry: ModelEntry | None = listing.by_key.get(model_file.key)
@@ -327,14 +330,8 @@ class LaunchpadService:
                 disk = OnDisk(entry.path, entry.size, entry.mtime)
             else:
                 disk = OnDisk(partial=listing.partials.get(model_file.key))
-            states.append(judge(model_file, disk, self._target(model_file), checks))
+            states.append(judge(model_file, disk, _target(roots, model_file) if roots else None, checks))
         return states
-
-    def _target(self, model_file: ModelFile) -> str | None:
-        try:
-            return str(self._roots().target(model_file.folder, model_file.name))
-        except KeyError:
-            return None
 
     def _preset_row(
         self, catalog: Catalog, preset: Preset, listing: Any, checks: Mapping[str, Any],
@@ -357,7 +354,7 @@ class LaunchpadService:
         jobs = _latest_jobs(snapshot["jobs"])
         owners = self._owners(catalog)
         files = []
-        for state in self._file_states(preset, listing, checks):
+        for state in self._file_states(preset, listing, checks, self._roots()):
             model_file = state.file
             entry: ModelEntry | None = listing.by_key.get(model_file.key)
             figure = catalog.figures.get(model_file.key)
@@ -663,6 +660,13 @@ def _describe(exc: BaseException) -> dict[str, str]:
 def _log_task_failure(task: asyncio.Future) -> None:
     if not task.cancelled() and task.exception() is not None:
         log.error("background task failed: %s", task.exception())
+
+
+def _target(roots: ModelRoots, model_file: ModelFile) -> str | None:
+    try:
+        return str(roots.target(model_file.folder, model_file.name))
+    except KeyError:
+        return None
 
 
 def _latest_jobs(jobs: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
