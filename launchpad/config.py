@@ -239,6 +239,7 @@ class Settings:
     hf_endpoint: str = DEFAULT_HF_ENDPOINT  # HF_ENDPOINT
     civitai_endpoint: str = DEFAULT_CIVITAI_ENDPOINT  # CIVITAI_ENDPOINT
     templates_dir: Path | None = None  # LAUNCHPAD_TEMPLATES_DIR: overrides the templates package lookup
+    size_lookup: bool = True  # LAUNCHPAD_SIZE_LOOKUP=0: never ask the sources for sizes in the background
     # custom URL installs are off unless switched on, and then only to these hosts
     allow_custom_urls: bool = False  # ALLOW_CUSTOM_URLS
     allowed_url_hosts: tuple[str, ...] = ("huggingface.co", "civitai.com")  # ALLOWED_URL_HOSTS
@@ -289,6 +290,7 @@ class Settings:
             hf_endpoint=_endpoint(env, "HF_ENDPOINT", DEFAULT_HF_ENDPOINT),
             civitai_endpoint=_endpoint(env, "CIVITAI_ENDPOINT", DEFAULT_CIVITAI_ENDPOINT),
             templates_dir=Path(templates) if templates else None,
+            size_lookup=_switch(env, "LAUNCHPAD_SIZE_LOOKUP") is not False,
             allow_custom_urls=_flag(env, "ALLOW_CUSTOM_URLS"),
             allowed_url_hosts=url_hosts if url_hosts is not None else cls.allowed_url_hosts,
             enable_auth=_auth(env),

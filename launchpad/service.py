@@ -23,8 +23,11 @@ from typing import Any
 
 from . import __version__, events, model_folders
 from .catalog.loader import Catalog
-from .catalog.schema import ModelFile, Preset, UrlSource
+from .catalog.rows import comfyui_note, comfyui_ok, sort_rows
+from .catalog.schema import HFSource, ModelFile, Preset, UrlSource
+from .catalog.state import INSTALLED, FileState, OnDisk, judge, overall
 from .catalog.store import CatalogStore
+from .catalog.verified import VerifiedFiles
 from .config import Settings
 from .errors import Conflict, InvalidInput, LaunchpadError, NotFound, WorkspaceError
 from .events import EventBus
@@ -53,6 +56,7 @@ class Host:
     versions: Callable[[], Mapping[str, str | None]] | None = None  # ComfyUI, frontend, ...
     disk_paths: Callable[[], Mapping[str, Path]] | None = None  # default: workspace, models, output
     create_layout: bool = True  # standalone owns the workspace layout; inside ComfyUI only our state dirs
+    ask_sizes: bool = False  # long-running hosts ask the sources for unknown sizes in the background
 
 
 class LaunchpadService:
@@ -64,8 +68,10 @@ class LaunchpadService:
         self.started_at = time.time()
         self._roots = self.host.roots or (lambda: ModelRoots.for_workspace(self.workspace))
         self.catalogs = CatalogStore(
-            self.workspace.user_presets, templates_dir=settings.templates_dir, on_change=self._catalog_changed
+            self.workspace.user_presets, templates_dir=settings.templates_dir, state_dir=self.workspace.state,
+            on_change=self._catalog_changed,
         )
+        self.verified = VerifiedFiles(self.workspace.state)
         self.library = ModelLibrary(self._roots)
         # the download manager, in a worker process (download_worker.py), started in start()
         self.downloads: Any = None
@@ -76,6 +82,7 @@ class LaunchpadService:
         self._owners_cache: tuple[int, dict[str, list[str]]] = (-1, {})
         self.counters = DownloadCounters()
         self._background: set[asyncio.Future[Any]] = set()
+        self._sizing: asyncio.Future[int] | None = None
         self.bus.subscribe(self.counters.on_event)
 
     # --- lifecycle ---------------------------------------------------------------------------
@@ -94,6 +101,7 @@ class LaunchpadService:
             # the worker process loads its own copy of the catalog meanwhile
             await asyncio.gather(asyncio.to_thread(self.catalogs.load), self._start_downloads())
             self._build_system()
+            self.ask_sizes()
             if self.settings.preset_download:
                 self._install_at_boot(self.settings.preset_download)
         except BaseException as exc:
@@ -161,8 +169,9 @@ class LaunchpadService:
         return self.reader.read(versions)
 
     def _install_at_boot(self, preset_ids: Sequence[str]) -> None:
-        known = [p for p in preset_ids if p in self.catalogs.current().presets]
-        for unknown in sorted(set(preset_ids) - set(known)):
+        catalog = self.catalogs.current()
+        known = list(dict.fromkeys(catalog.get(p).id for p in preset_ids if p in catalog))
+        for unknown in sorted({p for p in preset_ids if p not in catalog}):
             log.warning("PRESET_DOWNLOAD names unknown preset %r; skipped (see GET /launchpad/presets)", unknown)
         if known:
             log.info("PRESET_DOWNLOAD: installing %s in the background", ", ".join(known))
@@ -182,6 +191,8 @@ class LaunchpadService:
         return self._ready is not None and self._ready.done() and self._start_error is None
 
     async def close(self) -> None:
+        if self._sizing is not None and not self._sizing.done():
+            self._sizing.cancel()
         if self.downloads is not None:
             try:
                 await self.downloads.close()
@@ -210,7 +221,43 @@ class LaunchpadService:
     async def reload_catalog(self) -> dict[str, object]:
         await self.ready()
         catalog = await asyncio.to_thread(self.catalogs.load)
+        self.ask_sizes()
         return self._warnings(catalog)
+
+    def ask_sizes(self) -> asyncio.Future[int] | None:
+        """In the background, ask the sources once for the sizes no one knows yet (catalog/size_cache.py);
+        their answers replace the estimates. None when this host does not ask (a CLI, a test), when
+        switched off (LAUNCHPAD_SIZE_LOOKUP=0), or while it is asking already."""
+        if not (self.host.ask_sizes and self.settings.size_lookup):
+            return None
+        if self._sizing is not None and not self._sizing.done():
+            return None
+        self._sizing = asyncio.ensure_future(self._ask_sizes())
+        self._sizing.add_done_callback(_log_task_failure)
+        return self._sizing
+
+    async def _ask_sizes(self) -> int:
+        """Ask, keep the answers, and reload the figures; the number of sizes learned."""
+        from .catalog.size_cache import Answer, SizeCache, to_ask
+        from .downloads.sources import hf_sizes
+
+        cache = SizeCache(self.workspace.state)
+        answers = await asyncio.to_thread(cache.load)
+        todo = to_ask(answers, self.catalogs.current().files())
+        if not todo:
+            return 0
+        hub = [f for f in todo if isinstance(f.source, HFSource)]
+        found = await asyncio.to_thread(hf_sizes, self.settings, hub) if hub else {}
+        others = [f for f in todo if not isinstance(f.source, HFSource)]
+        if others:  # Civitai and plain URLs: one resolution each, as the download would do
+            found.update(await self.downloads.sizes(others))
+        now = time.time()
+        await asyncio.to_thread(cache.save, {f.key: Answer(f.source.url, found.get(f.key), now) for f in todo})
+        learned = sum(found.get(f.key) is not None for f in todo)
+        log.info("asked the sources for %d file sizes: %d answered", len(todo), learned)
+        if learned:
+            await asyncio.to_thread(self.catalogs.sizes_changed)
+        return learned
 
     async def catalog_warnings(self) -> dict[str, object]:
         return self._warnings(await self.catalog())
@@ -233,98 +280,113 @@ class LaunchpadService:
             self._owners_cache = (self.catalogs.version, owners)
         return owners
 
-    async def _view(self) -> tuple[Catalog, Any]:
-        """The catalog and the model listing, read in one trip to a worker thread."""
+    async def _view(self) -> tuple[Catalog, Any, Mapping[str, Any]]:
+        """The catalog, the model listing and the verified files, read in one trip to a worker thread."""
         await self.ready()
 
-        def read() -> tuple[Catalog, Any]:
-            return self.catalogs.refresh(), self.library.scan()
+        def read() -> tuple[Catalog, Any, Mapping[str, Any]]:
+            return self.catalogs.refresh(), self.library.scan(), self.verified.load()
 
         return await asyncio.to_thread(read)
 
     # --- presets -----------------------------------------------------------------------------
 
     async def list_presets(
-        self, *, category: str | None = None, search: str | None = None, installed: bool | None = None
+        self, *, category: str | None = None, search: str | None = None, installed: bool | None = None,
+        sort: str | None = None,
     ) -> dict[str, object]:
-        catalog, listing = await self._view()
+        catalog, listing, checks = await self._view()
         progress = (await self._snapshot())["presets"]
+        comfyui = self.comfyui_version()
         rows = []
         for preset in catalog.search(category=category, text=search):
-            row = self._preset_row(preset, listing, progress.get(preset.id))
+            row = self._preset_row(catalog, preset, listing, checks, progress.get(preset.id), comfyui)
             if installed is not None and (row["state"] == "installed") != installed:
                 continue
             rows.append(row)
+        rows = sort_rows(rows, sort)
         return {
             "presets": rows,
             "total": len(rows),
             "categories": catalog.categories(),
             "warnings": len(catalog.warnings),
+            "comfyui_version": comfyui,
+            "sources": catalog.sources,
         }
 
-    def _preset_row(self, preset: Preset, listing: Any, progress: Mapping[str, object] | None) -> dict[str, Any]:
-        installed = 0
-        bytes_installed = 0
-        partial = False
+    def comfyui_version(self) -> str | None:
+        """The running ComfyUI's version (None standalone, or when ComfyUI does not say)."""
+        versions = self.host.versions() if self.host.versions else {}
+        return versions.get("comfyui") or None
+
+    def _file_states(
+        self, preset: Preset, listing: Any, checks: Mapping[str, Any], roots: ModelRoots | None = None
+    ) -> list[FileState]:
+        """Each file's state from the model listing; with ``roots``, where a missing one would go."""
+        states = []
         for model_file in preset.files:
-            entry = listing.by_key.get(model_file.key)
-            if entry is not None and (model_file.size is None or entry.size == model_file.size):
-                installed += 1
-                bytes_installed += entry.size
-            elif model_file.key in listing.partials:
-                partial = True
-        if installed == len(preset.files):
-            state = "installed"
-        elif installed or partial:
-            state = "partial"
-        else:
-            state = "missing"
+            entry: ModelEntry | None = listing.by_key.get(model_file.key)
+            if entry is not None:
+                disk = OnDisk(entry.path, entry.size, entry.mtime)
+            else:
+                disk = OnDisk(partial=listing.partials.get(model_file.key))
+            states.append(judge(model_file, disk, _target(roots, model_file) if roots else None, checks))
+        return states
+
+    def _preset_row(
+        self, catalog: Catalog, preset: Preset, listing: Any, checks: Mapping[str, Any],
+        progress: Mapping[str, object] | None, comfyui: str | None,
+    ) -> dict[str, Any]:
+        files = self._file_states(preset, listing, checks)
+        passed = [f for f in files if f.state == INSTALLED]
         return {
-            **preset.summary(),
-            "state": state,
-            "files_installed": installed,
-            "bytes_installed": bytes_installed,
+            **catalog.summary(preset, comfyui),
+            "state": overall(files),
+            "files_installed": len(passed),
+            "bytes_installed": sum(f.bytes_on_disk for f in passed),
             "progress": dict(progress) if progress else None,
         }
 
     async def preset_detail(self, preset_id: str) -> dict[str, object]:
-        catalog, listing = await self._view()
+        catalog, listing, checks = await self._view()
         preset = catalog.get(preset_id)
         snapshot = await self._snapshot()
         jobs = _latest_jobs(snapshot["jobs"])
         owners = self._owners(catalog)
-        roots = self._roots()
         files = []
-        for model_file in preset.files:
+        for state in self._file_states(preset, listing, checks, self._roots()):
+            model_file = state.file
             entry: ModelEntry | None = listing.by_key.get(model_file.key)
-            if entry is not None:
-                ok = model_file.size is None or entry.size == model_file.size
-                state, path, on_disk = ("installed" if ok else "wrong_size"), entry.path, entry.size
-            else:
-                try:
-                    path = str(roots.target(model_file.folder, model_file.name))
-                except KeyError:
-                    path = None
-                on_disk = listing.partials.get(model_file.key, 0)
-                state = "partial" if model_file.key in listing.partials else "missing"
+            figure = catalog.figures.get(model_file.key)
             files.append(
                 {
-                    **model_file.to_dict(),
-                    "state": state,
-                    "path": path,
-                    "bytes_on_disk": on_disk,
+                    **state.to_dict(),
+                    "expected_size": figure.bytes if figure else None,
+                    "size_estimated": figure.estimated if figure else True,
+                    "size_basis": figure.basis if figure else None,
                     "model_id": entry.id if entry is not None else None,
                     "used_by": [p for p in owners.get(model_file.key, []) if p != preset.id],
                     "job": jobs.get(model_file.key),
                     "pickle": is_pickle(model_file.name),
                 }
             )
-        row = self._preset_row(preset, listing, snapshot["presets"].get(preset.id))
-        return {**row, "files": files}
+        comfyui = self.comfyui_version()
+        row = self._preset_row(catalog, preset, listing, checks, snapshot["presets"].get(preset.id), comfyui)
+        return {**row, "files": files, "comfyui_version": comfyui, "comfyui_note": comfyui_note(preset, comfyui)}
 
     async def install(self, preset_ids: Sequence[str]) -> dict[str, object]:
-        await self.catalog()  # a preset file the user just saved counts
-        return await self.downloads.install(list(dict.fromkeys(preset_ids)))
+        catalog = await self.catalog()  # a preset file the user just saved counts
+        presets = [catalog.get(pid) for pid in dict.fromkeys(preset_ids)]  # an alias installs what it names
+        result = await self.downloads.install(list(dict.fromkeys(p.id for p in presets)))
+        comfyui = self.comfyui_version()
+        notes = []
+        for preset in presets:
+            note = comfyui_note(preset, comfyui)
+            if note and comfyui_ok(preset.min_comfyui, comfyui) is False:
+                notes.append(f"{preset.id}: {note}")
+        for note in notes:
+            log.warning("install: %s", note)
+        return {**result, "warnings": notes}
 
     async def download_url(self, url: str, folder: str, name: str | None) -> dict[str, object]:
         """Download one file from a client-given URL: only with ALLOW_CUSTOM_URLS, see url_policy."""
@@ -377,7 +439,7 @@ class LaunchpadService:
     async def list_models(
         self, *, folder: str | None = None, search: str | None = None, offset: int = 0, limit: int = 100
     ) -> dict[str, object]:
-        catalog, listing = await self._view()
+        catalog, listing, _ = await self._view()
         if folder and folder not in listing.folders:
             raise NotFound(
                 f"unknown model folder {folder!r}; known folders: {', '.join(listing.folders)}",
@@ -483,12 +545,13 @@ class LaunchpadService:
         models = await asyncio.to_thread(
             analyze, workflow, catalog, self._roots(), self.settings.allowed_url_hosts
         )
-        unsized = [m.file for m in models if m.state == "missing" and m.installable and m.size is None and m.file]
+        unsized = [m.file for m in models
+                   if m.state == "missing" and m.installable and (m.size is None or m.size_estimated) and m.file]
         if sizes and unsized:  # templates' links carry no size: ask the sources (allowed hosts only)
             found = await self.downloads.sizes(unsized, guarded=True)  # a workflow's links
             for model in models:
-                if model.size is None and found.get(model.key) is not None:
-                    model.size = found[model.key]
+                if (model.size is None or model.size_estimated) and found.get(model.key) is not None:
+                    model.size, model.size_estimated = found[model.key], False
         return models
 
     # --- system, queue, health -----------------------------------------------------------------
@@ -596,7 +659,14 @@ def _describe(exc: BaseException) -> dict[str, str]:
 
 def _log_task_failure(task: asyncio.Future) -> None:
     if not task.cancelled() and task.exception() is not None:
-        log.error("background install failed: %s", task.exception())
+        log.error("background task failed: %s", task.exception())
+
+
+def _target(roots: ModelRoots, model_file: ModelFile) -> str | None:
+    try:
+        return str(roots.target(model_file.folder, model_file.name))
+    except KeyError:
+        return None
 
 
 def _latest_jobs(jobs: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:

@@ -27,7 +27,8 @@ MODEL_TOOLTIP = "A model file from Launchpad's catalog, as folder/file. Download
 PRESET_TOOLTIP = "Take the file from this preset (its source). Leave on (any preset) to use any preset that lists it."
 NAME_TOOLTIP = "The file name, as the loaders' lists show it: connect it to a loader's model input."
 PATH_TOOLTIP = "The file's absolute path on this machine."
-ENSURE_TOOLTIP = "The preset to install."
+ENSURE_TOOLTIP = ("The preset to install. One whose workflows need a newer ComfyUI than this one still downloads, "
+                  "and its result (or error) says which ComfyUI it needs.")
 MODEL_DESCRIPTION = ("Names a model file from Launchpad's catalog and makes sure it is installed when the prompt "
                      "runs (downloading it with progress if missing), then gives its name to a loader.")
 PRESET_DESCRIPTION = "Makes sure every file of a Launchpad preset is installed when the prompt runs."
@@ -161,6 +162,30 @@ def run_preset(preset: str) -> str:
 
     if _preset(preset) is None:
         raise InvalidInput("choose the preset to ensure")
-    paths = _provisioner().ensure_preset(preset, progress=_progress_bar(), check=_interrupt_check())
+    note = comfyui_note(preset)
+    try:
+        paths = _provisioner().ensure_preset(preset, progress=_progress_bar(), check=_interrupt_check())
+    except LaunchpadError as exc:
+        if note:
+            exc.message = f"{exc.message} (note: {note})"
+            exc.args = (exc.message,)
+        raise
     size = sum(p.stat().st_size for p in paths)
-    return f"{preset}: {len(paths)} file{'s' if len(paths) != 1 else ''} ready ({humanize.size(size)})"
+    line = f"{preset}: {len(paths)} file{'s' if len(paths) != 1 else ''} ready ({humanize.size(size)})"
+    if note:
+        log.warning("Launchpad Ensure Preset: %s %s", preset, note)
+        line += f"; {note}"
+    return line
+
+
+def comfyui_note(preset: str) -> str | None:
+    """What the preset's row says about the ComfyUI it needs, when this ComfyUI is older."""
+    from ..launchpad.catalog.rows import comfyui_note as note
+    from ..launchpad.catalog.rows import comfyui_ok
+
+    service = _service()
+    if service is None or preset not in service.catalogs.current():
+        return None
+    found = service.catalogs.current().get(preset)
+    running = service.comfyui_version()
+    return note(found, running) if comfyui_ok(found.min_comfyui, running) is False else None

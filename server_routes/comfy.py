@@ -154,6 +154,7 @@ def create_service(prompt_server: Any, settings: Settings | None = None) -> Laun
         versions=_versions,
         disk_paths=disks,
         create_layout=False,
+        ask_sizes=True,
     )
     return LaunchpadService(settings, host)
 

@@ -44,7 +44,9 @@ async def openapi(service: LaunchpadService | None, call: Call) -> dict[str, Any
 
 async def list_presets(service: LaunchpadService, call: Call) -> dict[str, Any]:
     q = call.query
-    return await service.list_presets(category=q.get("category"), search=q.get("search"), installed=q.get("installed"))
+    return await service.list_presets(
+        category=q.get("category"), search=q.get("search"), installed=q.get("installed"), sort=q.get("sort")
+    )
 
 
 async def get_preset(service: LaunchpadService, call: Call) -> dict[str, Any]:

@@ -44,11 +44,18 @@ HEALTH = obj(
 )
 
 PRESET_LIST = obj(
-    {"presets": array(ref("PresetSummary")), "total": INT, "categories": STRINGS, "warnings": INT}
+    {
+        "presets": array(ref("PresetSummary")),
+        "total": INT,
+        "categories": STRINGS,
+        "warnings": INT,
+        "comfyui_version": nullable(STRING),
+        "sources": ref("PresetSources"),
+    }
 )
 
 INSTALL_BODY = obj({"presets": array(PRESET_ID, minItems=1, maxItems=500)})
-INSTALL_RESULT = obj({"jobs": array(ref("Job")), "skipped": STRINGS}, closed=False)
+INSTALL_RESULT = obj({"jobs": array(ref("Job")), "skipped": STRINGS, "warnings": STRINGS}, closed=False)
 CANCEL_PRESET_RESULT = obj({"preset_id": STRING, "cancelled": array(ref("Job"))})
 UNINSTALL_RESULT = obj(
     {"deleted": STRINGS, "kept": array(obj({"key": STRING, "used_by": STRINGS}, closed=False))}, closed=False
@@ -205,8 +212,10 @@ ROUTES: list[Route] = [
         query=(
             Param("category", {"type": "string", "maxLength": 32}, "only this category (image, video, audio, ...)"),
             Param("search", {"type": "string", "maxLength": 200}, "words that must all appear in id, name, "
-                  "description or tags"),
+                  "description, tags or workflows (template names)"),
             Param("installed", BOOL, "true: only fully installed presets; false: only those not fully installed"),
+            Param("sort", {"type": "string", "enum": ["popularity", "name", "size"]}, "popularity: most used "
+                  "templates first; name; size: smallest first (default: catalog order)"),
         ),
         links=PRESET_LINKS,
     ),

@@ -43,6 +43,15 @@ PRESETS = """\
             hf: acme/nodes
             path: vae.safetensors
             size: 4000
+      - id: node-newer
+        name: Needs a newer ComfyUI
+        category: image
+        min_comfyui: 0.99.0
+        files:
+          - folder: vae
+            name: node-newer-vae.safetensors
+            hf: acme/nodes
+            path: vae.safetensors
       - id: node-broken
         name: A file the Hub does not have
         category: image
@@ -214,6 +223,16 @@ def test_ensure_preset_installs_every_file(in_comfyui: SimpleNamespace) -> None:
     progress = snapshot(in_comfyui)["presets"]["node-pair"]
     assert progress["state"] == "done"  # installed as the preset: its card in the panel shows it
     assert v1.LaunchpadEnsurePreset().run("node-pair") == (summary,)
+
+
+def test_ensure_preset_says_which_comfyui_a_preset_needs(in_comfyui: SimpleNamespace, monkeypatch) -> None:
+    monkeypatch.setattr(in_comfyui.service.host, "versions", lambda: {"comfyui": "0.3.64"})
+    (summary,) = v1.LaunchpadEnsurePreset().run("node-newer")
+    assert summary.startswith("node-newer: 1 file ready")
+    assert "need ComfyUI 0.99.0 or newer; this ComfyUI is 0.3.64" in summary
+    assert "newer ComfyUI" in v1.LaunchpadEnsurePreset.INPUT_TYPES()["required"]["preset"][1]["tooltip"]
+    (ok,) = v1.LaunchpadEnsurePreset().run("node-pair")  # no requirement: nothing said
+    assert "ComfyUI" not in ok
 
 
 def test_an_interrupted_prompt_stops_waiting_and_the_download_goes_on(in_comfyui: SimpleNamespace) -> None:

@@ -20,6 +20,7 @@ from typing import TextIO
 
 from .. import humanize
 from ..catalog import Catalog, load_catalog
+from ..catalog.rows import comfyui_note
 from ..config import Settings
 from ..downloads import DONE, DOWNLOADING, FAILED
 from ..errors import InvalidInput
@@ -133,6 +134,10 @@ async def _install(ids: list[str], settings: Settings, args: argparse.Namespace,
     restore = _on_signals(stop.set)
     interrupted = False
     await manager.start(resume_jobs=False)
+    for preset_id in dict.fromkeys(ids):  # said before the download; standalone, ComfyUI's version is unknown
+        note = comfyui_note(catalog.get(preset_id), None) if preset_id in catalog else None
+        if note:
+            print(f"note: {preset_id}: {note}", file=sys.stderr)
     try:
         result = await manager.install(ids)
         job_ids = [job["id"] for job in result["jobs"]]

@@ -25,6 +25,7 @@ from .. import humanize
 from ..catalog import Catalog, ModelFile, Preset
 from ..catalog.schema import UrlSource
 from ..catalog.state import INSTALLED, preset_state
+from ..catalog.verified import VerifiedFiles, passed
 from ..config import Settings
 from ..errors import (
     Conflict,
@@ -93,6 +94,7 @@ class DownloadManager:
         self._roots = roots
         self._owner = locks.owner_id()
         self._journal = Journal(workspace.state)
+        self._verified = VerifiedFiles(workspace.state)
         self._locks_dir = workspace.state / "locks"
         self._jobs: dict[str, Job] = {}  # id -> job
         self._by_key: dict[str, str] = {}  # file key -> id of its newest job
@@ -258,7 +260,7 @@ class DownloadManager:
                     self._touch(job)
                 touched[job.id] = job
                 continue
-            if await loop.run_in_executor(None, _present, model_file, roots):
+            if await loop.run_in_executor(None, _present, model_file, roots, self._verified):
                 if model_file.key not in skipped:
                     skipped.append(model_file.key)
                 continue
@@ -340,7 +342,7 @@ class DownloadManager:
             raise Forbidden(f"{model_file.key} would be written outside {root} through a symlink")
         if self._active_job(model_file.key) is not None:
             raise Conflict(f"{model_file.key} is already being downloaded")
-        if await loop.run_in_executor(None, _present, model_file, roots):
+        if await loop.run_in_executor(None, _present, model_file, roots, self._verified):
             raise Conflict(f"{model_file.key} is already on disk; delete it first to download it again")
         job = Job(file=model_file, target=target, preset_ids=[], guarded=guarded)
         self._add(job)
@@ -591,13 +593,22 @@ class DownloadManager:
         job.attempts += 1
         job.error = None
         if await loop.run_in_executor(None, _target_ok, job):
-            job.bytes_done = job.bytes_total or 0
-            self._set_state(job, DONE, "already present")
-            return
+            if job.file.sha256 is None:
+                job.bytes_done = job.bytes_total or 0
+                self._set_state(job, DONE, "already present")
+                return
+            self._set_state(job, VERIFYING, "checking the sha256 of the file already on disk")
+            if await loop.run_in_executor(self._pool, hash_file, job.target) == job.file.sha256:
+                await loop.run_in_executor(None, self._verified.record, job.target, job.file.sha256)
+                job.bytes_done = job.bytes_total = job.target.stat().st_size
+                self._set_state(job, DONE, "already present; its sha256 matches the catalog")
+                return
+            log.warning("%s: the file on disk does not match the catalog's sha256; downloading it", job.key)
         self._set_state(job, RESOLVING)
         resolved = await self._resolve(job)
         partial = partial_path(job.target)
         job.bytes_done = await loop.run_in_executor(None, _resumable_bytes, partial, resolved)
+        resumed = job.bytes_done > 0  # bytes from an earlier attempt: a mismatch may be theirs
         await loop.run_in_executor(
             None, space.check, job.target, self._remaining(), self.settings.free_space_margin
         )
@@ -643,13 +654,19 @@ class DownloadManager:
             if problem is not None:
                 await loop.run_in_executor(None, resume.discard, partial)
                 mismatches += 1
-                if mismatches >= 2:
-                    raise IntegrityError(f"{job.key}: {problem}, twice; the partial file was deleted",
+                # a download from zero that fails its check would fail the same way again: only
+                # bytes kept from an earlier attempt are worth one more try from zero
+                if mismatches >= 2 or not resumed:
+                    again = ", twice" if mismatches >= 2 else ""
+                    raise IntegrityError(f"{job.key}: {problem}{again}; the partial file was deleted",
                                          details={"expected_sha256": resolved.sha256, "actual_sha256": digest})
                 log.warning("%s: %s; downloading it again from zero", job.key, problem)
                 job.bytes_done = 0
+                resumed = False
                 continue
             await loop.run_in_executor(None, publish, partial, job.target)
+            if digest is not None and digest == resolved.sha256:
+                await loop.run_in_executor(None, self._verified.record, job.target, digest)
             job.bytes_done = size
             self._set_state(job, DONE)
             return
@@ -847,7 +864,8 @@ class DownloadManager:
                 if other == preset.id:
                     continue
                 if other not in installed:
-                    installed[other] = preset_state(catalog.get(other), roots)[0] == INSTALLED
+                    checks = self._verified.load()
+                    installed[other] = preset_state(catalog.get(other), roots, checks)[0] == INSTALLED
                 if installed[other]:
                     users.append(other)
             job = active.get(model_file.key)
@@ -882,16 +900,16 @@ def _removed_aggregate(preset: Preset) -> dict[str, object]:
 # --- blocking helpers (run in threads) ------------------------------------------------------
 
 
-def _present(model_file: ModelFile, roots: ModelRoots) -> bool:
-    """The file is on disk already: right size when known, else right sha256 when known."""
+def _present(model_file: ModelFile, roots: ModelRoots, verified: VerifiedFiles) -> bool:
+    """The file is on disk already and passed its checks: the right size when known, and a record
+    that these bytes hashed to the sha256 when one is known (a job checks a file without one)."""
     found = roots.find(model_file.folder, model_file.name)
     if found is None:
         return False
-    if model_file.size is not None:
-        return found.stat().st_size == model_file.size
-    if model_file.sha256 is not None:
-        return hash_file(found) == model_file.sha256
-    return True
+    st = found.stat()
+    if model_file.size is not None and st.st_size != model_file.size:
+        return False
+    return passed(verified.load(), str(found), st.st_size, st.st_mtime, model_file.sha256)
 
 
 def _target_ok(job: Job) -> bool:

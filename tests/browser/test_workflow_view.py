@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from workflow_helpers import WAN_TEMPLATE, load_template, serve_models, templates_dir
+from workflow_helpers import WAN_TEMPLATE, load_template, serve_models, templates_dir, vouch_for
 
 from conftest import cli_argv
 
@@ -37,6 +37,7 @@ def stage(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stage]:
     stage = Stage(tmp_path_factory.mktemp("workflow-stage"), cli_argv()).prepare()
     stage.workflow = load_template(WAN_TEMPLATE)  # type: ignore[attr-defined]
     stage.served = serve_models(stage.hub, stage.workflow, SIZE, rate=RATE)  # type: ignore[attr-defined]
+    vouch_for(stage.workspace, stage.workflow, stage.served)  # type: ignore[attr-defined]
     try:
         stage.start()
         yield stage

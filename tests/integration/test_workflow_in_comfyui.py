@@ -20,7 +20,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from workflow_helpers import WAN_TEMPLATE, serve_models
+from workflow_helpers import WAN_TEMPLATE, serve_models, vouch_for
 
 from fakehub import FakeHub
 
@@ -120,6 +120,7 @@ async def test_a_template_workflow_lists_its_missing_models_and_installs_them(re
     assert reply.status == 200, reply.text
     workflow = reply.json()
     served = serve_models(hub, workflow)  # type: ignore[arg-type]
+    vouch_for(ready.workspace, workflow, served)  # type: ignore[arg-type]
 
     reply = ready.request("POST", "/api/launchpad/workflow/models", json_body={"workflow": workflow})
     assert reply.status == 200, reply.text
