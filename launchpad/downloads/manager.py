@@ -56,7 +56,7 @@ from .jobs import (
     Job,
 )
 from .journal import Journal, job_record
-from .progress import SpeedMeter, eta
+from .progress import SpeedMeter, eta, overall_eta
 from .sources import Resolved, Resolver
 from .transfer import Transfer
 from .verify import hash_file, publish
@@ -760,6 +760,7 @@ class DownloadManager:
         sizes_known = True
         states: set[str] = set()
         speed = 0.0
+        running_etas: list[float | None] = []
         for key, size in files.items():
             job = self._jobs.get(self._by_key.get(key, ""))
             if job is None:  # present when the preset was installed
@@ -777,6 +778,7 @@ class DownloadManager:
             files_failed += job.state == FAILED
             if job.active:
                 speed += job.speed or 0.0
+                running_etas.append(job.eta)
         if states & {RESOLVING, DOWNLOADING, VERIFYING}:
             state = "downloading"
         elif QUEUED in states:
@@ -794,7 +796,7 @@ class DownloadManager:
             "bytes_done": bytes_done,
             "bytes_total": bytes_total if sizes_known else None,
             "speed": speed if active else None,
-            "eta": eta(bytes_total - bytes_done, speed) if active and sizes_known else None,
+            "eta": overall_eta(bytes_total - bytes_done, speed, running_etas) if active and sizes_known else None,
             "files_total": len(files),
             "files_done": files_done,
             "files_failed": files_failed,
