@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -139,6 +140,11 @@ def test_system_reading_names_comfyui_versions(comfyui: ComfyUI) -> None:
     reply = comfyui.get("/api/launchpad/system")
     assert reply.status == 200, reply.text
     versions = reply.json()["versions"]  # type: ignore[index]
-    assert versions["comfyui"] and versions["comfyui_frontend"] and versions["torch"]
+    assert versions["comfyui"] and versions["torch"]
+    # no --front-end-root here: ComfyUI serves the frontend package installed in its environment
+    probe = "from importlib.metadata import version; print(version('comfyui-frontend-package'))"
+    installed = subprocess.run([comfyui.argv[0], "-c", probe], capture_output=True, text=True, timeout=60,
+                               check=True).stdout.strip()
+    assert versions["comfyui_frontend"] == installed
     metrics = comfyui.get("/api/launchpad/metrics").text
     assert "launchpad_comfyui_queue_depth 0" in metrics
