@@ -352,8 +352,17 @@ class LaunchpadService:
     # --- downloads ---------------------------------------------------------------------------
 
     async def downloads_snapshot(self) -> dict[str, object]:
+        """Every job and group; done jobs whose files were deleted since drop out first. ``taken_at``:
+        a job updated later than that may be missing here (its event is newer than this answer)."""
         await self.ready()
-        return await self._snapshot()
+        taken_at = time.time()
+        await self.downloads.drop_gone()
+        return {**await self._snapshot(), "taken_at": taken_at}
+
+    async def clear_finished_downloads(self) -> dict[str, object]:
+        """Forget the finished jobs (done, failed, cancelled); files on disk stay."""
+        await self.ready()
+        return {"cleared": await self.downloads.clear_finished()}
 
     async def _snapshot(self) -> dict[str, Any]:
         return await self.downloads.snapshot()

@@ -291,6 +291,8 @@ COMPONENTS["DownloadSnapshot"] = obj(
     {
         "jobs": array(ref("Job")),
         "presets": {"type": "object", "additionalProperties": ref("PresetProgress")},
+        # when the snapshot was read: a job updated after it may be missing (its event is newer)
+        "taken_at": NUMBER,
     }
 )
 
