@@ -51,6 +51,8 @@ class Host:
     queue: QueueReader | None = None  # ComfyUI's (running, pending); none standalone
     versions: Callable[[], Mapping[str, str | None]] | None = None  # ComfyUI, frontend, ...
     disk_paths: Callable[[], Mapping[str, Path]] | None = None  # default: workspace, models, output
+    # how the host's queue cancels a prompt: "jobs" (ComfyUI's jobs API), "queue" (/interrupt, /queue)
+    queue_cancel: str | None = None
     create_layout: bool = True  # standalone owns the workspace layout; inside ComfyUI only our state dirs
 
 
@@ -76,6 +78,7 @@ class LaunchpadService:
         self.counters = DownloadCounters()
         self._background: set[asyncio.Future[Any]] = set()
         self.bus.subscribe(self.counters.on_event)
+        self._queue_seen: dict[str, float] = {}  # prompt id -> when Launchpad first saw it queued
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -515,15 +518,18 @@ class LaunchpadService:
     def queue(self) -> dict[str, object]:
         """ComfyUI's running and pending prompts (both empty standalone)."""
         if self.host.queue is None:
-            return {"running": [], "pending": [], "remaining": 0, "available": False}
+            return {"running": [], "pending": [], "remaining": 0, "available": False, "cancel": None}
         running, pending = self.host.queue()
-        rows_running = [_queue_item(item) for item in running]
-        rows_pending = sorted((_queue_item(item) for item in pending), key=lambda r: r["number"])
+        rows_running = [_queue_item(item, self._queue_seen) for item in running]
+        rows_pending = sorted((_queue_item(item, self._queue_seen) for item in pending), key=lambda r: r["number"])
+        listed = {row["prompt_id"] for row in (*rows_running, *rows_pending)}
+        self._queue_seen = {k: v for k, v in self._queue_seen.items() if k in listed}
         return {
             "running": rows_running,
             "pending": rows_pending,
             "remaining": len(rows_running) + len(rows_pending),
             "available": True,
+            "cancel": self.host.queue_cancel,
         }
 
     def health(self) -> dict[str, object]:
@@ -612,15 +618,27 @@ def _latest_jobs(jobs: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, Any]]
     return latest
 
 
-def _queue_item(item: Any) -> dict[str, object]:
-    """A ComfyUI queue entry ``[number, prompt_id, prompt, extra_data, outputs, ...]`` in brief."""
-    number, prompt_id = item[0], item[1]
+def _queue_item(item: Any, seen: dict[str, float]) -> dict[str, object]:
+    """A ComfyUI queue entry ``[number, prompt_id, prompt, extra_data, outputs, ...]`` in brief.
+
+    ``queued_at``: when ComfyUI queued it (its ``create_time``, ComfyUI 0.33 and later), else None;
+    ``seen_at``: when Launchpad first saw it in the queue (``seen`` remembers that). ``workflow_id``:
+    the id of the workflow the frontend sent with it, which the frontend can name.
+    """
+    number, prompt_id = item[0], str(item[1])
     prompt = item[2] if len(item) > 2 and isinstance(item[2], dict) else {}
     extra = item[3] if len(item) > 3 and isinstance(item[3], dict) else {}
     client_id = extra.get("client_id")
+    created = extra.get("create_time")  # milliseconds
+    pnginfo = extra.get("extra_pnginfo")
+    workflow = pnginfo.get("workflow") if isinstance(pnginfo, dict) else None
+    workflow_id = workflow.get("id") if isinstance(workflow, dict) else None
     return {
         "number": number if isinstance(number, (int, float)) else 0,
-        "prompt_id": str(prompt_id),
+        "prompt_id": prompt_id,
         "node_count": len(prompt),
         "client_id": client_id if isinstance(client_id, str) else None,
+        "workflow_id": workflow_id if isinstance(workflow_id, str) else None,
+        "queued_at": created / 1000 if isinstance(created, (int, float)) and not isinstance(created, bool) else None,
+        "seen_at": seen.setdefault(prompt_id, time.time()),
     }

@@ -114,6 +114,13 @@ def _queue_reader(prompt_server: Any):  # type: ignore[no-untyped-def]
     return read
 
 
+def _queue_cancel(prompt_server: Any) -> str:
+    """ComfyUI's jobs API cancels running and pending prompts alike (0.33 and later); older ComfyUI
+    interrupts the running one (/interrupt) and deletes pending ones (/queue)."""
+    paths = {getattr(route, "path", None) for route in getattr(prompt_server, "routes", [])}
+    return "jobs" if "/api/jobs/{job_id}/cancel" in paths else "queue"
+
+
 def _versions_of(prompt_server: Any):  # type: ignore[no-untyped-def]
     from .frontend_version import served_version
 
@@ -156,6 +163,7 @@ def create_service(prompt_server: Any, settings: Settings | None = None) -> Laun
         mode="comfyui",
         roots=roots,
         queue=_queue_reader(prompt_server),
+        queue_cancel=_queue_cancel(prompt_server),
         versions=_versions_of(prompt_server),
         disk_paths=disks,
         create_layout=False,

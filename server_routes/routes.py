@@ -82,6 +82,8 @@ QUEUE = obj(
         "pending": array(ref("QueueItem")),
         "remaining": INT,
         "available": BOOL,
+        # how to cancel a prompt in this ComfyUI: its jobs API (0.33 and later) or /interrupt and /queue
+        "cancel": {"type": ["string", "null"], "enum": ["jobs", "queue", None]},
     }
 )
 

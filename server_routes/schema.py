@@ -297,7 +297,8 @@ COMPONENTS["DownloadSnapshot"] = obj(
 )
 
 COMPONENTS["QueueItem"] = obj(
-    {"number": NUMBER, "prompt_id": STRING, "node_count": INT, "client_id": nullable(STRING)}
+    {"number": NUMBER, "prompt_id": STRING, "node_count": INT, "client_id": nullable(STRING),
+     "workflow_id": nullable(STRING), "queued_at": nullable(NUMBER), "seen_at": NUMBER}
 )
 
 COMPONENTS["SystemReading"] = obj(

@@ -148,3 +148,11 @@ def test_system_reading_names_comfyui_versions(comfyui: ComfyUI) -> None:
     assert versions["comfyui_frontend"] == installed
     metrics = comfyui.get("/api/launchpad/metrics").text
     assert "launchpad_comfyui_queue_depth 0" in metrics
+
+
+def test_the_queue_says_how_this_comfyui_cancels_a_prompt(comfyui: ComfyUI) -> None:
+    wait_ready(comfyui)
+    queue = comfyui.get("/api/launchpad/queue").json()
+    has_jobs_api = comfyui.get("/api/jobs?limit=1").status == 200  # ComfyUI 0.33 and later
+    assert queue == {"running": [], "pending": [], "remaining": 0, "available": True,  # type: ignore[comparison-overlap]
+                     "cancel": "jobs" if has_jobs_api else "queue"}
