@@ -518,7 +518,8 @@ class LaunchpadService:
     def queue(self) -> dict[str, object]:
         """ComfyUI's running and pending prompts (both empty standalone)."""
         if self.host.queue is None:
-            return {"running": [], "pending": [], "remaining": 0, "available": False, "cancel": None}
+            return {"running": [], "pending": [], "remaining": 0, "available": False, "cancel": None,
+                    "now": time.time()}
         running, pending = self.host.queue()
         rows_running = [_queue_item(item, self._queue_seen) for item in running]
         rows_pending = sorted((_queue_item(item, self._queue_seen) for item in pending), key=lambda r: r["number"])
@@ -530,6 +531,7 @@ class LaunchpadService:
             "remaining": len(rows_running) + len(rows_pending),
             "available": True,
             "cancel": self.host.queue_cancel,
+            "now": time.time(),  # the times above are this clock's, which the browser's may not be
         }
 
     def health(self) -> dict[str, object]:

@@ -84,6 +84,7 @@ QUEUE = obj(
         "available": BOOL,
         # how to cancel a prompt in this ComfyUI: its jobs API (0.33 and later) or /interrupt and /queue
         "cancel": {"type": ["string", "null"], "enum": ["jobs", "queue", None]},
+        "now": NUMBER,
     }
 )
 

@@ -138,7 +138,7 @@ async def test_queue_comes_from_comfyui(comfy: SimpleNamespace) -> None:
     assert [item["prompt_id"] for item in body["pending"]] == ["p-next", "p-later"]
     later = body["pending"][1]
     assert later["queued_at"] is None and later["workflow_id"] is None  # an API prompt on an older ComfyUI
-    assert before <= later["seen_at"] <= time.time()
+    assert before <= later["seen_at"] <= body["now"] <= time.time()  # the server's clock, for the browser
     _, again = await comfy.api.get("/launchpad/queue")
     assert again["pending"][1]["seen_at"] == later["seen_at"]  # first seen, not last
     assert body["cancel"] == "queue"  # the stand-in, like ComfyUI before 0.33, has no jobs API

@@ -302,7 +302,7 @@ async def test_delete_outside_a_model_root_is_refused(app: SimpleNamespace, tmp_
 async def test_queue_is_empty_standalone(app: SimpleNamespace) -> None:
     status, body = await app.api.get("/launchpad/queue")
     assert status == 200 and body == {"running": [], "pending": [], "remaining": 0, "available": False,
-                                      "cancel": None}
+                                      "cancel": None, "now": body["now"]}
 
 
 async def test_catalog_warnings_and_user_presets_reload(app: SimpleNamespace) -> None:

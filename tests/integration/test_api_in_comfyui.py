@@ -155,4 +155,4 @@ def test_the_queue_says_how_this_comfyui_cancels_a_prompt(comfyui: ComfyUI) -> N
     queue = comfyui.get("/api/launchpad/queue").json()
     has_jobs_api = comfyui.get("/api/jobs?limit=1").status == 200  # ComfyUI 0.33 and later
     assert queue == {"running": [], "pending": [], "remaining": 0, "available": True,  # type: ignore[comparison-overlap]
-                     "cancel": "jobs" if has_jobs_api else "queue"}
+                     "cancel": "jobs" if has_jobs_api else "queue", "now": queue["now"]}  # type: ignore[index]
