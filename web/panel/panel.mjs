@@ -356,6 +356,8 @@ export function createLaunchpad(adapter, { comfy = false, icons = true } = {}) {
       role: "tab",
       id: `lp-tab-${view.id}`,
       "aria-controls": "lp-view",
+      // named even when a narrow sidebar shows only its icon and the downloads' count
+      "aria-label": title,
       title,
       onclick: () => show(view.id),
     },

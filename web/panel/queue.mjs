@@ -1,7 +1,7 @@
 // Queue: ComfyUI's running and pending prompts, each with its workflow's name and how long it
 // has waited, and a way to stop it. ComfyUI does the stopping, through its own API (the adapter).
 import { badge, button, empty, errorBox, facts, fill, h, nameLine } from "./dom.mjs";
-import { duration } from "./format.mjs";
+import { duration, plural } from "./format.mjs";
 
 const TICK_MS = 1000;
 
@@ -49,7 +49,7 @@ export function queueView(ctl, root) {
     return h("li.lp-row", { "data-prompt": item.prompt_id },
       h("div",
         nameLine(name, item.prompt_id, badge(running ? "running" : "pending", running ? "Running" : "Pending")),
-        facts(`#${item.number}`, `${item.node_count} nodes`, waited(item, now))),
+        facts(`#${item.number}`, plural(item.node_count, "node"), waited(item, now))),
       button(label, () => stop(item, running), { icon: running ? "stop-circle" : "times", of: name }));
   }
 

@@ -74,8 +74,11 @@ function gpuMetrics(gpu, history) {
   ];
 }
 
+// ComfyUI's first, in the order of VERSION_NAMES; any others after them.
 function versionsLine(versions) {
-  const named = Object.entries(versions || {}).map(([key, value]) => `${VERSION_NAMES[key] || key} ${value}`);
+  const known = Object.keys(VERSION_NAMES).filter((key) => versions?.[key]);
+  const others = Object.keys(versions || {}).filter((key) => !(key in VERSION_NAMES));
+  const named = [...known, ...others].map((key) => `${VERSION_NAMES[key] || key} ${versions[key]}`);
   return h("p.lp-muted.lp-versions", named.join(" · "));
 }
 
