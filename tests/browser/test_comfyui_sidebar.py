@@ -99,6 +99,9 @@ def hub() -> Iterator[FakeHub]:
 def seed(workspace: Path) -> None:
     presets = workspace / "config" / "presets"
     presets.mkdir(parents=True)
+    lora = workspace / "models" / "loras" / "a_style_lora_with_a_name_as_long_as_real_ones_get_v2_final.safetensors"
+    lora.parent.mkdir(parents=True)
+    lora.write_bytes(random_bytes(1000))  # for the Models view to list
     (presets / "padding.yaml").write_text(json.dumps({"schema": 1, "presets": padding_presets(PADDING)}))
     long_files = [{"folder": folder, "name": name, "hf": "acme/narrow", "path": f"{folder}.safetensors",
                    "size": SLOW_SIZE} for folder, name in LONG_NAMES.items()]
@@ -411,6 +414,8 @@ def test_the_narrowest_sidebar_cuts_nothing_off_in_any_view(
                 expect(panel.locator(".lp-metric").first).to_be_visible()
             elif view == "workflow":
                 expect(panel.locator(".lp-row[data-key]")).to_have_count(3)
+            elif view == "models":
+                expect(panel.get_by_role("button", name=re.compile(r"^Delete a_style_lora"))).to_be_visible()
             page.wait_for_timeout(400)  # the bars' transitions end
             found = page.evaluate(OVERFLOWS, panel.element_handle())
             if found:
