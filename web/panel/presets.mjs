@@ -22,8 +22,8 @@ function options(choices, chosen) {
   return choices.map(([value, text]) => h("option", { value, selected: chosen === value }, text));
 }
 
-// "2 catalog entries were skipped", opening to say which and why.
-function warningsNotice(warnings) {
+// "2 catalog entries skipped", opening to say which and why; `open` as the user left it.
+function warningsNotice(warnings, open, ontoggle) {
   if (!warnings?.length) {
     return null;
   }
@@ -34,7 +34,7 @@ function warningsNotice(warnings) {
     return h("li", h("span.lp-name", where), muted(warning.message));
   });
   const count = warnings.length === 1 ? "1 catalog entry" : `${warnings.length} catalog entries`;
-  return h("details.lp-notice",
+  return h("details.lp-notice", { open, ontoggle },
     h("summary", `${count} skipped: see why`),
     h("ul.lp-rows", { "aria-label": "Skipped catalog entries" }, items));
 }
@@ -43,6 +43,7 @@ export function presetsView(ctl, root) {
   const { state } = ctl;
   const filter = state.filter;
   const cards = new Map();
+  let noticeOpen = false; // the list is rebuilt on every change: the notice stays as it was left
 
   function setFilter(key) {
     return (event) => {
@@ -87,7 +88,9 @@ export function presetsView(ctl, root) {
     }
     const categories = state.categories.map((name) => [name, name]);
     fill(category, options([["", "Categories"], ...categories], filter.category));
-    fill(notice, warningsNotice(state.warnings));
+    fill(notice, warningsNotice(state.warnings, noticeOpen, (event) => {
+      noticeOpen = event.target.open;
+    }));
     // The list is rebuilt when presets change state: keep the keyboard focus where it was.
     const focused = document.activeElement?.closest?.(".lp-card");
     const focusedPreset = focused?.dataset.preset;
