@@ -29,6 +29,7 @@ from .config import Settings
 from .errors import Conflict, InvalidInput, LaunchpadError, NotFound, WorkspaceError
 from .events import EventBus
 from .files import is_pickle
+from .migrate.status import overview as migration_overview
 from .model_library import ModelEntry, ModelLibrary
 from .model_roots import ModelRoots
 from .url_policy import check_custom_url
@@ -436,6 +437,10 @@ class LaunchpadService:
         deleted = entry.to_dict(owners)
         self.bus.emit(events.MODEL, {"action": "deleted", "path": entry.path, "key": entry.key, "model": deleted})
         return {"deleted": deleted}
+
+    async def migration(self) -> dict[str, object]:
+        """The old trees on the volume, those adopted, and the command for each (`launchpad migrate`)."""
+        return await asyncio.to_thread(migration_overview, self.workspace)
 
     # --- workflows -----------------------------------------------------------------------------
 

@@ -229,8 +229,15 @@ def register(prompt_server: Any, settings: Settings | None = None) -> None:
         service.bus.subscribe(forward)
         current, loop = service, asyncio.get_running_loop()
         tasks.append(asyncio.ensure_future(_start(service)))
+        folder_paths = _comfy_module("folder_paths")
+        if folder_paths is not None:  # `launchpad migrate --adopt` while ComfyUI runs: no restart needed
+            from . import adopted_paths
+
+            tasks.append(asyncio.ensure_future(adopted_paths.follow(service, folder_paths)))
 
     async def stop(_app: Any) -> None:
+        for task in tasks:
+            task.cancel()
         if current is not None:
             await current.close()
 

@@ -113,6 +113,10 @@ async def delete_model(service: LaunchpadService, call: Call) -> dict[str, Any]:
     return await service.delete_model(call.params["model_id"])
 
 
+async def migration(service: LaunchpadService, call: Call) -> dict[str, Any]:
+    return await service.migration()
+
+
 # --- system, queue, catalog, metrics ---------------------------------------------------------------
 
 

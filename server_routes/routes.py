@@ -67,6 +67,21 @@ MODEL_LIST = obj(
     }
 )
 
+OLD_TREE = {"layout": STRING, "title": STRING, "root": STRING, "models": nullable(STRING),
+            "custom_nodes": nullable(STRING), "user": nullable(STRING), "input": nullable(STRING),
+            "output": nullable(STRING)}
+MIGRATION = obj(
+    {
+        # old model directories ComfyUI reads where they are (config/adopted_model_dirs.json)
+        "adopted": array(obj({"id": STRING, "source": STRING, "layout": STRING, "at": NUMBER,
+                              "folders": {"type": "object", "additionalProperties": STRINGS},
+                              "move": STRING})),
+        "found": array(obj({**OLD_TREE, "state": {"type": "string", "enum": ["not migrated", "adopted", "moved"]},
+                            "plan": STRING, "move": STRING})),
+        "last": {"type": ["object", "null"]},
+    }
+)
+
 WATCH_BODY = obj(
     {
         "client_id": {"type": "string", "pattern": r"^[A-Za-z0-9_.-]{1,64}$"},
@@ -270,6 +285,8 @@ ROUTES: list[Route] = [
     ),
     Route("DELETE", f"{P}/models/{{model_id}}", h.delete_model, "Delete one model file by the id from the listing",
           "models", response=obj({"deleted": ref("Model")}), errors=(403, 404, 409)),
+    Route("GET", f"{P}/migrate", h.migration, "Old volume layouts found, the model folders adopted from them, "
+          "and the `launchpad migrate` command for each", "models", response=MIGRATION),
     # system and ComfyUI
     Route("GET", f"{P}/system", h.system_status, "One reading of CPU, memory, GPUs, disks and versions", "system",
           response=ref("SystemReading")),

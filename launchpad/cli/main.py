@@ -22,10 +22,13 @@ from ..catalog import Catalog, load_catalog
 from ..catalog.state import preset_state
 from ..config import Settings
 from ..errors import InvalidSetting, LaunchpadError
+from ..migrate.status import doctor_check as old_layout_check
 from ..model_roots import ModelRoots
 from ..workspace import Workspace, default_root, doctor
 from .install import add_parsers as add_install_parsers
 from .install import cmd_install, cmd_uninstall
+from .migrate import add_parser as add_migrate_parser
+from .migrate import cmd_migrate
 
 OK, FAILED, USAGE, WORKSPACE, CATALOG, NOT_FOUND, INTERRUPTED = 0, 1, 2, 3, 4, 5, 130
 
@@ -180,6 +183,8 @@ def cmd_comfy_args(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
     report = doctor(Workspace(settings.workspace))
+    if report.root.is_dir():
+        report.checks.append(old_layout_check(Workspace(settings.workspace)))
     if args.json:
         _emit_json(report.to_dict())
     else:
@@ -223,6 +228,7 @@ COMMANDS: dict[str, Handler] = {
     "serve": cmd_serve,
     "install": cmd_install,
     "uninstall": cmd_uninstall,
+    "migrate": cmd_migrate,
 }
 
 
@@ -285,6 +291,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8189, help="port to listen on (default 8189)")
     add_install_parsers(sub, after)
+    add_migrate_parser(sub, after)
     return parser
 
 
