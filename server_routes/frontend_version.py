@@ -18,6 +18,7 @@ PACKAGE = "comfyui-frontend-package"
 MODULE = "comfyui_frontend_package"
 _VERSION = re.compile(r"(?<![\d.])v?(\d+\.\d+\.\d+)(?![\d.])")
 UNKNOWN = "custom (version unknown)"
+NEAR = 3  # path components looked at for a version: the root, its parent and grandparent
 
 
 def installed_version() -> str | None:
@@ -44,8 +45,10 @@ def _dist_info_version(root: Path) -> str | None:
 
 
 def _path_version(root: Path) -> str | None:
-    """web_custom_versions/<owner>_<repo>/1.2.3, or any folder on the way named with a version."""
-    for part in reversed(root.parts):
+    """web_custom_versions/<owner>_<repo>/1.2.3, or the folder above named with its version
+    (an unpacked wheel: comfyui-frontend-1.58.1/static). Only the last few folders count: a
+    Python's own version higher up the path (~/.pyenv/versions/3.11.7/...) is not the frontend's."""
+    for part in reversed(root.parts[-NEAR:]):
         match = _VERSION.search(part)
         if match:
             return match.group(1)

@@ -35,4 +35,6 @@ def test_an_unpacked_wheel_named_for_its_version(tmp_path: Path) -> None:
 
 def test_a_directory_that_does_not_say_is_reported_as_custom(tmp_path: Path) -> None:
     assert served_version(static_dir(tmp_path / "my-frontend-build")) == UNKNOWN
+    # a Python's version higher up the path is not the frontend's
+    assert served_version(static_dir(tmp_path / "versions" / "3.11.7" / "share" / "my-build" / "web")) == UNKNOWN
 
