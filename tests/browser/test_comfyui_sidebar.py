@@ -412,6 +412,8 @@ def test_the_narrowest_sidebar_cuts_nothing_off_in_any_view(
                        ).to_be_visible()
             elif view == "system":
                 expect(panel.locator(".lp-metric").first).to_be_visible()
+                # the frontend this page runs, also when --front-end-root serves another than the installed one
+                expect(panel.locator(".lp-versions")).to_contain_text(f"frontend {version}")
             elif view == "workflow":
                 expect(panel.locator(".lp-row[data-key]")).to_have_count(3)
             elif view == "models":
