@@ -127,3 +127,9 @@ class LocalDownloads:
 
     async def wait(self, job_ids: Any = None) -> None:
         await self.loop.run(self.manager.wait, job_ids)
+
+    async def clear_finished(self) -> Any:
+        return await self.loop.run(self.manager.clear_finished)
+
+    async def drop_gone(self) -> Any:
+        return await self.loop.run(self.manager.drop_gone)

@@ -8,7 +8,8 @@ downloads share only the CPU, and the child lowers its own scheduling priority.
 
 The parent side, :class:`DownloadWorker`, offers what the service uses of a DownloadManager
 (``start``, ``close``, ``install``, ``install_file``, ``install_files``, ``sizes``, ``cancel``,
-``cancel_preset``, ``retry``, ``uninstall``, ``snapshot``, ``wait``), all coroutines. The
+``cancel_preset``, ``retry``, ``uninstall``, ``snapshot``, ``wait``, ``clear_finished``, ``drop_gone``),
+all coroutines. The
 protocol is JSON lines: the parent writes ``{"id", "call", "args", "roots"}`` on the child's
 stdin; the child answers ``{"id", "result"}`` or ``{"id", "error": {"code", "message", "details"}}``, and pushes
 ``{"event": type, "data": ...}`` (re-emitted on the parent's bus) and ``{"log": {...}}``
@@ -50,7 +51,7 @@ CLOSE_TIMEOUT = 30.0
 RESTART_BACKOFF = (1.0, 2.0, 5.0, 10.0, 30.0)
 CALLS = (
     "start", "install", "install_file", "install_files", "sizes", "cancel", "cancel_preset", "retry", "uninstall",
-    "snapshot", "wait",
+    "snapshot", "wait", "clear_finished", "drop_gone",
 )
 FILE_LISTS = ("install_files", "sizes")  # calls whose first argument is a list of files
 NICENESS = 10
@@ -273,6 +274,12 @@ class DownloadWorker:
 
     async def wait(self, job_ids: Sequence[str] | None = None) -> None:
         await self._call("wait", list(job_ids) if job_ids is not None else None)
+
+    async def clear_finished(self) -> list[str]:
+        return await self._call("clear_finished")
+
+    async def drop_gone(self) -> list[str]:
+        return await self._call("drop_gone")
 
 
 # --- child side ----------------------------------------------------------------------------------

@@ -55,6 +55,8 @@ class Host:
     queue: QueueReader | None = None  # ComfyUI's (running, pending); none standalone
     versions: Callable[[], Mapping[str, str | None]] | None = None  # ComfyUI, frontend, ...
     disk_paths: Callable[[], Mapping[str, Path]] | None = None  # default: workspace, models, output
+    # how the host's queue cancels a prompt: "jobs" (ComfyUI's jobs API), "queue" (/interrupt, /queue)
+    queue_cancel: str | None = None
     create_layout: bool = True  # standalone owns the workspace layout; inside ComfyUI only our state dirs
     ask_sizes: bool = False  # long-running hosts ask the sources for unknown sizes in the background
 
@@ -84,6 +86,7 @@ class LaunchpadService:
         self._background: set[asyncio.Future[Any]] = set()
         self._sizing: asyncio.Future[int] | None = None
         self.bus.subscribe(self.counters.on_event)
+        self._queue_seen: dict[str, float] = {}  # prompt id -> when Launchpad first saw it queued
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -415,8 +418,17 @@ class LaunchpadService:
     # --- downloads ---------------------------------------------------------------------------
 
     async def downloads_snapshot(self) -> dict[str, object]:
+        """Every job and group; done jobs whose files were deleted since drop out first. ``taken_at``:
+        a job updated later than that may be missing here (its event is newer than this answer)."""
         await self.ready()
-        return await self._snapshot()
+        taken_at = time.time()
+        await self.downloads.drop_gone()
+        return {**await self._snapshot(), "taken_at": taken_at}
+
+    async def clear_finished_downloads(self) -> dict[str, object]:
+        """Forget the finished jobs (done, failed, cancelled); files on disk stay."""
+        await self.ready()
+        return {"cleared": await self.downloads.clear_finished()}
 
     async def _snapshot(self) -> dict[str, Any]:
         return await self.downloads.snapshot()
@@ -574,15 +586,20 @@ class LaunchpadService:
     def queue(self) -> dict[str, object]:
         """ComfyUI's running and pending prompts (both empty standalone)."""
         if self.host.queue is None:
-            return {"running": [], "pending": [], "remaining": 0, "available": False}
+            return {"running": [], "pending": [], "remaining": 0, "available": False, "cancel": None,
+                    "now": time.time()}
         running, pending = self.host.queue()
-        rows_running = [_queue_item(item) for item in running]
-        rows_pending = sorted((_queue_item(item) for item in pending), key=lambda r: r["number"])
+        rows_running = [_queue_item(item, self._queue_seen) for item in running]
+        rows_pending = sorted((_queue_item(item, self._queue_seen) for item in pending), key=lambda r: r["number"])
+        listed = {row["prompt_id"] for row in (*rows_running, *rows_pending)}
+        self._queue_seen = {k: v for k, v in self._queue_seen.items() if k in listed}
         return {
             "running": rows_running,
             "pending": rows_pending,
             "remaining": len(rows_running) + len(rows_pending),
             "available": True,
+            "cancel": self.host.queue_cancel,
+            "now": time.time(),  # the times above are this clock's, which the browser's may not be
         }
 
     def health(self) -> dict[str, object]:
@@ -678,15 +695,27 @@ def _latest_jobs(jobs: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, Any]]
     return latest
 
 
-def _queue_item(item: Any) -> dict[str, object]:
-    """A ComfyUI queue entry ``[number, prompt_id, prompt, extra_data, outputs, ...]`` in brief."""
-    number, prompt_id = item[0], item[1]
+def _queue_item(item: Any, seen: dict[str, float]) -> dict[str, object]:
+    """A ComfyUI queue entry ``[number, prompt_id, prompt, extra_data, outputs, ...]`` in brief.
+
+    ``queued_at``: when ComfyUI queued it (its ``create_time``, ComfyUI 0.33 and later), else None;
+    ``seen_at``: when Launchpad first saw it in the queue (``seen`` remembers that). ``workflow_id``:
+    the id of the workflow the frontend sent with it, which the frontend can name.
+    """
+    number, prompt_id = item[0], str(item[1])
     prompt = item[2] if len(item) > 2 and isinstance(item[2], dict) else {}
     extra = item[3] if len(item) > 3 and isinstance(item[3], dict) else {}
     client_id = extra.get("client_id")
+    created = extra.get("create_time")  # milliseconds
+    pnginfo = extra.get("extra_pnginfo")
+    workflow = pnginfo.get("workflow") if isinstance(pnginfo, dict) else None
+    workflow_id = workflow.get("id") if isinstance(workflow, dict) else None
     return {
         "number": number if isinstance(number, (int, float)) else 0,
-        "prompt_id": str(prompt_id),
+        "prompt_id": prompt_id,
         "node_count": len(prompt),
         "client_id": client_id if isinstance(client_id, str) else None,
+        "workflow_id": workflow_id if isinstance(workflow_id, str) else None,
+        "queued_at": created / 1000 if isinstance(created, (int, float)) and not isinstance(created, bool) else None,
+        "seen_at": seen.setdefault(prompt_id, time.time()),
     }

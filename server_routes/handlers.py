@@ -89,6 +89,10 @@ async def list_downloads(service: LaunchpadService, call: Call) -> dict[str, Any
     return await service.downloads_snapshot()
 
 
+async def clear_downloads(service: LaunchpadService, call: Call) -> dict[str, Any]:
+    return await service.clear_finished_downloads()
+
+
 async def cancel_download(service: LaunchpadService, call: Call) -> dict[str, Any]:
     return await service.cancel_job(call.params["job_id"])
 

@@ -104,6 +104,9 @@ QUEUE = obj(
         "pending": array(ref("QueueItem")),
         "remaining": INT,
         "available": BOOL,
+        # how to cancel a prompt in this ComfyUI: its jobs API (0.33 and later) or /interrupt and /queue
+        "cancel": {"type": ["string", "null"], "enum": ["jobs", "queue", None]},
+        "now": NUMBER,
     }
 )
 
@@ -269,6 +272,9 @@ ROUTES: list[Route] = [
         "segment. `pickle` is true for formats that can run code when loaded (.ckpt, .pt, .pth, .bin, .pkl).",
         links=job_links("/job/id"),
     ),
+    Route("POST", f"{P}/downloads/clear", h.clear_downloads, "Forget the finished jobs (done, failed, "
+          "cancelled); the files stay", "downloads", body=EMPTY_BODY, response=obj({"cleared": STRINGS}),
+          errors=(415,)),
     Route("POST", f"{P}/downloads/{{job_id}}/cancel", h.cancel_download, "Cancel one download job (its partial "
           "file is deleted)", "downloads", body=EMPTY_BODY, response=ref("Job"), errors=(404, 409, 415)),
     Route("POST", f"{P}/downloads/{{job_id}}/retry", h.retry_download, "Retry a failed or cancelled job, "

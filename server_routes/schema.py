@@ -320,11 +320,14 @@ COMPONENTS["DownloadSnapshot"] = obj(
     {
         "jobs": array(ref("Job")),
         "presets": {"type": "object", "additionalProperties": ref("PresetProgress")},
+        # when the snapshot was read: a job updated after it may be missing (its event is newer)
+        "taken_at": NUMBER,
     }
 )
 
 COMPONENTS["QueueItem"] = obj(
-    {"number": NUMBER, "prompt_id": STRING, "node_count": INT, "client_id": nullable(STRING)}
+    {"number": NUMBER, "prompt_id": STRING, "node_count": INT, "client_id": nullable(STRING),
+     "workflow_id": nullable(STRING), "queued_at": nullable(NUMBER), "seen_at": NUMBER}
 )
 
 COMPONENTS["SystemReading"] = obj(

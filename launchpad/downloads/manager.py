@@ -57,7 +57,7 @@ from .jobs import (
     Job,
 )
 from .journal import Journal, job_record
-from .progress import SpeedMeter, eta
+from .progress import SpeedMeter, eta, overall_eta
 from .sources import Resolved, Resolver
 from .transfer import Transfer
 from .verify import hash_file, publish
@@ -437,6 +437,35 @@ class DownloadManager:
             "presets": {pid: self._aggregate(pid) for pid in self._presets},
         }
 
+    async def clear_finished(self) -> list[str]:
+        """Forget every finished job (done, failed or cancelled) and every group with nothing left
+        to download; files on disk stay. The ids of the jobs forgotten."""
+        finished = [job for job in self._jobs.values() if job.final]
+        idle = [group for group, keys in self._presets.items() if not any(self._active_job(k) for k in keys)]
+        return self._drop(finished, idle)
+
+    async def drop_gone(self) -> list[str]:
+        """Forget the done jobs whose file is no longer on disk (deleted since). Their ids."""
+        done = [job for job in self._jobs.values() if job.state == DONE]
+        there = await asyncio.get_running_loop().run_in_executor(None, lambda: [j.target.is_file() for j in done])
+        gone = [job for job, present in zip(done, there, strict=True) if not present]
+        keys = {job.key for job in gone}
+        idle = [group for group, members in self._presets.items()
+                if keys & set(members) and not any(self._active_job(k) for k in members)]
+        return self._drop(gone, idle)
+
+    def _drop(self, jobs: Sequence[Job], groups: Sequence[str]) -> list[str]:
+        """Forget ``jobs`` and ``groups`` (in the journal too); a group's tabs hear it was removed."""
+        for job in jobs:
+            self._forget(job)
+        for group in groups:
+            members = self._presets.pop(group)
+            self._forget_presets.add(group)
+            self.events.emit(event_types.PRESET, _removed_group(group, len(members)))
+        if jobs or groups:
+            self._save_soon()
+        return [job.id for job in jobs]
+
     async def wait(self, job_ids: Iterable[str] | None = None) -> None:
         """Until the given jobs (default: all jobs known now) are done, failed or cancelled."""
         ids = list(self._jobs) if job_ids is None else list(job_ids)
@@ -777,6 +806,7 @@ class DownloadManager:
         sizes_known = True
         states: set[str] = set()
         speed = 0.0
+        running_etas: list[float | None] = []
         for key, size in files.items():
             job = self._jobs.get(self._by_key.get(key, ""))
             if job is None:  # present when the preset was installed
@@ -794,6 +824,7 @@ class DownloadManager:
             files_failed += job.state == FAILED
             if job.active:
                 speed += job.speed or 0.0
+                running_etas.append(job.eta)
         if states & {RESOLVING, DOWNLOADING, VERIFYING}:
             state = "downloading"
         elif QUEUED in states:
@@ -811,7 +842,7 @@ class DownloadManager:
             "bytes_done": bytes_done,
             "bytes_total": bytes_total if sizes_known else None,
             "speed": speed if active else None,
-            "eta": eta(bytes_total - bytes_done, speed) if active and sizes_known else None,
+            "eta": overall_eta(bytes_total - bytes_done, speed, running_etas) if active and sizes_known else None,
             "files_total": len(files),
             "files_done": files_done,
             "files_failed": files_failed,
@@ -892,6 +923,20 @@ def _removed_aggregate(preset: Preset) -> dict[str, object]:
         "speed": None,
         "eta": None,
         "files_total": len(preset.files),
+        "files_done": 0,
+        "files_failed": 0,
+    }
+
+
+def _removed_group(group: str, files: int) -> dict[str, object]:
+    return {
+        "preset_id": group,
+        "state": "removed",
+        "bytes_done": 0,
+        "bytes_total": None,
+        "speed": None,
+        "eta": None,
+        "files_total": files,
         "files_done": 0,
         "files_failed": 0,
     }

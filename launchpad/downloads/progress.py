@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Iterable
 
 # Seconds over which the speed forgets: long enough to ride out bursts, short enough to
 # follow a real change (a segment finishing, the network slowing down).
@@ -46,3 +47,12 @@ def eta(remaining: int | None, speed: float | None) -> float | None:
     if remaining is None or not speed or speed < 1:
         return None
     return max(0.0, remaining / speed)
+
+
+def overall_eta(remaining: int | None, speed: float | None, running: Iterable[float | None]) -> float | None:
+    """Seconds left for a group of files: all its remaining bytes at its total speed, but never
+    shorter than the ETA of any of its running files (the group is done only when they are)."""
+    total = eta(remaining, speed)
+    if total is None:
+        return None
+    return max([total, *(seconds for seconds in running if seconds is not None)])

@@ -135,14 +135,18 @@ def test_the_open_template_lists_its_models_installs_them_and_follows_a_switch(
         const app = {APP}, LiteGraph = window.LiteGraph || window.comfyAPI.litegraph?.LiteGraph;
         const model = LiteGraph.createNode("LaunchpadModel"), loader = LiteGraph.createNode("CheckpointLoaderSimple");
         app.graph.add(model); app.graph.add(loader);
+        const fresh = {{ model: model.widgets.find((w) => w.name === "model").value,
+                         preset: model.widgets.find((w) => w.name === "preset")?.value }};
         model.widgets.find((w) => w.name === "model").value = "{NODE_FILE}";
         const link = model.connect(0, loader, loader.inputs.findIndex((i) => i.name === "ckpt_name"));
         const {{ output }} = await app.graphToPrompt();
         return {{ link: !!link, input: output[loader.id]?.inputs.ckpt_name, model: output[model.id]?.inputs.model,
-                  options: model.widgets.find((w) => w.name === "model").options.values }};
+                  options: model.widgets.find((w) => w.name === "model").options.values, fresh }};
     }}""")
     assert linked["link"] and linked["input"][1] == 0, linked
     assert linked["model"] == NODE_FILE and NODE_FILE in linked["options"], linked
+    # a new node names no file yet, rather than whichever sorts first
+    assert linked["fresh"] == {"model": "(choose a model)", "preset": "(any preset)"}, linked
     ours = [e for e in errors if "launchpad" in e.lower() or "/lp-" in e]
     assert not ours, ours
     context.close()
