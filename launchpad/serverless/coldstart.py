@@ -22,6 +22,7 @@ import urllib.request
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 from .. import model_paths
 from ..config import ServerlessSettings, Settings
@@ -154,11 +155,15 @@ def prepare(config: ServerlessSettings, environ: Mapping[str, str]) -> Plan:
 
 
 class ComfyUI:
-    """ComfyUI as this worker's child; its output goes to the worker's (RunPod keeps the log)."""
+    """ComfyUI as this worker's child; its output goes to the worker's (RunPod keeps the log)
+    unless ``output`` takes it."""
 
-    def __init__(self, plan: Plan, cwd: Path) -> None:
+    def __init__(self, plan: Plan, cwd: Path, output: IO[bytes] | None = None) -> None:
         self.plan = plan
-        self.process = subprocess.Popen(plan.argv, cwd=cwd, env=plan.env, stdin=subprocess.DEVNULL)
+        self.process = subprocess.Popen(
+            plan.argv, cwd=cwd, env=plan.env, stdin=subprocess.DEVNULL, stdout=output,
+            stderr=None if output is None else subprocess.STDOUT,
+        )
 
     def exited(self) -> int | None:
         return self.process.poll()

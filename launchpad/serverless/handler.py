@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -67,9 +68,12 @@ class MissingModel:
     def key(self) -> str:
         return f"{self.folder}/{self.name}"
 
+    @property
+    def wanted_by(self) -> str:
+        return ", ".join(f"node {node['id']} ({node['type']})" for node in self.nodes)
+
     def detail(self) -> str:
-        wanted_by = ", ".join(f"node {node['id']} ({node['type']})" for node in self.nodes)
-        return f"{self.key}: wanted by {wanted_by}"
+        return f"{self.key}: wanted by {self.wanted_by}"
 
     def to_dict(self) -> dict[str, object]:
         nodes = [{"id": node["id"], "type": node["type"]} for node in self.nodes]
@@ -99,7 +103,7 @@ async def run_job(worker: Worker, job: dict[str, Any]) -> dict[str, Any]:
             result = await _outputs(api, run)
         log.info("job %s: %d image(s)", job_id, len(result["images"]))
     except PromptRejected as rejected:
-        result = _rejected(rejected.body).result()
+        result = _rejected(rejected.body, request.workflow).result()
     except ComfyUnavailable as gone:
         result = JobError(f"{gone}; this worker cannot run jobs any more and asks for a fresh one",
                           refresh_worker=True).result()
@@ -147,8 +151,9 @@ async def _ensure_models(worker: Worker, api: ComfyAPI, workflow: dict[str, Any]
         fetched = True
         missing = await missing_models(api, workflow)
     if missing:
+        named = "; ".join(f"{m.key} (wanted by {m.wanted_by})" for m in missing)
         raise JobError(
-            f"Missing models: {', '.join(m.key for m in missing)}. {_missing_hint(worker.models, fetched)}",
+            f"Missing models: {named}. {_missing_hint(worker.models, fetched)}",
             [m.detail() for m in missing],
             output={"missing_models": [m.to_dict() for m in missing]},
         )
@@ -193,21 +198,32 @@ def _node_error_lines(node_errors: object) -> list[str]:
     return lines
 
 
-def _rejected(body: dict[str, Any]) -> JobError:
+def _rejected(body: dict[str, Any], workflow: dict[str, Any]) -> JobError:
     """ComfyUI's 400 to POST /prompt as an error naming the nodes and their reasons."""
     lines = _node_error_lines(body.get("node_errors"))
     error = body.get("error")
     if not lines and isinstance(error, dict):
-        info = error.get("extra_info") if isinstance(error.get("extra_info"), dict) else {}
         message = str(error.get("message") or error.get("type") or "the workflow was refused")
-        if info.get("node_id") is not None:
-            lines = [f"node {info['node_id']} ({info.get('class_type') or '?'}): {message}"]
+        node = _error_node(error)
+        if node is not None:
+            kind = (workflow.get(node) or {}).get("class_type", "?")
+            lines = [f"node {node} ({kind}): {message}"]
         else:
             lines = [f"{message}: {_short(error['details'])}" if error.get("details") else message]
     elif not lines:
         lines = [_short(error or body)]
     more = f" (and {len(lines) - 1} more, see details)" if len(lines) > 1 else ""
     return JobError(f"Workflow validation failed: {lines[0]}{more}", lines)
+
+
+def _error_node(error: dict[str, Any]) -> str | None:
+    """The node a prompt-level error is about: ``extra_info.node_id`` (0.33 and on), or the
+    ``Node ID '#9'`` that older ComfyUI writes in ``details``."""
+    info = error.get("extra_info") if isinstance(error.get("extra_info"), dict) else {}
+    if info.get("node_id") is not None:
+        return str(info["node_id"])
+    match = re.fullmatch(r"Node ID '#([^']+)'", str(error.get("details") or "").strip())
+    return match.group(1) if match else None
 
 
 def _failure(status: dict[str, Any]) -> JobError | None:
