@@ -149,8 +149,13 @@ def prepare(config: ServerlessSettings, environ: Mapping[str, str]) -> Plan:
         "--listen", LOOPBACK, "--port", str(settings.comfyui_port), "--disable-auto-launch",
         *flags, *config.comfyui_args,
     ]
-    # Launchpad inside ComfyUI keeps its state beside the outputs, off the shared volume
-    env = {**environ, "WORKSPACE_ROOT": str(local.root), "PYTHONUNBUFFERED": "1"}
+    # Launchpad inside ComfyUI keeps its state (journal, logs, this worker's lease naming its
+    # locks) on a writable volume, as a pod does, so a pod on the same volume sees the worker;
+    # on a read-only one, or without one, on the container disk
+    state = models_at if models.network and writable else local.root
+    env = {**environ, "WORKSPACE_ROOT": str(state), "PYTHONUNBUFFERED": "1"}
+    if models.locks:
+        env["MODELS_LOCK"] = ",".join(map(str, models.locks))
     return Plan(models, local, argv, env, settings.comfyui_port)
 
 

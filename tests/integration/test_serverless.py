@@ -25,7 +25,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import RUN_CLI
+from conftest import RUN_CLI, cli_argv
+from fakehub import FakeHub, sha256_of
 from lp.launchpad.config import ServerlessSettings
 from lp.launchpad.serverless import coldstart
 from lp.launchpad.serverless.handler import Worker, run_job
@@ -265,3 +266,67 @@ async def test_a_job_after_errors_still_returns_its_image(worker: Worker) -> Non
     result = await run_job(worker, {"id": "ok", "input": {"workflow": empty_then_save("1", 4, 2, "after")}})
     assert [image["filename"] for image in result["images"]] == ["after_00001_.png"], result
     assert png_size(base64.b64decode(result["images"][0]["data"])) == (4, 2)
+
+
+# --- a models lock: fetched at cold start, and again when a job finds a file gone -------------------
+
+
+def has_provision() -> bool:
+    return subprocess.run(cli_argv("provision", "--help"), capture_output=True, timeout=60).returncode == 0
+
+
+@pytest.fixture(scope="module")
+def hub() -> Iterator[FakeHub]:
+    with FakeHub() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def locked_worker(comfyui_install: ComfyUIInstall, hub: FakeHub,
+                  tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Worker, Path, bytes]]:
+    """A worker whose volume's lock lists one checkpoint on the (fake) Hub."""
+    if not has_provision():
+        pytest.skip("this checkout's CLI has no `launchpad provision` yet (the models lock, docs/lockfile.md)")
+    run_dir = tmp_path_factory.mktemp("serverless-lock")
+    junk = b"locked, not a real checkpoint " * 100
+    hub.add_hf_file("acme/locked", "locked.safetensors", junk)
+    lock = {"format": "launchpad.models-lock", "version": 1, "files": [{
+        "folder": "checkpoints", "name": "locked.safetensors",
+        "source": {"hf": "acme/locked", "revision": "main", "commit": None, "path": "locked.safetensors"},
+        "size": len(junk), "sha256": sha256_of(junk)}]}
+    (run_dir / "volume" / "config").mkdir(parents=True)
+    (run_dir / "volume" / "config" / "models.lock.json").write_text(json.dumps(lock))
+    env = worker_env(comfyui_install, run_dir, MODELS_LOCK="config/models.lock.json", HF_ENDPOINT=hub.url)
+    config = ServerlessSettings.from_env(env)
+    plan = coldstart.prepare(config, env)  # provisions: the checkpoint is downloaded here
+    with open(run_dir / "comfyui.log", "wb") as log:
+        comfy = coldstart.ComfyUI(plan, cwd=run_dir, output=log)
+    try:
+        comfy.wait_ready(180)
+        worker = Worker(plan.url, comfy.exited, plan.models,
+                        provision=functools.partial(coldstart.provision_again, config, plan.models))
+        yield worker, run_dir / "volume" / "models" / "checkpoints" / "locked.safetensors", junk
+    finally:
+        comfy.stop()
+
+
+async def test_the_lock_provisions_at_cold_start_and_refetches_a_file_a_job_misses(
+        locked_worker: tuple[Worker, Path, bytes], hub: FakeHub) -> None:
+    worker, path, junk = locked_worker
+    assert path.read_bytes() == junk  # the cold start fetched it
+    path.unlink()  # e.g. a pod deleted it meanwhile
+    hub.clear_log()
+    workflow = {**MISSING_CHECKPOINT, "4": {"class_type": "CheckpointLoaderSimple",
+                                            "inputs": {"ckpt_name": "locked.safetensors"}}}
+    result = await run_job(worker, {"id": "l", "input": {"workflow": workflow}})
+    assert path.read_bytes() == junk and hub.bytes_sent("acme/locked/locked.safetensors") == len(junk)
+    # fetched first, so it gets as far as ComfyUI loading it (junk: the loader fails, by name)
+    assert "missing_models" not in result
+    assert result["error"].startswith("Workflow execution failed: node 4 (CheckpointLoaderSimple): "), result
+
+
+async def test_a_model_the_lock_does_not_list_is_named(locked_worker: tuple[Worker, Path, bytes]) -> None:
+    worker, _, _ = locked_worker
+    result = await run_job(worker, {"id": "n", "input": {"workflow": MISSING_CHECKPOINT}})
+    assert result["error"].startswith("Missing models: checkpoints/sd_missing.safetensors (wanted by node 4 "), result
+    assert f"The models lock ({worker.models.locks[0]}) does not list them" in result["error"]
