@@ -72,25 +72,25 @@ def _provision_failed(models: ModelsVolume, lock: Path, code: int) -> str:
     return f"{said}. Fix what it names and start the worker again; it stops rather than take jobs it cannot run."
 
 
-def provision(config: ServerlessSettings, models: ModelsVolume) -> None:
+def provision(config: ServerlessSettings, models: ModelsVolume, environ: Mapping[str, str]) -> None:
     """Make the volume match every lock, in order; ColdStartFailed at the first that cannot."""
     for lock in models.locks:
         started = time.monotonic()
         mode = "writable" if models.writable else "read-only: checked only"
         log.info("provisioning %s from the models lock %s (%s)", models.root, lock, mode)
         argv = provision_argv(config.launchpad_cli, models.root, lock)
-        code = subprocess.run(argv, stdin=subprocess.DEVNULL).returncode
+        code = subprocess.run(argv, env=dict(environ), stdin=subprocess.DEVNULL).returncode
         if code != 0:
             raise ColdStartFailed(_provision_failed(models, lock, code))
         log.info("models lock %s: complete on %s (%.1f s)", lock, models.root, time.monotonic() - started)
 
 
-async def provision_again(config: ServerlessSettings, models: ModelsVolume) -> bool:
+async def provision_again(config: ServerlessSettings, models: ModelsVolume, environ: Mapping[str, str]) -> bool:
     """The same, during a job (a workflow wants a model the volume lacks); True when complete."""
     complete = True
     for lock in models.locks:
         process = await asyncio.create_subprocess_exec(
-            *provision_argv(config.launchpad_cli, models.root, lock), stdin=subprocess.DEVNULL
+            *provision_argv(config.launchpad_cli, models.root, lock), env=dict(environ), stdin=subprocess.DEVNULL
         )
         if await process.wait() != 0:
             log.error("%s", _provision_failed(models, lock, process.returncode or 1))
@@ -134,7 +134,7 @@ def prepare(config: ServerlessSettings, environ: Mapping[str, str]) -> Plan:
     models = ModelsVolume(models_at, writable, root is not None, resolve_locks(config.models_locks, models_at))
     log.info("models from %s (%s%s)", models.models_dir, "writable" if writable else "read-only",
              "" if models.network else ", the container disk")
-    provision(config, models)
+    provision(config, models, environ)
 
     volume = Workspace(models_at)
     model_paths.publish(volume, local.extra_model_paths)

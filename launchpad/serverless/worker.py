@@ -66,7 +66,7 @@ def main(start: Callable[[dict[str, Any]], object], env: Mapping[str, str] | Non
             comfy_url=plan.url,
             exited=comfy.exited,
             models=plan.models,
-            provision=functools.partial(coldstart.provision_again, config, plan.models),
+            provision=functools.partial(coldstart.provision_again, config, plan.models, environ),
             refresh_worker=config.refresh_worker,
             comfy_org_api_key=config.comfy_org_api_key,
         )

@@ -204,7 +204,7 @@ def worker(comfyui_install: ComfyUIInstall, tmp_path_factory: pytest.TempPathFac
     try:
         comfy.wait_ready(180)
         yield Worker(plan.url, comfy.exited, plan.models,
-                     provision=functools.partial(coldstart.provision_again, config, plan.models))
+                     provision=functools.partial(coldstart.provision_again, config, plan.models, env))
     finally:
         comfy.stop()
 
@@ -304,7 +304,7 @@ def locked_worker(comfyui_install: ComfyUIInstall, hub: FakeHub,
     try:
         comfy.wait_ready(180)
         worker = Worker(plan.url, comfy.exited, plan.models,
-                        provision=functools.partial(coldstart.provision_again, config, plan.models))
+                        provision=functools.partial(coldstart.provision_again, config, plan.models, env))
         yield worker, run_dir / "volume" / "models" / "checkpoints" / "locked.safetensors", junk
     finally:
         comfy.stop()
