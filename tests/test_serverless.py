@@ -131,7 +131,7 @@ def test_locks_are_read_from_the_volume_or_an_absolute_path(tmp_path: Path) -> N
 
 def start_worker(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
     base = {k: v for k, v in os.environ.items() if not k.startswith("RUNPOD_")}
-    base.update(WORKSPACE_ROOT=str(tmp_path / "volume"), LOCAL_WORKSPACE=str(tmp_path / "local"),
+    base.update(WORKSPACE_ROOT=str(tmp_path / "volume"), LOCAL_WORKSPACE=str(tmp_path / "var" / "lib" / "local"),
                 COMFYUI_DATABASE_DIR=str(tmp_path / "db"), COMFYUI_DIR=str(tmp_path / "no-comfyui"),
                 COMFYUI_PYTHON=sys.executable, LAUNCHPAD_BIN=f"{sys.executable} {RUN_CLI}")
     base.update(env)

@@ -118,7 +118,11 @@ def prepare(config: ServerlessSettings, environ: Mapping[str, str]) -> Plan:
     settings = config.settings
     local = Workspace(config.local_workspace)
     try:
+        local.root.mkdir(parents=True, exist_ok=True)  # the container's own disk: made, not mounted
         local.ensure()
+    except OSError as exc:
+        raise ColdStartFailed(f"cannot create LOCAL_WORKSPACE={local.root} ({exc.strerror}): point it at a "
+                              "writable directory on the container disk") from None
     except WorkspaceError as exc:
         raise ColdStartFailed(f"{exc.message} (LOCAL_WORKSPACE holds this worker's outputs and state)") from None
     root = models_root(settings)
