@@ -66,26 +66,27 @@ def parse(raw: object) -> JobInput:
     """The job's ``input``, checked; JobError saying what is wrong and how to send it."""
     if raw is None:
         raise JobError("Please provide input: {\"input\": {\"workflow\": {...}}}")
-    if isinstance(raw, str):
-        try:
-            raw = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            raise JobError(f"Invalid JSON format in input ({exc.msg} at character {exc.pos})") from None
+    raw = _decoded(raw, "Invalid JSON format in input")
     if not isinstance(raw, dict):
         raise JobError(f"the input must be a JSON object with 'workflow', not {type(raw).__name__}")
-    workflow = raw.get("workflow")
-    if workflow is None:
+    if raw.get("workflow") is None:
         raise JobError("Missing 'workflow' parameter: send the workflow in ComfyUI's API format")
-    if isinstance(workflow, str):
-        try:
-            workflow = json.loads(workflow)
-        except json.JSONDecodeError as exc:
-            raise JobError(f"'workflow' is a string but not JSON ({exc.msg} at character {exc.pos})") from None
+    workflow = _decoded(raw["workflow"], "'workflow' is a string but not JSON")
     _check_api_format(workflow)
     key = raw.get("api_key_comfy_org")
     if key is not None and not isinstance(key, str):
         raise JobError("'api_key_comfy_org' must be a string")
     return JobInput(workflow, _images(raw.get("images")), key or None)
+
+
+def _decoded(value: object, refusal: str) -> object:
+    """``value``, or the JSON it holds when it is a string (clients send either)."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return json.loads(value)
+    except json.JSONDecodeError as exc:
+        raise JobError(f"{refusal} ({exc.msg} at character {exc.pos})") from None
 
 
 def _check_api_format(workflow: object) -> None:
