@@ -201,18 +201,21 @@ def _link_problem(url: str, hosts: Sequence[str]) -> str | None:
     return None
 
 
-def analyze(workflow: object, catalog: Catalog, roots: ModelRoots, allowed_hosts: Sequence[str]) -> list[NeededModel]:
-    """Every model ``workflow`` needs, with its state on disk and where a missing one can come from."""
+def named_models(workflow: object) -> Iterator[tuple[str, str, dict, dict | None]]:
+    """(folder, name, node, metadata entry or None) for every model file ``workflow`` names, in
+    the UI or the API format; InvalidInput when it is neither."""
     if not isinstance(workflow, dict):
         raise InvalidInput("a workflow must be a JSON object (UI format with `nodes`, or API format)")
     if isinstance(workflow.get("nodes"), list):
-        found = _from_ui(workflow)
-    elif workflow and all(isinstance(v, dict) and "class_type" in v for v in workflow.values()):
-        found = _from_api(workflow)
-    else:
-        raise InvalidInput(
-            "not a ComfyUI workflow: expected `nodes` (UI format) or nodes with `class_type` (API format)"
-        )
+        return _from_ui(workflow)
+    if workflow and all(isinstance(v, dict) and "class_type" in v for v in workflow.values()):
+        return _from_api(workflow)
+    raise InvalidInput("not a ComfyUI workflow: expected `nodes` (UI format) or nodes with `class_type` (API format)")
+
+
+def analyze(workflow: object, catalog: Catalog, roots: ModelRoots, allowed_hosts: Sequence[str]) -> list[NeededModel]:
+    """Every model ``workflow`` needs, with its state on disk and where a missing one can come from."""
+    found = named_models(workflow)
 
     # file key -> (the catalog's file, presets listing it, the origins of those presets)
     catalog_files: dict[str, tuple[ModelFile, list[str], set[str]]] = {}
