@@ -12,6 +12,7 @@ import ipaddress
 import math
 import os
 import re
+import shlex
 import types
 import typing
 from collections.abc import Callable, Mapping
@@ -231,6 +232,38 @@ def log_level(env: Mapping[str, str], name: str, default: Any) -> Any:
     return level
 
 
+def paths(example: str) -> Reader:
+    """A comma-separated list of paths."""
+    read_items = items(example)
+
+    def read(env: Mapping[str, str], name: str, default: Any) -> Any:
+        found = read_items(env, name, None)
+        return default if found is None else tuple(Path(item) for item in found)
+
+    return read
+
+
+def command(default_text: str) -> Reader:
+    """A command line (split like a shell would); refused when it does not split, or (with a
+    default to name) when it is empty."""
+
+    def read(env: Mapping[str, str], name: str, default: Any) -> Any:
+        raw = _raw(env, name) or default_text
+        try:
+            parts = tuple(shlex.split(raw))
+        except ValueError as exc:
+            raise InvalidSetting(f"{name}={raw[:80]!r} cannot be split into words ({exc}); check its quotes") from None
+        if not parts and default_text:
+            raise InvalidSetting(f"{name} is empty; name a program, e.g. {default_text}")
+        return parts
+
+    return read
+
+
+def _optional_text(env: Mapping[str, str], name: str, default: Any) -> Any:
+    return _raw(env, name) or default
+
+
 def setting(
     name: str, default: Any, read: Reader, *, secret: bool = False, aliases: tuple[str, ...] = ()
 ) -> Any:
@@ -310,6 +343,8 @@ class Settings:
     hf_endpoint: str = setting("HF_ENDPOINT", DEFAULT_HF_ENDPOINT, endpoint)
     civitai_endpoint: str = setting("CIVITAI_ENDPOINT", DEFAULT_CIVITAI_ENDPOINT, endpoint)
     templates_dir: Path | None = setting("LAUNCHPAD_TEMPLATES_DIR", None, path)  # overrides the package lookup
+    # off: never ask the sources for sizes in the background
+    size_lookup: bool = setting("LAUNCHPAD_SIZE_LOOKUP", True, flag)
     # custom URL installs are off unless switched on, and then only to these hosts
     allow_custom_urls: bool = setting("ALLOW_CUSTOM_URLS", False, flag)
     allowed_url_hosts: tuple[str, ...] = setting(
@@ -378,3 +413,31 @@ def _typed(hint: object, value: object) -> object:
 
 
 _FIELDS = {item.name: item for item in fields(Settings)}
+
+DEFAULT_LOCAL_WORKSPACE = "/var/lib/launchpad/workspace"
+
+
+@dataclass(frozen=True)
+class ServerlessSettings:
+    """What the RunPod Serverless worker reads besides :class:`Settings` (docs/serverless.md)."""
+
+    settings: Settings = field(default_factory=Settings)
+    # models locks to provision at cold start, in order; relative paths are on the models volume.
+    # The same variable the `lock` work reads into Settings (docs/lockfile.md).
+    models_locks: tuple[Path, ...] = setting("MODELS_LOCK", (), paths("config/models.lock.json"))
+    comfyui_dir: Path = setting("COMFYUI_DIR", Path("/opt/ComfyUI"), path)
+    comfyui_python: Path = setting("COMFYUI_PYTHON", Path("/opt/venv/bin/python"), path)
+    comfyui_args: tuple[str, ...] = setting("COMFYUI_ARGS", (), command(""))  # more ComfyUI flags, e.g. "--cpu"
+    # seconds until ComfyUI must answer
+    comfyui_start_timeout: float = setting("COMFYUI_START_TIMEOUT", 600.0, seconds(5, DAY))
+    launchpad_cli: tuple[str, ...] = setting("LAUNCHPAD_BIN", ("launchpad",), command("launchpad"))  # provisions
+    # outputs, inputs, state
+    local_workspace: Path = setting("LOCAL_WORKSPACE", Path(DEFAULT_LOCAL_WORKSPACE), path)
+    refresh_worker: bool = setting("REFRESH_WORKER", False, flag)  # a fresh worker after every job
+    comfy_org_api_key: str | None = setting("COMFY_ORG_API_KEY", None, _optional_text, secret=True)  # API nodes
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> ServerlessSettings:
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {item.name: _read(item, env) for item in fields(cls) if "env" in item.metadata}
+        return cls(settings=Settings.from_env(env), **values)

@@ -140,6 +140,13 @@ class IntegrityError(DownloadError):
     code = "integrity"
 
 
+class ChecksumMismatch(IntegrityError):
+    """The source advertises another sha256 than the catalog states, found before any byte was fetched."""
+
+    code = "checksum_mismatch"
+    retryable = False
+
+
 class InsufficientSpace(DownloadError):
     """Not enough free disk for the queued downloads plus the safety margin."""
 

@@ -1,14 +1,22 @@
 """File-system primitives shared by the catalog, downloads and the HTTP layer.
 
-Safe relative names (no traversal), where a partial download lives, atomic text writes.
+Safe relative names (no traversal), where a partial download lives, atomic text writes, and
+the advisory lock under which processes sharing a workspace merge a state file.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: one process per workspace is the norm there
+    fcntl = None  # type: ignore[assignment]
 
 PARTIAL_SUFFIX = ".part"
 # formats loaded with Python's pickle: a hostile file runs code when ComfyUI loads it
@@ -88,3 +96,20 @@ def atomic_write_text(path: Path, text: str) -> bool:
         Path(tmp).unlink(missing_ok=True)
         raise
     return True
+
+
+@contextlib.contextmanager
+def advisory_lock(lock_path: Path) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``lock_path`` (created with its directory) while the block runs.
+
+    Where there is no flock (Windows), or the file system refuses it (some network ones), the
+    block runs without it: a read-merge-write then merges less carefully, it never stops.
+    """
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    if fcntl is None:
+        yield
+        return
+    with open(lock_path, "a+") as fh:
+        with contextlib.suppress(OSError):
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        yield

@@ -18,6 +18,7 @@ import yaml
 from . import model_folders
 from .documents import DocumentError, load_yaml
 from .files import atomic_write_text
+from .migrate import adopted
 from .workspace import Workspace
 
 SECTION = "launchpad_workspace"
@@ -42,14 +43,22 @@ _Dumper.add_representer(
 
 
 def render(workspace: Workspace, *, custom_nodes: bool = False) -> str:
-    """The YAML text for ``workspace``: one section, the workspace as every folder's default."""
+    """The YAML text for ``workspace``: the workspace as every folder's default, then adopted directories."""
     section: dict[str, str | bool] = {"base_path": str(workspace.models), "is_default": True}
     for folder in model_folders.MODEL_FOLDERS:
         # preferred directory last: is_default inserts each line at index 0 in order
         section[folder.name] = "\n".join(folder.dirs) + ("\n" if len(folder.dirs) > 1 else "")
     if custom_nodes:
         section["custom_nodes"] = str(workspace.root / "custom_nodes")
-    body = yaml.dump({SECTION: section}, Dumper=_Dumper, sort_keys=False, default_flow_style=False)
+    sections: dict[str, dict[str, str | bool]] = {SECTION: section}
+    # `launchpad migrate --adopt`: without is_default, ComfyUI appends them after its defaults
+    for adoption in adopted.load(workspace.config):
+        folders: dict[str, str | bool] = {
+            name: "\n".join(dirs) + ("\n" if len(dirs) > 1 else "") for name, dirs in adoption.folders.items() if dirs
+        }
+        if folders:
+            sections[adoption.section] = folders
+    body = yaml.dump(sections, Dumper=_Dumper, sort_keys=False, default_flow_style=False)
     return HEADER.format(user=workspace.config / USER_FILE_NAME) + body
 
 
@@ -113,13 +122,29 @@ def write(workspace: Workspace, *, custom_nodes: bool = False) -> PathsResult:
     created = workspace.ensure()
     if custom_nodes:
         (workspace.root / "custom_nodes").mkdir(exist_ok=True)
+    changed = publish(workspace, workspace.extra_model_paths, custom_nodes=custom_nodes)
+    good, bad = user_configs(workspace)
+    return PathsResult(workspace.extra_model_paths, changed, created, good, bad)
+
+
+def publish(workspace: Workspace, path: Path, *, custom_nodes: bool = False) -> bool:
+    """Write the extra-paths file for ``workspace``'s models to ``path`` (which may be elsewhere,
+    e.g. on local disk beside a read-only volume); False when it already said that."""
     text = render(workspace, custom_nodes=custom_nodes)
     found = problems(text)
     if found:  # our own generator is wrong: never hand ComfyUI a file that stops it
         raise AssertionError(f"generated extra_model_paths.yaml is invalid: {found}")
-    changed = atomic_write_text(workspace.extra_model_paths, text)
-    good, bad = user_configs(workspace)
-    return PathsResult(workspace.extra_model_paths, changed, created, good, bad)
+    return atomic_write_text(path, text)
+
+
+def rewrite(workspace: Workspace) -> PathsResult:
+    """:func:`write` again after the adopted directories changed, keeping what `launchpad paths` chose."""
+    try:
+        current = load_yaml(workspace.extra_model_paths.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, DocumentError):
+        current = None
+    ours = current.get(SECTION) if isinstance(current, dict) else None
+    return write(workspace, custom_nodes=isinstance(ours, dict) and "custom_nodes" in ours)
 
 
 def database_path(workspace: Workspace, directory: Path | None, port: int) -> Path:

@@ -1,6 +1,7 @@
 """Where each model folder's files live on disk, as plain data the core can use anywhere.
 
-Standalone, the roots come from the workspace layout. Inside ComfyUI the HTTP layer builds
+Standalone, the roots come from the workspace layout (and the directories adopted from an old
+tree, after the workspace's). Inside ComfyUI the HTTP layer builds
 them from ComfyUI's ``folder_paths`` so the user's own extra paths count too. The first
 directory of a folder is where downloads go (ComfyUI's default for that folder).
 """
@@ -13,6 +14,7 @@ from pathlib import Path
 
 from . import model_folders
 from .files import join_inside
+from .migrate import adopted
 from .workspace import Workspace
 
 
@@ -22,10 +24,14 @@ class ModelRoots:
 
     @classmethod
     def for_workspace(cls, workspace: Workspace) -> ModelRoots:
-        folders = {}
+        """The workspace's directories, then the old ones `launchpad migrate --adopt` left in place."""
+        folders: dict[str, tuple[Path, ...]] = {}
         for folder in model_folders.MODEL_FOLDERS:
             ordered = (folder.target_dir, *[d for d in reversed(folder.dirs) if d != folder.target_dir])
             folders[folder.name] = tuple(workspace.models / d for d in ordered)
+        for name, directory in adopted.directories(workspace.config):
+            if directory not in folders.get(name, ()):
+                folders[name] = (*folders.get(name, ()), directory)
         return cls(folders)
 
     def dirs(self, folder: str) -> tuple[Path, ...]:

@@ -22,12 +22,16 @@ from typing import TYPE_CHECKING, Any
 
 from . import __version__, events, model_folders, views
 from .catalog.loader import Catalog
-from .catalog.schema import ModelFile, UrlSource
+from .catalog.rows import comfyui_note, comfyui_ok, sort_rows
+from .catalog.schema import HFSource, ModelFile, UrlSource
 from .catalog.store import CatalogStore
+from .catalog.verified import VerifiedFiles
 from .config import Settings
+from .downloads.api import InstallResult  # a TypedDict base (PresetInstall): needed at run time
 from .errors import Conflict, InvalidInput, LaunchpadError, NotFound, WorkspaceError
 from .events import EventBus
 from .metrics import DownloadCounters
+from .migrate.status import overview as migration_overview
 from .model_library import Listing, ModelEntry, ModelLibrary
 from .model_roots import ModelRoots
 from .url_policy import check_custom_url
@@ -35,13 +39,18 @@ from .workflow_models import NeededModel, analyze, group_label, plan_install, su
 from .workspace import Workspace
 
 if TYPE_CHECKING:
-    from .downloads.api import Downloads, InstallResult, JobData, Snapshot, UninstallResult
+    from .catalog.verified import Check
+    from .downloads.api import Downloads, JobData, Snapshot, UninstallResult
     from .system import SystemReader, SystemSampler
 
 log = logging.getLogger("launchpad.service")
 
 WATCH_TTL = 30.0  # seconds a watch lease lives unless renewed
 QueueReader = Callable[[], tuple[Sequence[Any], Sequence[Any]]]
+
+
+class PresetInstall(InstallResult):
+    warnings: list[str]  # presets that need a newer ComfyUI than the one running
 
 
 @dataclass
@@ -53,7 +62,10 @@ class Host:
     queue: QueueReader | None = None  # ComfyUI's (running, pending); none standalone
     versions: Callable[[], Mapping[str, str | None]] | None = None  # ComfyUI, frontend, ...
     disk_paths: Callable[[], Mapping[str, Path]] | None = None  # default: workspace, models, output
+    # how the host's queue cancels a prompt: "jobs" (ComfyUI's jobs API), "queue" (/interrupt, /queue)
+    queue_cancel: str | None = None
     create_layout: bool = True  # standalone owns the workspace layout; inside ComfyUI only our state dirs
+    ask_sizes: bool = False  # long-running hosts ask the sources for unknown sizes in the background
 
 
 class LaunchpadService:
@@ -65,8 +77,10 @@ class LaunchpadService:
         self.started_at = time.time()
         self._roots = self.host.roots or (lambda: ModelRoots.for_workspace(self.workspace))
         self.catalogs = CatalogStore(
-            self.workspace.user_presets, templates_dir=settings.templates_dir, on_change=self._catalog_changed
+            self.workspace.user_presets, templates_dir=settings.templates_dir, state_dir=self.workspace.state,
+            on_change=self._catalog_changed,
         )
+        self.verified = VerifiedFiles(self.workspace.state)
         self.library = ModelLibrary(self._roots)
         # built in start(): the download engine (a worker process, downloads/worker.py), and the
         # system parts (they import psutil and NVML)
@@ -78,7 +92,9 @@ class LaunchpadService:
         self._owners_cache: tuple[int, dict[str, list[str]]] = (-1, {})
         self.counters = DownloadCounters()
         self._background: set[asyncio.Future[Any]] = set()
+        self._sizing: asyncio.Future[int] | None = None
         self.bus.subscribe(self.counters.on_event)
+        self._queue_seen: dict[str, float] = {}  # prompt id -> when Launchpad first saw it queued
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -109,6 +125,7 @@ class LaunchpadService:
             # the worker process loads its own copy of the catalog meanwhile
             await asyncio.gather(asyncio.to_thread(self.catalogs.load), self._start_downloads())
             self._build_system()
+            self.ask_sizes()
             if self.settings.preset_download:
                 self._install_at_boot(self.settings.preset_download)
         except BaseException as exc:
@@ -177,8 +194,9 @@ class LaunchpadService:
         return self._reader.read(versions)
 
     def _install_at_boot(self, preset_ids: Sequence[str]) -> None:
-        known = [p for p in preset_ids if p in self.catalogs.current().presets]
-        for unknown in sorted(set(preset_ids) - set(known)):
+        catalog = self.catalogs.current()
+        known = list(dict.fromkeys(catalog.get(p).id for p in preset_ids if p in catalog))
+        for unknown in sorted({p for p in preset_ids if p not in catalog}):
             log.warning("PRESET_DOWNLOAD names unknown preset %r; skipped (see GET /launchpad/presets)", unknown)
         if known:
             log.info("PRESET_DOWNLOAD: installing %s in the background", ", ".join(known))
@@ -198,6 +216,8 @@ class LaunchpadService:
         return self._ready is not None and self._ready.done() and self._start_error is None
 
     async def close(self) -> None:
+        if self._sizing is not None and not self._sizing.done():
+            self._sizing.cancel()
         if self._downloads is not None:
             try:
                 await self._downloads.close()
@@ -226,7 +246,43 @@ class LaunchpadService:
     async def reload_catalog(self) -> dict[str, object]:
         await self.ready()
         catalog = await asyncio.to_thread(self.catalogs.load)
+        self.ask_sizes()
         return self._warnings(catalog)
+
+    def ask_sizes(self) -> asyncio.Future[int] | None:
+        """In the background, ask the sources once for the sizes no one knows yet (catalog/size_cache.py);
+        their answers replace the estimates. None when this host does not ask (a CLI, a test), when
+        switched off (LAUNCHPAD_SIZE_LOOKUP=0), or while it is asking already."""
+        if not (self.host.ask_sizes and self.settings.size_lookup):
+            return None
+        if self._sizing is not None and not self._sizing.done():
+            return None
+        self._sizing = asyncio.ensure_future(self._ask_sizes())
+        self._sizing.add_done_callback(_log_task_failure)
+        return self._sizing
+
+    async def _ask_sizes(self) -> int:
+        """Ask, keep the answers, and reload the figures; the number of sizes learned."""
+        from .catalog.size_cache import Answer, SizeCache, to_ask
+        from .downloads.sources import hf_sizes
+
+        cache = SizeCache(self.workspace.state)
+        answers = await asyncio.to_thread(cache.load)
+        todo = to_ask(answers, self.catalogs.current().files())
+        if not todo:
+            return 0
+        hub = [f for f in todo if isinstance(f.source, HFSource)]
+        found = await asyncio.to_thread(hf_sizes, self.settings, hub) if hub else {}
+        others = [f for f in todo if not isinstance(f.source, HFSource)]
+        if others:  # Civitai and plain URLs: one resolution each, as the download would do
+            found.update(await self.downloads.sizes(others))
+        now = time.time()
+        await asyncio.to_thread(cache.save, {f.key: Answer(f.source.url, found.get(f.key), now) for f in todo})
+        learned = sum(found.get(f.key) is not None for f in todo)
+        log.info("asked the sources for %d file sizes: %d answered", len(todo), learned)
+        if learned:
+            await asyncio.to_thread(self.catalogs.sizes_changed)
+        return learned
 
     async def catalog_warnings(self) -> dict[str, object]:
         return self._warnings(await self.catalog())
@@ -249,47 +305,70 @@ class LaunchpadService:
             self._owners_cache = (self.catalogs.version, owners)
         return owners
 
-    async def _view(self) -> tuple[Catalog, Listing]:
-        """The catalog and the model listing, read in one trip to a worker thread."""
+    async def _view(self) -> tuple[Catalog, Listing, Mapping[str, Check]]:
+        """The catalog, the model listing and the verified files, read in one trip to a worker thread."""
         await self.ready()
 
-        def read() -> tuple[Catalog, Listing]:
-            return self.catalogs.refresh(), self.library.scan()
+        def read() -> tuple[Catalog, Listing, Mapping[str, Check]]:
+            return self.catalogs.refresh(), self.library.scan(), self.verified.load()
 
         return await asyncio.to_thread(read)
 
     # --- presets -----------------------------------------------------------------------------
 
     async def list_presets(
-        self, *, category: str | None = None, search: str | None = None, installed: bool | None = None
+        self, *, category: str | None = None, search: str | None = None, installed: bool | None = None,
+        sort: str | None = None,
     ) -> dict[str, object]:
-        catalog, listing = await self._view()
+        catalog, listing, checks = await self._view()
         progress = (await self._snapshot())["presets"]
+        comfyui = self.comfyui_version()
         rows = []
         for preset in catalog.search(category=category, text=search):
-            row = views.preset_row(preset, listing, progress.get(preset.id))
+            row = views.preset_row(catalog, preset, listing, checks, progress.get(preset.id), comfyui)
             if installed is not None and (row["state"] == "installed") != installed:
                 continue
             rows.append(row)
+        rows = sort_rows(rows, sort)
         return {
             "presets": rows,
             "total": len(rows),
             "categories": catalog.categories(),
             "warnings": len(catalog.warnings),
+            "comfyui_version": comfyui,
+            "sources": catalog.sources,
         }
 
+    def comfyui_version(self) -> str | None:
+        """The running ComfyUI's version (None standalone, or when ComfyUI does not say)."""
+        versions = self.host.versions() if self.host.versions else {}
+        return versions.get("comfyui") or None
+
     async def preset_detail(self, preset_id: str) -> dict[str, object]:
-        catalog, listing = await self._view()
+        catalog, listing, checks = await self._view()
         preset = catalog.get(preset_id)
         snapshot = await self._snapshot()
-        return views.preset_detail(
-            preset, listing, self._roots(), self._owners(catalog), views.latest_jobs(snapshot["jobs"]),
-            snapshot["presets"].get(preset.id),
+        states = views.file_states(preset, listing, checks, self._roots())
+        files = views.preset_files(
+            catalog, preset, listing, states, self._owners(catalog), views.latest_jobs(snapshot["jobs"])
         )
+        comfyui = self.comfyui_version()
+        row = views.preset_row(catalog, preset, listing, checks, snapshot["presets"].get(preset.id), comfyui, states)
+        return {**row, "files": files, "comfyui_version": comfyui, "comfyui_note": comfyui_note(preset, comfyui)}
 
-    async def install(self, preset_ids: Sequence[str]) -> InstallResult:
-        await self.catalog()  # a preset file the user just saved counts
-        return await self.downloads.install(list(dict.fromkeys(preset_ids)))
+    async def install(self, preset_ids: Sequence[str]) -> PresetInstall:
+        catalog = await self.catalog()  # a preset file the user just saved counts
+        presets = [catalog.get(pid) for pid in dict.fromkeys(preset_ids)]  # an alias installs what it names
+        result = await self.downloads.install(list(dict.fromkeys(p.id for p in presets)))
+        comfyui = self.comfyui_version()
+        notes = []
+        for preset in presets:
+            note = comfyui_note(preset, comfyui)
+            if note and comfyui_ok(preset.min_comfyui, comfyui) is False:
+                notes.append(f"{preset.id}: {note}")
+        for note in notes:
+            log.warning("install: %s", note)
+        return {"jobs": result["jobs"], "skipped": result["skipped"], "warnings": notes}
 
     async def download_url(self, url: str, folder: str, name: str | None) -> dict[str, object]:
         """Download one file from a client-given URL: only with ALLOW_CUSTOM_URLS, see url_policy."""
@@ -317,9 +396,18 @@ class LaunchpadService:
 
     # --- downloads ---------------------------------------------------------------------------
 
-    async def downloads_snapshot(self) -> Snapshot:
+    async def downloads_snapshot(self) -> dict[str, object]:
+        """Every job and group; done jobs whose files were deleted since drop out first. ``taken_at``:
+        a job updated later than that may be missing here (its event is newer than this answer)."""
         await self.ready()
-        return await self._snapshot()
+        taken_at = time.time()
+        await self.downloads.drop_gone()
+        return {**await self._snapshot(), "taken_at": taken_at}
+
+    async def clear_finished_downloads(self) -> dict[str, object]:
+        """Forget the finished jobs (done, failed, cancelled); files on disk stay."""
+        await self.ready()
+        return {"cleared": await self.downloads.clear_finished()}
 
     async def _snapshot(self) -> Snapshot:
         return await self.downloads.snapshot()
@@ -342,7 +430,7 @@ class LaunchpadService:
     async def list_models(
         self, *, folder: str | None = None, search: str | None = None, offset: int = 0, limit: int = 100
     ) -> dict[str, object]:
-        catalog, listing = await self._view()
+        catalog, listing, _ = await self._view()
         if folder and folder not in listing.folders:
             raise NotFound(
                 f"unknown model folder {folder!r}; known folders: {', '.join(listing.folders)}",
@@ -391,6 +479,10 @@ class LaunchpadService:
         self.bus.emit(events.MODEL, {"action": "deleted", "path": entry.path, "key": entry.key, "model": deleted})
         return {"deleted": deleted}
 
+    async def migration(self) -> dict[str, object]:
+        """The old trees on the volume, those adopted, and the command for each (`launchpad migrate`)."""
+        return await asyncio.to_thread(migration_overview, self.workspace)
+
     # --- workflows -----------------------------------------------------------------------------
 
     async def workflow_models(self, workflow: object) -> dict[str, object]:
@@ -431,12 +523,13 @@ class LaunchpadService:
         models = await asyncio.to_thread(
             analyze, workflow, catalog, self._roots(), self.settings.allowed_url_hosts
         )
-        unsized = [m.file for m in models if m.state == "missing" and m.installable and m.size is None and m.file]
+        unsized = [m.file for m in models
+                   if m.state == "missing" and m.installable and (m.size is None or m.size_estimated) and m.file]
         if sizes and unsized:  # templates' links carry no size: ask the sources (allowed hosts only)
             found = await self.downloads.sizes(unsized, guarded=True)  # a workflow's links
             for model in models:
-                if model.size is None and found.get(model.key) is not None:
-                    model.size = found[model.key]
+                if (model.size is None or model.size_estimated) and found.get(model.key) is not None:
+                    model.size, model.size_estimated = found[model.key], False
         return models
 
     # --- system, queue, health -----------------------------------------------------------------
@@ -459,8 +552,11 @@ class LaunchpadService:
     def queue(self) -> dict[str, object]:
         """ComfyUI's running and pending prompts (both empty standalone)."""
         if self.host.queue is None:
-            return {"running": [], "pending": [], "remaining": 0, "available": False}
-        return views.queue_view(*self.host.queue())
+            return {"running": [], "pending": [], "remaining": 0, "available": False, "cancel": None,
+                    "now": time.time()}
+        rows = views.queue_view(*self.host.queue(), self._queue_seen)
+        # the times in it are this clock's, which the browser's may not be
+        return {**rows, "cancel": self.host.queue_cancel, "now": time.time()}
 
     def health(self) -> dict[str, object]:
         state = "ready" if self.is_ready else ("failed" if self._start_error else "starting")
@@ -507,4 +603,4 @@ def _describe(exc: BaseException) -> dict[str, str]:
 
 def _log_task_failure(task: asyncio.Future) -> None:
     if not task.cancelled() and task.exception() is not None:
-        log.error("background install failed: %s", task.exception())
+        log.error("background task failed: %s", task.exception())

@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import re
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from urllib.parse import urlsplit
 
 from . import model_folders
@@ -78,6 +78,7 @@ class NeededModel:
     installable: bool = False
     reason: str = ""  # why it cannot be installed, when it cannot
     size: int | None = None  # bytes on disk when present, else what the source or catalog says
+    size_estimated: bool = False  # ``size`` is the catalog's estimate (see catalog/sizes.py)
 
     @property
     def key(self) -> str:
@@ -101,6 +102,7 @@ class NeededModel:
             "presets": self.presets,
             "source": self.file.source.to_dict() if self.file else None,
             "size": self.size,
+            "size_estimated": self.size_estimated,
             "installable": self.installable,
             "reason": self.reason,
         }
@@ -203,18 +205,21 @@ def _link_problem(url: str, hosts: Sequence[str]) -> str | None:
     return None
 
 
-def analyze(workflow: object, catalog: Catalog, roots: ModelRoots, allowed_hosts: Sequence[str]) -> list[NeededModel]:
-    """Every model ``workflow`` needs, with its state on disk and where a missing one can come from."""
+def named_models(workflow: object) -> Iterator[tuple[str, str, dict, dict | None]]:
+    """(folder, name, node, metadata entry or None) for every model file ``workflow`` names, in
+    the UI or the API format; InvalidInput when it is neither."""
     if not isinstance(workflow, dict):
         raise InvalidInput("a workflow must be a JSON object (UI format with `nodes`, or API format)")
     if isinstance(workflow.get("nodes"), list):
-        found = _from_ui(workflow)
-    elif workflow and all(isinstance(v, dict) and "class_type" in v for v in workflow.values()):
-        found = _from_api(workflow)
-    else:
-        raise InvalidInput(
-            "not a ComfyUI workflow: expected `nodes` (UI format) or nodes with `class_type` (API format)"
-        )
+        return _from_ui(workflow)
+    if workflow and all(isinstance(v, dict) and "class_type" in v for v in workflow.values()):
+        return _from_api(workflow)
+    raise InvalidInput("not a ComfyUI workflow: expected `nodes` (UI format) or nodes with `class_type` (API format)")
+
+
+def analyze(workflow: object, catalog: Catalog, roots: ModelRoots, allowed_hosts: Sequence[str]) -> list[NeededModel]:
+    """Every model ``workflow`` needs, with its state on disk and where a missing one can come from."""
+    found = named_models(workflow)
 
     # file key -> (the catalog's file, presets listing it, the origins of those presets)
     catalog_files: dict[str, tuple[ModelFile, list[str], set[str]]] = {}
@@ -244,12 +249,17 @@ def analyze(workflow: object, catalog: Catalog, roots: ModelRoots, allowed_hosts
             if model.file is None:
                 model.file = known[0]
                 model.origin = "template" if known[2] == {"template"} else "catalog"
+            else:  # the file on disk is the catalog's too: it must pass the catalog's checks
+                model.file = with_catalog_checks(model.file, known[0])
         model.size = (model.file.size if model.file else None) or (known[0].size if known else None)
+        figure = catalog.figures.get(model.key)
+        if model.size is None and figure is not None:  # the sources' answer, else the catalog's estimate
+            model.size, model.size_estimated = figure.bytes, figure.estimated
         found_path = roots.find(model.folder, model.name)
         if found_path is not None:
             model.state, model.path = "present", str(found_path)
             with contextlib.suppress(OSError):  # vanished meanwhile: its size stays unknown
-                model.size = found_path.stat().st_size
+                model.size, model.size_estimated = found_path.stat().st_size, False
             continue
         if model.file is None:
             model.state = "unknown"
@@ -261,6 +271,17 @@ def analyze(workflow: object, catalog: Catalog, roots: ModelRoots, allowed_hosts
         model.reason = problem or ""
     return sorted(needed.values(), key=lambda m: (m.state != "missing", m.state, m.key))
 
+
+
+def with_catalog_checks(model_file: ModelFile, catalog_file: ModelFile) -> ModelFile:
+    """``model_file`` (a workflow's link) with the sha256 and exact size the catalog states for the
+    same file; presets listing it verify it by these, so every install of it does."""
+    return replace(
+        model_file,
+        sha256=catalog_file.sha256 or model_file.sha256,
+        size=catalog_file.size if catalog_file.size is not None else model_file.size,
+        estimated_size=catalog_file.estimated_size,
+    )
 
 
 @dataclass
@@ -303,6 +324,7 @@ def summarize(models: Sequence[NeededModel]) -> dict[str, int]:
         "bytes_present": sum(m.size or 0 for m in models if m.state == "present"),
         "bytes_missing": sum(m.size or 0 for m in todo),
         "sizes_unknown": sum(m.size is None for m in todo),
+        "sizes_estimated": sum(m.size is not None and m.size_estimated for m in todo),
     }
 
 

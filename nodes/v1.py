@@ -38,7 +38,8 @@ class LaunchpadModel:
     @classmethod
     def INPUT_TYPES(cls) -> dict[str, Any]:
         return {
-            "required": {"model": (runtime.model_choices(), {"tooltip": runtime.MODEL_TOOLTIP})},
+            "required": {"model": (runtime.model_choices(), {"default": runtime.CHOOSE_MODEL,
+                                                             "tooltip": runtime.MODEL_TOOLTIP})},
             "optional": {"preset": (runtime.preset_choices(), {"default": runtime.ANY_PRESET,
                                                               "tooltip": runtime.PRESET_TOOLTIP})},
         }
@@ -65,7 +66,9 @@ class LaunchpadEnsurePreset:
 
     @classmethod
     def INPUT_TYPES(cls) -> dict[str, Any]:
-        return {"required": {"preset": (runtime.preset_choices()[1:], {"tooltip": runtime.ENSURE_TOOLTIP})}}
+        choices = runtime.preset_choices(first=runtime.CHOOSE_PRESET)
+        options = {"default": runtime.CHOOSE_PRESET, "tooltip": runtime.ENSURE_TOOLTIP}
+        return {"required": {"preset": (choices, options)}}
 
     @classmethod
     def VALIDATE_INPUTS(cls, preset: str) -> bool | str:

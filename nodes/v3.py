@@ -23,7 +23,8 @@ def build() -> dict[str, type]:
                 category=runtime.CATEGORY,
                 description=runtime.MODEL_DESCRIPTION,
                 inputs=[
-                    io.Combo.Input("model", options=runtime.model_choices(), tooltip=runtime.MODEL_TOOLTIP),
+                    io.Combo.Input("model", options=runtime.model_choices(), default=runtime.CHOOSE_MODEL,
+                                   tooltip=runtime.MODEL_TOOLTIP),
                     io.Combo.Input("preset", options=runtime.preset_choices(), default=runtime.ANY_PRESET,
                                    optional=True, tooltip=runtime.PRESET_TOOLTIP),
                 ],
@@ -52,8 +53,8 @@ def build() -> dict[str, type]:
                 display_name="Launchpad Ensure Preset",
                 category=runtime.CATEGORY,
                 description=runtime.PRESET_DESCRIPTION,
-                inputs=[io.Combo.Input("preset", options=runtime.preset_choices()[1:],
-                                       tooltip=runtime.ENSURE_TOOLTIP)],
+                inputs=[io.Combo.Input("preset", options=runtime.preset_choices(first=runtime.CHOOSE_PRESET),
+                                       default=runtime.CHOOSE_PRESET, tooltip=runtime.ENSURE_TOOLTIP)],
                 outputs=[io.String.Output("summary", display_name="summary")],
                 is_output_node=True,  # it has work to do even when nothing is connected to it
             )

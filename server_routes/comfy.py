@@ -9,7 +9,9 @@ What ComfyUI provides, and how we use it (docs/comfyui-facts.md, PromptServer an
 - model folders come from ComfyUI's ``folder_paths``, re-read on every scan so the user's
   extra paths and folders that other custom nodes register later all count; the first
   directory of a folder is where downloads go;
-- the queue comes from ``prompt_server.prompt_queue``.
+- the queue comes from ``prompt_server.prompt_queue``;
+- the frontend's version is that of the directory it serves, ``prompt_server.web_root``
+  (frontend_version.py).
 
 ComfyUI modules are only looked up here, lazily (``server`` and ``folder_paths`` are already
 loaded when ComfyUI imports us). At import only the route table is built (ComfyUI reports
@@ -111,15 +113,25 @@ def _queue_reader(prompt_server: Any) -> Callable[[], tuple[list[Any], list[Any]
     return read
 
 
-def _versions() -> dict[str, str | None]:
-    from importlib.metadata import PackageNotFoundError, version
+def _queue_cancel(prompt_server: Any) -> str:
+    """ComfyUI's jobs API cancels running and pending prompts alike (0.33 and later); older ComfyUI
+    interrupts the running one (/interrupt) and deletes pending ones (/queue)."""
+    paths = {getattr(route, "path", None) for route in getattr(prompt_server, "routes", [])}
+    return "jobs" if "/api/jobs/{job_id}/cancel" in paths else "queue"
 
-    comfy = sys.modules.get("comfyui_version")
-    try:
-        frontend: str | None = version("comfyui-frontend-package")
-    except PackageNotFoundError:
-        frontend = None
-    return {"comfyui": getattr(comfy, "__version__", None), "comfyui_frontend": frontend}
+
+def _versions_of(prompt_server: Any):  # type: ignore[no-untyped-def]
+    from .frontend_version import served_version
+
+    frontend: list[str | None] = []  # the web root never changes: found once, on the first reading
+
+    def versions() -> dict[str, str | None]:
+        if not frontend:
+            frontend.append(served_version(getattr(prompt_server, "web_root", None)))
+        comfy = sys.modules.get("comfyui_version")
+        return {"comfyui": getattr(comfy, "__version__", None), "comfyui_frontend": frontend[0]}
+
+    return versions
 
 
 def create_service(prompt_server: Any, settings: Settings | None = None) -> LaunchpadService:
@@ -150,9 +162,11 @@ def create_service(prompt_server: Any, settings: Settings | None = None) -> Laun
         mode="comfyui",
         roots=roots,
         queue=_queue_reader(prompt_server),
-        versions=_versions,
+        queue_cancel=_queue_cancel(prompt_server),
+        versions=_versions_of(prompt_server),
         disk_paths=disks,
         create_layout=False,
+        ask_sizes=True,
     )
     return LaunchpadService(settings, host)
 
@@ -214,8 +228,15 @@ def register(prompt_server: Any, settings: Settings | None = None) -> None:
         service.bus.subscribe(forward)
         running.publish(service, asyncio.get_running_loop())  # for the nodes, in ComfyUI's worker thread
         tasks.append(asyncio.ensure_future(_start(service)))
+        folder_paths = _comfy_module("folder_paths")
+        if folder_paths is not None:  # `launchpad migrate --adopt` while ComfyUI runs: no restart needed
+            from . import adopted_paths
+
+            tasks.append(asyncio.ensure_future(adopted_paths.follow(service, folder_paths)))
 
     async def stop(_app: Any) -> None:
+        for task in tasks:
+            task.cancel()
         service = running.service()
         if service is not None:
             await service.close()

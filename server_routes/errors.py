@@ -127,6 +127,7 @@ STATUS: dict[str, int] = {
     "rate_limited": 503,
     "download_failed": 502,
     "integrity": 502,
+    "checksum_mismatch": 502,
     "cancelled": 409,
     "internal": 500,
 }

@@ -45,7 +45,9 @@ async def openapi(service: LaunchpadService | None, call: Call) -> dict[str, Any
 
 async def list_presets(service: LaunchpadService, call: Call) -> dict[str, Any]:
     q = call.query
-    return await service.list_presets(category=q.get("category"), search=q.get("search"), installed=q.get("installed"))
+    return await service.list_presets(
+        category=q.get("category"), search=q.get("search"), installed=q.get("installed"), sort=q.get("sort")
+    )
 
 
 async def get_preset(service: LaunchpadService, call: Call) -> dict[str, Any]:
@@ -88,6 +90,10 @@ async def list_downloads(service: LaunchpadService, call: Call) -> Mapping[str, 
     return await service.downloads_snapshot()
 
 
+async def clear_downloads(service: LaunchpadService, call: Call) -> dict[str, Any]:
+    return await service.clear_finished_downloads()
+
+
 async def cancel_download(service: LaunchpadService, call: Call) -> Mapping[str, object]:
     return await service.cancel_job(call.params["job_id"])
 
@@ -108,6 +114,10 @@ async def list_models(service: LaunchpadService, call: Call) -> dict[str, Any]:
 
 async def delete_model(service: LaunchpadService, call: Call) -> dict[str, Any]:
     return await service.delete_model(call.params["model_id"])
+
+
+async def migration(service: LaunchpadService, call: Call) -> dict[str, Any]:
+    return await service.migration()
 
 
 # --- system, queue, catalog, metrics ---------------------------------------------------------------

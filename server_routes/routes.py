@@ -44,11 +44,18 @@ HEALTH = obj(
 )
 
 PRESET_LIST = obj(
-    {"presets": array(ref("PresetSummary")), "total": INT, "categories": STRINGS, "warnings": INT}
+    {
+        "presets": array(ref("PresetSummary")),
+        "total": INT,
+        "categories": STRINGS,
+        "warnings": INT,
+        "comfyui_version": nullable(STRING),
+        "sources": ref("PresetSources"),
+    }
 )
 
 INSTALL_BODY = obj({"presets": array(PRESET_ID, minItems=1, maxItems=500)})
-INSTALL_RESULT = obj({"jobs": array(ref("Job")), "skipped": STRINGS}, closed=False)
+INSTALL_RESULT = obj({"jobs": array(ref("Job")), "skipped": STRINGS, "warnings": STRINGS}, closed=False)
 CANCEL_PRESET_RESULT = obj({"preset_id": STRING, "cancelled": array(ref("Job"))})
 UNINSTALL_RESULT = obj(
     {"deleted": STRINGS, "kept": array(obj({"key": STRING, "used_by": STRINGS}, closed=False))}, closed=False
@@ -67,6 +74,21 @@ MODEL_LIST = obj(
     }
 )
 
+OLD_TREE = {"layout": STRING, "title": STRING, "root": STRING, "models": nullable(STRING),
+            "custom_nodes": nullable(STRING), "user": nullable(STRING), "input": nullable(STRING),
+            "output": nullable(STRING)}
+MIGRATION = obj(
+    {
+        # old model directories ComfyUI reads where they are (config/adopted_model_dirs.json)
+        "adopted": array(obj({"id": STRING, "source": STRING, "layout": STRING, "at": NUMBER,
+                              "folders": {"type": "object", "additionalProperties": STRINGS},
+                              "move": STRING})),
+        "found": array(obj({**OLD_TREE, "state": {"type": "string", "enum": ["not migrated", "adopted", "moved"]},
+                            "plan": STRING, "move": STRING})),
+        "last": {"type": ["object", "null"]},
+    }
+)
+
 WATCH_BODY = obj(
     {
         "client_id": {"type": "string", "pattern": r"^[A-Za-z0-9_.-]{1,64}$"},
@@ -82,6 +104,9 @@ QUEUE = obj(
         "pending": array(ref("QueueItem")),
         "remaining": INT,
         "available": BOOL,
+        # how to cancel a prompt in this ComfyUI: its jobs API (0.33 and later) or /interrupt and /queue
+        "cancel": {"type": ["string", "null"], "enum": ["jobs", "queue", None]},
+        "now": NUMBER,
     }
 )
 
@@ -190,8 +215,10 @@ ROUTES: list[Route] = [
         query=(
             Param("category", {"type": "string", "maxLength": 32}, "only this category (image, video, audio, ...)"),
             Param("search", {"type": "string", "maxLength": 200}, "words that must all appear in id, name, "
-                  "description or tags"),
+                  "description, tags or workflows (template names)"),
             Param("installed", BOOL, "true: only fully installed presets; false: only those not fully installed"),
+            Param("sort", {"type": "string", "enum": ["popularity", "name", "size"]}, "popularity: most used "
+                  "templates first; name; size: smallest first (default: catalog order)"),
         ),
         links=PRESET_LINKS,
     ),
@@ -245,6 +272,9 @@ ROUTES: list[Route] = [
         "segment. `pickle` is true for formats that can run code when loaded (.ckpt, .pt, .pth, .bin, .pkl).",
         links=job_links("/job/id"),
     ),
+    Route("POST", f"{P}/downloads/clear", h.clear_downloads, "Forget the finished jobs (done, failed, "
+          "cancelled); the files stay", "downloads", body=EMPTY_BODY, response=obj({"cleared": STRINGS}),
+          errors=(415,)),
     Route("POST", f"{P}/downloads/{{job_id}}/cancel", h.cancel_download, "Cancel one download job (its partial "
           "file is deleted)", "downloads", body=EMPTY_BODY, response=ref("Job"), errors=(404, 409, 415)),
     Route("POST", f"{P}/downloads/{{job_id}}/retry", h.retry_download, "Retry a failed or cancelled job, "
@@ -264,6 +294,8 @@ ROUTES: list[Route] = [
     ),
     Route("DELETE", f"{P}/models/{{model_id}}", h.delete_model, "Delete one model file by the id from the listing",
           "models", response=obj({"deleted": ref("Model")}), errors=(403, 404, 409)),
+    Route("GET", f"{P}/migrate", h.migration, "Old volume layouts found, the model folders adopted from them, "
+          "and the `launchpad migrate` command for each", "models", response=MIGRATION),
     # system and ComfyUI
     Route("GET", f"{P}/system", h.system_status, "One reading of CPU, memory, GPUs, disks and versions", "system",
           response=ref("SystemReading")),

@@ -250,7 +250,18 @@ _PRESET_FIELDS: dict[str, Schema] = {
     "origin": {"type": "string", "enum": ["curated", "template", "user"]},
     "template": nullable(STRING),
     "file_count": INT,
-    "total_size": nullable(INT),
+    "total_size": {"type": ["integer", "null"], "description": "exact bytes of all files; null while any file's "
+                   "exact size is unknown"},
+    "size": {"type": ["integer", "null"], "description": "bytes of all files: exact, or an estimate when "
+             "`size_estimated` (templates index totals, see docs/architecture.md)"},
+    "size_estimated": BOOL,
+    "vram_gb": {"type": ["number", "null"], "description": "`min_vram_gb`, else estimated from the files' sizes "
+                "(`vram_estimated`)"},
+    "vram_estimated": BOOL,
+    "min_comfyui": {"type": ["string", "null"], "description": "the lowest ComfyUI its workflows run on"},
+    "comfyui_ok": {"type": ["boolean", "null"], "description": "whether the running ComfyUI is recent enough; "
+                   "null when its version is unknown (standalone)"},
+    "usage": {"type": ["integer", "null"], "description": "how often its workflows were used (templates index)"},
     "state": {"type": "string", "enum": ["installed", "partial", "missing"]},
     "files_installed": INT,
     "bytes_installed": INT,
@@ -266,7 +277,12 @@ COMPONENTS["PresetFile"] = obj(
         "source": ref("Source"),
         "size": nullable(INT),
         "sha256": nullable(STRING),
-        "state": {"type": "string", "enum": ["installed", "partial", "wrong_size", "missing"]},
+        "expected_size": nullable(INT),
+        "size_estimated": BOOL,
+        "size_basis": {"type": ["string", "null"],
+                       "enum": ["catalog", "source", "listed", "templates", "share", "folder", None]},
+        "state": {"type": "string", "enum": ["installed", "unverified", "partial", "wrong_size", "missing"]},
+        "verified": BOOL,
         "path": nullable(STRING),
         "bytes_on_disk": INT,
         "model_id": nullable(STRING),
@@ -276,7 +292,20 @@ COMPONENTS["PresetFile"] = obj(
     }
 )
 
-COMPONENTS["PresetDetail"] = obj({**_PRESET_FIELDS, "files": array(ref("PresetFile"))})
+COMPONENTS["PresetDetail"] = obj(
+    {**_PRESET_FIELDS, "files": array(ref("PresetFile")), "comfyui_version": nullable(STRING),
+     "comfyui_note": nullable(STRING)}
+)
+
+COMPONENTS["PresetSources"] = obj(
+    {
+        "curated": obj({"dir": STRING, "presets": INT}),
+        "templates": {"type": ["object", "null"], "properties": {
+            "dir": STRING, "package": nullable(STRING), "version": nullable(STRING), "templates": INT,
+            "presets": INT, "folded": INT}},
+        "user": obj({"dir": nullable(STRING), "files": STRINGS, "presets": INT}),
+    }
+)
 
 COMPONENTS["CatalogWarning"] = obj(
     {"file": STRING, "preset": nullable(STRING), "field": nullable(STRING), "message": STRING}
@@ -299,11 +328,14 @@ COMPONENTS["DownloadSnapshot"] = obj(
     {
         "jobs": array(ref("Job")),
         "presets": {"type": "object", "additionalProperties": ref("PresetProgress")},
+        # when the snapshot was read: a job updated after it may be missing (its event is newer)
+        "taken_at": NUMBER,
     }
 )
 
 COMPONENTS["QueueItem"] = obj(
-    {"number": NUMBER, "prompt_id": STRING, "node_count": INT, "client_id": nullable(STRING)}
+    {"number": NUMBER, "prompt_id": STRING, "node_count": INT, "client_id": nullable(STRING),
+     "workflow_id": nullable(STRING), "queued_at": nullable(NUMBER), "seen_at": NUMBER}
 )
 
 COMPONENTS["SystemReading"] = obj(
@@ -333,6 +365,7 @@ COMPONENTS["WorkflowModel"] = obj(
         "presets": STRINGS,
         "source": {"type": ["object", "null"]},
         "size": nullable(INT),
+        "size_estimated": BOOL,
         "installable": BOOL,
         "reason": STRING,
         "job": {"type": ["object", "null"]},
@@ -350,5 +383,6 @@ COMPONENTS["WorkflowSummary"] = obj(
         "bytes_present": INT,
         "bytes_missing": INT,
         "sizes_unknown": INT,
+        "sizes_estimated": INT,
     }
 )

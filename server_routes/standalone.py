@@ -172,7 +172,7 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8189) -> None
     from ..launchpad.logs import secrets_of, setup_logging
 
     setup_logging(settings.workspace / "logs", settings.log_level, secrets_of(settings))
-    service = LaunchpadService(settings, Host(mode="standalone"))
+    service = LaunchpadService(settings, Host(mode="standalone", ask_sizes=True))
     app = create_app(service)
     url_host = f"[{host}]" if ":" in host else host
     log.info("Launchpad standalone on http://%s:%d (workspace %s)", url_host, port, settings.workspace)

@@ -10,6 +10,7 @@ A catalog file::
         description: Text and image to video, 720p, fits a 24 GB GPU.
         tags: [wan, text-to-video, image-to-video]
         min_vram_gb: 12
+        min_comfyui: 0.3.46       # optional: the lowest ComfyUI its workflows run on
         custom_nodes: []          # packs the workflows need besides ComfyUI
         workflows: [video_wan2_2_5B_ti2v]   # official templates it serves
         files:
@@ -18,7 +19,8 @@ A catalog file::
             hf: Comfy-Org/Wan_2.2_ComfyUI_Repackaged       # or civitai: <model version id>, or url: https://...
             path: split_files/diffusion_models/wan2.2_ti2v_5B_fp16.safetensors
             revision: main        # optional
-            size: 9999999999      # optional, bytes
+            size: 9999999999      # optional, bytes: exact (the download is checked against it)
+            estimated_size: 9999  # optional, bytes: a figure to show while the exact size is unknown
             sha256: <64 hex>      # optional
 
 Every error names the file, the preset and the field.
@@ -44,8 +46,11 @@ REVISION_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_./-]{0,127}$")
 HF_HOSTS = ("huggingface.co", "hf.co")
 CIVITAI_DOWNLOAD = re.compile(r"^/api/download/models/(\d+)/?$")
 
-PRESET_KEYS = {"id", "name", "category", "description", "tags", "min_vram_gb", "custom_nodes", "workflows", "files"}
-FILE_KEYS = {"folder", "name", "hf", "path", "revision", "civitai", "url", "size", "sha256"}
+PRESET_KEYS = {
+    "id", "name", "category", "description", "tags", "min_vram_gb", "min_comfyui", "custom_nodes", "workflows", "files",
+}
+FILE_KEYS = {"folder", "name", "hf", "path", "revision", "civitai", "url", "size", "estimated_size", "sha256"}
+VERSION_PATTERN = re.compile(r"^\d+(\.\d+){0,3}$")
 
 
 class PresetInvalid(ValueError):
@@ -107,8 +112,9 @@ class ModelFile:
     folder: str  # canonical ComfyUI folder name
     name: str  # path relative to the folder, "/"-separated
     source: Source
-    size: int | None = None
+    size: int | None = None  # exact: a download of another length fails
     sha256: str | None = None
+    estimated_size: int | None = None  # only shown, marked as an estimate, while ``size`` is unknown
 
     @property
     def key(self) -> str:
@@ -124,6 +130,8 @@ class ModelFile:
             data["url"] = self.source.url
         if self.size is not None:
             data["size"] = self.size
+        if self.estimated_size is not None:
+            data["estimated_size"] = self.estimated_size
         if self.sha256 is not None:
             data["sha256"] = self.sha256
         return data
@@ -153,6 +161,8 @@ class Preset:
     origin: str = "curated"  # curated | template | user
     source_file: str = ""
     template: str | None = None  # the official template a template-derived preset came from
+    min_comfyui: str | None = None  # the lowest ComfyUI its workflows run on
+    usage: int | None = None  # how often its workflows were used (the templates index counts)
 
     @property
     def total_size(self) -> int | None:
@@ -174,6 +184,8 @@ class Preset:
             "template": self.template,
             "file_count": len(self.files),
             "total_size": self.total_size,
+            "min_comfyui": self.min_comfyui,
+            "usage": self.usage,
         }
 
 
@@ -274,15 +286,20 @@ def parse_file(data: object, where: str) -> ModelFile:
             except ValueError as exc:
                 raise PresetInvalid(f"{where}.url", f"{url!r} {exc}") from None
 
-    size = data.get("size")
-    if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size <= 0):
-        raise PresetInvalid(f"{where}.size", "must be a positive number of bytes")
+    size = _bytes(data.get("size"), f"{where}.size")
+    estimated = _bytes(data.get("estimated_size"), f"{where}.estimated_size")
     sha256 = data.get("sha256")
     if sha256 is not None:
         if not isinstance(sha256, str) or not SHA256_PATTERN.match(sha256.lower()):
             raise PresetInvalid(f"{where}.sha256", "must be 64 hexadecimal characters")
         sha256 = sha256.lower()
-    return ModelFile(folder, name, source, size, sha256)
+    return ModelFile(folder, name, source, size, sha256, estimated if size is None else None)
+
+
+def _bytes(value: object, where: str) -> int | None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value <= 0):
+        raise PresetInvalid(where, "must be a positive number of bytes")
+    return value  # type: ignore[return-value]
 
 
 def parse_preset(data: object, *, origin: str, source_file: str, where: str = "") -> Preset:
@@ -301,6 +318,11 @@ def parse_preset(data: object, *, origin: str, source_file: str, where: str = ""
     min_vram = data.get("min_vram_gb")
     if min_vram is not None and (isinstance(min_vram, bool) or not isinstance(min_vram, (int, float)) or min_vram < 0):
         raise PresetInvalid("min_vram_gb", "must be a number of gigabytes")
+    min_comfyui = data.get("min_comfyui")
+    if min_comfyui is not None:
+        min_comfyui = str(min_comfyui).strip()  # YAML reads 0.4 as a number
+        if not VERSION_PATTERN.match(min_comfyui):
+            raise PresetInvalid("min_comfyui", f"{min_comfyui!r} is not a ComfyUI version like 0.3.46")
     files_data = data.get("files")
     if not isinstance(files_data, list) or not files_data:
         raise PresetInvalid("files", "must list at least one file")
@@ -324,6 +346,7 @@ def parse_preset(data: object, *, origin: str, source_file: str, where: str = ""
         workflows=_strings(data.get("workflows"), "workflows"),
         origin=origin,
         source_file=source_file,
+        min_comfyui=min_comfyui,
     )
 
 

@@ -3,6 +3,8 @@
 Curated and template-derived presets ship with the install and are parsed once (the
 templates take a few hundred milliseconds); the user's YAML in <workspace>/config/presets is
 re-read whenever a file there is added, removed or modified, so editing it needs no restart.
+What the sources said about file sizes (the workspace's size cache) replaces estimates as it
+arrives (:meth:`CatalogStore.sizes_changed`).
 """
 
 from __future__ import annotations
@@ -14,8 +16,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from . import templates
-from .loader import CURATED_DIR, Catalog, load_dir, merge
+from .loader import CURATED_DIR, Base, Catalog, cached_sizes, load_base, load_dir
 from .schema import ParsedFile
 
 log = logging.getLogger("launchpad.catalog")
@@ -51,6 +52,7 @@ class CatalogStore:
         templates_dir: Path | None = None,
         curated_dir: Path = CURATED_DIR,
         include_templates: bool = True,
+        state_dir: Path | None = None,
         on_change: Callable[[Catalog], None] | None = None,
         check_interval: float = 0.0,
     ) -> None:
@@ -58,11 +60,12 @@ class CatalogStore:
         self._templates_dir = templates_dir
         self._curated_dir = curated_dir
         self._include_templates = include_templates
+        self._state_dir = state_dir
         self._on_change = on_change
         self._check_interval = check_interval
         self._lock = threading.Lock()
-        self._base: list[ParsedFile] | None = None
-        self._found_templates: Path | None = None
+        self._base: Base | None = None
+        self._user: ParsedFile | None = None
         self._user_signature: Signature | None = None
         self._checked_at = 0.0
         self._catalog = Catalog()
@@ -79,11 +82,7 @@ class CatalogStore:
     def load(self) -> Catalog:
         """(Re)read every source."""
         with self._lock:
-            sources = [load_dir(self._curated_dir, "curated")]
-            found = templates.find_templates_dir(self._templates_dir) if self._include_templates else None
-            if found is not None:
-                sources.append(templates.load(found))
-            self._base, self._found_templates = sources, found
+            self._base = load_base(self._curated_dir, self._templates_dir, self._include_templates)
             self._user_signature = None
             return self._refresh_locked(force=True)
 
@@ -97,17 +96,25 @@ class CatalogStore:
         with self._lock:
             return self._refresh_locked(force=False)
 
-    def _refresh_locked(self, *, force: bool) -> Catalog:
+    def sizes_changed(self) -> Catalog:
+        """Re-read the size cache (the sources answered) and work the figures out again."""
+        with self._lock:
+            return self._refresh_locked(force=True, reread_user=False)
+
+    def _refresh_locked(self, *, force: bool, reread_user: bool = True) -> Catalog:
         self._checked_at = time.monotonic()
         signature = _signature(self._user_dir)
         if not force and signature == self._user_signature:
             return self._catalog
+        assert self._base is not None
         started = time.perf_counter()
-        user = load_dir(self._user_dir, "user") if self._user_dir is not None else ParsedFile()
-        catalog = merge([*(self._base or []), user])
-        catalog.templates_dir = self._found_templates
-        for warning in user.warnings if not force else catalog.warnings:
-            log.warning("catalog: %s", warning)
+        if reread_user or self._user is None:
+            self._user = load_dir(self._user_dir, "user") if self._user_dir is not None else ParsedFile()
+        user = self._user
+        catalog = self._base.build(user, cached_sizes(self._state_dir, self._base, user), self._user_dir)
+        if reread_user:
+            for warning in user.warnings if not force else catalog.warnings:
+                log.warning("catalog: %s", warning)
         self._catalog, self._user_signature = catalog, signature
         self.version += 1
         log.info(

@@ -9,15 +9,21 @@ ComfyUI installs the templates as Python packages. Two layouts exist:
 
 Each template lists its models on loader nodes as ``properties.models`` entries
 (``name``, ``url``, ``directory``; sometimes ``hash``/``hash_type``), in the top-level graph
-or inside subgraph definitions. ``index.json`` gives titles, descriptions and tags. We only
-locate the packages (a path lookup executes nothing) and read their JSON files.
+or inside subgraph definitions. ``index.json`` gives titles, descriptions, tags, usage counts,
+the lowest ComfyUI each template runs on (``minComfyUIVersion``) and the total ``size`` of its
+models (bytes in newer indexes, GiB in older ones; rounded, and sometimes stale). A JSON file
+the index does not list is no template ComfyUI offers (0.1.95 ships a stray
+``video_wan2_2_14B_t2v (2).json``), so it is skipped. We only locate the packages (a path
+lookup executes nothing) and read their JSON files.
 """
 
 from __future__ import annotations
 
 import importlib.machinery
+import importlib.metadata
 import json
 import logging
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +33,9 @@ from .schema import CatalogWarning, ModelFile, ParsedFile, Preset, PresetInvalid
 log = logging.getLogger(__name__)
 
 PACKAGES = ("comfyui_workflow_templates_json", "comfyui_workflow_templates")
+VERSION = re.compile(r"^\d+(\.\d+)*$")
+MEDIA_TYPES = ("image", "video", "audio", "3d")
+GIB = 2**30
 
 
 def find_templates_dir(override: Path | None = None, search_path: list[str] | None = None) -> Path | None:
@@ -48,6 +57,16 @@ def find_templates_dir(override: Path | None = None, search_path: list[str] | No
     return None
 
 
+def package_of(directory: Path) -> tuple[str, str | None] | None:
+    """(distribution name, version) of the installed package that holds ``directory``, when one does."""
+    package_dir = directory.parent
+    for dist in importlib.metadata.distributions(path=[str(package_dir.parent)]):
+        name = dist.metadata["Name"] or ""
+        if name.lower().replace("-", "_") == package_dir.name.lower():
+            return name, dist.version
+    return None
+
+
 @dataclass(frozen=True)
 class TemplateInfo:
     name: str
@@ -56,6 +75,9 @@ class TemplateInfo:
     category: str
     tags: tuple[str, ...]
     vram_gb: float | None
+    size: int | None = None  # the index's total for the template's models, in bytes (rounded)
+    usage: int | None = None  # how often it was used, as the index counts
+    min_comfyui: str | None = None  # the lowest ComfyUI version it runs on
 
 
 def _vram_gb(value: object) -> float | None:
@@ -63,6 +85,38 @@ def _vram_gb(value: object) -> float | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
         return None
     return round(value / 1e9, 1) if value > 1000 else float(value)
+
+
+def _size(value: object) -> int | None:
+    # older indexes give GiB (1.99), newer ones bytes; 0 means the index does not know
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        return None
+    return round(value * GIB) if value < 100_000 else round(value)
+
+
+def _count(value: object) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        return None
+    return int(value)
+
+
+def _version(value: object) -> str | None:
+    # the index gives 0.0.x to templates that run on any ComfyUI: no requirement to show
+    if not isinstance(value, str) or not VERSION.match(value) or version_key(value) < (0, 1):
+        return None
+    return value
+
+
+def version_key(version: str) -> tuple[int, ...]:
+    """``"0.3.64"`` -> (0, 3, 64), for comparing versions; anything after the digits is ignored."""
+    match = re.match(r"^\s*v?(\d+(?:\.\d+)*)", version)
+    return tuple(int(part) for part in match.group(1).split(".")) if match else ()
+
+
+def category_for(name: str) -> str:
+    """A category for a template the index does not describe: its name's prefix, else image."""
+    prefix = name.split("_", 1)[0].lower()
+    return prefix if prefix in MEDIA_TYPES else "image"
 
 
 def read_index(directory: Path) -> dict[str, TemplateInfo]:
@@ -79,9 +133,11 @@ def read_index(directory: Path) -> dict[str, TemplateInfo]:
         for entry in group.get("templates") or []:
             if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
                 continue
-            category = str(entry.get("mediaType") or group_type or "workflow").lower()
-            if group_type in ("video", "audio", "3d", "image", "upscale"):
+            category = str(entry.get("mediaType") or group_type or "").lower()
+            if group_type in (*MEDIA_TYPES, "upscale"):
                 category = group_type
+            if category not in (*MEDIA_TYPES, "upscale"):
+                category = category_for(entry["name"])
             infos[entry["name"]] = TemplateInfo(
                 name=entry["name"],
                 title=str(entry.get("title") or entry["name"]),
@@ -89,6 +145,9 @@ def read_index(directory: Path) -> dict[str, TemplateInfo]:
                 category=category,
                 tags=tuple(str(t) for t in entry.get("tags") or [] if isinstance(t, str)),
                 vram_gb=_vram_gb(entry.get("vram")),
+                size=_size(entry.get("size")),
+                usage=_count(entry.get("usage")),
+                min_comfyui=_version(entry.get("minComfyUIVersion")),
             )
     return infos
 
@@ -119,13 +178,16 @@ def model_entry_to_file_data(entry: dict) -> dict[str, object]:
     return data
 
 
-def load(directory: Path) -> ParsedFile:
-    """One preset per template that declares models, named after the template."""
+def load(directory: Path, index: dict[str, TemplateInfo] | None = None) -> ParsedFile:
+    """One preset per template that declares models, named after the template's title.
+
+    With an index, only the templates it lists (what ComfyUI's template browser offers).
+    """
     result = ParsedFile()
-    index = read_index(directory)
+    index = read_index(directory) if index is None else index
     for path in sorted(directory.glob("*.json")):
         name = path.stem
-        if name.startswith("index"):
+        if name.startswith("index") or (index and name not in index):
             continue
         label = f"template {path.name}"
         try:
@@ -148,7 +210,7 @@ def load(directory: Path) -> ParsedFile:
             Preset(
                 id=name,
                 name=info.title if info else name,
-                category=info.category if info else "workflow",
+                category=info.category if info else category_for(name),
                 files=tuple(files.values()),
                 description=info.description if info else "",
                 tags=info.tags if info else (),

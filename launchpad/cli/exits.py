@@ -7,6 +7,7 @@ A LaunchpadError ends a command with the status its code maps to in :data:`EXIT_
 from __future__ import annotations
 
 OK, FAILED, USAGE, WORKSPACE, CATALOG, NOT_FOUND, INTERRUPTED = 0, 1, 2, 3, 4, 5, 130
+CHANGED = 1  # `catalog sizes` without --write: the curated sizes are out of date (like a failed check)
 
 # error code -> exit status
 EXIT_CODES: dict[str, int] = {

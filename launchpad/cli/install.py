@@ -20,14 +20,15 @@ from typing import TextIO
 
 from .. import humanize
 from ..catalog import Catalog
+from ..catalog.rows import comfyui_note
 from ..config import Settings
 from ..downloads.jobs import JobState
 from ..errors import InvalidInput
 from ..events import DOWNLOAD, EventBus
 from ..model_roots import ModelRoots
 from ..workspace import Workspace
-from .catalog import load
 from .exits import FAILED, INTERRUPTED, NOT_FOUND, OK
+from .load import load
 
 PLAIN_INTERVAL = 10.0  # seconds between progress lines per file when not on a terminal
 BAR = 24
@@ -130,6 +131,10 @@ async def _install(ids: list[str], settings: Settings, args: argparse.Namespace,
     restore = _on_signals(stop.set)
     interrupted = False
     await manager.start(resume_jobs=False)
+    for preset_id in dict.fromkeys(ids):  # said before the download; standalone, ComfyUI's version is unknown
+        note = comfyui_note(catalog.get(preset_id), None) if preset_id in catalog else None
+        if note:
+            print(f"note: {preset_id}: {note}", file=sys.stderr)
     try:
         result = await manager.install(ids)
         job_ids = [job["id"] for job in result["jobs"]]

@@ -19,16 +19,24 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__, humanize, manager_config, model_paths
-from ..catalog import Catalog
-from ..catalog.state import preset_state
+from ..catalog import Catalog, Preset
+from ..catalog.rows import comfyui_note, sort_rows
+from ..catalog.sizes import Figure
+from ..catalog.state import FileState, preset_state
+from ..catalog.verified import VerifiedFiles
 from ..config import Settings
 from ..errors import InvalidSetting, LaunchpadError
+from ..migrate.status import doctor_check as old_layout_check
 from ..model_roots import ModelRoots
 from ..workspace import Workspace, default_root, doctor
-from .catalog import load
+from .catalog import add_parsers as add_catalog_parsers
+from .catalog import cmd_catalog
 from .exits import CATALOG, INTERRUPTED, OK, USAGE, WORKSPACE, status_for
 from .install import add_parsers as add_install_parsers
 from .install import cmd_install, cmd_uninstall
+from .load import load
+from .migrate import add_parser as add_migrate_parser
+from .migrate import cmd_migrate
 
 Handler = Callable[[argparse.Namespace, Settings], int]
 
@@ -44,47 +52,111 @@ def _warn_catalog(catalog: Catalog) -> int:
     return CATALOG if catalog.warnings else OK
 
 
+def _size_text(catalog: Catalog, preset: Preset) -> str:
+    """'18.2 GB', '~18.2 GB' when estimated, '?' when nothing is known."""
+    size, estimated = catalog.size(preset)
+    if size is None:
+        return "?"
+    return ("~" if estimated else "") + humanize.size(size)
+
+
+BASES = {
+    "source": "as the source says",
+    "listed": "the preset's estimate",
+    "templates": "from the templates index",
+    "share": "a share of a templates index total",
+}
+
+
+def _figure_text(figure: Figure | None, folder: str) -> str:
+    """'4 B', '~1.4 GB from the templates index', 'size unknown'."""
+    if figure is None:
+        return "size unknown"
+    if not figure.estimated:
+        return humanize.size(figure.bytes)
+    basis = BASES.get(figure.basis, f"typical for {folder}")
+    return f"~{humanize.size(figure.bytes)} {basis}"
+
+
+def _vram_text(catalog: Catalog, preset: Preset) -> str:
+    vram, estimated = catalog.vram(preset)
+    return "?" if vram is None else f"{'~' if estimated else ''}{vram:g} GB"
+
+
+def _origin_line(catalog: Catalog) -> str:
+    """Where the catalog's presets come from, in one line."""
+    sources = catalog.sources
+    parts = [f"{sources['curated']['presets']} curated"]  # type: ignore[index]
+    found = sources.get("templates")
+    if isinstance(found, dict):
+        package = f"{found['package']} {found['version']}" if found.get("package") else found["dir"]
+        folded = f", {found['folded']} folded into presets with the same files" if found["folded"] else ""
+        parts.append(f"{found['presets']} from the templates of {package}{folded}")
+    else:
+        parts.append("no ComfyUI templates package found")
+    user = sources.get("user")
+    if isinstance(user, dict) and user["files"]:
+        parts.append(f"{user['presets']} of yours ({', '.join(user['files'])})")
+    return "catalog: " + "; ".join(parts)
+
+
 # --- commands -------------------------------------------------------------------------
 
 
 def cmd_presets(args: argparse.Namespace, settings: Settings) -> int:
     catalog = load(settings)
-    roots = ModelRoots.for_workspace(Workspace(settings.workspace))
+    workspace = Workspace(settings.workspace)
+    roots = ModelRoots.for_workspace(workspace)
+    checks = VerifiedFiles(workspace.state).load()
     if args.preset_command == "show":
         preset = catalog.get(args.id)
-        state, files = preset_state(preset, roots)
+        state, files = preset_state(preset, roots, checks)
+        note = comfyui_note(preset, None)
         if args.json:
-            _emit_json({**preset.summary(), "state": state, "files": [f.to_dict() for f in files]})
+            rows = [_file_row(catalog, item) for item in files]
+            _emit_json({**catalog.summary(preset), "state": state, "files": rows, "comfyui_note": note})
             return OK
         print(f"{preset.id}: {preset.name}  [{preset.category}, {state}]")
         if preset.description:
             print(f"  {preset.description}")
         unsized = sum(f.size is None for f in preset.files)
-        total = f"unknown ({humanize.count(unsized, 'file')} of {len(preset.files)} without a listed size)"
-        print(f"  total size: {humanize.size(preset.total_size) if not unsized else total}", end="")
-        print(f", min VRAM: {preset.min_vram_gb:g} GB" if preset.min_vram_gb else "")
+        size = _size_text(catalog, preset)
+        if unsized and size != "?":
+            size += f" (estimated: {humanize.count(unsized, 'file')} of {len(preset.files)} without an exact size)"
+        elif unsized:
+            size = f"unknown ({humanize.count(unsized, 'file')} of {len(preset.files)} without a listed size)"
+        print(f"  total size: {size}, VRAM: {_vram_text(catalog, preset)}")
+        if note:
+            print(f"  ComfyUI: {note}")
         if preset.template:
             print(f"  from the official template {preset.template}")
+        served = [w for w in preset.workflows if w != preset.template]
+        if served:
+            print(f"  serves the templates: {', '.join(served)}")
         if preset.custom_nodes:
             print(f"  custom nodes: {', '.join(preset.custom_nodes)}")
         for item in files:
-            size = "size unknown" if item.file.size is None else humanize.size(item.file.size)
+            size = _figure_text(catalog.figures.get(item.file.key), item.file.folder)
             print(f"  - {item.state:<10} {item.file.key}  ({size})  {item.file.source.url}")
         return OK
 
     presets = catalog.search(category=args.category, text=args.search)
     rows = []
     for preset in presets:
-        state, _ = preset_state(preset, roots)
+        state, _ = preset_state(preset, roots, checks)
         if args.installed and state != "installed":
             continue
         rows.append((preset, state))
+    if args.sort:
+        order = {row["id"]: i for i, row in enumerate(sort_rows([catalog.summary(p) for p, _ in rows], args.sort))}
+        rows.sort(key=lambda row: order[row[0].id])
     if args.json:
         _emit_json(
             {
-                "presets": [{**p.summary(), "state": state} for p, state in rows],
+                "presets": [{**catalog.summary(p), "state": state} for p, state in rows],
                 "categories": catalog.categories(),
                 "warnings": [w.to_dict() for w in catalog.warnings],
+                "sources": catalog.sources,
             }
         )
     elif not rows:
@@ -92,14 +164,28 @@ def cmd_presets(args: argparse.Namespace, settings: Settings) -> int:
         print(_no_presets(args), file=sys.stderr)
     else:
         width = max(len(p.id) for p, _ in rows)
-        print(f"{'ID':<{width}}  {'CATEGORY':<8}  {'SIZE':>9}  {'STATE':<9}  NAME")
+        print(f"{'ID':<{width}}  {'CATEGORY':<8}  {'SIZE':>10}  {'VRAM':>7}  {'COMFYUI':>8}  {'STATE':<9}  NAME")
         for preset, state in rows:
+            needs = f"{preset.min_comfyui}+" if preset.min_comfyui else "-"
             print(
-                f"{preset.id:<{width}}  {preset.category:<8}  {humanize.size(preset.total_size):>9}  "
-                f"{state:<9}  {preset.name}"
+                f"{preset.id:<{width}}  {preset.category:<8}  {_size_text(catalog, preset):>10}  "
+                f"{_vram_text(catalog, preset):>7}  {needs:>8}  {state:<9}  {preset.name}"
             )
         print(humanize.count(len(rows), "preset"), file=sys.stderr)
+        print(_origin_line(catalog), file=sys.stderr)
+        if any(catalog.size(p)[1] or catalog.vram(p)[1] for p, _ in rows):
+            print("~: estimated (see `launchpad presets show ID`)", file=sys.stderr)
     return _warn_catalog(catalog)
+
+
+def _file_row(catalog: Catalog, item: FileState) -> dict[str, object]:
+    figure = catalog.figures.get(item.file.key)
+    return {
+        **item.to_dict(),
+        "expected_size": figure.bytes if figure else None,
+        "size_estimated": figure.estimated if figure else True,
+        "size_basis": figure.basis if figure else None,
+    }
 
 
 def _no_presets(args: argparse.Namespace) -> str:
@@ -168,6 +254,8 @@ def cmd_comfy_args(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
     report = doctor(Workspace(settings.workspace))
+    if report.root.is_dir():
+        report.checks.append(old_layout_check(Workspace(settings.workspace)))
     if args.json:
         _emit_json(report.to_dict())
     else:
@@ -211,6 +299,8 @@ COMMANDS: dict[str, Handler] = {
     "serve": cmd_serve,
     "install": cmd_install,
     "uninstall": cmd_uninstall,
+    "catalog": cmd_catalog,
+    "migrate": cmd_migrate,
 }
 
 
@@ -244,8 +334,10 @@ def build_parser() -> argparse.ArgumentParser:
     presets.add_argument("preset_command", nargs="?", choices=["show"], help="show one preset in full")
     presets.add_argument("id", nargs="?", help="preset id for `show`")
     presets.add_argument("--category", help="only this category (image, video, audio, upscale, ...)")
-    presets.add_argument("--search", help="words that must appear in id, name, description or tags")
+    presets.add_argument("--search", help="words that must appear in id, name, description, tags or workflows")
     presets.add_argument("--installed", action="store_true", help="only presets whose files are all on disk")
+    presets.add_argument("--sort", choices=["popularity", "name", "size"],
+                         help="popularity: most used templates first; name; size: smallest first")
 
     paths = sub.add_parser(
         "paths", parents=[after], help="create the workspace layout and write extra_model_paths.yaml"
@@ -273,6 +365,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8189, help="port to listen on (default 8189)")
     add_install_parsers(sub, after)
+    add_catalog_parsers(sub, after)
+    add_migrate_parser(sub, after)
     return parser
 
 

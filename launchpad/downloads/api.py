@@ -129,6 +129,14 @@ class Downloads(Protocol):
         """Until the given jobs (default: all known now) are no longer active."""
         ...
 
+    async def clear_finished(self) -> list[str]:
+        """Forget every finished job and every group with nothing left to download (files stay)."""
+        ...
+
+    async def drop_gone(self) -> list[str]:
+        """Forget the done jobs whose file was deleted since."""
+        ...
+
 
 LIFECYCLE = ("start", "close")  # each side starts and stops in its own way
 CALLS: tuple[str, ...] = tuple(

@@ -176,3 +176,15 @@ async def heartbeat(lock: VolumeLock, interval: float) -> None:
             await loop.run_in_executor(None, lock.touch)
         except OSError as exc:
             log.warning("download lock heartbeat failed for %s: %s", lock.key, exc)
+
+
+def live_holders(locks_dir: Path, ttl: float) -> list[Holder]:
+    """Every lock in ``locks_dir`` whose owner is alive: "is something downloading on this volume". Blocking."""
+    found = []
+    for path in sorted(locks_dir.glob("*.lock")):
+        lock = VolumeLock(locks_dir, path, path.stem, owner="", ttl=ttl)
+        lock.path = path  # the lock file itself (its name is a hash of the target, not the target)
+        holder = lock.holder()
+        if holder is not None:
+            found.append(holder)
+    return found

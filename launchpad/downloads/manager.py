@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from .. import events as event_types
 from ..catalog import Catalog, ModelFile
+from ..catalog.verified import VerifiedFiles
 from ..config import Settings
 from ..errors import Conflict, Forbidden, InvalidInput
 from ..events import EventBus
@@ -60,9 +61,10 @@ class DownloadManager:
         self._roots = roots
         self._owner = locks.owner_id()
         self._journal = Journal(workspace.state)
+        self._verified = VerifiedFiles(workspace.state)
         self._writes = JournalWrites(self._journal)
         self._book = JobBook(events, self._writes)
-        self._pipeline = Pipeline(settings, self._book, workspace.state / "locks", self._owner)
+        self._pipeline = Pipeline(settings, self._book, workspace.state / "locks", self._owner, self._verified)
         self._sizes = Sizes(self._pipeline)
         self._running: dict[str, asyncio.Task[None]] = {}
         self._queue: asyncio.Queue[str] | None = None
@@ -189,7 +191,7 @@ class DownloadManager:
                     book.touch(job)
                 touched[job.id] = job
                 continue
-            if await loop.run_in_executor(None, present, model_file, roots):
+            if await loop.run_in_executor(None, present, model_file, roots, self._verified):
                 if model_file.key not in skipped:
                     skipped.append(model_file.key)
                 continue
@@ -219,7 +221,7 @@ class DownloadManager:
             raise Forbidden(f"{model_file.key} would be written outside {root} through a symlink")
         if self._book.active_job(model_file.key) is not None:
             raise Conflict(f"{model_file.key} is already being downloaded")
-        if await loop.run_in_executor(None, present, model_file, roots):
+        if await loop.run_in_executor(None, present, model_file, roots, self._verified):
             raise Conflict(f"{model_file.key} is already on disk; delete it first to download it again")
         job = Job(file=model_file, target=target, preset_ids=[], guarded=guarded)
         self._queue_new(job)
@@ -300,7 +302,9 @@ class DownloadManager:
                     details={"key": model_file.key},
                 )
         active = {j.key: j for j in book.active()}
-        result = await loop.run_in_executor(None, uninstall.remove_files, catalog, preset, roots, active)
+        result = await loop.run_in_executor(
+            None, uninstall.remove_files, catalog, preset, roots, active, self._verified
+        )
         for job in uninstall.forgettable([book.newest(f.key) for f in preset.files], preset_id):
             book.forget(job)
         book.drop_preset(preset_id)
@@ -316,6 +320,35 @@ class DownloadManager:
     async def wait(self, job_ids: Iterable[str] | None = None) -> None:
         """Until the given jobs (default: all jobs known now) are done, failed or cancelled."""
         await self._book.wait(job_ids)
+
+    async def clear_finished(self) -> list[str]:
+        """Forget every finished job (done, failed or cancelled) and every group with nothing left
+        to download; files on disk stay. The ids of the jobs forgotten."""
+        book = self._book
+        finished = [job for job in book.jobs.values() if job.final]
+        idle = [group for group, keys in book.presets.items() if not any(book.active_job(k) for k in keys)]
+        return self._drop(finished, idle)
+
+    async def drop_gone(self) -> list[str]:
+        """Forget the done jobs whose file is no longer on disk (deleted since). Their ids."""
+        book = self._book
+        done = [job for job in book.jobs.values() if job.state == JobState.DONE]
+        there = await asyncio.get_running_loop().run_in_executor(None, lambda: [j.target.is_file() for j in done])
+        gone = [job for job, present in zip(done, there, strict=True) if not present]
+        keys = {job.key for job in gone}
+        idle = [group for group, members in book.presets.items()
+                if keys & set(members) and not any(book.active_job(k) for k in members)]
+        return self._drop(gone, idle)
+
+    def _drop(self, jobs: Sequence[Job], groups: Sequence[str]) -> list[str]:
+        """Forget ``jobs`` and ``groups`` (in the journal too); a group's tabs hear it was removed."""
+        for job in jobs:
+            self._book.forget(job)
+        for group in groups:
+            members = self._book.presets[group]
+            self._book.drop_preset(group)
+            self.events.emit(event_types.PRESET, progress.removed_group(group, len(members)))
+        return [job.id for job in jobs]
 
     # --- the queue ----------------------------------------------------------------------
 

@@ -18,6 +18,7 @@ import aiohttp
 
 from .. import humanize
 from ..catalog.schema import ModelFile, UrlSource
+from ..catalog.verified import VerifiedFiles
 from ..config import Settings
 from ..errors import DownloadError, IntegrityError, LaunchpadError, SourceUnauthorized, TooLarge
 from ..files import partial_path
@@ -28,7 +29,7 @@ from .credentials import Credentials
 from .jobs import Job, JobState
 from .sources import Resolved, Resolver
 from .transfer import Transfer
-from .verify import publish
+from .verify import hash_file, publish
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +41,9 @@ READ_BUFFER = 2**20
 class Pipeline:
     """Runs jobs of ``book``; :meth:`open` before the first, :meth:`close` after the last."""
 
-    def __init__(self, settings: Settings, book: JobBook, locks_dir: Path, owner: str) -> None:
+    def __init__(self, settings: Settings, book: JobBook, locks_dir: Path, owner: str, verified: VerifiedFiles) -> None:
         self.settings = settings
+        self.verified = verified
         self.book = book
         self.locks_dir = locks_dir
         self.owner = owner
@@ -162,13 +164,22 @@ class Pipeline:
         job.attempts += 1
         job.error = None
         if await loop.run_in_executor(None, _target_ok, job):
-            job.bytes_done = job.bytes_total or 0
-            book.set_state(job, JobState.DONE, "already present")
-            return
+            if job.file.sha256 is None:
+                job.bytes_done = job.bytes_total or 0
+                book.set_state(job, JobState.DONE, "already present")
+                return
+            book.set_state(job, JobState.VERIFYING, "checking the sha256 of the file already on disk")
+            if await loop.run_in_executor(self._pool, hash_file, job.target) == job.file.sha256:
+                await loop.run_in_executor(None, self.verified.record, job.target, job.file.sha256)
+                job.bytes_done = job.bytes_total = job.target.stat().st_size
+                book.set_state(job, JobState.DONE, "already present; its sha256 matches the catalog")
+                return
+            log.warning("%s: the file on disk does not match the catalog's sha256; downloading it", job.key)
         book.set_state(job, JobState.RESOLVING)
         resolved = await self._resolve(job)
         partial = partial_path(job.target)
         job.bytes_done = await loop.run_in_executor(None, _resumable_bytes, partial, resolved)
+        resumed = job.bytes_done > 0  # bytes from an earlier attempt: a mismatch may be theirs
         await loop.run_in_executor(None, space.check, job.target, book.remaining(), self.settings.free_space_margin)
         refreshed = False
         mismatches = 0
@@ -211,13 +222,19 @@ class Pipeline:
             if problem is not None:
                 await loop.run_in_executor(None, resume.discard, partial)
                 mismatches += 1
-                if mismatches >= 2:
-                    raise IntegrityError(f"{job.key}: {problem}, twice; the partial file was deleted",
+                # a download from zero that fails its check would fail the same way again: only
+                # bytes kept from an earlier attempt are worth one more try from zero
+                if mismatches >= 2 or not resumed:
+                    again = ", twice" if mismatches >= 2 else ""
+                    raise IntegrityError(f"{job.key}: {problem}{again}; the partial file was deleted",
                                          details={"expected_sha256": resolved.sha256, "actual_sha256": digest})
                 log.warning("%s: %s; downloading it again from zero", job.key, problem)
                 job.bytes_done = 0
+                resumed = False
                 continue
             await loop.run_in_executor(None, publish, partial, job.target)
+            if digest is not None and digest == resolved.sha256:
+                await loop.run_in_executor(None, self.verified.record, job.target, digest)
             job.bytes_done = size
             book.set_state(job, JobState.DONE)
             return

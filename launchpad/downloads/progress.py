@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING
 
 from .jobs import Job, JobState, PresetState
@@ -60,12 +60,22 @@ def eta(remaining: int | None, speed: float | None) -> float | None:
     return max(0.0, remaining / speed)
 
 
+def overall_eta(remaining: int | None, speed: float | None, running: Iterable[float | None]) -> float | None:
+    """Seconds left for a group of files: all its remaining bytes at its total speed, but never
+    shorter than the ETA of any of its running files (the group is done only when they are)."""
+    total = eta(remaining, speed)
+    if total is None:
+        return None
+    return max([total, *(seconds for seconds in running if seconds is not None)])
+
+
 def aggregate(preset_id: str, files: Mapping[str, int | None], newest: Callable[[str], Job | None]) -> PresetProgress:
     """The progress of ``files`` (file key -> size the preset lists) from each one's newest job."""
     bytes_total = bytes_done = files_done = files_failed = 0
     sizes_known = True
     states: set[JobState] = set()
     speed = 0.0
+    running_etas: list[float | None] = []
     for key, size in files.items():
         job = newest(key)
         if job is None:  # present when the preset was installed
@@ -83,6 +93,7 @@ def aggregate(preset_id: str, files: Mapping[str, int | None], newest: Callable[
         files_failed += job.state == JobState.FAILED
         if job.active:
             speed += job.speed or 0.0
+            running_etas.append(job.eta)
     state = _overall(states)
     active = state in (PresetState.DOWNLOADING, PresetState.QUEUED)
     return {
@@ -91,7 +102,7 @@ def aggregate(preset_id: str, files: Mapping[str, int | None], newest: Callable[
         "bytes_done": bytes_done,
         "bytes_total": bytes_total if sizes_known else None,
         "speed": speed if active else None,
-        "eta": eta(bytes_total - bytes_done, speed) if active and sizes_known else None,
+        "eta": overall_eta(bytes_total - bytes_done, speed, running_etas) if active and sizes_known else None,
         "files_total": len(files),
         "files_done": files_done,
         "files_failed": files_failed,
@@ -113,14 +124,19 @@ def _overall(states: set[JobState]) -> PresetState:
 
 def removed(preset: Preset) -> PresetProgress:
     """The progress a preset has just after its files were uninstalled."""
+    return removed_group(preset.id, len(preset.files), preset.total_size)
+
+
+def removed_group(group: str, files: int, bytes_total: int | None = None) -> PresetProgress:
+    """The progress of a preset or group just removed (uninstalled, or cleared from the list)."""
     return {
-        "preset_id": preset.id,
+        "preset_id": group,
         "state": PresetState.REMOVED.value,
         "bytes_done": 0,
-        "bytes_total": preset.total_size,
+        "bytes_total": bytes_total,
         "speed": None,
         "eta": None,
-        "files_total": len(preset.files),
+        "files_total": files,
         "files_done": 0,
         "files_failed": 0,
     }

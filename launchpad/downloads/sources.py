@@ -11,7 +11,7 @@ import asyncio
 import importlib
 import logging
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import PurePosixPath
 from typing import TypeVar
@@ -21,7 +21,7 @@ import aiohttp
 
 from ..catalog.schema import CivitaiSource, HFSource, ModelFile, UrlSource
 from ..config import Settings
-from ..errors import DownloadError, RateLimited, SourceNotFound, SourceUnauthorized
+from ..errors import ChecksumMismatch, DownloadError, RateLimited, SourceNotFound, SourceUnauthorized
 from ..url_policy import HopPolicy
 from . import fetch
 from .credentials import CIVITAI_PUBLIC, HF_PUBLIC, Credentials, redact
@@ -105,19 +105,18 @@ class Resolver:
         self.policy = policy  # set for client-supplied URLs: every hop checked (fetch.get)
 
     async def resolve(self, model_file: ModelFile) -> Resolved:
+        """Where the bytes are and what they must be. Before a byte is fetched, the sha256 the
+        source advertises (the Hub's X-Linked-Etag, Civitai's hashes) must be the catalog's:
+        ChecksumMismatch otherwise, naming both."""
         source = model_file.source
         if isinstance(source, HFSource):
-            resolved = await self._hf(source)
+            resolved = await self._hf(source, model_file)
         elif isinstance(source, CivitaiSource):
             resolved = await self._civitai(source, model_file)
         else:
             resolved = await self._url(source)
-        # The catalog pins what the file must be; a source that says otherwise is caught at verify.
+        # The catalog pins what the file must be; a source that says nothing is checked at verify.
         if model_file.sha256 and model_file.sha256 != resolved.sha256:
-            if resolved.sha256:
-                log.warning(
-                    "%s: the source's sha256 differs from the catalog's; verifying against the catalog", model_file.key
-                )
             resolved = replace(resolved, sha256=model_file.sha256)
         if resolved.size is None and model_file.size:
             resolved = replace(resolved, size=model_file.size)
@@ -185,7 +184,7 @@ class Resolver:
 
     # --- Hugging Face ------------------------------------------------------------------
 
-    async def _hf(self, source: HFSource) -> Resolved:
+    async def _hf(self, source: HFSource, model_file: ModelFile) -> Resolved:
         from huggingface_hub import get_hf_file_metadata, hf_hub_url
 
         endpoint = self.settings.hf_endpoint
@@ -207,6 +206,7 @@ class Resolver:
             raise hf_error(exc, source, self.settings) from None
         etag = (getattr(meta, "etag", None) or "").lower()
         sha256 = etag if SHA256.match(etag) else None
+        check_advertised(model_file, sha256, f"Hugging Face ({source.repo}/{source.path} at {source.revision})")
         size = getattr(meta, "size", None)
         location = urljoin(url, getattr(meta, "location", None) or url)
         probe = await self._probe(location, f"Hugging Face {source.repo}/{source.path}")
@@ -269,6 +269,7 @@ class Resolver:
             hashes = entry.get("hashes")
             value = str(hashes.get("SHA256", "")).lower() if isinstance(hashes, dict) else ""
             sha256 = value if SHA256.match(value) else None
+        check_advertised(model_file, sha256, f"Civitai (model version {source.version})")
         url = f"{self.settings.civitai_endpoint}/api/download/models/{source.version}"
         label = f"Civitai model version {source.version}"
         try:
@@ -303,7 +304,56 @@ class Resolver:
                         filename=probe.filename)
 
 
+# --- sizes before a download ---------------------------------------------------------------
+
+PATHS_PER_CALL = 100  # paths per get_paths_info request (the Hub answers a few hundred at most)
+
+
+def hf_sizes(settings: Settings, files: Sequence[ModelFile]) -> dict[str, int | None]:
+    """Each Hugging Face file's size by key, one ``paths-info`` request per repository and revision
+    (and per :data:`PATHS_PER_CALL` files); None where the Hub could not say. Blocking: run it in a thread."""
+    from huggingface_hub import HfApi
+
+    api = HfApi(endpoint=settings.hf_endpoint, token=settings.hf_token or False)
+    groups: dict[tuple[str, str], list[tuple[str, HFSource]]] = {}
+    for model_file in files:
+        if isinstance(model_file.source, HFSource):
+            source = model_file.source
+            groups.setdefault((source.repo, source.revision), []).append((model_file.key, source))
+    sizes: dict[str, int | None] = {}
+    failures: list[str] = []
+    for (repo, revision), members in groups.items():
+        for start in range(0, len(members), PATHS_PER_CALL):
+            chunk = members[start:start + PATHS_PER_CALL]
+            try:
+                infos = api.get_paths_info(repo, [s.path for _, s in chunk], revision=revision, expand=False)
+            except Exception as exc:  # offline, gated, missing: the sizes stay unknown for now
+                failures.append(f"{repo}@{revision}: {hf_error(exc, chunk[0][1], settings).message}")
+                infos = []
+            found = {info.path: getattr(info, "size", None) for info in infos}
+            for key, source in chunk:
+                size = found.get(source.path)
+                sizes[key] = size if isinstance(size, int) and size >= 0 else None
+    if failures:
+        log.info("%s gave no sizes for %d of %d repositories; first: %s", settings.hf_endpoint, len(failures),
+                 len(groups), failures[0])
+    return sizes
+
+
 # --- error messages ---------------------------------------------------------------------
+
+
+def check_advertised(model_file: ModelFile, advertised: str | None, who: str) -> None:
+    """ChecksumMismatch when the source advertises a sha256 other than the catalog's."""
+    if model_file.sha256 is None or advertised is None or advertised == model_file.sha256:
+        return
+    raise ChecksumMismatch(
+        f"{model_file.key}: the catalog says its sha256 is {model_file.sha256}, but {who} advertises "
+        f"{advertised}. The preset is out of date or the file changed at the source; nothing was downloaded. "
+        "Check the file at the source, then correct or remove the sha256 in the preset",
+        details={"key": model_file.key, "catalog_sha256": model_file.sha256, "source_sha256": advertised,
+                 "source": model_file.source.url},
+    )
 
 
 def civitai_login_message(source: CivitaiSource, settings: Settings) -> str:

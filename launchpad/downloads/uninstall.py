@@ -10,6 +10,7 @@ from __future__ import annotations
 from ..catalog.loader import Catalog
 from ..catalog.schema import Preset
 from ..catalog.state import INSTALLED, preset_state
+from ..catalog.verified import VerifiedFiles
 from ..files import partial_path
 from ..model_roots import ModelRoots
 from . import resume
@@ -17,7 +18,9 @@ from .api import KeptFile, UninstallResult
 from .jobs import Job
 
 
-def remove_files(catalog: Catalog, preset: Preset, roots: ModelRoots, active: dict[str, Job]) -> UninstallResult:
+def remove_files(
+    catalog: Catalog, preset: Preset, roots: ModelRoots, active: dict[str, Job], verified: VerifiedFiles
+) -> UninstallResult:
     """Delete ``preset``'s files that nobody else needs (``active``: running jobs by file key). Blocking."""
     deleted: list[str] = []
     kept: list[KeptFile] = []
@@ -28,7 +31,7 @@ def remove_files(catalog: Catalog, preset: Preset, roots: ModelRoots, active: di
             if other == preset.id:
                 continue
             if other not in installed:
-                installed[other] = preset_state(catalog.get(other), roots)[0] == INSTALLED
+                installed[other] = preset_state(catalog.get(other), roots, verified.load())[0] == INSTALLED
             if installed[other]:
                 users.append(other)
         job = active.get(model_file.key)

@@ -19,6 +19,7 @@ from concurrent.futures import Executor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..catalog.verified import VerifiedFiles, passed
 from . import resume
 
 if TYPE_CHECKING:
@@ -148,13 +149,13 @@ def hash_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def present(model_file: ModelFile, roots: ModelRoots) -> bool:
-    """The file is on disk already: right size when known, else right sha256 when known. Blocking."""
+def present(model_file: ModelFile, roots: ModelRoots, verified: VerifiedFiles) -> bool:
+    """The file is on disk already and passed its checks: the right size when known, and a record
+    that these bytes hashed to the sha256 when one is known (a job checks a file without one). Blocking."""
     found = roots.find(model_file.folder, model_file.name)
     if found is None:
         return False
-    if model_file.size is not None:
-        return found.stat().st_size == model_file.size
-    if model_file.sha256 is not None:
-        return hash_file(found) == model_file.sha256
-    return True
+    st = found.stat()
+    if model_file.size is not None and st.st_size != model_file.size:
+        return False
+    return passed(verified.load(), str(found), st.st_size, st.st_mtime, model_file.sha256)

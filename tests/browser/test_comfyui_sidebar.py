@@ -14,6 +14,7 @@ import contextlib
 import dataclasses
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -70,11 +71,27 @@ def newest_frontend() -> Path:
     return static
 
 
+# Files with the long names real models have, slow enough to be caught downloading.
+LONG_NAMES = {
+    "text_encoders": "umt5_xxl_fp8_e4m3fn_scaled_text_encoder_for_wan.safetensors",
+    "diffusion_models": "wan2.2_ti2v_5B_fp16_diffusion_model_full_precision.safetensors",
+}
+SLOW_SIZE = 2_000_000
+SLOW_RATE = 40_000  # fifty seconds: still running while every view is looked at
+QUEUE_PRESET = "Queue test (queue-slow)"  # as the Ensure Preset node lists it
+
+
 @pytest.fixture(scope="module")
 def hub() -> Iterator[FakeHub]:
     server = FakeHub().start()
     server.add_hf_file("acme/sidebar", "model.safetensors", random_bytes(SIZE))
     server.behave("acme/sidebar/model.safetensors", rate=1_000_000)  # about three seconds
+    for folder in LONG_NAMES:
+        server.add_hf_file("acme/narrow", f"{folder}.safetensors", random_bytes(SLOW_SIZE))
+        server.behave(f"acme/narrow/{folder}.safetensors", rate=SLOW_RATE)
+    server.add_hf_file("acme/gated", "gated.safetensors", random_bytes(1000), gated=True)
+    server.add_hf_file("acme/queue", "slow.safetensors", random_bytes(SLOW_SIZE))
+    server.behave("acme/queue/slow.safetensors", rate=SLOW_RATE)
     yield server
     server.stop()
 
@@ -82,13 +99,30 @@ def hub() -> Iterator[FakeHub]:
 def seed(workspace: Path) -> None:
     presets = workspace / "config" / "presets"
     presets.mkdir(parents=True)
+    lora = workspace / "models" / "loras" / "a_style_lora_with_a_name_as_long_as_real_ones_get_v2_final.safetensors"
+    lora.parent.mkdir(parents=True)
+    lora.write_bytes(random_bytes(1000))  # for the Models view to list
     (presets / "padding.yaml").write_text(json.dumps({"schema": 1, "presets": padding_presets(PADDING)}))
-    (presets / "sidebar.yaml").write_text(json.dumps({"schema": 1, "presets": [{
-        "id": "sidebar-test", "name": "Sidebar test model", "category": "image", "min_vram_gb": 4,
-        "description": "Installed from the fake Hub through the sidebar tab.", "tags": ["sidebar"],
-        "files": [{"folder": "checkpoints", "name": "sidebar-test.safetensors", "hf": "acme/sidebar",
-                   "path": "model.safetensors", "size": SIZE}],
-    }]}), encoding="utf-8")
+    long_files = [{"folder": folder, "name": name, "hf": "acme/narrow", "path": f"{folder}.safetensors",
+                   "size": SLOW_SIZE} for folder, name in LONG_NAMES.items()]
+    (presets / "sidebar.yaml").write_text(json.dumps({"schema": 1, "presets": [
+        {"id": "sidebar-test", "name": "Sidebar test model", "category": "image", "min_vram_gb": 4,
+         "description": "Installed from the fake Hub through the sidebar tab.", "tags": ["sidebar"],
+         "files": [{"folder": "checkpoints", "name": "sidebar-test.safetensors", "hf": "acme/sidebar",
+                    "path": "model.safetensors", "size": SIZE}]},
+        {"id": "narrow-pair", "name": "Wan 2.2 text and image to video 5B, with its UMT5 XXL text encoder",
+         "category": "video", "min_vram_gb": 24, "tags": ["narrow"],
+         "description": "Two files with long names, downloading while the narrowest sidebar is looked at.",
+         "files": long_files},
+        {"id": "narrow-gated", "name": "Gated encoder", "category": "audio", "tags": ["narrow"],
+         "description": "Its repository is gated: the install fails and says what to do.",
+         "files": [{"folder": "text_encoders", "name": "narrow-gated-encoder.safetensors", "hf": "acme/gated",
+                    "path": "gated.safetensors"}]},
+        {"id": "queue-slow", "name": "Queue test", "category": "image", "tags": ["queue"],
+         "description": "Ensured by a prompt that waits for its slow download.",
+         "files": [{"folder": "checkpoints", "name": "queue-slow.safetensors", "hf": "acme/queue",
+                    "path": "slow.safetensors", "size": SLOW_SIZE}]},
+    ]}), encoding="utf-8")
 
 
 @contextlib.contextmanager
@@ -172,6 +206,23 @@ def test_the_tab_installs_a_preset_with_progress_over_comfyuis_websocket(
     record(f"comfyui_{version}_click_to_render_ms", round(opened["sinceClick"], 1))
     record(f"comfyui_{version}_presets", opened["presets"])
 
+    # the toasts go through the frontend's current API: toast.success/error/info where it has them
+    # (1.58), PrimeVue's toast.add on older frontends (1.27, 1.49); calls are counted on the way
+    current_api = page.evaluate("""() => {
+        const toast = window.comfyAPI.app.app.extensionManager.toast;
+        window.toastCalls = [];
+        for (const name of ["add", "success", "error", "info", "warning"]) {
+            const original = toast[name];
+            if (typeof original === "function") {
+                toast[name] = (...args) => {
+                    window.toastCalls.push(name);
+                    return original.apply(toast, args);
+                };
+            }
+        }
+        return typeof toast.success === "function";
+    }""")
+    assert current_api == (version == NEWEST_FRONTEND), version
     panel.get_by_role("searchbox", name="Search presets").fill("sidebar")
     card = panel.locator('[data-preset="sidebar-test"]')
     expect(card).to_contain_text("Not installed")
@@ -179,6 +230,7 @@ def test_the_tab_installs_a_preset_with_progress_over_comfyuis_websocket(
     expect(card.locator(".lp-badge")).to_contain_text("Downloading")
     expect(card.locator(".lp-badge")).to_have_text("Installed", timeout=60_000)
     expect(page.get_by_text("Preset installed").first).to_be_visible()  # ComfyUI's toast
+    assert page.evaluate("window.toastCalls") == (["success"] if current_api else ["add"])
 
     # the progress came over ComfyUI's /ws, in ComfyUI's envelope
     downloads = [f["data"] for f in frames if f.get("type") == "launchpad.download"]
@@ -218,6 +270,205 @@ def test_the_tab_installs_a_preset_with_progress_over_comfyuis_websocket(
     expect(page.locator(".lp-card")).to_have_count(opened["presets"])
     record(f"comfyui_{version}_reopen_render_ms", round(reopened["ms"], 1))
     record(f"comfyui_{version}_reopen_click_to_render_ms", round(reopened["sinceClick"], 1))
+    ours = [e for e in errors if "launchpad" in e.lower() or "/lp-" in e]
+    assert not ours, ours
+    context.close()
+
+
+# --- the narrowest sidebar ------------------------------------------------------------------------
+
+NARROW_WINDOW = {"width": 1280, "height": 800}  # a laptop; 1.27's narrowest sidebar is a tenth of the window
+
+# What a person would see cut off: an element of the panel whose content is wider than its box, or
+# that sticks out of the panel.
+OVERFLOWS = """(panel) => {
+    const edge = panel.getBoundingClientRect();
+    const found = [];
+    for (const element of [panel, ...panel.querySelectorAll("*")]) {
+        const display = getComputedStyle(element).display;
+        const shown = element.getClientRects().length > 0;
+        if (!shown || display === "inline" || display === "contents" || element.closest("svg")) {
+            continue;
+        }
+        const box = element.getBoundingClientRect();
+        const clipped = element.scrollWidth > element.clientWidth + 1;
+        const outside = box.left < edge.left - 1 || box.right > edge.right + 1;
+        if (clipped || outside) {
+            const text = element.textContent.trim().slice(0, 60);
+            const how = clipped ? `${element.scrollWidth}px in ${element.clientWidth}px` : "outside the panel";
+            found.push(`${element.tagName.toLowerCase()}.${element.className} "${text}": ${how}`);
+        }
+    }
+    return found;
+}"""
+
+
+def make_sidebar_narrowest(page: Any) -> float:
+    """Drag the sidebar's edge as far as it goes, as a person does; the panel's width then."""
+    handle = page.evaluate_handle("document.querySelector('.side-bar-panel').nextElementSibling")
+    box = handle.bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(0, box["y"] + box["height"] / 2, steps=20)
+    page.mouse.up()
+    page.wait_for_timeout(300)
+    return page.evaluate("document.querySelector('.lp').getBoundingClientRect().width")
+
+
+def queue_two_prompts(page: Any, name: str) -> None:
+    """A workflow named ``name`` with an Ensure Preset node that waits for a slow download, queued
+    twice from the frontend: one prompt runs, the other waits."""
+    page.evaluate(f"""async () => {{
+        const app = window.comfyAPI.app.app;
+        const LiteGraph = window.LiteGraph || window.comfyAPI.litegraph?.LiteGraph;
+        const empty = {{ last_node_id: 0, last_link_id: 0, nodes: [], links: [], groups: [], config: {{}},
+                         extra: {{}}, version: 0.4 }};
+        await app.loadGraphData(empty, true, true, "{name}");
+        const node = LiteGraph.createNode("LaunchpadEnsurePreset");
+        app.graph.add(node);
+        node.widgets.find((w) => w.name === "preset").value = "{QUEUE_PRESET}";
+        await app.queuePrompt(0, 1);
+        await app.queuePrompt(0, 1);
+    }}""")
+
+
+def open_models_workflow(page: Any) -> None:
+    """A workflow whose loaders want the long-named files (downloading) and one nobody knows."""
+    loaders = [("CLIPLoader", [LONG_NAMES["text_encoders"], "wan", "default"]),
+               ("UNETLoader", [LONG_NAMES["diffusion_models"], "default"]),
+               ("VAELoader", ["someone_elses_own_fine_tuned_video_vae_from_a_forum_post.safetensors"])]
+    nodes = [{"id": i + 1, "type": kind, "pos": [0, 120 * i], "size": [300, 80], "flags": {}, "order": i,
+              "mode": 0, "inputs": [], "outputs": [], "properties": {}, "widgets_values": values}
+             for i, (kind, values) in enumerate(loaders)]
+    workflow = {"last_node_id": 3, "last_link_id": 0, "nodes": nodes, "links": [], "groups": [], "config": {},
+                "extra": {}, "version": 0.4}
+    page.evaluate("(w) => window.comfyAPI.app.app.loadGraphData(w, true, true, 'narrow-models')", workflow)
+
+
+def stop_everything(comfyui: ComfyUI) -> None:
+    """Empty ComfyUI's queue and cancel every download, so the next test starts from rest."""
+    http(comfyui.url("/api/queue"), "POST", {"clear": True})
+    http(comfyui.url("/api/interrupt"), "POST", {})
+    for job in http(comfyui.url("/api/launchpad/downloads"))[1]["jobs"]:  # type: ignore[index]
+        if job["state"] in ("queued", "resolving", "downloading", "verifying"):
+            http(comfyui.url(f"/api/launchpad/downloads/{job['id']}/cancel"), "POST", {})
+
+
+def open_panel(comfyui: ComfyUI, browser: Any, viewport: dict[str, int]) -> tuple[Any, Any, PageErrors]:
+    context = browser.new_context(viewport=viewport, color_scheme="dark")
+    page = context.new_page()
+    errors = PageErrors()
+    errors.watch(page)
+    page.add_init_script("document.addEventListener('lp:rendered', (e) => { window.lpRendered = e.detail; })")
+    page.goto(comfyui.base_url)
+    page.wait_for_function(
+        f"window.comfyAPI?.app?.app?.extensionManager?.getSidebarTabs?.().some((t) => t.id === '{TAB}')",
+        timeout=60_000,
+    )
+    page.locator("i.pi-cloud-download").first.click()
+    page.wait_for_function("window.lpRendered")
+    return context, page, errors
+
+
+def set_palette(page: Any, scheme: str) -> None:
+    page.evaluate(f"window.comfyAPI.app.app.extensionManager.setting.set('Comfy.ColorPalette', '{scheme}')")
+
+
+def test_the_narrowest_sidebar_cuts_nothing_off_in_any_view(
+    comfyui: ComfyUI, browser: Any, artifacts: Path
+) -> None:
+    context, page, errors = open_panel(comfyui, browser, NARROW_WINDOW)
+    version = frontend_version(page)
+    width = make_sidebar_narrowest(page)
+    record(f"comfyui_{version}_narrowest_panel_px", round(width))
+    panel = page.locator(".lp")
+    # a download with long file names mid-way, one that failed, and prompts in ComfyUI's queue
+    for preset in ("narrow-pair", "narrow-gated"):
+        assert http(comfyui.url("/api/launchpad/presets/install"), "POST", {"presets": [preset]})[0] == 202
+    queue_two_prompts(page, "narrow-check")
+    open_models_workflow(page)
+    panel.get_by_role("tab", name="Presets").click()
+    panel.get_by_role("searchbox", name="Search presets").fill("narrow")
+    pair = panel.locator('[data-preset="narrow-pair"]')
+    expect(pair.locator(".lp-badge").first).to_contain_text("Downloading")
+    expect(pair.locator(".lp-files li")).to_have_count(2)
+    # each file's speed and ETA on a line of its own, under its bar, never beside the name
+    expect(pair.locator(".lp-files li > p.lp-muted").first).to_contain_text(re.compile(r"\d+% · [\d.]+ KB/s"))
+    for name in LONG_NAMES.values():
+        expect(pair.locator(".lp-files .lp-name", has_text=name)).to_have_text(name)  # the whole name
+    gated = panel.locator('[data-preset="narrow-gated"]')
+    expect(gated.locator(".lp-badge")).to_have_text("Failed")
+    expect(gated.locator(".lp-meta")).to_contain_text("size unknown")  # no size listed: it says so
+
+    problems: dict[str, list[str]] = {}
+    for scheme in ("dark", "light"):
+        set_palette(page, scheme)
+        for view in VIEWS:
+            panel.get_by_role("tab", name=view.title()).click()
+            if view == "queue":
+                expect(panel.locator(".lp-row[data-prompt]")).to_have_count(2)
+            elif view == "downloads":
+                expect(panel.get_by_role("button", name=re.compile(f"^Cancel {LONG_NAMES['text_encoders']}"))
+                       ).to_be_visible()
+            elif view == "system":
+                expect(panel.locator(".lp-metric").first).to_be_visible()
+                # the frontend this page runs, also when --front-end-root serves another than the installed one
+                expect(panel.locator(".lp-versions")).to_contain_text(f"frontend {version}")
+            elif view == "workflow":
+                expect(panel.locator(".lp-row[data-key]")).to_have_count(3)
+            elif view == "models":
+                expect(panel.get_by_role("button", name=re.compile(r"^Delete a_style_lora"))).to_be_visible()
+            page.wait_for_timeout(400)  # the bars' transitions end
+            found = page.evaluate(OVERFLOWS, panel.element_handle())
+            if found:
+                problems[f"{view} ({scheme})"] = found
+            page.screenshot(path=str(artifacts / f"comfyui-{version}-narrowest-{view}-{scheme}.png"))
+    set_palette(page, "dark")
+    stop_everything(comfyui)
+    assert not problems, f"cut off at {width:.0f} px on frontend {version}: {json.dumps(problems, indent=1)}"
+    ours = [e for e in errors if "launchpad" in e.lower() or "/lp-" in e]
+    assert not ours, ours
+    context.close()
+
+
+# --- the queue --------------------------------------------------------------------------------------
+
+
+def test_the_queue_names_each_prompt_counts_its_time_and_stops_it(comfyui: ComfyUI, browser: Any,
+                                                                  artifacts: Path) -> None:
+    context, page, errors = open_panel(comfyui, browser, {"width": 1400, "height": 900})
+    version = frontend_version(page)
+    panel = page.locator(".lp")
+    queue_two_prompts(page, "queue-check")
+    panel.get_by_role("tab", name="Queue").click()
+    running = panel.locator('ul[aria-label="Running"] > .lp-row')
+    pending = panel.locator('ul[aria-label="Pending"] > .lp-row')
+    expect(running).to_have_count(1)
+    expect(pending).to_have_count(1)
+    for row in (running, pending):
+        expect(row.locator(".lp-name")).to_have_text("queue-check")  # the workflow's name, not an id
+    has_jobs_api = comfyui.get("/api/jobs?limit=1").status == 200
+    elapsed = running.locator(".lp-elapsed")
+    since = "since it was queued" if has_jobs_api else "since Launchpad first saw it in the queue"
+    expect(elapsed).to_have_attribute("title", since)
+    before = elapsed.text_content()
+    expect(elapsed).not_to_have_text(before or "")  # it counts up while shown
+    page.screenshot(path=str(artifacts / f"comfyui-{version}-queue-running-dark.png"))
+
+    waiting = pending.get_attribute("data-prompt")
+    pending.get_by_role("button", name="Cancel queue-check").click()
+    expect(pending).to_have_count(0)
+    queue = comfyui.get("/api/queue").json()
+    assert queue["queue_pending"] == [], queue  # type: ignore[index]
+    assert waiting not in comfyui.get("/api/history").json()  # type: ignore[operator]  # never ran
+
+    prompt_id = running.get_attribute("data-prompt")
+    running.get_by_role("button", name="Interrupt queue-check").click()
+    expect(running).to_have_count(0, timeout=30_000)
+    expect(panel.get_by_text("Nothing is running.")).to_be_visible()
+    status = comfyui.get(f"/api/history/{prompt_id}").json()[prompt_id]["status"]  # type: ignore[index]
+    assert [m[0] for m in status["messages"]][-1] == "execution_interrupted", status
+    stop_everything(comfyui)
     ours = [e for e in errors if "launchpad" in e.lower() or "/lp-" in e]
     assert not ours, ours
     context.close()

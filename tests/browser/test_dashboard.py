@@ -291,6 +291,27 @@ def test_the_page_recovers_from_a_server_restart_without_reloading(panel: Callab
     expect(card(page, "bt-slow").locator(".lp-badge")).to_have_text("Not installed")
 
 
+def test_catalog_entries_that_were_skipped_are_named_above_the_presets(
+    panel: Callable[..., Any], stage: Stage, artifacts: Any
+) -> None:
+    broken = stage.workspace / "config" / "presets" / "broken.yaml"
+    broken.write_text("schema: 1\npresets:\n  - id: no-files\n    name: No files\n    category: image\n",
+                      encoding="utf-8")
+    try:
+        page = panel()
+        [warning] = stage.api("launchpad/catalog/warnings")[1]["warnings"]  # type: ignore[index]
+        notice = page.locator(".lp-notice")
+        expect(notice).to_contain_text("1 catalog entry skipped")
+        expect(notice.locator(".lp-rows")).to_be_hidden()  # folded: the presets stay in view
+        notice.locator("summary").click()
+        expect(notice).to_contain_text("broken.yaml")
+        expect(notice).to_contain_text(warning["message"])
+        page.screenshot(path=str(artifacts / "standalone-catalog-warnings-dark.png"))
+    finally:
+        broken.unlink()
+    expect(panel().locator(".lp-notice")).to_have_count(0)  # fixed: the notice goes
+
+
 def test_screenshots_of_every_view_in_dark_and_light(panel: Callable[..., Any], artifacts: Any,
                                                       page_errors: PageErrors) -> None:
     for scheme in ("dark", "light"):
@@ -306,6 +327,25 @@ def test_screenshots_of_every_view_in_dark_and_light(panel: Callable[..., Any], 
     wide = panel(size={"width": 1200, "height": 800})
     wide.screenshot(path=str(artifacts / "standalone-presets-wide-dark.png"))
     assert not page_errors
+
+
+def test_finished_downloads_clear_and_deleted_files_drop_out(panel: Callable[..., Any], stage: Stage) -> None:
+    checkpoint, lora = (stage.model_path(spec) for spec in SMALL)
+    assert checkpoint.is_file() and lora.is_file()  # installed by an earlier test
+    lora.unlink()  # deleted by hand since
+    page = panel("downloads")
+    rows = page.locator(".lp-row")
+    expect(rows.filter(has_text=SMALL[0].name)).to_have_count(1)
+    expect(rows.filter(has_text=SMALL[1].name)).to_have_count(0)  # its file is gone: so is its job
+    expect(rows.filter(has_text=GATED.name).locator(".lp-badge")).to_have_text("failed")
+
+    page.get_by_role("button", name="Clear finished").click()
+
+    expect(rows).to_have_count(0)
+    expect(page.get_by_text("No downloads yet. Install a preset to start one.")).to_be_visible()
+    expect(page.get_by_role("button", name="Clear finished")).to_be_hidden()
+    assert checkpoint.is_file()  # the files stay
+    assert stage.api("launchpad/downloads")[1]["jobs"] == []  # type: ignore[index]
 
 
 def test_a_frontend_without_sidebar_tabs_gets_one_clear_message(browser: Any, stage: Stage) -> None:

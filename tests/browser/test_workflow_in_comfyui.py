@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from integration.real_comfyui import ComfyUI, LaunchOptions
-from workflow_helpers import WAN_TEMPLATE, serve_models
+from workflow_helpers import WAN_PRESET, WAN_TEMPLATE, serve_models, vouch_for
 
 from fakehub import FakeHub
 
@@ -71,6 +71,7 @@ def test_the_open_template_lists_its_models_installs_them_and_follows_a_switch(
 ) -> None:
     workflow = comfyui.get(f"/templates/{WAN_TEMPLATE}.json").json()
     served = serve_models(hub, workflow, 400_000, rate=400_000)  # type: ignore[arg-type]
+    vouch_for(comfyui.workspace, workflow, served)  # type: ignore[arg-type]
     context = browser.new_context(viewport={"width": 1400, "height": 900}, color_scheme="dark")
     page = context.new_page()
     errors = PageErrors()
@@ -118,10 +119,10 @@ def test_the_open_template_lists_its_models_installs_them_and_follows_a_switch(
     expect(unknown).to_contain_text("wanted by VAELoader #7")
     expect(rows).to_have_count(1)
 
-    # the installed template preset opens its template
+    # the installed preset serving the template (the curated one it folded into) opens it
     panel.get_by_role("tab", name="Presets").click()
-    card = panel.locator(f'[data-preset="{WAN_TEMPLATE}"]')
-    panel.get_by_role("searchbox", name="Search presets").fill(WAN_TEMPLATE)
+    card = panel.locator(f'[data-preset="{WAN_PRESET}"]')
+    panel.get_by_role("searchbox", name="Search presets").fill(WAN_PRESET)
     expect(card.locator(".lp-badge")).to_have_text("Installed")
     card.get_by_role("button", name=re.compile(r"^Open the .+ workflow$")).click()
     page.wait_for_function(f"{APP}.graph.nodes.some((n) => n.type === 'UNETLoader')")
@@ -134,14 +135,18 @@ def test_the_open_template_lists_its_models_installs_them_and_follows_a_switch(
         const app = {APP}, LiteGraph = window.LiteGraph || window.comfyAPI.litegraph?.LiteGraph;
         const model = LiteGraph.createNode("LaunchpadModel"), loader = LiteGraph.createNode("CheckpointLoaderSimple");
         app.graph.add(model); app.graph.add(loader);
+        const fresh = {{ model: model.widgets.find((w) => w.name === "model").value,
+                         preset: model.widgets.find((w) => w.name === "preset")?.value }};
         model.widgets.find((w) => w.name === "model").value = "{NODE_FILE}";
         const link = model.connect(0, loader, loader.inputs.findIndex((i) => i.name === "ckpt_name"));
         const {{ output }} = await app.graphToPrompt();
         return {{ link: !!link, input: output[loader.id]?.inputs.ckpt_name, model: output[model.id]?.inputs.model,
-                  options: model.widgets.find((w) => w.name === "model").options.values }};
+                  options: model.widgets.find((w) => w.name === "model").options.values, fresh }};
     }}""")
     assert linked["link"] and linked["input"][1] == 0, linked
     assert linked["model"] == NODE_FILE and NODE_FILE in linked["options"], linked
+    # a new node names no file yet, rather than whichever sorts first
+    assert linked["fresh"] == {"model": "(choose a model)", "preset": "(any preset)"}, linked
     ours = [e for e in errors if "launchpad" in e.lower() or "/lp-" in e]
     assert not ours, ours
     context.close()

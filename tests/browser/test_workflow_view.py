@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from workflow_helpers import WAN_TEMPLATE, load_template, serve_models, templates_dir
+from workflow_helpers import WAN_TEMPLATE, load_template, serve_models, templates_dir, vouch_for
 
 from conftest import cli_argv
 
@@ -37,6 +37,7 @@ def stage(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stage]:
     stage = Stage(tmp_path_factory.mktemp("workflow-stage"), cli_argv()).prepare()
     stage.workflow = load_template(WAN_TEMPLATE)  # type: ignore[attr-defined]
     stage.served = serve_models(stage.hub, stage.workflow, SIZE, rate=RATE)  # type: ignore[attr-defined]
+    vouch_for(stage.workspace, stage.workflow, stage.served)  # type: ignore[attr-defined]
     try:
         stage.start()
         yield stage
@@ -103,6 +104,10 @@ def test_a_pasted_workflow_names_what_nobody_can_fetch(page: Any, stage: Stage, 
         {"id": 3, "type": "VAELoader", "widgets_values": ["nobody-has-this.safetensors"]},
         {"id": 4, "type": "LoraLoader", "widgets_values": ["browser-small-lora.safetensors", 1, 1]},
         {"id": 5, "type": "VAELoader", "mode": 4, "widgets_values": ["bypassed-vae.safetensors"]},
+        # linked to a Hugging Face file that no source can size (the Hub does not have it)
+        {"id": 6, "type": "CheckpointLoaderSimple", "widgets_values": ["nowhere-sized.safetensors"],
+         "properties": {"models": [{"name": "nowhere-sized.safetensors", "directory": "checkpoints",
+                                    "url": "https://huggingface.co/acme/absent/resolve/main/nowhere-sized.safetensors"}]}},
     ]}
     box = page.get_by_label("Workflow JSON")
     box.fill("{ not json")
@@ -119,6 +124,9 @@ def test_a_pasted_workflow_names_what_nobody_can_fetch(page: Any, stage: Stage, 
     expect(lora.locator(".lp-badge")).to_have_text("Missing")
     expect(lora).to_contain_text("Browser small pair")  # the preset that lists it
     expect(page.locator('.lp-row[data-key="vae/bypassed-vae.safetensors"]')).to_contain_text("bypassed")
-    expect(page.get_by_role("button", name="Install 1 missing (1.0 MB)")).to_be_visible()
+    unsized = page.locator('.lp-row[data-key="checkpoints/nowhere-sized.safetensors"]')
+    expect(unsized.locator(".lp-badge")).to_have_text("Missing")
+    # a size nobody gave is said to be unknown, never added as 0 B
+    expect(page.get_by_role("button", name="Install 2 missing (1.0 MB + 1 of unknown size)")).to_be_visible()
     time.sleep(0.2)
     assert not page_errors

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from lp.launchpad.catalog import load_catalog, templates
 from lp.launchpad.catalog.loader import load_dir, parse_yaml
 from lp.launchpad.catalog.schema import CivitaiSource, HFSource, UrlSource, source_from_url
 from lp.launchpad.catalog.state import preset_state
+from lp.launchpad.catalog.verified import VerifiedFiles
 from lp.launchpad.errors import NotFound
 from lp.launchpad.files import partial_path
 from lp.launchpad.model_roots import ModelRoots
@@ -249,4 +251,14 @@ def test_state_comes_from_files_on_disk(workspace_dir: Path, tmp_path: Path) -> 
     te.parent.mkdir(parents=True)
     te.write_bytes(b"te")
     state, files = preset_state(preset, roots)
-    assert state == "installed" and files[2].path == str(te)
+    # right size, but the catalog states a sha256 and nothing says these bytes match it
+    assert [f.state for f in files] == ["unverified", "installed", "installed"] and state == "partial"
+    verified = VerifiedFiles(workspace.state)
+    verified.record(ckpt, "cd" * 32)  # hashed to something else: still not the catalog's file
+    assert preset_state(preset, roots, verified.load())[0] == "partial"
+    verified.record(ckpt, "ab" * 32)
+    state, files = preset_state(preset, roots, verified.load())
+    assert state == "installed" and files[0].verified and files[2].path == str(te)
+    ckpt.write_bytes(b"y" * 1000)  # replaced since it was checked: checked again
+    os.utime(ckpt, (1, 1))
+    assert preset_state(preset, roots, verified.load())[1][0].state == "unverified"

@@ -199,6 +199,37 @@ def test_curated_presets_keep_their_ids_next_to_the_template_presets(
     presets: dict[str, Preset], official: Official
 ) -> None:
     # Template-derived presets load after curated ones and win on equal ids; none may shadow ours.
+    # A template preset with the same files as another preset is folded into it, its id an alias.
     catalog = loader.load_catalog(None, templates_dir=official.directory)
     assert {p.id for p in catalog.presets.values() if p.origin == "curated"} == set(presets)
-    assert len(catalog.presets) == len(presets) + len(templates.load(official.directory).presets)
+    derived = {p.id for p in templates.load(official.directory).presets}
+    listed = {p.id for p in catalog.presets.values() if p.origin == "template"}
+    assert listed | set(catalog.aliases) == derived and not listed & set(catalog.aliases)
+    for alias, target in catalog.aliases.items():
+        assert alias in catalog.get(target).workflows
+
+
+def test_each_preset_states_the_comfyui_its_templates_need(presets: dict[str, Preset], official: Official) -> None:
+    # committed so that a ComfyUI whose templates package is older (0.3.64 ships one without
+    # minComfyUIVersion) still says what a preset needs; the loader takes the highest of both
+    index = templates.read_index(official.directory)
+    problems = []
+    for preset in presets.values():
+        needed = [index[w].min_comfyui for w in preset.workflows if w in index and index[w].min_comfyui]
+        expected = max(needed, key=templates.version_key) if needed else None
+        if preset.min_comfyui != expected:
+            problems.append(f"{preset.id}: min_comfyui {preset.min_comfyui!r}, its templates need {expected!r}")
+    assert not problems, "\n".join(problems)
+
+
+def test_every_curated_file_has_a_size_in_step_with_the_templates(
+    presets: dict[str, Preset], official: Official, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from lp.launchpad.cli.main import main
+
+    assert all(f.size or f.estimated_size for p in presets.values() for f in p.files)
+    # what `launchpad catalog sizes --offline` would write is what is there (exit 1 and a list otherwise:
+    # run `launchpad catalog sizes --write` after updating the pinned templates package)
+    code = main(["catalog", "sizes", "--offline", "--dir", str(loader.CURATED_DIR)])
+    out, _ = capsys.readouterr()
+    assert code == 0, "\n".join(line for line in out.splitlines() if line.startswith("*"))

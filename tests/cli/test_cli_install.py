@@ -206,3 +206,20 @@ def test_two_processes_installing_one_preset_download_each_file_once(env, fakehu
         assert (workspace_dir / "models/checkpoints" / name).read_bytes() == data
         assert fakehub.bytes_sent(name) <= len(data) + 2, f"{name} was downloaded more than once"
     assert "downloaded by another process" in outputs[0][0] + outputs[1][0]
+
+
+def test_install_says_first_which_comfyui_a_preset_needs(env, fakehub, workspace_dir):
+    fakehub.add_hf_file("acme/new", "model.safetensors", random_bytes(10_000))
+    directory = workspace_dir / "config" / "presets"
+    directory.mkdir(parents=True)
+    (directory / "new.yaml").write_text(
+        "schema: 1\npresets:\n  - id: NEW\n    name: Needs a newer ComfyUI\n    category: image\n"
+        "    min_comfyui: 0.99.0\n    files:\n      - folder: checkpoints\n        name: new.safetensors\n"
+        "        hf: acme/new\n        path: model.safetensors\n"
+    )
+
+    result = run(env, workspace_dir, "install", "NEW")
+
+    assert result.returncode == 0, result.stderr
+    assert "note: NEW: its workflows need ComfyUI 0.99.0 or newer" in result.stderr  # the files download anyway
+    assert (workspace_dir / "models" / "checkpoints" / "new.safetensors").stat().st_size == 10_000

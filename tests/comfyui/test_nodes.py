@@ -43,6 +43,15 @@ PRESETS = """\
             hf: acme/nodes
             path: vae.safetensors
             size: 4000
+      - id: node-newer
+        name: Needs a newer ComfyUI
+        category: image
+        min_comfyui: 0.99.0
+        files:
+          - folder: vae
+            name: node-newer-vae.safetensors
+            hf: acme/nodes
+            path: vae.safetensors
       - id: node-broken
         name: A file the Hub does not have
         category: image
@@ -140,17 +149,24 @@ def test_node_classes_outside_comfyui_are_v1_and_prefixed() -> None:
 
 def test_inputs_list_the_catalog_once_launchpad_runs(in_comfyui: SimpleNamespace) -> None:
     inputs = v1.LaunchpadModel.INPUT_TYPES()
-    choices = inputs["required"]["model"][0]
-    assert choices == sorted(choices)
+    choices, options = inputs["required"]["model"]
+    # a new node starts on a choice that names nothing, not on the first file of the list
+    assert choices[0] == options["default"] == runtime.CHOOSE_MODEL
+    assert choices[1:] == sorted(choices[1:])
     assert {"checkpoints/nodes/model.safetensors", "vae/node-vae.safetensors"} <= set(choices)
     presets = inputs["optional"]["preset"][0]
-    assert presets[0] == runtime.ANY_PRESET and "node-pair" in presets
-    assert "node-pair" in v1.LaunchpadEnsurePreset.INPUT_TYPES()["required"]["preset"][0]
+    # presets by name (the id in brackets keeps saved workflows working if a name changes)
+    catalog = in_comfyui.service.catalogs.current().presets.values()
+    assert presets[0] == runtime.ANY_PRESET
+    assert presets[1:] == sorted((f"{p.name} ({p.id})" for p in catalog), key=str.casefold)
+    assert {"A file the Hub does not have (node-broken)", "Node test pair (node-pair)"} <= set(presets)
+    ensure, ensure_options = v1.LaunchpadEnsurePreset.INPUT_TYPES()["required"]["preset"]
+    assert ensure == [runtime.CHOOSE_PRESET, *presets[1:]] and ensure_options["default"] == runtime.CHOOSE_PRESET
 
 
-def test_inputs_are_empty_lists_before_launchpad_starts(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_inputs_name_nothing_before_launchpad_starts(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(published, "_running", None)
-    assert v1.LaunchpadModel.INPUT_TYPES()["required"]["model"][0] == []
+    assert v1.LaunchpadModel.INPUT_TYPES()["required"]["model"][0] == [runtime.CHOOSE_MODEL]
     assert v1.LaunchpadModel.INPUT_TYPES()["optional"]["preset"][0] == [runtime.ANY_PRESET]
     assert v1.LaunchpadModel.VALIDATE_INPUTS("checkpoints/x.safetensors") is True  # checked again when it runs
     with pytest.raises(runtime.NotRunning, match="not running in this ComfyUI"):
@@ -161,12 +177,17 @@ def test_validation_names_what_is_wrong(in_comfyui: SimpleNamespace) -> None:
     validate = v1.LaunchpadModel.VALIDATE_INPUTS
     assert validate("checkpoints/nodes/model.safetensors") is True
     assert validate("vae/node-vae.safetensors", "node-pair") is True
+    assert validate("vae/node-vae.safetensors", "Node test pair (node-pair)") is True
+    assert validate(runtime.CHOOSE_MODEL) == "choose a model file from the list"
     assert "does not name a model as folder/file" in validate("model.safetensors")  # type: ignore[operator]
     assert "no preset in the catalog lists checkpoints/other.safetensors" in validate("checkpoints/other.safetensors")  # type: ignore[operator]
     assert "preset node-broken has no file vae/node-vae.safetensors" in validate(  # type: ignore[operator]
-        "vae/node-vae.safetensors", "node-broken")
-    assert v1.LaunchpadEnsurePreset.VALIDATE_INPUTS("node-pair") is True
-    assert "no preset nope" in v1.LaunchpadEnsurePreset.VALIDATE_INPUTS("nope")  # type: ignore[operator]
+        "vae/node-vae.safetensors", "A file the Hub does not have (node-broken)")
+    ensure = v1.LaunchpadEnsurePreset.VALIDATE_INPUTS
+    assert ensure("node-pair") is True and ensure("Node test pair (node-pair)") is True
+    assert ensure("An old name (node-pair)") is True  # a saved workflow after the preset was renamed
+    assert ensure(runtime.CHOOSE_PRESET) == "choose the preset to ensure"
+    assert "no preset nope" in ensure("nope")  # type: ignore[operator]
 
 
 # --- running them ----------------------------------------------------------------------------------
@@ -207,12 +228,22 @@ def test_model_node_with_a_preset_and_a_failure_that_says_why(in_comfyui: Simple
 
 
 def test_ensure_preset_installs_every_file(in_comfyui: SimpleNamespace) -> None:
-    (summary,) = v1.LaunchpadEnsurePreset().run("node-pair")
+    (summary,) = v1.LaunchpadEnsurePreset().run("Node test pair (node-pair)")  # as the list offers it
     assert summary == "node-pair: 2 files ready (1.5 MB)"
     assert (in_comfyui.models / "checkpoints" / "nodes" / "model.safetensors").read_bytes() == MODEL
     progress = snapshot(in_comfyui)["presets"]["node-pair"]
     assert progress["state"] == "done"  # installed as the preset: its card in the panel shows it
-    assert v1.LaunchpadEnsurePreset().run("node-pair") == (summary,)
+    assert v1.LaunchpadEnsurePreset().run("node-pair") == (summary,)  # as workflows saved before say it
+
+
+def test_ensure_preset_says_which_comfyui_a_preset_needs(in_comfyui: SimpleNamespace, monkeypatch) -> None:
+    monkeypatch.setattr(in_comfyui.service.host, "versions", lambda: {"comfyui": "0.3.64"})
+    (summary,) = v1.LaunchpadEnsurePreset().run("node-newer")
+    assert summary.startswith("node-newer: 1 file ready")
+    assert "need ComfyUI 0.99.0 or newer; this ComfyUI is 0.3.64" in summary
+    assert "newer ComfyUI" in v1.LaunchpadEnsurePreset.INPUT_TYPES()["required"]["preset"][1]["tooltip"]
+    (ok,) = v1.LaunchpadEnsurePreset().run("node-pair")  # no requirement: nothing said
+    assert "ComfyUI" not in ok
 
 
 def test_an_interrupted_prompt_stops_waiting_and_the_download_goes_on(in_comfyui: SimpleNamespace) -> None:

@@ -66,6 +66,35 @@ async def test_present_files_are_skipped_and_a_shared_file_joins_the_running_job
     assert again == {"jobs": [], "skipped": ["checkpoints/shared.safetensors", "checkpoints/own.safetensors"]}
 
 
+async def test_a_presets_eta_is_never_shorter_than_a_running_files(downloads, fakehub):
+    # a fast big file and a slow small one: all bytes left over the total speed would promise the
+    # preset sooner than its slow file can finish ("9s left" beside a file's "19s left")
+    fakehub.add_hf_file("acme/model", "weights/fast.safetensors", random_bytes(3_000_000))
+    fakehub.add_hf_file("acme/model", "weights/slow.safetensors", random_bytes(600_000))
+    fakehub.behave("acme/model/weights/fast.safetensors", rate=3_000_000)
+    fakehub.behave("acme/model/weights/slow.safetensors", rate=200_000)
+    h = await downloads([preset("P", hf_file("fast.safetensors"), hf_file("slow.safetensors"))])
+    await h.manager.install(["P"])
+    await h.manager.wait()
+
+    latest: dict[str, dict] = {}  # job id -> its last event so far
+    compared = shorter_without_the_rule = 0
+    for kind, data in h.events:
+        if kind == "launchpad.download":
+            latest[data["id"]] = data
+            continue
+        if kind != "launchpad.preset" or data["eta"] is None:
+            continue
+        running = [j["eta"] for j in latest.values() if j["state"] == "downloading" and j["eta"] is not None]
+        if not running:
+            continue
+        compared += 1
+        assert data["eta"] >= max(running), (data, running)
+        left = data["bytes_total"] - data["bytes_done"]
+        shorter_without_the_rule += left / data["speed"] < max(running)
+    assert compared >= 3 and shorter_without_the_rule >= 1, (compared, shorter_without_the_rule)
+
+
 async def test_unknown_preset_queues_nothing(downloads, fakehub):
     fakehub.add_hf_file("acme/model", "weights/a.safetensors", b"a" * 10)
     h = await downloads([preset("P", hf_file("a.safetensors"))])

@@ -121,6 +121,38 @@ async def test_the_hub_sha256_is_verified(downloads, fakehub):
     assert error["code"] == "integrity" and error["details"]["expected_sha256"] == hashlib.sha256(data).hexdigest()
 
 
+async def test_a_catalog_sha256_the_hub_contradicts_fails_before_a_byte_is_fetched(downloads, fakehub):
+    data = random_bytes(4 * 2**20)
+    advertised = fakehub.add_hf_file("acme/model", "weights/model.safetensors", data)
+    stale = "ab" * 32  # what the catalog says: the file changed at the source since
+    h = await downloads([preset("P", hf_file(sha256=stale))])
+
+    job = await run(h)
+
+    error = job["error"]
+    assert job["state"] == "failed" and error["code"] == "checksum_mismatch"
+    # says which is which
+    assert f"the catalog says its sha256 is {stale}" in error["message"]
+    assert f"Hugging Face (acme/model/weights/model.safetensors at main) advertises {advertised}" in error["message"]
+    assert error["details"]["catalog_sha256"] == stale and error["details"]["source_sha256"] == advertised
+    assert fakehub.bytes_sent("acme/model/weights/model.safetensors") < len(data) // 100  # under 1% fetched
+    assert fakehub.requests_for("acme/model/weights/model.safetensors", "GET") == []  # not even the probe
+    assert not list(h.workspace.models.rglob("model.safetensors*"))
+
+
+async def test_a_matching_catalog_sha256_downloads_and_is_recorded_as_verified(downloads, fakehub):
+    from lp.launchpad.catalog.state import preset_state
+    from lp.launchpad.catalog.verified import VerifiedFiles
+
+    data = random_bytes(300_000)
+    sha = fakehub.add_hf_file("acme/model", "weights/model.safetensors", data)
+    h = await downloads([preset("P", hf_file(sha256=sha))])
+    assert (await run(h))["state"] == "done"
+    checks = VerifiedFiles(h.workspace.state).load()
+    state, files = preset_state(h.manager._catalog().get("P"), h.manager._roots(), checks)
+    assert state == "installed" and files[0].verified
+
+
 async def test_a_non_lfs_file_is_served_by_the_hub_itself(downloads, fakehub):
     fakehub.add_hf_file("acme/model", "config.json", b'{"a": 1}', lfs=False)
     h = await downloads([preset("P", hf_file("config.json"))], hf_token=TOKEN)
@@ -171,6 +203,19 @@ async def test_civitai_sha256_from_the_api_is_enforced(downloads, fakehub):
     h = await downloads([preset("P", civitai_file())], civitai_token=CIVITAI_TOKEN)
     fakehub.civitai_tokens.add(CIVITAI_TOKEN)
     assert (await run(h))["error"]["code"] == "integrity"
+
+
+async def test_a_catalog_sha256_civitai_contradicts_fails_before_a_byte_is_fetched(downloads, fakehub):
+    data = random_bytes(2 * 2**20)
+    advertised = fakehub.add_civitai(4242, data, "Style_v2.safetensors")
+    fakehub.civitai_tokens.add(CIVITAI_TOKEN)
+    h = await downloads([preset("P", {**civitai_file(), "sha256": "cd" * 32})], civitai_token=CIVITAI_TOKEN)
+
+    error = (await run(h))["error"]
+
+    assert error["code"] == "checksum_mismatch"
+    assert f"Civitai (model version 4242) advertises {advertised}" in error["message"]
+    assert fakehub.bytes_sent("civitai-4242") < len(data) // 100
 
 
 async def test_civitai_unknown_version_is_not_found(downloads, fakehub):

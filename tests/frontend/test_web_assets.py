@@ -12,10 +12,13 @@ from pathlib import Path
 from conftest import ROOT
 
 WEB = ROOT / "web"
-# bytes, all of web/ uncompressed: issue 5's budget for everything the panel ships, the Workflow view
-# of issue 8 included. Held by sharing the DOM helpers (ui.mjs) and CSS rules, not by minifying: the
-# files stay readable source.
-BUDGET = 50_000
+# bytes, all of web/ uncompressed (the project's budget): readable code comes first, so the files
+# are written for people (short lines, one statement a line, comments that say why), never squeezed.
+BUDGET = 80_000
+
+
+# strings, template strings and regular expressions, whose semicolons end no statement
+LITERAL = re.compile(r""""(?:\\.|[^"\\])*"|'(?:\\.|[^'\\])*'|`(?:\\.|[^`\\])*`|/(?![/*])(?:\\.|\[[^\]]*\]|[^/\\])+/""")
 
 
 def web_files() -> list[Path]:
@@ -27,6 +30,16 @@ def test_all_web_assets_fit_the_budget() -> None:
     total = sum(sizes.values())
     print(f"web/ is {total} bytes: {sizes}")
     assert total < BUDGET, f"web/ is {total} bytes, over the {BUDGET} byte budget: {sizes}"
+
+
+def test_the_files_stay_readable() -> None:
+    """Short lines, one statement a line: nothing squeezed to save bytes."""
+    for path in web_files():
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            assert len(line) <= 120, f"{path.name}:{number} is {len(line)} characters long"
+            if path.suffix in (".js", ".mjs") and not line.lstrip().startswith(("//", "*", "/*")):
+                code = LITERAL.sub('""', line).split("//")[0]
+                assert not re.search(r";\s*\S", code), f"{path.name}:{number} has more than one statement"
 
 
 def test_only_the_entry_is_auto_loaded_by_comfyui() -> None:

@@ -28,7 +28,7 @@ import yaml
 from integration.real_comfyui import ComfyUIInstall
 from test_docker_files import installed, make_venv, uv_bin, wheel
 
-from conftest import RUN_CLI, missing
+from conftest import RUN_CLI, cli_argv, missing
 
 ROOT = Path(__file__).resolve().parents[2]
 START = ROOT / "docker" / "scripts" / "start.sh"
@@ -467,6 +467,34 @@ def test_custom_node_requirements_are_installed_only_when_they_change(boot, venv
     b = boot(CUSTOM_NODES_STATE=str(tmp_path / "fresh-container-state"))  # a new container: reinstall
     out = b.wait_for("ComfyUI is ready")
     assert "MyNode: requirements.txt is new or changed" in out
+    assert b.stop() == 0
+
+
+def test_custom_nodes_moved_by_migrate_get_their_requirements_at_the_next_start(
+    boot, venv: Path, tmp_path: Path
+) -> None:
+    from migrate_volumes import age, write
+
+    ws = tmp_path / "workspace"
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    dep = wheel(wheels, "migratednodedep")
+    old_nodes = ws / "ComfyUI" / "custom_nodes"
+    write(old_nodes / "OldNode" / "__init__.py", "NODE_CLASS_MAPPINGS = {}\n")
+    write(old_nodes / "OldNode" / "requirements.txt", f"{dep}\n")
+    write(ws / "ComfyUI" / "models" / "checkpoints" / "old.safetensors", "old")
+    age(ws)
+    moved = subprocess.run(cli_argv("migrate", "--move", "--workspace", str(ws)), capture_output=True, text=True)
+    assert moved.returncode == 0, moved.stderr
+    assert "restart the pod" in moved.stdout
+
+    b = boot()
+    out = b.wait_for("ComfyUI is ready")
+    assert "OldNode: requirements.txt is new or changed" in out
+    assert installed(venv, "migratednodedep")
+    argv = b.comfy_records()[0]["argv"]
+    config = yaml.safe_load(Path(argv[argv.index("--extra-model-paths-config") + 1]).read_text())
+    assert config["launchpad_workspace"]["custom_nodes"] == str(ws / "custom_nodes")  # ComfyUI loads OldNode
     assert b.stop() == 0
 
 

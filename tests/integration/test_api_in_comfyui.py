@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -139,6 +140,41 @@ def test_system_reading_names_comfyui_versions(comfyui: ComfyUI) -> None:
     reply = comfyui.get("/api/launchpad/system")
     assert reply.status == 200, reply.text
     versions = reply.json()["versions"]  # type: ignore[index]
-    assert versions["comfyui"] and versions["comfyui_frontend"] and versions["torch"]
+    assert versions["comfyui"] and versions["torch"]
+    # no --front-end-root here: ComfyUI serves the frontend package installed in its environment
+    probe = "from importlib.metadata import version; print(version('comfyui-frontend-package'))"
+    installed = subprocess.run([comfyui.argv[0], "-c", probe], capture_output=True, text=True, timeout=60,
+                               check=True).stdout.strip()
+    assert versions["comfyui_frontend"] == installed
     metrics = comfyui.get("/api/launchpad/metrics").text
     assert "launchpad_comfyui_queue_depth 0" in metrics
+
+
+def test_presets_say_whether_this_comfyui_runs_their_workflows(comfyui: ComfyUI) -> None:
+    wait_ready(comfyui)
+    body = comfyui.get("/api/launchpad/presets").json()
+    running = comfyui.get("/api/launchpad/system").json()["versions"]["comfyui"]  # type: ignore[index]
+    assert body["comfyui_version"] == running  # type: ignore[index]
+    rows = {row["id"]: row for row in body["presets"]}  # type: ignore[index]
+
+    def version(text: str) -> tuple[int, ...]:
+        return tuple(int(part) for part in text.split("."))
+
+    for row in rows.values():
+        assert row["size"] and row["vram_gb"], row["id"]  # offline here: estimates at least, and marked
+        if row["min_comfyui"]:
+            assert row["comfyui_ok"] is (version(running) >= version(row["min_comfyui"])), row["id"]
+    # the curated LTX-2.3 preset states what its templates need, whatever templates this ComfyUI ships
+    assert rows["LTX_23_22B_FP8"]["min_comfyui"] == "0.16.4"
+    if version(running) < (0, 16, 4):  # 0.3.64: says it needs a newer ComfyUI
+        assert rows["LTX_23_22B_FP8"]["comfyui_ok"] is False
+        detail = comfyui.get("/api/launchpad/presets/LTX_23_22B_FP8").json()
+        assert f"this ComfyUI is {running}" in detail["comfyui_note"]  # type: ignore[index]
+
+
+def test_the_queue_says_how_this_comfyui_cancels_a_prompt(comfyui: ComfyUI) -> None:
+    wait_ready(comfyui)
+    queue = comfyui.get("/api/launchpad/queue").json()
+    has_jobs_api = comfyui.get("/api/jobs?limit=1").status == 200  # ComfyUI 0.33 and later
+    assert queue == {"running": [], "pending": [], "remaining": 0, "available": True,  # type: ignore[comparison-overlap]
+                     "cancel": "jobs" if has_jobs_api else "queue", "now": queue["now"]}  # type: ignore[index]

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from workflow_helpers import WAN_TEMPLATE, serve_models
+from workflow_helpers import WAN_TEMPLATE, serve_models, vouch_for
 
 from fakehub import FakeHub
 
@@ -111,8 +111,12 @@ def test_nodes_are_registered_with_the_v3_api_under_launchpad(ready: ComfyUI) ->
     model = info["input"]["required"]["model"]
     options = model[1]["options"] if model[0] == "COMBO" else model[0]
     assert NODE_FILE in options  # the catalog's files, read when ComfyUI asks
+    assert options[0] == model[1]["default"] == "(choose a model)"  # a new node names no file yet
     preset = ready.get("/object_info/LaunchpadEnsurePreset").json()["LaunchpadEnsurePreset"]  # type: ignore[index]
     assert preset["category"] == "Launchpad" and preset["output_node"] is True
+    choice = preset["input"]["required"]["preset"]
+    names = choice[1]["options"] if choice[0] == "COMBO" else choice[0]
+    assert names[0] == "(choose a preset)" and "Node integration (it-node)" in names, names
 
 
 async def test_a_template_workflow_lists_its_missing_models_and_installs_them(ready: ComfyUI, hub: FakeHub) -> None:
@@ -120,6 +124,7 @@ async def test_a_template_workflow_lists_its_missing_models_and_installs_them(re
     assert reply.status == 200, reply.text
     workflow = reply.json()
     served = serve_models(hub, workflow)  # type: ignore[arg-type]
+    vouch_for(ready.workspace, workflow, served)  # type: ignore[arg-type]
 
     reply = ready.request("POST", "/api/launchpad/workflow/models", json_body={"workflow": workflow})
     assert reply.status == 200, reply.text

@@ -7,6 +7,7 @@ from __future__ import annotations
 import itertools
 import os
 import sys
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -124,12 +125,23 @@ async def test_download_target_is_the_first_path_of_the_folder(comfy: SimpleName
 
 async def test_queue_comes_from_comfyui(comfy: SimpleNamespace) -> None:
     queue = comfy.server.prompt_queue
-    queue.currently_running[0] = (3, "p-run", {"1": {}, "2": {}}, {"client_id": "tab"}, ["2"])
+    # as ComfyUI 0.33 queues them: create_time (ms) and the frontend's workflow in extra_data
+    workflow = {"extra_pnginfo": {"workflow": {"id": "wf-1", "nodes": []}}, "create_time": 1_700_000_000_000}
+    queue.currently_running[0] = (3, "p-run", {"1": {}, "2": {}}, {"client_id": "tab", **workflow}, ["2"])
     queue.queue = [(5, "p-later", {"1": {}}, {}, ["1"]), (4, "p-next", {}, {"client_id": "x"}, [])]
+    before = time.time()
     status, body = await comfy.api.get("/launchpad/queue")
     assert status == 200 and body["available"] is True and body["remaining"] == 3
-    assert body["running"] == [{"number": 3, "prompt_id": "p-run", "node_count": 2, "client_id": "tab"}]
+    running = body["running"]
+    assert running == [{"number": 3, "prompt_id": "p-run", "node_count": 2, "client_id": "tab",
+                        "workflow_id": "wf-1", "queued_at": 1_700_000_000.0, "seen_at": running[0]["seen_at"]}]
     assert [item["prompt_id"] for item in body["pending"]] == ["p-next", "p-later"]
+    later = body["pending"][1]
+    assert later["queued_at"] is None and later["workflow_id"] is None  # an API prompt on an older ComfyUI
+    assert before <= later["seen_at"] <= body["now"] <= time.time()  # the server's clock, for the browser
+    _, again = await comfy.api.get("/launchpad/queue")
+    assert again["pending"][1]["seen_at"] == later["seen_at"]  # first seen, not last
+    assert body["cancel"] == "queue"  # the stand-in, like ComfyUI before 0.33, has no jobs API
     response = await comfy.client.get("/api/launchpad/metrics")
     assert "launchpad_comfyui_queue_depth 3\n" in await response.text()
 

@@ -301,7 +301,8 @@ async def test_delete_outside_a_model_root_is_refused(app: SimpleNamespace, tmp_
 
 async def test_queue_is_empty_standalone(app: SimpleNamespace) -> None:
     status, body = await app.api.get("/launchpad/queue")
-    assert status == 200 and body == {"running": [], "pending": [], "remaining": 0, "available": False}
+    assert status == 200 and body == {"running": [], "pending": [], "remaining": 0, "available": False,
+                                      "cancel": None, "now": body["now"]}
 
 
 async def test_catalog_warnings_and_user_presets_reload(app: SimpleNamespace) -> None:
@@ -519,6 +520,54 @@ async def test_preset_download_installs_at_boot(
             await service.close()
     assert (workspace_dir / "models" / "vae" / "boot.safetensors").read_bytes() == data
     assert "PRESET_DOWNLOAD names unknown preset 'no-such-preset'" in caplog.text
+
+
+async def test_downloads_drop_deleted_files_and_clear_finished_jobs(
+    workspace_dir: Path, tmp_path: Path, fakehub, aiohttp_client
+) -> None:
+    kept, deleted, slow = os.urandom(20_000), os.urandom(30_000), os.urandom(400_000)
+    urls = {name: fakehub.add_file(f"{name}.safetensors", data)
+            for name, data in (("kept", kept), ("deleted", deleted), ("slow", slow))}
+    fakehub.behave("slow.safetensors", rate=40_000)  # ten seconds: still running at the end
+    missing = fakehub.url + "/files/no-such-file.safetensors"
+    entries = {**urls, "broken": missing}
+    write_presets(workspace_dir, "schema: 1\npresets:\n" + "".join(
+        f"  - {{id: {name}, name: {name}, category: image, files: [{{folder: checkpoints, "
+        f"name: {name}.safetensors, url: \"{url}\"}}]}}\n" for name, url in entries.items()))
+    settings = replace(settings_for(workspace_dir, tmp_path), retry_backoff=0.02, free_space_margin=0, retries=0)
+    service = LaunchpadService(settings)
+    client = await aiohttp_client(create_app(service))
+    await service.ready()
+    api = Api(client)
+    _, body = await api.post("/launchpad/presets/install", json={"presets": ["kept", "deleted", "broken", "slow"]})
+    ids = {job["name"].split(".")[0]: job["id"] for job in body["jobs"]}
+    await service.wait_downloads([ids["kept"], ids["deleted"], ids["broken"]])
+    checkpoints = workspace_dir / "models" / "checkpoints"
+
+    (checkpoints / "deleted.safetensors").unlink()  # by hand, outside Launchpad
+    status, snapshot = await api.get("/launchpad/downloads")
+    assert status == 200
+    states = {job["id"]: job["state"] for job in snapshot["jobs"]}
+    assert states == {ids["kept"]: "done", ids["broken"]: "failed", ids["slow"]: states[ids["slow"]]}
+    assert states[ids["slow"]] in ("queued", "resolving", "downloading")
+    assert "deleted" not in snapshot["presets"]  # nor its preset's progress
+
+    status, body = await api.post("/launchpad/downloads/clear")
+    assert status == 200 and sorted(body["cleared"]) == sorted([ids["kept"], ids["broken"]])
+    _, snapshot = await api.get("/launchpad/downloads")
+    assert [job["id"] for job in snapshot["jobs"]] == [ids["slow"]]
+    assert set(snapshot["presets"]) == {"slow"}
+    assert (checkpoints / "kept.safetensors").read_bytes() == kept  # the files stay
+
+    await service.close()  # the journal forgot them too: a restart does not bring them back
+    again = LaunchpadService(settings)
+    client = await aiohttp_client(create_app(again))
+    await again.ready()
+    try:
+        _, snapshot = await Api(client).get("/launchpad/downloads")
+        assert [job["id"] for job in snapshot["jobs"]] == [ids["slow"]]
+    finally:
+        await again.close()
 
 
 async def test_metrics_count_each_downloaded_byte_once(

@@ -91,7 +91,11 @@ async def test_template_workflow_missing_models_install_from_the_hub(app: Simple
     workflow = load_template(WAN_TEMPLATE)
     served = serve_models(app.hub, workflow)
     assert len(served) == 3
-
+    # the catalog knows the text encoder's sha256 (a curated preset lists it); the fake Hub serves
+    # other bytes for it, so it cannot be installed: the workflow's link gets the catalog's check too
+    catalog = await app.service.catalog()
+    pinned = {key for key in served if catalog.files()[key].sha256}
+    assert pinned == {"text_encoders/umt5_xxl_fp8_e4m3fn_scaled.safetensors"}
     status, body = await app.api.post("/launchpad/workflow/models", {"workflow": workflow})
 
     assert status == 200
@@ -99,12 +103,15 @@ async def test_template_workflow_missing_models_install_from_the_hub(app: Simple
     assert set(models) == set(declared(workflow))
     for key, model in models.items():
         assert model["state"] == "missing" and model["installable"] and model["origin"] == "workflow"
-        assert model["source"]["kind"] == "hf" and model["size"] == len(served[key])  # asked the Hub
-        assert WAN_TEMPLATE in model["presets"]  # the template-derived preset lists it too
+        assert model["source"]["kind"] == "hf"
+        if key in pinned:  # the Hub contradicts the catalog: no size from it, the catalog's estimate
+            assert model["size"] and model["size_estimated"]
+        else:
+            assert model["size"] == len(served[key]) and not model["size_estimated"]  # asked the Hub
+        assert "WAN_22_5B_TIV2" in model["presets"]  # the curated preset its template folded into lists it
         assert model["nodes"] and all(n["type"] for n in model["nodes"])
     assert body["summary"] == {**body["summary"], "needed": 3, "missing": 3, "present": 0, "unknown": 0,
-                               "installable": 3, "sizes_unknown": 0,
-                               "bytes_missing": sum(map(len, served.values()))}
+                               "installable": 3, "sizes_unknown": 0, "sizes_estimated": 1}
     assert body["allowed_hosts"] == ["huggingface.co", "civitai.com"]
 
     status, result = await app.api.post("/launchpad/workflow/install", {"workflow": workflow, "name": "Wan 5B.json"})
@@ -113,16 +120,25 @@ async def test_template_workflow_missing_models_install_from_the_hub(app: Simple
     assert result["label"] == "workflow:Wan_5B" and result["refused"] == [] and result["skipped"] == []
     assert {j["key"] for j in result["jobs"]} == set(served)
     assert all(j["preset_ids"] == ["workflow:Wan_5B"] for j in result["jobs"])
-    assert (await wait_done(app, "workflow:Wan_5B"))["state"] == "done"
+    assert (await wait_done(app, "workflow:Wan_5B"))["state"] == "failed"
+    _, snapshot = await app.api.get("/launchpad/downloads")
+    jobs = {j["key"]: j for j in snapshot["jobs"]}
     for key, data in served.items():
-        assert (app.models / key).read_bytes() == data
+        if key in pinned:
+            assert jobs[key]["error"]["code"] == "checksum_mismatch"
+            source = catalog.files()[key].source
+            assert app.hub.requests_for(f"{source.repo}/{source.path}", None)  # it was asked ...
+            assert app.hub.bytes_sent(f"{source.repo}/{source.path}") == 0  # ... and sent nothing
+            assert not (app.models / key).exists()
+        else:
+            assert jobs[key]["state"] == "done" and (app.models / key).read_bytes() == data
 
     _, after = await app.api.post("/launchpad/workflow/models", {"workflow": workflow})
-    assert {m["state"] for m in after["models"]} == {"present"}
-    assert after["summary"]["bytes_present"] == sum(map(len, served.values()))
-    assert all(m["job"]["state"] == "done" for m in after["models"])
+    assert {m["key"] for m in after["models"] if m["state"] == "present"} == set(served) - pinned
+    assert after["summary"]["bytes_present"] == sum(len(served[k]) for k in set(served) - pinned)
     _, again = await app.api.post("/launchpad/workflow/install", {"workflow": workflow, "name": "Wan 5B.json"})
-    assert again["jobs"] == [] and sorted(again["skipped"]) == sorted(served)
+    assert sorted(again["skipped"]) == sorted(set(served) - pinned)
+    assert [j["key"] for j in again["jobs"]] == sorted(pinned)
 
 
 async def test_civitai_links_install_under_the_workflows_names(app: SimpleNamespace) -> None:
@@ -155,7 +171,8 @@ async def test_handmade_workflow_resolves_loaders_through_the_catalog(app: Simpl
     upscale = models["upscale_models/handmade-upscale.safetensors"]
     assert upscale["optional"] and upscale["state"] == "unknown"
     assert body["summary"] == {"needed": 4, "present": 0, "missing": 2, "unknown": 2, "optional": 1, "installable": 2,
-                               "bytes_present": 0, "bytes_missing": 170_000, "sizes_unknown": 0}
+                               "bytes_present": 0, "bytes_missing": 170_000, "sizes_unknown": 0,
+                               "sizes_estimated": 0}
 
     _, result = await app.api.post("/launchpad/workflow/install", {"workflow": HANDMADE, "name": "handmade"})
     # the bypassed node's model is left out; the unknown one is refused with the reason

@@ -11,6 +11,7 @@ sync tests, async tests and subprocesses alike::
     hub.behave("plain.bin", drop_after=100_000)                                # misbehave once
     ...
     hub.bytes_sent("plain.bin"), hub.requests_for("plain.bin")                 # what happened
+    hub.paths_info_calls()                                                     # batched size questions
     hub.stop()
 
 What it answers (huggingface-notes.md, section 4): ``HEAD``/``GET
@@ -190,6 +191,7 @@ class FakeHub:
         self._stopping = asyncio.Event()
         app = web.Application()
         app.router.add_route("*", "/{org}/{repo}/resolve/{revision}/{path:.+}", self._resolve)
+        app.router.add_post("/api/models/{org}/{repo}/paths-info/{revision}", self._paths_info)
         app.router.add_route("*", "/cdn/{blob}", self._cdn)
         app.router.add_route("*", "/files/{blob:.+}", self._file)
         app.router.add_get("/api/download/models/{version}", self._civitai_download)
@@ -273,6 +275,11 @@ class FakeHub:
         """Body bytes sent for blob ``name`` across all requests."""
         return sum(r.bytes_sent for r in self.requests_for(name, None))
 
+    def paths_info_calls(self) -> list[RequestRecord]:
+        """The batched ``/api/models/{repo}/paths-info/{revision}`` requests, oldest first."""
+        with self._lock:
+            return [r for r in self.requests if "/paths-info/" in r.path]
+
     def clear_log(self) -> None:
         with self._lock:
             self.requests.clear()
@@ -351,6 +358,34 @@ class FakeHub:
             record.status = 302
             return web.Response(status=302, headers=headers)
         return await self._serve(request, blob, record, {**headers, "ETag": f'"{blob.sha256}"'})
+
+    async def _paths_info(self, request: web.Request) -> web.Response:
+        """The Hub's batched file listing (huggingface_hub's get_paths_info): sizes and LFS sha256."""
+        repo_id = f"{request.match_info['org']}/{request.match_info['repo']}"
+        revision = request.match_info["revision"]
+        repo = self.repos.get(repo_id)
+        record = self._record(request, None)
+        _, valid = self._hf_token_ok(request)
+        token = request.headers.get("Authorization", "")[7:]
+        if repo is None or (repo.private and not valid):
+            record.status = 404
+            return web.Response(status=404, headers={"X-Error-Code": "RepoNotFound"}, text="Repository not found")
+        if repo.gated and not (valid and token in repo.granted):
+            record.status = 401
+            return web.Response(status=401, headers={"X-Error-Code": "GatedRepo"}, text="gated")
+        form = await request.post()
+        found = []
+        for path in form.getall("paths", []):
+            entry = repo.files.get((revision, str(path)))
+            if entry is None:
+                continue
+            blob = self.blobs[entry.blob]
+            item: dict[str, object] = {"type": "file", "path": str(path), "size": blob.size, "oid": blob.sha256[:40]}
+            if entry.lfs:
+                item["lfs"] = {"size": blob.size, "oid": blob.sha256, "pointerSize": 134}
+            found.append(item)
+        record.status = 200
+        return web.json_response(found)
 
     # --- Civitai ------------------------------------------------------------------------
 

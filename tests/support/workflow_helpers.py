@@ -3,6 +3,7 @@ a fake Hub that serves the models they link to (same repo, path and revision, ma
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from lp.launchpad.catalog.schema import CivitaiSource, HFSource, source_from_url
 
 # In both template packages the project meets: v0.3.64's 0.1.95 and the pinned json package.
 WAN_TEMPLATE = "video_wan2_2_5B_ti2v"  # three Hugging Face models: diffusion model, text encoder, VAE
+WAN_PRESET = "WAN_22_5B_TIV2"  # the curated preset with the same files, which the template's preset folds into
 
 # Recent templates link only to Hugging Face; older ones (like 0.1.95's "lora") linked to
 # Civitai. A workflow as the frontend saves such a one: the links on the loaders' properties.
@@ -62,3 +64,22 @@ def serve_models(hub: FakeHub, workflow: dict, size: int = 200_000, rate: int | 
             hub.behave(blob, rate=rate)
         served[key] = data
     return served
+
+
+def vouch_for(workspace: Path, workflow: dict, served: dict[str, bytes]) -> Path:
+    """A user preset in ``workspace`` stating the sha256 of the made-up bytes ``served`` for the
+    workflow's files. The curated catalog pins the real sha256 of some of them (the Wan text
+    encoder), which the fake Hub's bytes cannot match; a user's own word on a file goes first
+    (catalog/loader.py), so these bytes pass the checks. Re-read when written: no restart needed."""
+    entries = declared(workflow)
+    lines = ["schema: 1", "presets:", "  - id: FAKE_HUB_FILES", "    name: What the fake Hub serves",
+             "    category: image", "    files:"]
+    for key, data in served.items():
+        folder, name = key.split("/", 1)
+        lines += [f"      - folder: {folder}", f"        name: {json.dumps(name)}",
+                  f"        url: {json.dumps(entries[key]['url'])}",
+                  f"        sha256: {hashlib.sha256(data).hexdigest()}"]
+    path = workspace / "config" / "presets" / "fake-hub-files.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path

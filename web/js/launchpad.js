@@ -1,42 +1,118 @@
-// The one file ComfyUI auto-loads from web/ (every .js there is imported; the panel is .mjs so it is
-// not): registers the Launchpad sidebar tab and the panel's adapter for ComfyUI's frontend.
+// The one file ComfyUI loads from web/ (it imports every .js there; the panel is in .mjs files so
+// they are not loaded twice): registers the Launchpad sidebar tab, its settings and command, and
+// the panel's adapter to ComfyUI's frontend.
 import { app } from "../../../scripts/app.js";
 import { api } from "../../../scripts/api.js";
 import { createLaunchpad, VIEW_IDS } from "../panel/panel.mjs";
-import { callJson } from "../panel/ui.mjs";
+import { callJson } from "../panel/http.mjs";
+
+const TAB = "launchpad.sidebar";
+const TOAST_MS = { error: 10000, other: 5000 };
+// a graph that changed, loaded or was switched to is looked at again after this long
+const GRAPH_SETTLE_MS = 500;
+const WORKFLOW_POLL_MS = 2000;
+
+let panel = null;
+
+// Toasts through the frontend's current API: 1.58 has toast.success/error/info/warning and keeps
+// add() only as a deprecated mapping; 1.27 and 1.49 have only PrimeVue's add().
+function showToast(manager, severity, summary, detail) {
+  const toast = manager.toast;
+  const life = severity === "error" ? TOAST_MS.error : TOAST_MS.other;
+  const kind = severity === "warn" ? "warning" : severity;
+  if (typeof toast?.[kind] === "function") {
+    toast[kind](summary, { description: detail, duration: life });
+  } else {
+    toast?.add?.({ severity, summary, detail, life });
+  }
+}
+
+// The open workflow whose serialized graph has this id (what ComfyUI sends with a prompt).
+function workflowName(manager, id) {
+  const workflows = manager.workflow?.workflows || [];
+  const found = workflows.find((workflow) => {
+    const ids = [workflow.activeState?.id, workflow.initialState?.id, workflow.changeTracker?.activeState?.id];
+    return ids.includes(id);
+  });
+  return found?.filename || null;
+}
+
+// Stops a prompt through ComfyUI's own API: its jobs API where it has one (ComfyUI 0.33 and
+// later), else /interrupt for the running prompt and /queue for a pending one.
+function cancelPrompt(promptId, { running, how }) {
+  const call = (path, body) => callJson(api.fetchApi.bind(api), path, { method: "POST", body });
+  if (how === "jobs") {
+    return call(`/jobs/${encodeURIComponent(promptId)}/cancel`);
+  }
+  if (running) {
+    return call("/interrupt", { prompt_id: promptId });
+  }
+  return call("/queue", { delete: [promptId] });
+}
 
 function comfyAdapter(manager) {
   return {
-    json: (path, opts) => callJson(api.fetchApi.bind(api), path, opts), // fetchApi adds /api
-    on: (type, fn) => api.addEventListener(type, (e) => fn(e.detail)),
-    toast: (severity, summary, detail) =>
-      manager.toast?.add({ severity, summary, detail, life: severity === "error" ? 10000 : 5000 }),
-    confirm: async (title, message) => (manager.dialog?.confirm
-      ? !!(await manager.dialog.confirm({ title, message, type: "delete" })) : window.confirm(`${title}\n\n${message}`)),
+    // fetchApi adds /api, and the headers ComfyUI's server expects
+    json: (path, options) => callJson(api.fetchApi.bind(api), path, options),
+    on: (type, listener) => api.addEventListener(type, (event) => listener(event.detail)),
+    toast: (severity, summary, detail) => showToast(manager, severity, summary, detail),
+    async confirm(title, message) {
+      if (!manager.dialog?.confirm) {
+        return window.confirm(`${title}\n\n${message}`);
+      }
+      return Boolean(await manager.dialog.confirm({ title, message, type: "delete" }));
+    },
     setting: (id) => manager.setting?.get(id),
-    // the open workflow, and a template opened from the server
-    graph: () => app.graph && { workflow: app.graph.serialize(), name: manager.workflow?.activeWorkflow?.filename },
-    openTemplate: async (name) =>
-      app.loadGraphData(await (await fetch(api.fileURL(`/templates/${name}.json`))).json(), true, true, name),
+    // the open workflow, for the Workflow view
+    graph() {
+      if (!app.graph) {
+        return null;
+      }
+      return { workflow: app.graph.serialize(), name: manager.workflow?.activeWorkflow?.filename };
+    },
+    // a template ComfyUI serves, opened as its template browser opens one
+    async openTemplate(name) {
+      const response = await fetch(api.fileURL(`/templates/${name}.json`));
+      await app.loadGraphData(await response.json(), true, true, name);
+    },
+    workflowName: (id) => workflowName(manager, id),
+    cancelPrompt,
   };
 }
 
-let soon = 0, seen, panel;
-// a changed, loaded or switched graph: the Workflow view, if shown, looks again
-const graphChanged = () => { clearTimeout(soon); soon = setTimeout(() => panel?.notify("graph"), 500); };
+let graphTimer = 0;
+function graphChanged() {
+  clearTimeout(graphTimer);
+  graphTimer = setTimeout(() => panel?.notify("graph"), GRAPH_SETTLE_MS);
+}
 
-const TAB = "launchpad.sidebar";
-const setting = (id, name, category, defaultValue, options) => ({ id: "Launchpad." + id, name, defaultValue, options,
-  type: options ? "combo" : "boolean", category: ["Launchpad", "Panel", category] });
+function setting(id, name, category, defaultValue, options) {
+  return {
+    id: `Launchpad.${id}`,
+    name,
+    defaultValue,
+    options,
+    type: options ? "combo" : "boolean",
+    category: ["Launchpad", "Panel", category],
+  };
+}
+
+function showWorkflowModels() {
+  panel?.show("workflow");
+  const manager = app.extensionManager;
+  if (manager.sidebarTab?.activeSidebarTabId !== TAB) {
+    manager.command.execute(`Workspace.ToggleSidebarTab.${TAB}`);
+  }
+}
 
 app.registerExtension({
   name: "launchpad.Main",
-  commands: [{ id: "launchpad.workflowModels", label: "Models for this workflow", icon: "pi pi-sitemap",
-    function() {
-      panel?.show("workflow");
-      const m = app.extensionManager;
-      if (m.sidebarTab?.activeSidebarTabId !== TAB) m.command.execute("Workspace.ToggleSidebarTab." + TAB);
-    } }],
+  commands: [{
+    id: "launchpad.workflowModels",
+    label: "Models for this workflow",
+    icon: "pi pi-sitemap",
+    function: showWorkflowModels,
+  }],
   menuCommands: [{ path: ["Extensions", "Launchpad"], commands: ["launchpad.workflowModels"] }],
   afterConfigureGraph: graphChanged,
   settings: [
@@ -51,18 +127,25 @@ app.registerExtension({
         + "so the panel is not shown. Update ComfyUI's frontend; the API still answers at /api/launchpad/.");
       return;
     }
-    // Created here, before any download can start, so no launchpad.* event goes unheard (contract 6.9).
+    // Created here, before any download can start, so no launchpad.* event goes unheard.
     panel = createLaunchpad(comfyAdapter(manager), { comfy: true });
     api.addEventListener("graphChanged", graphChanged);
     // a switched workflow, should no hook or event have said so
-    setInterval(() => seen !== (seen = manager.workflow?.activeWorkflow) && graphChanged(), 2000);
+    let shownWorkflow = null;
+    setInterval(() => {
+      const active = manager.workflow?.activeWorkflow;
+      if (active !== shownWorkflow) {
+        shownWorkflow = active;
+        graphChanged();
+      }
+    }, WORKFLOW_POLL_MS);
     manager.registerSidebarTab({
       id: TAB,
       icon: "pi pi-cloud-download",
       title: "Launchpad",
       tooltip: "Launchpad: model presets, downloads, models and system",
       type: "custom",
-      render: (el) => panel.mount(el), // called on every open, into a fresh element
+      render: (element) => panel.mount(element), // on every open, into a fresh element
       destroy: () => panel.unmount(),
     });
   },

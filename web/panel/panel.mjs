@@ -1,177 +1,412 @@
-// The Launchpad panel: state that outlives the DOM, and the shell that shows one view at a time. Each host
-// hands in an adapter (json, on, toast, confirm, setting: see docs/architecture.md, "Frontend").
-import { active, cap, h, icon } from "./ui.mjs";
+// The Launchpad panel: the state, which outlives the DOM, and the shell that shows one view at a
+// time. Each host hands in an adapter (json, on, toast, confirm, setting; in ComfyUI also graph,
+// openTemplate, workflowName, cancelPrompt): see docs/architecture.md, "Frontend".
+import { button, h, icon } from "./dom.mjs";
+import { capitalize } from "./format.mjs";
+import { goToLogin } from "./http.mjs";
+import { isActive } from "./jobs.mjs";
+import { downloadsView } from "./downloads.mjs";
+import { modelsView } from "./models.mjs";
 import { presetsView } from "./presets.mjs";
-import { downloadsView, modelsView, queueView } from "./lists.mjs";
+import { queueView } from "./queue.mjs";
 import { systemView } from "./system.mjs";
 import { workflowView } from "./workflow.mjs";
 
-// id (its title too), icon, view; the last, the queue, only in ComfyUI
-const VIEWS = [["presets", "box", presetsView], ["workflow", "sitemap", workflowView],
-  ["downloads", "download", downloadsView], ["models", "folder", modelsView], ["system", "chart-bar", systemView],
-  ["queue", "list", queueView]];
-export const VIEW_IDS = VIEWS.map((v) => v[0]);
-const CSS = new URL("./panel.css", import.meta.url).href;
+// Each view's id (its title too), icon and function. The queue is ComfyUI's, so only there.
+const VIEWS = [
+  { id: "presets", icon: "box", make: presetsView },
+  { id: "workflow", icon: "sitemap", make: workflowView },
+  { id: "downloads", icon: "download", make: downloadsView },
+  { id: "models", icon: "folder", make: modelsView },
+  { id: "system", icon: "chart-bar", make: systemView },
+  { id: "queue", icon: "list", make: queueView, comfyOnly: true },
+];
+export const VIEW_IDS = VIEWS.map((view) => view.id);
+
+// The pack's folder name differs between a git clone and a registry install: the stylesheet's
+// URL is made from this module's own.
+const STYLESHEET = new URL("./panel.css", import.meta.url).href;
+
+// Bursts of events (a preset finishing emits one per file) become one fetch this much later.
+const REFRESH_DELAY_MS = 250;
 
 export function createLaunchpad(adapter, { comfy = false, icons = true } = {}) {
-  const state = { presets: null, jobs: new Map(), progress: new Map(), models: null,
-    system: null, queue: null, view: null, filter: { search: "", category: "", state: "" }, offline: false };
-  const views = comfy ? VIEWS : VIEWS.slice(0, -1);
-  let shell = null, current = null, timer = 0;
-  const pending = new Set();
-  const setting = (id) => adapter.setting?.("Launchpad." + id);
+  const state = {
+    presets: null,
+    categories: [],
+    warnings: null, // the catalog's skipped entries, read when the preset list says there are some
+    jobs: new Map(), // job id -> job
+    progress: new Map(), // preset (or group) id -> its progress
+    models: null,
+    system: null,
+    queue: null,
+    session: null,
+    view: null,
+    filter: { search: "", category: "", state: "" },
+    offline: false,
+  };
+  const views = VIEWS.filter((view) => comfy || !view.comfyOnly);
+  let shell = null;
+  let current = null;
+  let refreshTimer = 0;
+  const pendingRefresh = new Set();
+
+  function setting(id) {
+    return adapter.setting?.(`Launchpad.${id}`);
+  }
+
+  function toastsWanted() {
+    return setting("Toasts") !== false;
+  }
 
   const ctl = {
-    adapter, state,
-    api: (path, method, body) => adapter.json("/launchpad" + path, { method, body }),
-    toast: adapter.toast,
-    notify: (kind, data) => {
+    adapter,
+    state,
+    comfy,
+
+    api(path, method, body) {
+      return adapter.json(`/launchpad${path}`, { method, body });
+    },
+
+    toast(severity, summary, detail) {
+      adapter.toast(severity, summary, detail);
+    },
+
+    // Tells the visible view what changed.
+    notify(kind, data) {
       current?.update(kind, data);
-      badge();
+      updateBadge();
     },
-    async run(what, fn) { // an action: its failure becomes an error toast, never an unhandled rejection
-      try { return await fn(); } catch (err) { ctl.toast("error", what, err.message); }
+
+    // An action: its failure becomes an error toast, never an unhandled rejection.
+    async run(what, action) {
+      try {
+        return await action();
+      } catch (error) {
+        ctl.toast("error", what, error.message);
+        return undefined;
+      }
     },
-    act: (what, path, method = "POST") => ctl.run("Could not " + what, () => ctl.api(path, method)),
-    confirm: (title, message) => setting("ConfirmDeletes") === false || adapter.confirm(title, message),
-    refresh(...what) { // coalesce bursts (a preset finishing emits many events) into one fetch each
-      what.forEach((w) => w && pending.add(w));
-      clearTimeout(timer);
-      timer = setTimeout(() => { const todo = [...pending]; pending.clear(); todo.forEach((w) => quietly(load[w]())); },
-        250);
+
+    act(what, path, method = "POST") {
+      return ctl.run(`Could not ${what}`, () => ctl.api(path, method));
     },
-    presetName: (id) => state.presets?.find((p) => p.id === id)?.name || id.replace(/^(\w+):/, "$1 "),
-    started(jobs) { // an install's answer may be older than what events already told
-      for (const job of jobs) if (!(state.jobs.get(job.id)?.updated_at >= job.updated_at)) state.jobs.set(job.id, job);
+
+    confirm(title, message) {
+      if (setting("ConfirmDeletes") === false) {
+        return true;
+      }
+      return adapter.confirm(title, message);
+    },
+
+    refresh(...kinds) {
+      for (const kind of kinds) {
+        if (kind) {
+          pendingRefresh.add(kind);
+        }
+      }
+      clearTimeout(refreshTimer);
+      refreshTimer = setTimeout(() => {
+        const todo = [...pendingRefresh];
+        pendingRefresh.clear();
+        for (const kind of todo) {
+          quietly(load[kind]());
+        }
+      }, REFRESH_DELAY_MS);
+    },
+
+    presetName(id) {
+      const preset = state.presets?.find((p) => p.id === id);
+      // a group of files outside presets: "workflow:my_graph" reads "workflow my_graph"
+      return preset?.name || id.replace(/^(\w+):/, "$1 ");
+    },
+
+    // The jobs an install started. Its answer may be older than what events already said.
+    started(jobs) {
+      for (const job of jobs) {
+        const known = state.jobs.get(job.id);
+        if (!(known?.updated_at >= job.updated_at)) {
+          state.jobs.set(job.id, job);
+        }
+      }
       ctl.notify("snapshot");
       return jobs;
     },
-    mount, unmount, show,
+
+    forgetJobs(ids) {
+      for (const id of ids) {
+        state.jobs.delete(id);
+      }
+      ctl.notify("snapshot");
+    },
+
+    mount,
+    unmount,
+    show,
   };
 
-  const load = ctl.load = {
+  const load = {
     async presets() {
       const data = await ctl.api("/presets");
       state.presets = data.presets;
       state.categories = data.categories;
-      for (const p of data.presets) if (p.progress && !state.progress.has(p.id)) state.progress.set(p.id, p.progress);
+      for (const preset of data.presets) {
+        if (preset.progress && !state.progress.has(preset.id)) {
+          state.progress.set(preset.id, preset.progress);
+        }
+      }
+      if (data.warnings > 0) {
+        await quietly(load.warnings());
+      } else {
+        state.warnings = null;
+      }
       ctl.notify("presets");
     },
+
+    async warnings() {
+      state.warnings = (await ctl.api("/catalog/warnings")).warnings;
+    },
+
     async snapshot() {
       const data = await ctl.api("/downloads");
-      const jobs = new Map(data.jobs.map((j) => [j.id, j]));
-      const newest = Math.max(0, ...data.jobs.map((j) => j.updated_at));
-      for (const old of state.jobs.values()) { // events that overtook the snapshot are newer: keep them
-        const got = jobs.get(old.id);
-        if (got ? old.updated_at > got.updated_at : old.updated_at > newest) jobs.set(old.id, old);
+      const jobs = new Map(data.jobs.map((job) => [job.id, job]));
+      // An event can overtake the snapshot: keep what is newer than the snapshot's reading.
+      for (const known of state.jobs.values()) {
+        const listed = jobs.get(known.id);
+        const newer = listed ? known.updated_at > listed.updated_at : known.updated_at > data.taken_at;
+        if (newer) {
+          jobs.set(known.id, known);
+        }
       }
       state.jobs = jobs;
       state.progress = new Map(Object.entries(data.presets || {}));
       ctl.notify("snapshot");
     },
-    async models() { state.models = await ctl.api("/models?limit=1000"); ctl.notify("models"); },
-    async queue() { state.queue = await ctl.api("/queue"); ctl.notify("queue"); },
-  };
-  const quietly = (p) => p.catch((err) => console.warn("[Launchpad]", err.message));
-  const reread = () => [load.snapshot(), load.presets()].map(quietly);
-  const toasts = () => setting("Toasts") !== false;
-  const offline = (yes) => { state.offline = yes; shell?.classList.toggle("lp-offline", yes); };
 
-  const on = {
+    async models() {
+      state.models = await ctl.api("/models?limit=1000");
+      ctl.notify("models");
+    },
+
+    async queue() {
+      const queue = await ctl.api("/queue");
+      queue.received_at = Date.now() / 1000; // with its `now`, the server's clock at any time
+      state.queue = queue;
+      ctl.notify("queue");
+    },
+
+    async session() {
+      state.session = await ctl.api("/session");
+      showLogout();
+    },
+  };
+  ctl.load = load;
+
+  function quietly(promise) {
+    return promise.catch((error) => console.warn("[Launchpad]", error.message));
+  }
+
+  function reread() {
+    return [load.snapshot(), load.presets()].map(quietly);
+  }
+
+  function setOffline(offline) {
+    state.offline = offline;
+    shell?.classList.toggle("lp-offline", offline);
+  }
+
+  const handlers = {
     download(job) {
       const before = state.jobs.get(job.id);
       state.jobs.set(job.id, job);
       ctl.notify("jobs", job);
-      if (job.state === "failed" && before?.state !== "failed" && toasts()) {
+      const failedNow = job.state === "failed" && before?.state !== "failed";
+      if (failedNow && toastsWanted()) {
         ctl.toast("error", `Download failed: ${job.name}`, job.error?.message);
       }
-      if (!active(job) && active(before)) ctl.refresh("presets", "models");
-    },
-    preset(p) {
-      const before = state.progress.get(p.preset_id);
-      state.progress.set(p.preset_id, p);
-      ctl.notify("progress", p);
-      if (before?.state !== p.state && p.state === "done" && toasts()) {
-        ctl.toast("success", p.preset_id.includes(":") ? "Installed" : "Preset installed", ctl.presetName(p.preset_id));
+      if (!isActive(job) && isActive(before)) {
+        ctl.refresh("presets", "models");
       }
-      if (!active(p)) ctl.refresh("presets");
     },
-    system(reading) { state.system = reading; ctl.notify("system"); },
-    model: () => ctl.refresh("presets", "models"),
-    catalog: () => ctl.refresh("presets"),
+
+    preset(progress) {
+      const id = progress.preset_id;
+      const before = state.progress.get(id);
+      state.progress.set(id, progress);
+      ctl.notify("progress", progress);
+      const doneNow = progress.state === "done" && before?.state !== "done";
+      if (doneNow && toastsWanted()) {
+        // a group outside the catalog ("workflow:name") is "installed", a preset "preset installed"
+        const summary = id.includes(":") ? "Installed" : "Preset installed";
+        ctl.toast("success", summary, ctl.presetName(id));
+      }
+      if (progress.state === "removed") {
+        ctl.refresh("snapshot", "presets"); // uninstalled, or its finished jobs were cleared
+      } else if (!isActive(progress)) {
+        ctl.refresh("presets");
+      }
+    },
+
+    system(reading) {
+      state.system = reading;
+      ctl.notify("system");
+    },
+
+    // a model file was deleted: the lists change, and its finished download drops out
+    model() {
+      ctl.refresh("presets", "models", "snapshot");
+    },
+
+    catalog() {
+      ctl.refresh("presets");
+    },
   };
-  // Subscribed once, now: events that arrive while the panel is closed still update the state and toast.
-  for (const type in on) adapter.on("launchpad." + type, on[type]);
-  adapter.on("reconnecting", () => offline(true));
+
+  // Subscribed once, now: in ComfyUI this runs in the extension's setup(), before any download
+  // can start, because ComfyUI only dispatches event types someone listens to. Events that come
+  // while the panel is closed still update the state and raise their toasts.
+  for (const [type, handler] of Object.entries(handlers)) {
+    adapter.on(`launchpad.${type}`, handler);
+  }
+  adapter.on("reconnecting", () => setOffline(true));
   adapter.on("reconnected", () => {
-    offline(false);
+    setOffline(false);
     ctl.refresh("snapshot", "presets", state.models && "models");
     current?.update("reconnected");
   });
-  adapter.on("status", () => state.view === "queue" && ctl.refresh("queue"));
-  // In ComfyUI, read ahead once the page has settled, so the first open of the tab is instant too.
-  if (comfy) setTimeout(() => state.presets || reread(), 2000);
+  // ComfyUI says "status" whenever its queue changes
+  adapter.on("status", () => {
+    if (state.view === "queue") {
+      ctl.refresh("queue");
+    }
+  });
+  if (comfy) {
+    // read ahead once the page has settled, so the first open of the tab is instant too
+    setTimeout(() => {
+      if (!state.presets) {
+        reread();
+      }
+    }, 2000);
+  }
 
-  function badge() {
-    const n = [...state.jobs.values()].filter(active).length;
-    const el = shell?.querySelector(".lp-count");
-    if (el) { el.textContent = n || ""; el.hidden = !n; }
+  function updateBadge() {
+    const count = shell?.querySelector(".lp-count");
+    if (!count) {
+      return;
+    }
+    const running = [...state.jobs.values()].filter(isActive).length;
+    count.textContent = running || "";
+    count.hidden = !running;
+  }
+
+  function showLogout() {
+    const logout = shell?.querySelector(".lp-logout");
+    if (logout) {
+      const session = state.session;
+      // only a browser session can log out; a token is the caller's to drop
+      logout.hidden = !(session?.auth_enabled && session.method === "session");
+    }
+  }
+
+  async function logOut() {
+    const done = await ctl.run("Could not log out", () => ctl.api("/logout", "POST"));
+    if (done) {
+      goToLogin();
+    }
   }
 
   function show(id) {
-    if (!shell) { state.view = id; return; }
-    const [view, , make] = views.find((v) => v[0] === id) || views[0];
+    if (!shell) {
+      state.view = id;
+      return;
+    }
+    const view = views.find((candidate) => candidate.id === id) || views[0];
     current?.destroy?.();
-    state.view = view;
+    state.view = view.id;
     for (const tab of shell.querySelectorAll("[role=tab]")) {
-      const on = tab.id === "lp-tab-" + view;
-      tab.setAttribute("aria-selected", on);
-      tab.tabIndex = on ? 0 : -1;
+      const selected = tab.id === `lp-tab-${view.id}`;
+      tab.setAttribute("aria-selected", selected);
+      tab.tabIndex = selected ? 0 : -1;
     }
     const body = shell.querySelector(".lp-view");
-    body.setAttribute("aria-labelledby", "lp-tab-" + view);
+    body.setAttribute("aria-labelledby", `lp-tab-${view.id}`);
     body.replaceChildren();
-    current = make(ctl, body);
+    current = view.make(ctl, body);
   }
 
-  function onKey(e) { // arrow keys move between tabs (WAI-ARIA tabs pattern)
+  // Arrow keys, Home and End move between the tabs (the WAI-ARIA tabs pattern).
+  function onTabKey(event) {
     const tabs = [...shell.querySelectorAll("[role=tab]")];
-    const i = tabs.indexOf(document.activeElement);
-    const j = { ArrowRight: i + 1, ArrowLeft: i - 1, Home: 0, End: -1 }[e.key];
-    if (i < 0 || j == null) return;
-    e.preventDefault();
-    const tab = tabs.at(j % tabs.length);
+    const index = tabs.indexOf(document.activeElement);
+    const targets = { ArrowRight: index + 1, ArrowLeft: index - 1, Home: 0, End: -1 };
+    const target = targets[event.key];
+    if (index < 0 || target === undefined) {
+      return;
+    }
+    event.preventDefault();
+    const tab = tabs.at(target % tabs.length);
     tab.focus();
     tab.click();
   }
 
-  function mount(el) {
+  function tabButton(view) {
+    const title = capitalize(view.id);
+    return h("button", {
+      type: "button",
+      role: "tab",
+      id: `lp-tab-${view.id}`,
+      "aria-controls": "lp-view",
+      // named even when a narrow sidebar shows only its icon and the downloads' count
+      "aria-label": title,
+      title,
+      onclick: () => show(view.id),
+    },
+    icon(view.icon),
+    h("span.lp-label", title),
+    view.id === "downloads" && h("span.lp-count", { hidden: true }));
+  }
+
+  function mount(element) {
     unmount();
-    const started = performance.now();
-    if (!document.querySelector(`link[href="${CSS}"]`)) document.head.append(h("link", { rel: "stylesheet", href: CSS }));
-    const tabs = views.map(([id, name]) => h("button", { type: "button", role: "tab", id: "lp-tab-" + id,
-      "aria-controls": "lp-view", title: cap(id), onclick: () => show(id) },
-    icon(name), h("span.lp-label", cap(id)), id === "downloads" && h("span.lp-count", { hidden: true })));
+    const startedAt = performance.now();
+    if (!document.querySelector(`link[href="${STYLESHEET}"]`)) {
+      document.head.append(h("link", { rel: "stylesheet", href: STYLESHEET }));
+    }
+    const logout = button("Log out", logOut, { icon: "sign-out", kind: ".lp-logout" });
+    logout.hidden = true;
     shell = h(icons ? "div.lp" : "div.lp.lp-noicons", { role: "region", "aria-label": "Launchpad" },
-      h("header", h("h2", "Launchpad"), h("span.lp-conn", { role: "status" }, "Reconnecting…")),
-      h("div.lp-tabs", { role: "tablist", "aria-label": "Launchpad views", onkeydown: onKey }, tabs),
+      h("header",
+        h("h2", "Launchpad"),
+        h("span.lp-conn", { role: "status" }, "Reconnecting…"),
+        logout),
+      h("div.lp-tabs", { role: "tablist", "aria-label": "Launchpad views", onkeydown: onTabKey },
+        views.map(tabButton)),
       h("section.lp-view", { id: "lp-view", role: "tabpanel" }));
-    el.replaceChildren(shell);
-    offline(state.offline);
+    element.replaceChildren(shell);
+    setOffline(state.offline);
     show(state.view || setting("DefaultView"));
-    badge();
+    updateBadge();
+    if (state.session) {
+      showLogout();
+    } else {
+      quietly(load.session());
+    }
     // What is known shows at once; the snapshot and the list are fetched again on every open.
-    const cached = !!state.presets, first = reread();
-    Promise.all(cached ? [] : first).then(() => {
-      const detail = { ms: performance.now() - started, presets: state.presets?.length ?? 0, cached };
-      requestAnimationFrame(() => shell?.dispatchEvent(new CustomEvent("lp:rendered", { bubbles: true, detail })));
+    const cached = Boolean(state.presets);
+    const fetches = reread();
+    Promise.all(cached ? [] : fetches).then(() => {
+      const detail = { ms: performance.now() - startedAt, presets: state.presets?.length ?? 0, cached };
+      requestAnimationFrame(() => {
+        shell?.dispatchEvent(new CustomEvent("lp:rendered", { bubbles: true, detail }));
+      });
     });
   }
 
   function unmount() {
     current?.destroy?.();
     shell?.remove();
-    current = shell = null;
+    current = null;
+    shell = null;
   }
 
   return ctl;

@@ -1,149 +1,271 @@
-// Presets: filter and search the catalog; install, cancel, retry and uninstall with live per-file progress.
-import {
-  active, bar, button, cap, empty, errorBox, fill, h, jobBar, live, meta, muted, percent, plural, rate, rateOf, searchBox, size, top,
-} from "./ui.mjs";
+// Presets: the catalog filtered and searched; install, cancel, retry and uninstall, with each
+// file's progress live. The catalog's skipped entries are named at the top.
+import { bar, button, empty, errorBox, facts, fill, h, liveLine, muted, nameLine, searchBox } from "./dom.mjs";
+import { capitalize, percent, plural, progressText, size, sizeOrUnknown } from "./format.mjs";
+import { isActive, jobBar, latestJobs } from "./jobs.mjs";
 
-const STATES = { installed: "Installed", partial: "Partly installed", missing: "Not installed" };
+const STATE_NAMES = { installed: "Installed", partial: "Partly installed", missing: "Not installed" };
 
-// what a card shows: the newest job of each of its files
-function latestJobs(ctl, id) {
-  const byKey = new Map();
-  for (const j of ctl.state.jobs.values()) {
-    const seen = byKey.get(j.key);
-    if (j.preset_ids?.includes(id) && (j.created_at || 0) >= (seen?.created_at || 0)) byKey.set(j.key, j);
+// The same rule as the API's `search`: every word in the id, name, description or tags.
+function matches(preset, { search, category, state }) {
+  if (category && preset.category !== category) {
+    return false;
   }
-  return [...byKey.values()];
+  if (state && (state === "installed") !== (preset.state === "installed")) {
+    return false;
+  }
+  const text = `${preset.id} ${preset.name} ${preset.description} ${preset.tags.join(" ")}`.toLowerCase();
+  return search.toLowerCase().split(/\s+/).every((word) => text.includes(word));
 }
 
-function matches(p, { search, category, state }) {
-  if (category && p.category !== category) return false;
-  if (state && (state === "installed") !== (p.state === "installed")) return false;
-  const text = `${p.id} ${p.name} ${p.description} ${p.tags.join(" ")}`.toLowerCase();
-  return search.toLowerCase().split(/\s+/).every((w) => text.includes(w));
+function options(choices, chosen) {
+  return choices.map(([value, text]) => h("option", { value, selected: chosen === value }, text));
+}
+
+// "2 catalog entries skipped", opening to say which and why; `open` as the user left it.
+function warningsNotice(warnings, open, ontoggle) {
+  if (!warnings?.length) {
+    return null;
+  }
+  const items = warnings.map((warning) => {
+    const where = [warning.file, warning.preset && `preset ${warning.preset}`, warning.field]
+      .filter(Boolean)
+      .join(" · ");
+    return h("li", h("span.lp-name", where), muted(warning.message));
+  });
+  const count = warnings.length === 1 ? "1 catalog entry" : `${warnings.length} catalog entries`;
+  return h("details.lp-notice", { open, ontoggle },
+    h("summary", `${count} skipped: see why`),
+    h("ul.lp-rows", { "aria-label": "Skipped catalog entries" }, items));
 }
 
 export function presetsView(ctl, root) {
   const { state } = ctl;
+  const filter = state.filter;
   const cards = new Map();
-  const f = state.filter;
-  const set = (key) => (e) => { f[key] = e.target.value.trim(); filter(); };
-  const options = (list, chosen) => list.map(([value, text]) => h("option", { value, selected: chosen === value }, text));
-  const category = h("select.lp-input", { "aria-label": "Category", onchange: set("category") });
-  const count = live();
-  const list = h("div.lp-cards.lp-scroll", { role: "list" });
-  root.append(h("div.lp-toolbar",
-    searchBox("presets", set("search"), f.search), category,
-    h("select.lp-input", { "aria-label": "Installed state", onchange: set("state") },
-      options([["", "Any state"], ["installed", "Installed"], ["missing", "Not installed"]], f.state))), count, list);
+  let noticeOpen = false; // the list is rebuilt on every change: the notice stays as it was left
 
-  function filter() {
+  function setFilter(key) {
+    return (event) => {
+      filter[key] = event.target.value.trim();
+      applyFilter();
+    };
+  }
+
+  const category = h("select.lp-input", { "aria-label": "Category", onchange: setFilter("category") });
+  const installedState = h("select.lp-input", { "aria-label": "Installed state", onchange: setFilter("state") },
+    options([["", "Any state"], ["installed", "Installed"], ["missing", "Not installed"]], filter.state));
+  const count = liveLine();
+  const notice = h("div");
+  const list = h("div.lp-cards.lp-scroll", { role: "list" });
+  const noMatch = empty("No preset matches.");
+  root.append(
+    h("div.lp-toolbar", searchBox("presets", setFilter("search"), filter.search), category, installedState),
+    count,
+    notice,
+    list,
+  );
+
+  function applyFilter() {
     let shown = 0;
     for (const card of cards.values()) {
-      card.el.hidden = !matches(card.p, f);
-      shown += !card.el.hidden;
+      card.element.hidden = !matches(card.preset, filter);
+      if (!card.element.hidden) {
+        shown += 1;
+      }
     }
     const total = state.presets.length;
-    const done = state.presets.filter((p) => p.state === "installed").length;
-    count.textContent = `${shown === total ? total : `${shown} of ${total}`} presets · ${done} installed`;
-    list.lastChild.hidden = shown > 0; // "No preset matches."
+    const installed = state.presets.filter((preset) => preset.state === "installed").length;
+    const listed = shown === total ? `${total}` : `${shown} of ${total}`;
+    count.textContent = `${listed} presets · ${installed} installed`;
+    noMatch.hidden = shown > 0;
   }
 
   function render() {
-    if (!state.presets) return fill(list, empty("Loading presets…"));
-    fill(category, options([["", "Categories"], ...state.categories.map((c) => [c, c])], f.category));
-    // the list is rebuilt when presets change state: keep the keyboard focus where it was
-    const had = document.activeElement?.closest?.(".lp-card");
-    const focus = had && [had.dataset.preset, document.activeElement.getAttribute("aria-label")];
+    if (!state.presets) {
+      fill(list, empty("Loading presets…"));
+      return;
+    }
+    const categories = state.categories.map((name) => [name, name]);
+    fill(category, options([["", "Categories"], ...categories], filter.category));
+    fill(notice, warningsNotice(state.warnings, noticeOpen, (event) => {
+      noticeOpen = event.target.open;
+    }));
+    // The list is rebuilt when presets change state: keep the keyboard focus where it was.
+    const focused = document.activeElement?.closest?.(".lp-card");
+    const focusedPreset = focused?.dataset.preset;
+    const focusedLabel = document.activeElement?.getAttribute("aria-label");
     cards.clear();
-    for (const p of state.presets) cards.set(p.id, makeCard(ctl, p));
-    fill(list, [...cards.values()].map((c) => c.el), empty("No preset matches."));
-    filter();
-    const card = focus && cards.get(focus[0])?.el;
-    if (card) (card.querySelector(`[aria-label="${CSS.escape(focus[1] || "")}"]`) || card).focus();
+    for (const preset of state.presets) {
+      cards.set(preset.id, presetCard(ctl, preset));
+    }
+    fill(list, [...cards.values()].map((card) => card.element), noMatch);
+    applyFilter();
+    const card = cards.get(focusedPreset)?.element;
+    if (card) {
+      const again = focusedLabel && card.querySelector(`[aria-label="${CSS.escape(focusedLabel)}"]`);
+      (again || card).focus();
+    }
   }
 
   render();
   return {
     update(kind, data) {
-      if (kind === "presets") render();
-      else if (kind === "snapshot" || kind === "system") cards.forEach((c) => c.update());
-      else if (kind === "progress") cards.get(data.preset_id)?.update();
-      else if (kind === "jobs") data.preset_ids?.forEach((id) => cards.get(id)?.update());
+      if (kind === "presets") {
+        render();
+      } else if (kind === "snapshot" || kind === "system") {
+        cards.forEach((card) => card.update());
+      } else if (kind === "progress") {
+        cards.get(data.preset_id)?.update();
+      } else if (kind === "jobs") {
+        data.preset_ids?.forEach((id) => cards.get(id)?.update());
+      }
     },
   };
 }
 
-function makeCard(ctl, p) {
-  const name = p.name;
-  const badge = h("span");
-  const need = p.min_vram_gb, vram = h("span", need ? `${need} GB VRAM` : "");
+// One file of a preset that is being installed: its name, its bar, then its speed and ETA on
+// their own line (never squeezed beside the name).
+function fileLine(job) {
+  const downloading = job.state === "downloading";
+  return h("li",
+    nameLine(job.name, `${job.folder}/${job.name}`, muted(capitalize(job.state))),
+    jobBar(job),
+    downloading && muted(progressText(job)));
+}
+
+function presetCard(ctl, preset) {
+  const name = preset.name;
+  const stateBadge = h("span");
+  const needed = preset.min_vram_gb;
+  const vram = h("span", needed ? `${needed} GB VRAM` : "");
   const progress = h("div.lp-progress");
   const actions = h("div.lp-actions");
-  const el = h("article.lp-card", { role: "listitem", "aria-label": name, "data-preset": p.id, tabindex: "-1" },
-    h("div.lp-top", h("h3", name), badge),
-    p.description && h("p.lp-desc", { title: p.description }, p.description),
-    progress,
-    h("div.lp-foot", meta(p.category, p.total_size != null && size(p.total_size), plural(p.file_count, "file"), vram),
-      actions));
+  const element = h("article.lp-card", {
+    role: "listitem",
+    "aria-label": name,
+    "data-preset": preset.id,
+    tabindex: "-1",
+  },
+  h("div.lp-top", h("h3", name), stateBadge),
+  preset.description && h("p.lp-desc", { title: preset.description }, preset.description),
+  progress,
+  h("div.lp-foot",
+    facts(preset.category, sizeOrUnknown(preset.total_size), plural(preset.file_count, "file"), vram),
+    actions));
   let mode = "";
 
-  const install = () => ctl.run(`Could not install ${name}`, async () => {
-    const jobs = ctl.started((await ctl.api("/presets/install", "POST", { presets: [p.id] })).jobs);
-    if (!jobs.length) ctl.toast("info", name, "Nothing to download: every file is already here or queued.");
-  });
-  const uninstall = async () => {
-    const ok = await ctl.confirm(`Uninstall ${name}?`, `This deletes its model files (up to ${size(p.bytes_installed)}) `
-      + "from disk. Files that other installed presets use are kept.");
-    const r = ok && await ctl.act(`uninstall ${name}`, `/presets/${p.id}/uninstall`);
-    if (r) {
-      ctl.toast("info", `Uninstalled ${name}`, `${r.deleted.length} file(s) deleted`
-        + (r.kept.length ? `, ${r.kept.length} kept for other presets` : ""));
+  async function install() {
+    await ctl.run(`Could not install ${name}`, async () => {
+      const answer = await ctl.api("/presets/install", "POST", { presets: [preset.id] });
+      const jobs = ctl.started(answer.jobs);
+      if (!jobs.length) {
+        ctl.toast("info", name, "Nothing to download: every file is already here or queued.");
+      }
+    });
+  }
+
+  async function uninstall() {
+    const sure = await ctl.confirm(`Uninstall ${name}?`,
+      `This deletes its model files (up to ${size(preset.bytes_installed)}) from disk. `
+      + "Files that other installed presets use are kept.");
+    if (!sure) {
+      return;
+    }
+    const result = await ctl.act(`uninstall ${name}`, `/presets/${preset.id}/uninstall`);
+    if (result) {
+      const kept = result.kept.length ? `, ${result.kept.length} kept for other presets` : "";
+      ctl.toast("info", `Uninstalled ${name}`, `${plural(result.deleted.length, "file")} deleted${kept}`);
       ctl.refresh("presets", "models");
     }
-  };
+  }
+
+  function retryFailed() {
+    for (const job of latestJobs(ctl.state.jobs.values(), preset.id)) {
+      if (job.state === "failed") {
+        ctl.act(`retry ${job.name}`, `/downloads/${job.id}/retry`);
+      }
+    }
+  }
+
+  // The largest GPU is known once the System view has read it: warn when it is too small.
+  function showVram() {
+    const gpus = ctl.state.system?.gpu?.devices || [];
+    const largest = Math.max(0, ...gpus.map((gpu) => gpu.memory_total || 0)) / 1e9;
+    const tooSmall = needed && largest && largest < needed;
+    vram.className = tooSmall ? "lp-warn" : "";
+    vram.title = needed && largest ? `This machine's largest GPU has ${largest.toFixed(0)} GB` : "";
+  }
+
+  function showActive(jobs) {
+    const total = ctl.state.progress.get(preset.id) || { bytes_done: 0 };
+    const pct = percent(total.bytes_done, total.bytes_total);
+    const downloading = total.state === "downloading";
+    stateBadge.textContent = downloading ? `Downloading ${pct === null ? "" : `${Math.floor(pct)}%`}` : "Queued";
+    fill(progress,
+      bar(pct, `${name} download progress`),
+      muted(progressText(total, { sizes: true })),
+      h("ul.lp-files", { "aria-label": `Files of ${name}` }, jobs.map(fileLine)));
+  }
+
+  // One error box per distinct message: ten files refused for one missing token say it once.
+  function showFailed(failed) {
+    stateBadge.textContent = "Failed";
+    const messages = new Set();
+    const distinct = failed.filter((job) => {
+      const message = job.error?.message;
+      if (messages.has(message)) {
+        return false;
+      }
+      messages.add(message);
+      return true;
+    });
+    fill(progress, distinct.map((job) => h("div", muted(job.name), errorBox(job.error))));
+  }
+
+  function showActions(next) {
+    const template = preset.template || preset.workflows[0];
+    const open = ctl.adapter.openTemplate; // ComfyUI serves the templates; standalone has none
+    const canUninstall = next !== "active" && (preset.state !== "missing" || preset.files_installed > 0);
+    fill(actions,
+      next === "active" && button("Cancel", () => ctl.act(`cancel ${name}`, `/presets/${preset.id}/cancel`),
+        { icon: "times", of: name }),
+      next === "failed" && button("Retry", retryFailed, { icon: "refresh", kind: ".lp-primary", of: name }),
+      next === "missing" && button("Install", install, { icon: "download", kind: ".lp-primary", of: name }),
+      next === "partial" && button("Finish install", install, { icon: "download", kind: ".lp-primary", of: name }),
+      next === "installed" && open && template && button("Open",
+        () => ctl.run(`Could not open ${template}`, () => open(template)),
+        { icon: "external-link", of: `the ${name} workflow`, title: `Open the ${template} template` }),
+      canUninstall && button("Uninstall", uninstall, { icon: "trash", kind: ".lp-danger", of: name }));
+  }
 
   function update() {
-    const jobs = latestJobs(ctl, p.id);
-    const failed = jobs.filter((j) => j.state === "failed");
-    const next = jobs.some(active) ? "active" : failed.length ? "failed" : p.state;
-    const gpus = ctl.state.system?.gpu?.devices || []; // known once the System view has read them
-    const have = Math.max(0, ...gpus.map((d) => d.memory_total || 0)) / 1e9;
-    vram.className = need && have && have < need ? "lp-warn" : "";
-    vram.title = need && have ? `This machine's largest GPU has ${have.toFixed(0)} GB` : "";
-
+    const jobs = latestJobs(ctl.state.jobs.values(), preset.id);
+    const failed = jobs.filter((job) => job.state === "failed");
+    let next = preset.state;
+    if (jobs.some(isActive)) {
+      next = "active";
+    } else if (failed.length) {
+      next = "failed";
+    }
+    showVram();
     if (next === "active") {
-      const done = ctl.state.progress.get(p.id) || { bytes_done: 0 }, pct = percent(done.bytes_done, done.bytes_total);
-      badge.textContent = done.state === "downloading" ? `Downloading ${pct == null ? "" : Math.floor(pct) + "%"}`
-        : "Queued";
-      fill(progress, bar(pct, `${name} download progress`), muted(rateOf(done)), h("ul.lp-files", { "aria-label": `Files of ${name}` }, jobs.map((j) => h("li",
-          top(j.name, `${j.folder}/${j.name}`, muted(j.state === "downloading" ? rate(j) : cap(j.state))), jobBar(j)))));
+      showActive(jobs);
     } else if (next === "failed") {
-      badge.textContent = "Failed";
-      const seen = new Set();
-      fill(progress, failed.filter((j) => !seen.has(j.error?.message) && seen.add(j.error?.message))
-        .map((j) => h("div", muted(j.name), errorBox(j.error))));
+      showFailed(failed);
     } else {
-      badge.textContent = STATES[p.state] + (p.state === "partial" ? ` (${p.files_installed}/${p.file_count})` : "");
+      const counted = preset.state === "partial" ? ` (${preset.files_installed}/${preset.file_count})` : "";
+      stateBadge.textContent = STATE_NAMES[preset.state] + counted;
       fill(progress);
     }
-    badge.className = "lp-badge lp-" + next;
-    if (next === mode) return; // rebuilding buttons every tick would steal keyboard focus
-    mode = next;
-    const open = ctl.adapter.openTemplate, t = p.template || p.workflows[0]; // ComfyUI serves the templates
-    fill(actions,
-      next === "active" && button("Cancel", () => ctl.act(`cancel ${name}`, `/presets/${p.id}/cancel`),
-        { icon: "times", of: name }),
-      next === "failed" && button("Retry", () => latestJobs(ctl, p.id).forEach((j) => j.state === "failed"
-        && ctl.act(`retry ${j.name}`, `/downloads/${j.id}/retry`)), { icon: "refresh", kind: ".lp-primary", of: name }),
-      (next === "missing" || next === "partial") && button(next === "partial" ? "Finish install" : "Install", install,
-        { icon: "download", kind: ".lp-primary", of: name }),
-      next === "installed" && open && t && button("Open", () => ctl.run(`Could not open ${t}`, () => open(t)),
-        { icon: "external-link", of: `the ${name} workflow`, title: `Open the ${t} template` }),
-      next !== "active" && (p.state !== "missing" || p.files_installed > 0)
-        && button("Uninstall", uninstall, { icon: "trash", kind: ".lp-danger", of: name }),
-    );
+    stateBadge.className = `lp-badge lp-${next}`;
+    // Rebuilding the buttons on every progress tick would steal the keyboard focus.
+    if (next !== mode) {
+      mode = next;
+      showActions(next);
+    }
   }
 
   update();
-  return { el, p, update };
+  return { element, preset, update };
 }

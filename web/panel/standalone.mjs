@@ -1,48 +1,87 @@
-// The panel's adapter for `launchpad serve`: fetch, a reconnecting WebSocket to /ws (ComfyUI's
-// {"type", "data"} envelope), and its own toasts and confirmation dialog.
-import { button, callJson, h } from "./ui.mjs";
+// The panel's adapter for `launchpad serve`: fetch, a reconnecting WebSocket to /ws that speaks
+// ComfyUI's {"type", "data"} envelope, and its own toasts and confirmation dialog.
+import { button, h } from "./dom.mjs";
+import { callJson } from "./http.mjs";
+
+const FIRST_RETRY_MS = 500;
+const LAST_RETRY_MS = 8000;
+const TOAST_MS = { error: 10000, other: 5000 };
 
 export function standaloneAdapter(base = new URL(".", location.href)) {
-  const listeners = new Map();
-  const emit = (type, data) => listeners.get(type)?.forEach((fn) => fn(data));
-  let delay = 500, lost = false;
+  const listeners = new Map(); // event type -> functions
+  let retryIn = FIRST_RETRY_MS;
+  let lost = false;
+
+  function emit(type, data) {
+    for (const listener of listeners.get(type) || []) {
+      listener(data);
+    }
+  }
 
   function connect() {
-    const ws = new WebSocket(new URL("ws", base).href.replace(/^http/, "ws"));
-    ws.onopen = () => {
-      delay = 500;
-      if (lost) emit("reconnected"); // the panel re-reads its snapshot: events were missed meanwhile
+    const socket = new WebSocket(new URL("ws", base).href.replace(/^http/, "ws"));
+    socket.onopen = () => {
+      retryIn = FIRST_RETRY_MS;
+      if (lost) {
+        emit("reconnected"); // events were missed meanwhile: the panel reads its snapshot again
+      }
       lost = false;
     };
-    ws.onmessage = (m) => {
-      const { type, data } = JSON.parse(m.data);
+    socket.onmessage = (message) => {
+      const { type, data } = JSON.parse(message.data);
       emit(type, data);
     };
-    ws.onclose = () => {
-      if (!lost) emit("reconnecting");
+    socket.onclose = () => {
+      if (!lost) {
+        emit("reconnecting");
+      }
       lost = true;
-      setTimeout(connect, delay);
-      delay = Math.min(delay * 2, 8000);
+      setTimeout(connect, retryIn);
+      retryIn = Math.min(retryIn * 2, LAST_RETRY_MS);
     };
   }
   connect();
 
-  const toasts = document.body.appendChild(h("div.lp-toasts", { role: "status" }));
+  const toasts = h("div.lp-toasts", { role: "status" });
+  document.body.append(toasts);
+
+  function fetchRelative(path, init) {
+    return fetch(new URL(path.replace(/^\//, ""), base), init);
+  }
 
   return {
-    json: (path, opts) => callJson((p, init) => fetch(new URL(p.replace(/^\//, ""), base), init), path, opts),
-    on: (type, fn) => listeners.set(type, [...(listeners.get(type) || []), fn]),
-    toast(severity, summary, detail) {
-      const el = h(`div.lp-card.lp-toast.lp-toast-${severity}`, h("strong", summary), detail && h("p", detail));
-      toasts.append(el);
-      setTimeout(() => el.remove(), severity === "error" ? 10000 : 5000);
+    json(path, options) {
+      return callJson(fetchRelative, path, options);
     },
-    confirm: (title, message) => new Promise((resolve) => {
-      const done = (ok) => { dialog.close(); dialog.remove(); resolve(ok); };
-      const dialog = document.body.appendChild(h("dialog.lp-card.lp-dialog", { "aria-label": title,
-        oncancel: () => done(false) }, h("h2", title), h("p", message),
-      h("div.lp-actions", button("Cancel", () => done(false)), button("Delete", () => done(true), { kind: ".lp-primary" }))));
-      dialog.showModal(); // focus lands on Cancel, the safe choice
-    }),
+
+    on(type, listener) {
+      listeners.set(type, [...(listeners.get(type) || []), listener]);
+    },
+
+    toast(severity, summary, detail) {
+      const toast = h(`div.lp-card.lp-toast.lp-toast-${severity}`, h("strong", summary), detail && h("p", detail));
+      toasts.append(toast);
+      setTimeout(() => toast.remove(), severity === "error" ? TOAST_MS.error : TOAST_MS.other);
+    },
+
+    confirm(title, message) {
+      return new Promise((resolve) => {
+        const dialog = h("dialog.lp-card.lp-dialog", { "aria-label": title, oncancel: () => answer(false) },
+          h("h2", title),
+          h("p", message),
+          h("div.lp-actions",
+            button("Cancel", () => answer(false)),
+            button("Delete", () => answer(true), { kind: ".lp-primary" })));
+
+        function answer(confirmed) {
+          dialog.close();
+          dialog.remove();
+          resolve(confirmed);
+        }
+
+        document.body.append(dialog);
+        dialog.showModal(); // the focus lands on Cancel, the safe choice
+      });
+    },
   };
 }

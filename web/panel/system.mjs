@@ -1,82 +1,167 @@
-// System: CPU, memory, each GPU and the disks as bars with a short history. The server samples only
-// while a watch lease lives, so the view holds one only while it is visible, renewing it as it goes.
-import { bar, empty, errorBox, fill, h, muted, size, top } from "./ui.mjs";
+// System: CPU, memory, each GPU and the disks as bars with a short history, and the versions of
+// what runs. The server samples only while a watch lease lives, so the view holds one only while
+// it is visible, renewing it as it goes.
+import { bar, empty, errorBox, fill, h, muted, nameLine } from "./dom.mjs";
+import { size } from "./format.mjs";
 
-const TTL = 30;
-const pctText = (v) => (v == null ? "?" : `${Math.round(v)}%`);
+const LEASE_SECONDS = 30;
+const HISTORY_SAMPLES = 60;
+// how the versions read (the server names them as keys)
+const VERSION_NAMES = {
+  comfyui: "ComfyUI",
+  comfyui_frontend: "frontend",
+  launchpad: "Launchpad",
+  python: "Python",
+  torch: "torch",
+  cuda: "CUDA",
+};
 
-// The recent samples (percentages) as a filled line; the samples kept so far span the whole width.
-function spark(values, label) {
-  const pts = (values || []).slice(-60);
-  const xy = pts.flatMap((v, i) => (v == null ? [] : [[((i * 100) / (pts.length - 1)).toFixed(1), 100 - v]]));
-  if (xy.length < 2) return null;
-  const box = h("div"), line = xy.join(" ");
-  box.innerHTML = `<svg class="lp-spark" viewBox="0 -5 100 105" preserveAspectRatio="none" role="img"><polygon points="${
-    xy[0][0]},100 ${line} ${xy.at(-1)[0]},100"/><polyline points="${line}"/></svg>`;
-  // set here, not in the markup above: a disk's name comes from the machine
-  box.firstChild.setAttribute("aria-label", `${label}, last ${pts.length} samples`);
-  return box.firstChild;
+function percentText(value) {
+  return value == null ? "?" : `${Math.round(value)}%`;
 }
 
-const metric = (label, pct, text, history) => h("div.lp-metric", top(label, null, muted(text)),
-  bar(pct, `${label} ${pct == null ? "unknown" : pctText(pct)}`, pct >= 90 ? "lp-bad" : pct >= 75 ? "lp-warn" : ""),
-  spark(history, `${label} history`));
+function tone(pct) {
+  if (pct >= 90) {
+    return ".lp-bad";
+  }
+  if (pct >= 75) {
+    return ".lp-warn";
+  }
+  return "";
+}
+
+// The recent samples (percentages) as a filled line; the samples kept so far span the width.
+function sparkline(values, label) {
+  const samples = (values || []).slice(-HISTORY_SAMPLES);
+  const points = [];
+  samples.forEach((value, index) => {
+    if (value != null) {
+      const x = ((index * 100) / (samples.length - 1)).toFixed(1);
+      points.push(`${x},${100 - value}`);
+    }
+  });
+  if (points.length < 2) {
+    return null;
+  }
+  const line = points.join(" ");
+  const first = points[0].split(",")[0];
+  const last = points.at(-1).split(",")[0];
+  const box = h("div");
+  box.innerHTML = `<svg class="lp-spark" viewBox="0 -5 100 105" preserveAspectRatio="none" role="img">`
+    + `<polygon points="${first},100 ${line} ${last},100"/><polyline points="${line}"/></svg>`;
+  const svg = box.firstChild;
+  // set here rather than in the markup above: a disk's name comes from the machine
+  svg.setAttribute("aria-label", `${label}, last ${samples.length} samples`);
+  return svg;
+}
+
+function metric(label, pct, text, history) {
+  const barLabel = `${label} ${pct == null ? "unknown" : percentText(pct)}`;
+  return h("div.lp-metric",
+    nameLine(label, null, muted(text)),
+    bar(pct, barLabel, tone(pct)),
+    sparkline(history, `${label} history`));
+}
+
+function gpuMetrics(gpu, history) {
+  const own = history.gpus?.find((entry) => entry.index === gpu.index) || {};
+  const temperature = gpu.temperature != null ? ` · ${Math.round(gpu.temperature)} °C` : "";
+  const vram = `${size(gpu.memory_used)} of ${size(gpu.memory_total)}`;
+  return [
+    h("h3.lp-sub", `GPU ${gpu.index} · ${gpu.name}`),
+    metric("Utilization", gpu.utilization, percentText(gpu.utilization) + temperature, own.utilization),
+    metric("VRAM", gpu.memory_percent, vram, own.memory),
+  ];
+}
+
+// ComfyUI's first, in the order of VERSION_NAMES; any others after them.
+function versionsLine(versions) {
+  const known = Object.keys(VERSION_NAMES).filter((key) => versions?.[key]);
+  const others = Object.keys(versions || {}).filter((key) => !(key in VERSION_NAMES));
+  const named = [...known, ...others].map((key) => `${VERSION_NAMES[key] || key} ${versions[key]}`);
+  return h("p.lp-muted.lp-versions", named.join(" · "));
+}
 
 export function systemView(ctl, root) {
-  const id = ctl.watchId ||= "lp-" + Math.random().toString(36).slice(2, 12);
-  let timer = 0, live = false;
+  // one id per page, kept across openings, so a renewed lease is the same lease
+  if (!ctl.watchId) {
+    ctl.watchId = `lp-${Math.random().toString(36).slice(2, 12)}`;
+  }
+  const watchId = ctl.watchId;
+  let timer = 0;
+  let watching = false;
   const body = h("div.lp-scroll");
   root.append(body);
 
   async function watch() {
-    live = true;
+    watching = true;
     clearTimeout(timer);
     try {
-      const r = await ctl.api("/system/watch", "POST", { client_id: id, ttl: TTL });
-      if (!live) return unwatch(); // hidden while the request was in flight
-      ctl.state.system = { ...ctl.state.system, ...r.reading };
+      const answer = await ctl.api("/system/watch", "POST", { client_id: watchId, ttl: LEASE_SECONDS });
+      if (!watching) {
+        unwatch(); // hidden while the request was on its way
+        return;
+      }
+      ctl.state.system = { ...ctl.state.system, ...answer.reading };
       render();
-    } catch (err) {
-      fill(body, errorBox(err));
+    } catch (error) {
+      fill(body, errorBox(error));
     }
-    if (live) timer = setTimeout(watch, (TTL / 3) * 1000);
+    if (watching) {
+      timer = setTimeout(watch, (LEASE_SECONDS / 3) * 1000); // renewed well before it runs out
+    }
   }
+
   function unwatch() {
-    live = false;
+    watching = false;
     clearTimeout(timer);
-    ctl.api(`/system/watch/${id}`, "DELETE").catch(() => {});
+    ctl.api(`/system/watch/${watchId}`, "DELETE").catch(() => {});
   }
-  const onVisibility = () => (document.hidden ? unwatch() : watch());
+
+  function onVisibility() {
+    if (document.hidden) {
+      unwatch();
+    } else {
+      watch();
+    }
+  }
   document.addEventListener("visibilitychange", onVisibility);
 
   function render() {
-    const s = ctl.state.system;
-    if (!s) return fill(body, empty("Reading the system…"));
-    const hist = s.history || {}, cpu = s.cpu || {}, mem = s.memory || {}, gpus = s.gpu?.devices || [];
+    const reading = ctl.state.system;
+    if (!reading) {
+      fill(body, empty("Reading the system…"));
+      return;
+    }
+    const history = reading.history || {};
+    const cpu = reading.cpu || {};
+    const memory = reading.memory || {};
+    const gpus = reading.gpu?.devices || [];
+    const cpus = cpu.limit ?? cpu.count ?? "?";
     fill(body,
-      metric("CPU", cpu.percent, `${pctText(cpu.percent)} of ${cpu.limit ?? cpu.count ?? "?"} CPUs`, hist.cpu),
-      metric("Memory", mem.percent, `${size(mem.used)} of ${size(mem.total)}`, hist.memory),
-      gpus.map((g) => {
-        const gh = hist.gpus?.find((x) => x.index === g.index) || {};
-        return [h("h3.lp-sub", `GPU ${g.index} · ${g.name}`),
-          metric("Utilization", g.utilization, pctText(g.utilization)
-            + (g.temperature != null ? ` · ${Math.round(g.temperature)} °C` : ""), gh.utilization),
-          metric("VRAM", g.memory_percent, `${size(g.memory_used)} of ${size(g.memory_total)}`, gh.memory)];
-      }),
-      !gpus.length && [h("h3.lp-sub", "GPU"), empty(s.gpu?.reason || "No GPU found.")],
+      metric("CPU", cpu.percent, `${percentText(cpu.percent)} of ${cpus} CPUs`, history.cpu),
+      metric("Memory", memory.percent, `${size(memory.used)} of ${size(memory.total)}`, history.memory),
+      gpus.map((gpu) => gpuMetrics(gpu, history)),
+      !gpus.length && [h("h3.lp-sub", "GPU"), empty(reading.gpu?.reason || "No GPU found.")],
       h("h3.lp-sub", "Disks"),
-      (s.disks || []).map((d) => metric(d.name, d.percent,
-        `${size(d.free)} free of ${size(d.total)}${d.network ? " · network" : ""}`)),
-      muted(Object.entries(s.versions || {}).map(([k, v]) => `${k} ${v}`).join(" · ")),
-    );
+      (reading.disks || []).map((disk) => {
+        const network = disk.network ? " · network" : "";
+        return metric(disk.name, disk.percent, `${size(disk.free)} free of ${size(disk.total)}${network}`);
+      }),
+      versionsLine(reading.versions));
   }
 
   render();
-  if (!document.hidden) watch();
+  if (!document.hidden) {
+    watch();
+  }
   return {
     update(kind) {
-      if (kind === "system") render();
-      else if (kind === "reconnected" && live) watch();
+      if (kind === "system") {
+        render();
+      } else if (kind === "reconnected" && watching) {
+        watch();
+      }
     },
     destroy() {
       document.removeEventListener("visibilitychange", onVisibility);

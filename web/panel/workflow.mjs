@@ -1,62 +1,169 @@
-// This workflow: the models the open graph (standalone: a pasted or opened file) needs, the missing ones
-// installed in one click with the downloads' live progress. The server analyses; this only shows.
-import { active, button, cap, entry, errorBox, fill, h, jobBar, live, muted, plural, rate, size } from "./ui.mjs";
+// Workflow: the models the open graph needs (standalone: a pasted or opened file); the missing
+// ones installed in one click, with the downloads' live progress. The server analyses the
+// workflow; this view only shows what it says.
+import { badge, button, errorBox, facts, fill, h, liveLine, muted, nameLine } from "./dom.mjs";
+import { capitalize, plural, progressText, size } from "./format.mjs";
+import { isActive, jobBar } from "./jobs.mjs";
 
-// a graph moved or zoomed asks nothing new
-const sig = (w) => JSON.stringify(w, (k, v) => (["pos", "size", "extra"].includes(k) ? undefined : v));
+// Moving or zooming the graph changes these, and nothing the server would say.
+const LAYOUT_KEYS = new Set(["pos", "size", "extra"]);
+
+function signature(workflow) {
+  return JSON.stringify(workflow, (key, value) => (LAYOUT_KEYS.has(key) ? undefined : value));
+}
+
+// "Install 2 missing (1.2 GB)"; sizes no source gave are said to be unknown, never counted as 0.
+function installLabel(summary) {
+  const count = `Install ${summary.installable} missing`;
+  const unknown = summary.sizes_unknown;
+  if (unknown === summary.installable) {
+    return `${count} (size unknown)`;
+  }
+  if (unknown) {
+    return `${count} (${size(summary.bytes_missing)} + ${unknown} of unknown size)`;
+  }
+  return `${count} (${size(summary.bytes_missing)})`;
+}
+
+function headline(name, summary) {
+  const counts = [
+    plural(summary.needed, "model"),
+    `${summary.present} present`,
+    `${summary.missing} missing`,
+    `${summary.unknown} unknown`,
+  ];
+  return `${name || "This workflow"}: ${counts.join(" · ")}`;
+}
 
 export function workflowView(ctl, root) {
-  const { state, adapter } = ctl, wf = state.wf ||= {};
-  const graph = () => adapter.graph?.() || wf.graph;
-  const head = live();
+  const { state, adapter } = ctl;
+  if (!state.workflow) {
+    state.workflow = {}; // the last analysis, kept while the tab is closed
+  }
+  const analysis = state.workflow;
+  const head = liveLine();
   const list = h("ul.lp-rows.lp-scroll", { "aria-label": "Models of this workflow" });
-  const go = button(" ", () => ctl.run("Could not install", async () =>
-    ctl.started((await ctl.api("/workflow/install", "POST", graph())).jobs)), { icon: "download", kind: ".lp-primary" });
-  const text = h("textarea.lp-input", { rows: 2, "aria-label": "Workflow JSON",
-    placeholder: "Paste a workflow (JSON) or open its file" });
-  const use = (json, name) => ctl.run("Not a workflow", () => { wf.graph = { workflow: JSON.parse(json), name }; check(); });
-  root.append(adapter.graph ? "" : h("div.lp-toolbar", text, h("input", { type: "file", accept: ".json",
-    "aria-label": "Open a workflow file", onchange: async ({ target: { files: [f] } }) => f && use(await f.text(), f.name) }),
-  button("Check", () => use(text.value))), h("div.lp-toolbar", head, go), list);
+  const install = button(" ", installMissing, { icon: "download", kind: ".lp-primary" });
 
-  async function check(force) {
-    const g = graph(), key = g?.workflow && sig(g.workflow);
-    if (key && (force || key !== wf.key)) {
-      wf.key = key;
-      const r = await ctl.api("/workflow/models", "POST", { workflow: g.workflow }).catch((error) => ({ error }));
-      if (wf.key === key) Object.assign(wf, { summary: null, error: null, name: g.name }, r);
-    } else if (!key) wf.key = wf.summary = null;
+  // ComfyUI's open graph; standalone, the workflow last pasted or opened
+  function currentGraph() {
+    return adapter.graph?.() || analysis.graph;
+  }
+
+  async function installMissing() {
+    await ctl.run("Could not install", async () => {
+      const answer = await ctl.api("/workflow/install", "POST", currentGraph());
+      ctl.started(answer.jobs);
+    });
+  }
+
+  function useText(json, name) {
+    ctl.run("Not a workflow", () => {
+      analysis.graph = { workflow: JSON.parse(json), name };
+      check();
+    });
+  }
+
+  if (!adapter.graph) {
+    const text = h("textarea.lp-input", {
+      rows: 2,
+      "aria-label": "Workflow JSON",
+      placeholder: "Paste a workflow (JSON) or open its file",
+    });
+    const file = h("input", {
+      type: "file",
+      accept: ".json",
+      "aria-label": "Open a workflow file",
+      onchange: async (event) => {
+        const [chosen] = event.target.files;
+        if (chosen) {
+          useText(await chosen.text(), chosen.name);
+        }
+      },
+    });
+    root.append(h("div.lp-toolbar", text, file, button("Check", () => useText(text.value))));
+  }
+  root.append(h("div.lp-toolbar", head, install), list);
+
+  async function check(force = false) {
+    const graph = currentGraph();
+    const key = graph?.workflow ? signature(graph.workflow) : null;
+    if (!key) {
+      analysis.key = null;
+      analysis.summary = null;
+    } else if (force || key !== analysis.key) {
+      analysis.key = key;
+      let answer;
+      try {
+        answer = await ctl.api("/workflow/models", "POST", { workflow: graph.workflow });
+      } catch (error) {
+        answer = { error };
+      }
+      if (analysis.key === key) { // no newer graph was asked about meanwhile
+        Object.assign(analysis, { summary: null, error: null, name: graph.name }, answer);
+      }
+    }
     render();
   }
 
-  function render() {
-    const s = wf.summary, jobs = [...state.jobs.values()];
-    let busy = 0;
-    go.lastChild.textContent = s && `Install ${s.installable} missing (${size(s.bytes_missing)}${s.sizes_unknown
-      ? "+" : ""})`;
-    head.textContent = s ? `${wf.name || "This workflow"}: ${plural(s.needed, "model")} · ${s.present} present · ${
-      s.missing} missing · ${s.unknown} unknown` : wf.key ? "" : "Open a workflow to see the models it needs.";
-    fill(list, errorBox(wf.error), (s ? wf.models : []).map((m) => {
-      const j = jobs.filter((x) => x.key === m.key).pop() || m.job, on = active(j);
-      busy ||= on;
-      const st = on ? j.state : m.state;
-      return h("li.lp-row", { "data-key": m.key }, entry(m.name, m.key, h(`span.lp-badge.lp-${st}`, cap(st)),
-        [m.folder, m.size && size(m.size), m.optional ? "bypassed" : m.presets[0] && ctl.presetName(m.presets[0])],
-        on && [jobBar(j), muted(rate(j))],
-        m.reason && muted(m.reason + (m.state === "unknown"
-          ? `; wanted by ${m.nodes.map((n) => `${n.type} #${n.id}`).join(", ")}` : "")),
-        j?.state === "failed" && errorBox(j.error)));
-    }));
-    go.hidden = busy || !s?.installable; // while its downloads run, a second click would only join them
+  function modelRow(model, jobs) {
+    const job = jobs.filter((candidate) => candidate.key === model.key).pop() || model.job;
+    const downloading = isActive(job);
+    const shownState = downloading ? job.state : model.state;
+    let note = model.reason;
+    if (note && model.state === "unknown") {
+      const wanters = model.nodes.map((node) => `${node.type} #${node.id}`).join(", ");
+      note += `; wanted by ${wanters}`;
+    }
+    let source = model.presets[0] && ctl.presetName(model.presets[0]);
+    if (model.optional) {
+      source = "bypassed";
+    }
+    const row = h("li.lp-row", { "data-key": model.key },
+      h("div",
+        nameLine(model.name, model.key, badge(shownState, capitalize(shownState))),
+        facts(model.folder, model.size && size(model.size), source),
+        downloading && [jobBar(job), muted(progressText(job))],
+        note && muted(note),
+        job?.state === "failed" && errorBox(job.error)));
+    return { row, downloading };
   }
 
-  ctl.load.workflow = () => check(1);
+  function render() {
+    const summary = analysis.summary;
+    const jobs = [...state.jobs.values()];
+    let busy = false;
+    if (summary) {
+      install.lastChild.textContent = installLabel(summary);
+      head.textContent = headline(analysis.name, summary);
+    } else {
+      head.textContent = analysis.key ? "" : "Open a workflow to see the models it needs.";
+    }
+    const rows = (summary ? analysis.models : []).map((model) => {
+      const { row, downloading } = modelRow(model, jobs);
+      if (downloading) {
+        busy = true;
+      }
+      return row;
+    });
+    fill(list, errorBox(analysis.error), rows);
+    // while its downloads run, a second click would only join them
+    install.hidden = busy || !summary?.installable;
+  }
+
+  ctl.load.workflow = () => check(true);
   check();
   return {
     update(kind, data) {
-      if (kind === "jobs" && data.state === "done" && wf.models?.some((m) => m.key === data.key)) ctl.refresh("workflow");
-      if (kind === "graph" || kind === "reconnected") check(kind === "reconnected");
-      else render();
+      const ours = analysis.models?.some((model) => model.key === data?.key);
+      if (kind === "jobs" && data.state === "done" && ours) {
+        ctl.refresh("workflow"); // a file arrived: the server says what is present now
+      }
+      if (kind === "graph" || kind === "reconnected") {
+        check(kind === "reconnected");
+      } else {
+        render();
+      }
     },
   };
 }

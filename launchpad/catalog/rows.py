@@ -1,0 +1,44 @@
+"""What a preset row says beyond the catalog's own fields: the ComfyUI it needs, and orders to list them in."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from .schema import Preset
+from .templates import version_key
+
+
+def comfyui_ok(needed: str | None, running: str | None) -> bool | None:
+    """True when ``running`` is at least ``needed`` (or nothing is needed); None when unknown."""
+    if needed is None:
+        return True
+    if not running:
+        return None
+    return version_key(running) >= version_key(needed)
+
+
+def comfyui_note(preset: Preset, running: str | None) -> str | None:
+    """What a person should know about the ComfyUI a preset needs, or None when nothing."""
+    if preset.min_comfyui is None:
+        return None
+    if running is None:
+        return f"its workflows need ComfyUI {preset.min_comfyui} or newer"
+    if comfyui_ok(preset.min_comfyui, running):
+        return None
+    return (f"its workflows need ComfyUI {preset.min_comfyui} or newer; this ComfyUI is {running}: update ComfyUI "
+            "before running them (the files download either way)")
+
+
+SORTS: dict[str, Callable[[Mapping[str, Any]], Any]] = {
+    "popularity": lambda row: (-(row["usage"] or 0), row["name"].lower()),
+    "name": lambda row: (row["name"].lower(), row["id"]),
+    "size": lambda row: (row["size"] is None, row["size"] or 0, row["name"].lower()),
+}
+
+
+def sort_rows(rows: list[dict[str, Any]], sort: str | None) -> list[dict[str, Any]]:
+    """Preset rows in the order ``sort`` names (popularity: most used first); catalog order without one."""
+    if not sort:
+        return rows
+    return sorted(rows, key=SORTS[sort])

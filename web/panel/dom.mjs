@@ -1,0 +1,110 @@
+// Building the DOM by hand (frontend 1.58 has no Vue or PrimeVue for extensions to import),
+// and the small pieces every view is made of.
+
+// h("p.lp-muted", {attributes and on* listeners}, ...children); the props may be left out.
+export function h(tag, props, ...children) {
+  let attributes = props;
+  if (props?.constructor !== Object) {
+    children.unshift(props);
+    attributes = {};
+  }
+  const [name, ...classes] = tag.split(".");
+  const element = document.createElement(name);
+  element.className = classes.join(" ");
+  for (const [key, value] of Object.entries(attributes)) {
+    if (value == null || value === false) {
+      continue;
+    }
+    if (key.startsWith("on")) {
+      element.addEventListener(key.slice(2), value);
+    } else {
+      element.setAttribute(key, value === true ? "" : value);
+    }
+  }
+  return fill(element, children);
+}
+
+// Replaces the children; nested lists are flattened, and null and false are left out, so a
+// child can be written as `condition && h(...)`.
+export function fill(element, ...children) {
+  const kept = children.flat(Infinity).filter((child) => child != null && child !== false);
+  element.replaceChildren(...kept);
+  return element;
+}
+
+export function icon(name) {
+  return h(`i.pi.pi-${name}`, { "aria-hidden": "true" });
+}
+
+// kind: more classes (".lp-primary"); of: what it acts on, read out after the label
+// ("Retry" of "model.safetensors" is announced "Retry model.safetensors").
+export function button(label, onclick, { icon: iconName, kind = "", of, title } = {}) {
+  const name = of ? `${label} ${of}` : undefined;
+  return h(`button.lp-btn${kind}`, { type: "button", onclick, "aria-label": name, title },
+    iconName && icon(iconName),
+    label && h("span", label));
+}
+
+export function muted(text) {
+  return h("p.lp-muted", text);
+}
+
+// A line whose changes screen readers announce (a view's counts).
+export function liveLine() {
+  return h("p.lp-muted", { "aria-live": "polite" });
+}
+
+export function empty(text) {
+  return h("p.lp-empty", text);
+}
+
+export function searchBox(what, oninput, value) {
+  return h("input.lp-input.lp-grow", {
+    type: "search",
+    placeholder: `Search ${what}`,
+    "aria-label": `Search ${what}`,
+    value,
+    oninput,
+  });
+}
+
+// A name and, beside it while there is room (below it when there is not), a badge or a note.
+export function nameLine(name, title, side) {
+  return h("div.lp-top", h("span.lp-name", { title }, name), side);
+}
+
+// Short facts in a row that wraps: "checkpoints · 1.2 GB · Flux dev".
+export function facts(...items) {
+  const spans = items.flat().filter(Boolean).map((item) => (item.nodeType ? item : h("span", item)));
+  return h("p.lp-meta", spans);
+}
+
+export function badge(state, text = state) {
+  return h(`span.lp-badge.lp-${state}`, text);
+}
+
+// A progress bar; `label` names it for screen readers; `pct` null means the size is unknown.
+export function bar(pct, label, tone = "") {
+  const known = pct !== null && pct !== undefined;
+  return h(`div.lp-bar${tone}`, {
+    role: "progressbar",
+    "aria-label": label,
+    "aria-valuenow": known ? pct.toFixed(0) : undefined,
+  }, h("span", { style: `width:${known ? pct : 0}%` }));
+}
+
+// An error and, when it names one, the page to act on (a gated model's license page).
+export function errorBox(error) {
+  if (!error) {
+    return null;
+  }
+  const details = error.details || {};
+  const found = details.license_url || details.url || error.message?.match(/https?:\/\/[^\s)"']+/)?.[0];
+  // only http(s): a javascript: URL must never become a link
+  const url = /^https?:\/\//.test(found) ? found.replace(/[.,;]$/, "") : null;
+  const linkText = details.license_url ? "Open the license page" : "Open link";
+  return h("div.lp-error",
+    icon("exclamation-triangle"),
+    h("span", error.message || String(error)),
+    url && h("a", { href: url, target: "_blank", rel: "noreferrer" }, linkText));
+}

@@ -1,0 +1,80 @@
+// Numbers and words for people, written as launchpad/humanize.py writes them for the CLI.
+
+const UNITS = ["B", "KB", "MB", "GB", "TB"];
+
+// 1536000000 -> "1.5 GB" (decimal units, as disks and model hubs count).
+export function size(bytes) {
+  if (!Number.isFinite(bytes)) {
+    return "unknown";
+  }
+  let value = bytes;
+  let unit = 0;
+  while (Math.abs(value) >= 1000 && unit < UNITS.length - 1) {
+    value /= 1000;
+    unit += 1;
+  }
+  if (unit === 0) {
+    return `${Math.round(value)} B`;
+  }
+  return `${value.toFixed(1)} ${UNITS[unit]}`;
+}
+
+// A size that may be unknown says so, rather than showing a made-up number.
+export function sizeOrUnknown(bytes) {
+  return Number.isFinite(bytes) ? size(bytes) : "size unknown";
+}
+
+// 150 -> "2m 30s"
+export function duration(seconds) {
+  const total = Math.round(seconds);
+  const hours = Math.floor(total / 3600);
+  const minutes = Math.floor((total % 3600) / 60);
+  if (hours) {
+    return `${hours}h ${minutes}m`;
+  }
+  if (minutes) {
+    return `${minutes}m ${total % 60}s`;
+  }
+  return `${total}s`;
+}
+
+// null when the total is unknown, so no bar pretends to know how far along it is.
+export function percent(done, total) {
+  if (!(total > 0)) {
+    return null;
+  }
+  return Math.min(100, (100 * done) / total);
+}
+
+export function plural(count, word) {
+  return `${count} ${word}${count === 1 ? "" : "s"}`;
+}
+
+export function capitalize(text) {
+  return text[0].toUpperCase() + text.slice(1);
+}
+
+// What the server said of a download or a preset's progress, as one line:
+// "45% · 12.3 MB/s · 2m 30s left", or "1.2 GB so far · 12.3 MB/s" while the size is unknown.
+// The ETA is the server's: for a preset it is never shorter than one of its running files'.
+export function progressText(progress, { sizes = false } = {}) {
+  const done = progress.bytes_done || 0;
+  const total = progress.bytes_total;
+  const pct = percent(done, total);
+  const parts = [];
+  if (pct === null) {
+    parts.push(`${size(done)} so far`);
+  } else {
+    parts.push(`${Math.floor(pct)}%`);
+  }
+  if (progress.speed != null) {
+    parts.push(`${size(progress.speed)}/s`);
+  }
+  if (progress.eta >= 1) {
+    parts.push(`${duration(progress.eta)} left`);
+  }
+  if (sizes && pct !== null) {
+    parts.push(`${size(done)} of ${size(total)}`);
+  }
+  return parts.join(" · ");
+}

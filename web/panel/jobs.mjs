@@ -1,0 +1,49 @@
+// What the panel reads of download jobs and of a preset's progress (both come from the server).
+import { bar, muted } from "./dom.mjs";
+import { capitalize, percent, progressText, size } from "./format.mjs";
+
+const ACTIVE_STATES = new Set(["queued", "resolving", "downloading", "verifying"]);
+
+// Not finished yet. A job says so itself (`active`) on servers that send it; a preset's progress,
+// and jobs from older servers, are read from their state.
+export function isActive(item) {
+  if (typeof item?.active === "boolean") {
+    return item.active;
+  }
+  return ACTIVE_STATES.has(item?.state);
+}
+
+const BAR_TONES = { failed: ".lp-bad", done: ".lp-ok" };
+
+export function jobBar(job) {
+  const pct = job.state === "done" ? 100 : percent(job.bytes_done || 0, job.bytes_total);
+  return bar(pct, `${job.name} progress`, BAR_TONES[job.state] || "");
+}
+
+// A job's state in words, on its own line under its bar: the speed and ETA while it downloads.
+export function jobStatus(job) {
+  if (job.state === "downloading") {
+    return muted(progressText(job, { sizes: true }));
+  }
+  if (job.state === "done") {
+    return muted(`Done · ${size(job.bytes_total ?? job.bytes_done)}`);
+  }
+  // a failed job shows its error box instead of a message
+  const note = job.message && job.message !== job.state && job.state !== "failed" ? `: ${job.message}` : "";
+  return muted(capitalize(job.state) + note);
+}
+
+// The newest job of each file a preset (or a workflow's group) lists: what its card shows.
+export function latestJobs(jobs, groupId) {
+  const byFile = new Map();
+  for (const job of jobs) {
+    if (!job.preset_ids?.includes(groupId)) {
+      continue;
+    }
+    const seen = byFile.get(job.key);
+    if (!seen || (job.created_at || 0) >= (seen.created_at || 0)) {
+      byFile.set(job.key, job);
+    }
+  }
+  return [...byFile.values()];
+}
