@@ -97,7 +97,7 @@ def _target(roots: ModelRoots, model_file: ModelFile) -> str | None:
         return None
 
 
-def _queue_item(item: Any, seen: dict[str, float]) -> dict[str, object]:
+def _queue_item(item: Any, seen: dict[str, float]) -> dict[str, Any]:
     """A ComfyUI queue entry ``[number, prompt_id, prompt, extra_data, outputs, ...]`` in brief.
 
     ``queued_at``: when ComfyUI queued it (its ``create_time``, ComfyUI 0.33 and later), else None;

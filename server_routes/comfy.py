@@ -120,7 +120,7 @@ def _queue_cancel(prompt_server: Any) -> str:
     return "jobs" if "/api/jobs/{job_id}/cancel" in paths else "queue"
 
 
-def _versions_of(prompt_server: Any):  # type: ignore[no-untyped-def]
+def _versions_of(prompt_server: Any) -> Callable[[], dict[str, str | None]]:
     from .frontend_version import served_version
 
     frontend: list[str | None] = []  # the web root never changes: found once, on the first reading

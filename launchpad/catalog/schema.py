@@ -297,9 +297,11 @@ def parse_file(data: object, where: str) -> ModelFile:
 
 
 def _bytes(value: object, where: str) -> int | None:
-    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value <= 0):
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
         raise PresetInvalid(where, "must be a positive number of bytes")
-    return value  # type: ignore[return-value]
+    return value
 
 
 def parse_preset(data: object, *, origin: str, source_file: str, where: str = "") -> Preset:

@@ -86,7 +86,8 @@ def _vram_text(catalog: Catalog, preset: Preset) -> str:
 def _origin_line(catalog: Catalog) -> str:
     """Where the catalog's presets come from, in one line."""
     sources = catalog.sources
-    parts = [f"{sources['curated']['presets']} curated"]  # type: ignore[index]
+    curated = sources.get("curated")
+    parts = [f"{curated['presets'] if isinstance(curated, dict) else 0} curated"]
     found = sources.get("templates")
     if isinstance(found, dict):
         package = f"{found['package']} {found['version']}" if found.get("package") else found["dir"]
@@ -113,8 +114,8 @@ def cmd_presets(args: argparse.Namespace, settings: Settings) -> int:
         state, files = preset_state(preset, roots, checks)
         note = comfyui_note(preset, None)
         if args.json:
-            rows = [_file_row(catalog, item) for item in files]
-            _emit_json({**catalog.summary(preset), "state": state, "files": rows, "comfyui_note": note})
+            file_rows = [_file_row(catalog, item) for item in files]
+            _emit_json({**catalog.summary(preset), "state": state, "files": file_rows, "comfyui_note": note})
             return OK
         print(f"{preset.id}: {preset.name}  [{preset.category}, {state}]")
         if preset.description:

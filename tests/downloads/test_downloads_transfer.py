@@ -194,7 +194,7 @@ async def test_hash_mismatch_after_a_resume_tries_once_more_from_zero(downloads,
 
     await install_and_wait(h)
 
-    job = job_of(h)
+    job = await job_of(h)
     assert job["state"] == "done", job["error"]
     assert target.read_bytes() == data
     # the rest after the resume, then the whole file once from zero (and the probe)
