@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from . import __version__, events, model_folders, views
 from .catalog.loader import Catalog
 from .catalog.rows import comfyui_note, comfyui_ok, sort_rows
-from .catalog.schema import HFSource, ModelFile, UrlSource
+from .catalog.schema import ModelFile, UrlSource
 from .catalog.store import CatalogStore
 from .catalog.verified import VerifiedFiles
 from .config import Settings
@@ -257,32 +257,13 @@ class LaunchpadService:
             return None
         if self._sizing is not None and not self._sizing.done():
             return None
-        self._sizing = asyncio.ensure_future(self._ask_sizes())
+        from .size_lookup import ask_sources
+
+        self._sizing = asyncio.ensure_future(
+            ask_sources(self.settings, self.workspace.state, self.catalogs, self.downloads)
+        )
         self._sizing.add_done_callback(_log_task_failure)
         return self._sizing
-
-    async def _ask_sizes(self) -> int:
-        """Ask, keep the answers, and reload the figures; the number of sizes learned."""
-        from .catalog.size_cache import Answer, SizeCache, to_ask
-        from .downloads.sources import hf_sizes
-
-        cache = SizeCache(self.workspace.state)
-        answers = await asyncio.to_thread(cache.load)
-        todo = to_ask(answers, self.catalogs.current().files())
-        if not todo:
-            return 0
-        hub = [f for f in todo if isinstance(f.source, HFSource)]
-        found = await asyncio.to_thread(hf_sizes, self.settings, hub) if hub else {}
-        others = [f for f in todo if not isinstance(f.source, HFSource)]
-        if others:  # Civitai and plain URLs: one resolution each, as the download would do
-            found.update(await self.downloads.sizes(others))
-        now = time.time()
-        await asyncio.to_thread(cache.save, {f.key: Answer(f.source.url, found.get(f.key), now) for f in todo})
-        learned = sum(found.get(f.key) is not None for f in todo)
-        log.info("asked the sources for %d file sizes: %d answered", len(todo), learned)
-        if learned:
-            await asyncio.to_thread(self.catalogs.sizes_changed)
-        return learned
 
     async def catalog_warnings(self) -> dict[str, object]:
         return self._warnings(await self.catalog())
