@@ -24,7 +24,7 @@ from . import model_folders
 from .catalog import Catalog, ModelFile
 from .catalog.schema import PresetInvalid, parse_file
 from .catalog.templates import model_entry_to_file_data
-from .errors import InvalidInput
+from .errors import InvalidInput, NotFound
 from .files import unsafe_reason
 from .model_roots import ModelRoots
 from .url_policy import host_allowed
@@ -148,7 +148,9 @@ def _from_ui(workflow: dict) -> Iterator[tuple[str, str, dict, dict | None]]:
             if not isinstance(node, dict):
                 continue
             ref = {"id": node.get("id"), "type": node.get("type"), "muted": node.get("mode") in MUTED_MODES}
-            properties = node.get("properties") if isinstance(node.get("properties"), dict) else {}
+            properties = node.get("properties")
+            if not isinstance(properties, dict):
+                properties = {}
             entries = [e for e in properties.get("models") or [] if isinstance(e, dict)]
             named = set()
             for entry in entries:
@@ -177,7 +179,9 @@ def _from_api(prompt: dict) -> Iterator[tuple[str, str, dict, dict | None]]:
         if not isinstance(node, dict):
             continue
         kind = str(node.get("class_type"))
-        inputs = node.get("inputs") if isinstance(node.get("inputs"), dict) else {}
+        inputs = node.get("inputs")
+        if not isinstance(inputs, dict):
+            inputs = {}
         ref = {"id": node_id, "type": kind, "muted": False}
         if kind in LAUNCHPAD_NODES:
             key = _split_key(inputs.get(LAUNCHPAD_NODES[kind]))
@@ -277,6 +281,34 @@ def with_catalog_checks(model_file: ModelFile, catalog_file: ModelFile) -> Model
         sha256=catalog_file.sha256 or model_file.sha256,
         size=catalog_file.size if catalog_file.size is not None else model_file.size,
         estimated_size=catalog_file.estimated_size,
+    )
+
+
+@dataclass
+class InstallPlan:
+    """What installing a workflow's models does with each one it was asked about."""
+
+    todo: list[ModelFile]  # missing and installable: queued
+    present: list[str]  # keys already on disk
+    refused: list[dict[str, object]]  # missing but not installable, with the reason
+
+
+def plan_install(models: Sequence[NeededModel], keys: Sequence[str] | None, optional: bool) -> InstallPlan:
+    """The analysed ``models`` an install takes: those named in ``keys``, else every one except the
+    models of muted or bypassed nodes (unless ``optional``). NotFound names keys the workflow lacks."""
+    by_key = {model.key: model for model in models}
+    if keys:
+        strangers = [key for key in keys if key not in by_key]
+        if strangers:  # names a model that is not in this workflow: nothing to find
+            raise NotFound(f"the workflow does not need {', '.join(strangers[:5])}", details={"keys": strangers})
+        chosen = [by_key[key] for key in dict.fromkeys(keys)]
+    else:
+        chosen = [m for m in models if optional or not m.optional]
+    return InstallPlan(
+        todo=[m.file for m in chosen if m.state == "missing" and m.installable and m.file is not None],
+        present=[m.key for m in chosen if m.state == "present"],
+        refused=[{"key": m.key, "state": m.state, "reason": m.reason}
+                 for m in chosen if m.state != "present" and not m.installable],
     )
 
 

@@ -16,6 +16,9 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from ..launchpad.downloads.jobs import JobState, PresetState
+from .errors import STATUS
+
 Schema = dict[str, Any]
 
 _TYPES: dict[str, tuple[type, ...]] = {
@@ -173,7 +176,11 @@ COMPONENTS: dict[str, Schema] = {}
 COMPONENTS["Error"] = obj(
     {
         "error": obj(
-            {"code": STRING, "message": STRING, "details": ANY_OBJECT},
+            {
+                "code": {"type": "string", "enum": sorted(STATUS), "description": "stable: clients branch on it"},
+                "message": STRING,
+                "details": ANY_OBJECT,
+            },
             required=("code", "message"),
         )
     }
@@ -195,9 +202,10 @@ COMPONENTS["Job"] = obj(
         "name": STRING,
         "preset_ids": STRINGS,
         "source": ref("Source"),
-        "state": {
-            "type": "string",
-            "enum": ["queued", "resolving", "downloading", "verifying", "done", "failed", "cancelled"],
+        "state": {"type": "string", "enum": [state.value for state in JobState]},
+        "active": {
+            "type": "boolean",
+            "description": "whether the job still has work to do (queued, resolving, downloading or verifying)",
         },
         "bytes_done": INT,
         "bytes_total": nullable(INT),
@@ -210,14 +218,14 @@ COMPONENTS["Job"] = obj(
         "created_at": NUMBER,
         "updated_at": NUMBER,
     },
-    required=("id", "key", "folder", "name", "preset_ids", "state", "bytes_done", "bytes_total", "error"),
+    required=("id", "key", "folder", "name", "preset_ids", "state", "active", "bytes_done", "bytes_total", "error"),
     closed=False,
 )
 
 COMPONENTS["PresetProgress"] = obj(
     {
         "preset_id": STRING,
-        "state": {"type": "string", "enum": ["queued", "downloading", "done", "failed", "cancelled", "removed"]},
+        "state": {"type": "string", "enum": [state.value for state in PresetState]},
         "bytes_done": INT,
         "bytes_total": nullable(INT),
         "speed": nullable(NUMBER),

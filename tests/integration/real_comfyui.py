@@ -7,7 +7,7 @@ private directory holding
                           (`launchpad paths`, `launchpad comfy-args`)
     custom_nodes/ComfyUI-Launchpad -> this repository (a symlink)
     custom_nodes.yaml     an extra-paths file whose `custom_nodes:` entry adds the directory
-                          above as a custom-node root (comfyui-contract.md 1.1, 4.2), so the
+                          above as a custom-node root (docs/comfyui-facts.md, Loading), so the
                           real custom_nodes/ of the ComfyUI install is never touched
     comfyui.log           ComfyUI's stdout and stderr together
     cwd/                  ComfyUI's working directory, so stray files land here
@@ -203,7 +203,7 @@ def command(install: ComfyUIInstall, setup: Setup, *extra: str) -> list[str]:
         str(install.python),
         str(install.root / "main.py"),
         *setup.comfy_args,
-        # a second --extra-model-paths-config: ComfyUI appends it to the ones above (contract 4.3)
+        # a second --extra-model-paths-config adds to the ones above (docs/comfyui-facts.md, Extra model paths)
         "--extra-model-paths-config",
         str(setup.custom_nodes_yaml),
         *BASE_ARGS,
@@ -217,7 +217,7 @@ def command(install: ComfyUIInstall, setup: Setup, *extra: str) -> list[str]:
 
 @dataclass(frozen=True)
 class ImportTime:
-    """One line of ComfyUI's "Import times for custom nodes:" block (contract 1.6)."""
+    """One line of ComfyUI's "Import times for custom nodes:" block (docs/comfyui-facts.md, Loading)."""
 
     seconds: float  # as printed: one decimal, so 0.0 means under 0.05 s
     failed: bool
@@ -327,7 +327,7 @@ class ComfyUI:
 
     @property
     def ws_url(self) -> str:
-        """ComfyUI's WebSocket; add ``?clientId=<id>`` to pick the sid (contract 2.5)."""
+        """ComfyUI's WebSocket; add ``?clientId=<id>`` to pick the sid (docs/comfyui-facts.md, PromptServer)."""
         return f"ws://127.0.0.1:{self.port}/ws"
 
     @property
