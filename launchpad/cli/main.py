@@ -26,6 +26,8 @@ from ..model_roots import ModelRoots
 from ..workspace import Workspace, default_root, doctor
 from .install import add_parsers as add_install_parsers
 from .install import cmd_install, cmd_uninstall
+from .lock import add_parsers as add_lock_parsers
+from .lock import cmd_lock, cmd_provision
 
 OK, FAILED, USAGE, WORKSPACE, CATALOG, NOT_FOUND, INTERRUPTED = 0, 1, 2, 3, 4, 5, 130
 
@@ -223,6 +225,8 @@ COMMANDS: dict[str, Handler] = {
     "serve": cmd_serve,
     "install": cmd_install,
     "uninstall": cmd_uninstall,
+    "lock": cmd_lock,
+    "provision": cmd_provision,
 }
 
 
@@ -285,6 +289,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8189, help="port to listen on (default 8189)")
     add_install_parsers(sub, after)
+    add_lock_parsers(sub, after)
     return parser
 
 
