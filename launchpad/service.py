@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import __version__, events, model_folders
+from . import __version__, events, leases, model_folders
 from .catalog.loader import Catalog
 from .catalog.schema import ModelFile, Preset, UrlSource
 from .catalog.store import CatalogStore
@@ -70,6 +70,7 @@ class LaunchpadService:
         self.downloads: Any = None
         self.system: Any = None  # SystemSampler, built in start() (it imports psutil / NVML)
         self.reader: Any = None  # SystemReader
+        self.lease: leases.Lease | None = None  # this pod's on the volume (leases.py), taken in start()
         self._ready: asyncio.Future[None] | None = None
         self._start_error: BaseException | None = None
         self._owners_cache: tuple[int, dict[str, list[str]]] = (-1, {})
@@ -93,6 +94,8 @@ class LaunchpadService:
             # the worker process loads its own copy of the catalog meanwhile
             await asyncio.gather(asyncio.to_thread(self.catalogs.load), self._start_downloads())
             self._build_system()
+            self.lease = leases.for_pod(self.settings, self.workspace, self.catalogs.current(), self.host.mode)
+            await asyncio.to_thread(self.lease.start)
             if self.settings.preset_download:
                 self._install_at_boot(self.settings.preset_download)
         except BaseException as exc:
@@ -181,6 +184,8 @@ class LaunchpadService:
         return self._ready is not None and self._ready.done() and self._start_error is None
 
     async def close(self) -> None:
+        if self.lease is not None:
+            await asyncio.to_thread(self.lease.stop)
         if self.downloads is not None:
             try:
                 await self.downloads.close()
@@ -338,7 +343,9 @@ class LaunchpadService:
         return {"job": job, "pickle": checked.pickle}
 
     async def uninstall(self, preset_id: str) -> dict[str, object]:
-        (await self.catalog()).get(preset_id)  # NotFound before anything else
+        preset = (await self.catalog()).get(preset_id)  # NotFound before anything else
+        keys = [f.key for f in preset.files]
+        await asyncio.to_thread(leases.refuse_if_served, self.workspace, keys, self._lease_id, "uninstall")
         result = await self.downloads.uninstall(preset_id)
         for path in result.get("deleted", []):
             self.bus.emit(events.MODEL, {"action": "deleted", "path": path, "preset_id": preset_id})
@@ -385,8 +392,13 @@ class LaunchpadService:
         page = ModelLibrary.query(listing, folder=folder, search=search, offset=offset, limit=limit)
         owners = self._owners(catalog)
         space = await asyncio.to_thread(self._free_space, [folder] if folder else listing.folders)
+        pods = await asyncio.to_thread(leases.users, self.workspace, [e.key for e in page.models])
+        own = self._lease_id
         return {
-            "models": [entry.to_dict(owners) for entry in page.models],
+            "models": [
+                {**entry.to_dict(owners), "pods": [pod.to_dict(entry.key, own) for pod in pods.get(entry.key, [])]}
+                for entry in page.models
+            ],
             "total": page.total,
             "total_bytes": page.total_bytes,
             "offset": page.offset,
@@ -418,12 +430,38 @@ class LaunchpadService:
                     f"{entry.key} is being downloaded; cancel that download first",
                     details={"id": file_id, "key": entry.key},
                 )
+            leases.refuse_if_served(self.workspace, [entry.key], self._lease_id)  # another pod serves it
 
         entry = await self.library.delete_async(file_id, refuse=refuse)
         owners = self._owners(self.catalogs.current())
         deleted = entry.to_dict(owners)
         self.bus.emit(events.MODEL, {"action": "deleted", "path": entry.path, "key": entry.key, "model": deleted})
         return {"deleted": deleted}
+
+    # --- locks and leases (docs/lockfile.md) ------------------------------------------------------
+
+    @property
+    def _lease_id(self) -> str | None:
+        return self.lease.id if self.lease is not None and self.lease.active else None
+
+    async def installed_lock(self) -> dict[str, object]:
+        """The models lock of every installed file whose source is known, and its warnings."""
+        from .lock import build
+
+        catalog, listing = await self._view()
+        jobs = await asyncio.to_thread(build.journal_jobs, self.workspace.state)
+        wanted, notes = build.from_installed(listing, catalog, jobs)
+        built = await build.build(wanted, self.settings, self._roots(), installed=True, warnings=notes)
+        return {**built.to_dict(), "filename": "models.lock.json"}
+
+    async def workflow_lock(self, workflow: object, name: str | None = None) -> dict[str, object]:
+        """The models lock of what ``workflow`` needs (the same analysis as :meth:`workflow_models`)."""
+        from .lock import build
+
+        wanted, notes = build.from_analysis(await self._analyze(workflow, sizes=False))
+        stem = group_label(name).split(":", 1)[1]
+        built = await build.build(wanted, self.settings, self._roots(), workflows=[stem], guarded=True, warnings=notes)
+        return {**built.to_dict(), "filename": f"{stem}.lock.json"}
 
     # --- workflows -----------------------------------------------------------------------------
 

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from typing import TextIO
 
-from .. import humanize
+from .. import humanize, leases
 from ..catalog import Catalog, load_catalog
 from ..config import Settings
 from ..downloads import DONE, DOWNLOADING, FAILED
@@ -212,6 +212,8 @@ def cmd_uninstall(args: argparse.Namespace, settings: Settings) -> int:
     catalog = _catalog(settings)
     workspace = Workspace(settings.workspace)
     roots = ModelRoots.for_workspace(workspace)
+    keys = [f.key for f in catalog.get(args.id).files]
+    leases.refuse_if_served(workspace, keys, own=None, action="uninstall")  # a live pod serves them
     manager = DownloadManager(settings, workspace, EventBus(), lambda: catalog, lambda: roots)
     result = asyncio.run(manager.uninstall(args.id))
     if args.json:
