@@ -248,7 +248,7 @@ def test_json_before_the_command_gives_json(capsys: pytest.CaptureFixture[str], 
     assert json.loads(out)["ok"] is True
 
 
-REQUIRED = {"uninstall": ["SOME_ID"]}
+REQUIRED = {"uninstall": ["SOME_ID"], "provision": ["models.lock.json"]}
 
 
 @pytest.mark.parametrize("command", sorted(COMMANDS))

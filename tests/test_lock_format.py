@@ -103,3 +103,12 @@ def test_reading_names_the_file_and_what_to_do(tmp_path):
 def test_aliases_of_folders_are_read_as_their_folder():
     lock = parse(lock_data(entry(folder="clip")))
     assert lock.files[0].folder == "text_encoders"
+
+
+def test_the_documented_example_is_a_valid_lock():
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "lockfile.md").read_text()
+    example = text.split("```json\n", 1)[1].split("```", 1)[0]
+    lock = parse(json.loads(example))
+    assert [f.source.kind for f in lock.files] == ["hf", "civitai", "url"]

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from ..catalog import Catalog, HFSource, ModelFile, UrlSource
 from ..config import Settings
-from ..errors import LaunchpadError
+from ..errors import DownloadError, LaunchpadError
 from ..model_library import Listing
 from ..model_roots import ModelRoots
 from ..workflow_models import NeededModel
@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 RESOLVE_AT_ONCE = 8  # sources asked in parallel
 HASH_AT_ONCE = 2  # installed files hashed in parallel (a network volume gives little more)
 RESOLVE_RETRIES = 1
+RESOLVE_TIMEOUT = 60.0  # seconds for all the sources together: a lock is for now, not for a stalled host
 
 
 @dataclass(frozen=True)
@@ -188,7 +189,7 @@ async def _resolve(todo: Sequence[Wanted], settings: Settings, guarded: bool) ->
     resolver = Resolver(quick, session, credentials)
     limit = asyncio.Semaphore(RESOLVE_AT_ONCE)
 
-    async def one(item: Wanted) -> tuple[str, object]:
+    async def one(item: Wanted) -> object:
         model_file = item.file
         commit = _commit_of(item)
         if commit and isinstance(model_file.source, HFSource):  # what the installed bytes came from
@@ -196,13 +197,28 @@ async def _resolve(todo: Sequence[Wanted], settings: Settings, guarded: bool) ->
         use = checked if checked is not None and isinstance(model_file.source, UrlSource) else resolver
         async with limit:
             try:
-                return item.file.key, await use.resolve(model_file)
+                return await use.resolve(model_file)
             except LaunchpadError as exc:
-                return item.file.key, exc
+                return exc
+            except Exception as exc:  # one odd answer must not lose the whole lock
+                log.exception("resolving %s for a lock failed", item.file.key)
+                return DownloadError(str(exc))
 
+    tasks = {item.file.key: asyncio.ensure_future(one(item)) for item in todo}
     try:
-        return dict(await asyncio.gather(*(one(item) for item in todo)))
+        await asyncio.wait(tasks.values(), timeout=RESOLVE_TIMEOUT)
+        answers: dict[str, object] = {}
+        for key, task in tasks.items():
+            if task.done():
+                answers[key] = task.result()
+            else:
+                task.cancel()
+                answers[key] = DownloadError(f"no answer within {RESOLVE_TIMEOUT:g} s")
+        return answers
     finally:
+        pending = [task for task in tasks.values() if not task.done()]
+        if pending:
+            await asyncio.wait(pending)
         await session.close()
         if checked is not None:
             await checked.session.close()
