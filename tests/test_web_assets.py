@@ -12,10 +12,9 @@ from pathlib import Path
 from conftest import ROOT
 
 WEB = ROOT / "web"
-# bytes, all of web/ uncompressed: issue 5's budget for everything the panel ships, the Workflow view
-# of issue 8 included. Held by sharing the DOM helpers (ui.mjs) and CSS rules, not by minifying: the
-# files stay readable source.
-BUDGET = 50_000
+# bytes, all of web/ uncompressed: the brief's 80 KB for everything the panel ships. Held by sharing
+# the DOM helpers (ui.mjs) and CSS rules, not by minifying: the files stay readable source.
+BUDGET = 80_000
 
 
 def web_files() -> list[Path]:

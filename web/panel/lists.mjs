@@ -1,5 +1,6 @@
 // Downloads (every job, live), Models (files per ComfyUI folder) and Queue (ComfyUI's prompts).
 import { active, button, cap, empty, entry, errorBox, fill, h, jobBar, live, muted, plural, rateOf, searchBox, size } from "./ui.mjs";
+import { saveLock } from "./lock.mjs";
 
 const order = (a, b) => (active(b) - active(a))
   || (active(a) ? a.created_at - b.created_at : (b.updated_at || 0) - (a.updated_at || 0));
@@ -60,8 +61,10 @@ export function modelsView(ctl, root) {
   let search = "";
   const count = live();
   const body = h("div.lp-scroll");
-  root.append(h("div.lp-toolbar", searchBox("models", (e) => { search = e.target.value.trim().toLowerCase(); render(); })),
-    count, body);
+  const lockButton = button("Lock file", () => saveLock(ctl, "/lock/installed"),
+    { icon: "lock", title: "Save the models lock of what is installed (docs/lockfile.md)" });
+  root.append(h("div.lp-toolbar", searchBox("models", (e) => { search = e.target.value.trim().toLowerCase(); render(); }),
+    lockButton), count, body);
   const chosen = new Map(); // folder -> open, as the user left it
 
   const remove = async (m) => {
@@ -88,13 +91,22 @@ export function modelsView(ctl, root) {
       h("summary", h("span.lp-name", folder), muted(`${plural(files.length, "file")} · ${
         size(files.reduce((t, m) => t + m.size, 0))}${free != null ? ` · ${size(free)} free` : ""}`)),
       h("ul.lp-rows", { "aria-label": `${folder} files` }, files.map((m) => h("li.lp-row",
-        entry(m.name, m.path, null, [size(m.size), m.presets.map((id) => h("span.lp-chip", ctl.presetName(id)))]),
+        entry(m.name, m.path, null, [size(m.size), m.presets.map((id) => h("span.lp-chip", ctl.presetName(id))),
+          podChips(m)]),
         button("Delete", () => remove(m), { icon: "trash", kind: ".lp-danger.lp-icon", of: m.name, title: "Delete" })))));
     }), !models.length && empty(search ? "No model matches." : "No model files yet."));
   }
   render();
   ctl.load.models().catch((e) => fill(body, errorBox(e)));
   return { update: (kind) => (kind === "models" || kind === "presets") && render() };
+}
+
+// The live pods on this volume that serve the file (their leases name it): another pod cannot delete it.
+function podChips(model) {
+  return (model.pods || []).map((pod) => {
+    const label = pod.this_pod ? "this pod" : `pod ${pod.pod}`;
+    return h("span.lp-chip.lp-pod", { title: `used by ${label}: ${pod.serves.join(", ")}` }, label);
+  });
 }
 
 export function queueView(ctl, root) { // read-only: ComfyUI's own Queue tab has the actions

@@ -1,6 +1,7 @@
 // This workflow: the models the open graph (standalone: a pasted or opened file) needs, the missing ones
 // installed in one click with the downloads' live progress. The server analyses; this only shows.
 import { active, button, cap, entry, errorBox, fill, h, jobBar, live, muted, plural, rate, size } from "./ui.mjs";
+import { saveLock } from "./lock.mjs";
 
 // a graph moved or zoomed asks nothing new
 const sig = (w) => JSON.stringify(w, (k, v) => (["pos", "size", "extra"].includes(k) ? undefined : v));
@@ -12,12 +13,14 @@ export function workflowView(ctl, root) {
   const list = h("ul.lp-rows.lp-scroll", { "aria-label": "Models of this workflow" });
   const go = button(" ", () => ctl.run("Could not install", async () =>
     ctl.started((await ctl.api("/workflow/install", "POST", graph())).jobs)), { icon: "download", kind: ".lp-primary" });
+  const lockButton = button("Lock file", () => saveLock(ctl, "/workflow/lock", { workflow: graph().workflow,
+    name: wf.name || undefined }), { icon: "lock", title: "Save the models lock of what this workflow needs (docs/lockfile.md)" });
   const text = h("textarea.lp-input", { rows: 2, "aria-label": "Workflow JSON",
     placeholder: "Paste a workflow (JSON) or open its file" });
   const use = (json, name) => ctl.run("Not a workflow", () => { wf.graph = { workflow: JSON.parse(json), name }; check(); });
   root.append(adapter.graph ? "" : h("div.lp-toolbar", text, h("input", { type: "file", accept: ".json",
     "aria-label": "Open a workflow file", onchange: async ({ target: { files: [f] } }) => f && use(await f.text(), f.name) }),
-  button("Check", () => use(text.value))), h("div.lp-toolbar", head, go), list);
+  button("Check", () => use(text.value))), h("div.lp-toolbar", head, go, lockButton), list);
 
   async function check(force) {
     const g = graph(), key = g?.workflow && sig(g.workflow);
@@ -47,6 +50,7 @@ export function workflowView(ctl, root) {
           ? `; wanted by ${m.nodes.map((n) => `${n.type} #${n.id}`).join(", ")}` : "")),
         j?.state === "failed" && errorBox(j.error)));
     }));
+    lockButton.hidden = !s;
     go.hidden = busy || !s?.installable; // while its downloads run, a second click would only join them
   }
 
