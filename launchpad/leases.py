@@ -145,13 +145,12 @@ def live(workspace: Workspace) -> list[PodLease]:
 
 def users(workspace: Workspace, keys: Iterable[str], exclude: str | None = None) -> dict[str, list[PodLease]]:
     """For each of ``keys``, the live leases (other than ``exclude``, a lease id) that name it. Blocking."""
-    wanted = {canonical_key(k): k for k in keys}
+    others = [(lease, lease.files) for lease in live(workspace) if lease.id != exclude]
     result: dict[str, list[PodLease]] = {}
-    for lease in live(workspace):
-        if lease.id == exclude:
-            continue
-        for key in lease.files & wanted.keys():
-            result.setdefault(wanted[key], []).append(lease)
+    for key in keys:  # in the caller's order, so a refusal names the first file it would have removed
+        named = [lease for lease, files in others if canonical_key(key) in files]
+        if named:
+            result[key] = named
     return result
 
 

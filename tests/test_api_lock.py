@@ -80,3 +80,31 @@ async def test_the_lock_of_a_workflow(api, models):
 async def test_the_model_listing_says_which_pods_use_a_file(api, models, workspace_dir):
     status, body = await api.get("/launchpad/models")
     assert status == 200 and all(m["pods"] == [] for m in body["models"])  # this pod serves no lock or preset
+
+
+async def test_another_pods_lease_keeps_its_files_from_delete_and_uninstall(api, models, workspace_dir):
+    import json
+    import os
+
+    lease = workspace_dir / ".launchpad" / "leases" / "gpu-2-99-x.json"
+    lease.parent.mkdir(parents=True, exist_ok=True)
+    lease.write_text(json.dumps({"pod": "gpu-2", "host": "other-host", "pid": 99, "kind": "comfyui",
+                                 "started_at": 1.0, "ttl": 60, "locks": {}, "presets": {"B": [
+                                     "checkpoints/base.safetensors", "loras/style.safetensors"]}}))
+    os.utime(lease)
+    installed = workspace_dir / "models" / "checkpoints" / "base.safetensors"
+
+    status, body = await api.get("/launchpad/models")
+    [model] = [m for m in body["models"] if m["name"] == "base.safetensors"]
+    assert [(p["pod"], p["serves"], p["this_pod"]) for p in model["pods"]] == [("gpu-2", ["preset B"], False)]
+
+    status, body = await api.delete(f"/launchpad/models/{model['id']}")
+    assert status == 409 and body["error"]["code"] == "in_use"
+    assert body["error"]["details"]["pods"][0]["pod"] == "gpu-2"
+    status, body = await api.post("/launchpad/presets/B/uninstall")
+    assert status == 409 and "cannot uninstall checkpoints/base.safetensors" in body["error"]["message"]
+    assert installed.exists()
+
+    lease.unlink()  # that pod stopped
+    status, _ = await api.delete(f"/launchpad/models/{model['id']}")
+    assert status == 200 and not installed.exists()
