@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -259,16 +259,3 @@ def _invalid(where: str, message: str) -> LockInvalid:
     text = f"{where}: {message}" if where else message
     return LockInvalid(text, details={"field": where} if where else None)
 
-
-def merge(locks: Sequence[ModelsLock]) -> ModelsLock:
-    """Several locks as one (the first naming a file wins), e.g. every lock a pod serves."""
-    files: dict[str, LockedFile] = {}
-    for lock in locks:
-        for locked in lock.files:
-            files.setdefault(locked.key, locked)
-    return ModelsLock(
-        tuple(files.values()),
-        tuple(dict.fromkeys(p for lock in locks for p in lock.presets)),
-        tuple(dict.fromkeys(w for lock in locks for w in lock.workflows)),
-        any(lock.installed for lock in locks),
-    )
