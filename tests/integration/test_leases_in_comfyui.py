@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -51,8 +52,11 @@ def pair(comfyui_install: ComfyUIInstall, tmp_path_factory: pytest.TempPathFacto
 
 def test_each_comfyui_holds_a_lease_and_the_other_cannot_delete_what_it_serves(pair: list[ComfyUI]) -> None:
     a, b = pair
-    for server in pair:
-        assert server.get("/launchpad/health").json()["state"] == "ready"  # type: ignore[index]
+    for server in pair:  # ComfyUI answers before Launchpad's core has started in the background
+        deadline = time.monotonic() + 60
+        while server.get("/launchpad/health").json()["state"] != "ready":  # type: ignore[index]
+            assert time.monotonic() < deadline, server.log_text()[-2000:]
+            time.sleep(0.2)
     found = {lease.pod: lease for lease in leases.live(Workspace(a.workspace))}
     assert set(found) == {"pod-a", "pod-b"} and {lease.kind for lease in found.values()} == {"comfyui"}
     assert found["pod-a"].serves(f"checkpoints/{NAME}") == ["lock prod.lock.json"]
