@@ -233,8 +233,9 @@ class Settings:
     free_space_margin: int = 2 * 10**9  # DOWNLOAD_FREE_SPACE_MARGIN
     lock_ttl: float = 60.0  # DOWNLOAD_LOCK_TTL: a volume lock without heartbeat expires after this
     preset_download: tuple[str, ...] = ()  # PRESET_DOWNLOAD=ID1,ID2
-    # models locks this pod serves (named in its lease on the volume; docs/lockfile.md)
-    models_locks: tuple[str, ...] = ()  # MODELS_LOCK=/workspace/config/models.lock.json[,...]
+    # models locks this pod serves (named in its lease on the volume; docs/lockfile.md); a relative
+    # path is on the workspace, as the serverless worker reads it
+    models_locks: tuple[str, ...] = ()  # MODELS_LOCK=config/models.lock.json[,...]
     pod_id: str | None = None  # RUNPOD_POD_ID: names this pod in its lease (else the host name)
     # sources (tokens are secrets: never logged, never returned by the API)
     hf_token: str | None = field(default=None, repr=False)  # HF_TOKEN
@@ -287,7 +288,7 @@ class Settings:
             free_space_margin=_size(env, "DOWNLOAD_FREE_SPACE_MARGIN", cls.free_space_margin, 0, 100 * TB),
             lock_ttl=_seconds(env, "DOWNLOAD_LOCK_TTL", cls.lock_ttl, 5, DAY),
             preset_download=_items(env, "PRESET_DOWNLOAD", "FLUX1_DEV,SDXL_BASE") or (),
-            models_locks=_items(env, "MODELS_LOCK", "/workspace/config/models.lock.json") or (),
+            models_locks=_items(env, "MODELS_LOCK", "config/models.lock.json") or (),
             pod_id=(_raw(env, "RUNPOD_POD_ID") or "").strip() or None,
             hf_token=hf_token,
             civitai_token=env.get("CIVITAI_TOKEN") or None,

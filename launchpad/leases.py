@@ -267,9 +267,10 @@ def for_pod(settings: Settings, workspace: Workspace, catalog: object, kind: str
         if preset is not None:
             presets[preset_id] = [f.key for f in preset.files]
     locks = {}
-    for path in settings.models_locks:
+    for name in settings.models_locks:
+        path = Path(name) if Path(name).is_absolute() else workspace.root / name  # relative: on the volume
         try:
-            locks[Path(path).name] = read(Path(path)).keys
+            locks[path.name] = read(path).keys
         except Exception as exc:  # a bad MODELS_LOCK must not keep the pod from starting
-            log.warning("MODELS_LOCK %s is not used for this pod's lease: %s", path, exc)
+            log.warning("MODELS_LOCK %s is not used for this pod's lease: %s", name, exc)
     return Lease(settings, workspace, kind, presets=presets, locks=locks)

@@ -98,13 +98,16 @@ def test_a_serving_pod_names_the_presets_and_locks_it_serves(tmp_path):
          "sha256": None}]}))
     catalog = Catalog({"P": Preset("P", "P", "image", (ModelFile("loras", "l.safetensors",
                                                                  UrlSource("https://example.com/l")),))})
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "on-volume.lock.json").write_text(lock.read_text())
     config = settings(tmp_path, preset_download=("P", "UNKNOWN"),
-                      models_locks=(str(lock), str(tmp_path / "missing.json")))
+                      models_locks=(str(lock), str(tmp_path / "missing.json"), "config/on-volume.lock.json"))
 
     lease = leases.for_pod(config, Workspace(tmp_path), catalog, "comfyui")
 
     assert lease.presets == {"P": ["loras/l.safetensors"]}
-    assert lease.locks == {"prod.lock.json": ["vae/v.safetensors"]}  # the unreadable one is logged and left out
+    # the unreadable one is logged and left out; a relative one is read from the workspace
+    assert lease.locks == {"prod.lock.json": ["vae/v.safetensors"], "on-volume.lock.json": ["vae/v.safetensors"]}
     assert lease.pod == socket.gethostname()  # without RUNPOD_POD_ID
     assert Settings.from_env({"RUNPOD_POD_ID": "abc123", "MODELS_LOCK": "/a.json,/b.json"}).pod_id == "abc123"
     assert Settings.from_env({"MODELS_LOCK": "/a.json,/b.json"}).models_locks == ("/a.json", "/b.json")
