@@ -337,6 +337,10 @@ class Settings:
     free_space_margin: int = setting("DOWNLOAD_FREE_SPACE_MARGIN", 2 * 10**9, size(0, 100 * TB))
     lock_ttl: float = setting("DOWNLOAD_LOCK_TTL", 60.0, seconds(5, DAY))  # a lock without heartbeat expires
     preset_download: tuple[str, ...] = setting("PRESET_DOWNLOAD", (), items("FLUX1_DEV,SDXL_BASE"))
+    # models locks this pod serves (named in its lease on the volume; docs/lockfile.md); a relative
+    # path is on the workspace (the serverless worker: on its models volume)
+    models_locks: tuple[Path, ...] = setting("MODELS_LOCK", (), paths("config/models.lock.json"))
+    pod_id: str | None = setting("RUNPOD_POD_ID", None, _optional_text)  # names this pod in its lease (else the host)
     # sources (tokens are secrets: never logged, never returned by the API)
     hf_token: str | None = setting("HF_TOKEN", None, text, secret=True, aliases=("HUGGING_FACE_HUB_TOKEN",))
     civitai_token: str | None = setting("CIVITAI_TOKEN", None, text, secret=True)
@@ -396,7 +400,7 @@ class Settings:
 def _plain(value: object) -> object:
     if isinstance(value, Path):
         return str(value)
-    return list(value) if isinstance(value, tuple) else value
+    return [_plain(item) for item in value] if isinstance(value, tuple) else value
 
 
 def _typed(hint: object, value: object) -> object:
@@ -408,7 +412,8 @@ def _typed(hint: object, value: object) -> object:
     if hint is Path:
         return Path(str(value))
     if typing.get_origin(hint) is tuple and isinstance(value, list):
-        return tuple(value)
+        item_hint = typing.get_args(hint)[0] if typing.get_args(hint) else object
+        return tuple(_typed(item_hint, item) for item in value)
     return value
 
 
@@ -422,9 +427,6 @@ class ServerlessSettings:
     """What the RunPod Serverless worker reads besides :class:`Settings` (docs/serverless.md)."""
 
     settings: Settings = field(default_factory=Settings)
-    # models locks to provision at cold start, in order; relative paths are on the models volume.
-    # The same variable the `lock` work reads into Settings (docs/lockfile.md).
-    models_locks: tuple[Path, ...] = setting("MODELS_LOCK", (), paths("config/models.lock.json"))
     comfyui_dir: Path = setting("COMFYUI_DIR", Path("/opt/ComfyUI"), path)
     comfyui_python: Path = setting("COMFYUI_PYTHON", Path("/opt/venv/bin/python"), path)
     comfyui_args: tuple[str, ...] = setting("COMFYUI_ARGS", (), command(""))  # more ComfyUI flags, e.g. "--cpu"
@@ -435,6 +437,11 @@ class ServerlessSettings:
     local_workspace: Path = setting("LOCAL_WORKSPACE", Path(DEFAULT_LOCAL_WORKSPACE), path)
     refresh_worker: bool = setting("REFRESH_WORKER", False, flag)  # a fresh worker after every job
     comfy_org_api_key: str | None = setting("COMFY_ORG_API_KEY", None, _optional_text, secret=True)  # API nodes
+
+    @property
+    def models_locks(self) -> tuple[Path, ...]:
+        """The locks to provision at cold start, in order (MODELS_LOCK; relative: on the models volume)."""
+        return self.settings.models_locks
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ServerlessSettings:

@@ -75,6 +75,12 @@ class Conflict(LaunchpadError):
     code = "conflict"
 
 
+class InUse(Conflict):
+    """Another live pod on the volume serves the file (its lease names it); ``details.pods`` says who."""
+
+    code = "in_use"
+
+
 class Forbidden(LaunchpadError):
     """The request would act outside what Launchpad manages (e.g. a file outside the model roots)."""
 

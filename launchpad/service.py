@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import __version__, events, model_folders, views
+from . import __version__, events, leases, model_folders, views
 from .catalog.loader import Catalog
 from .catalog.rows import comfyui_note, comfyui_ok, sort_rows
 from .catalog.schema import ModelFile, UrlSource
@@ -87,6 +87,7 @@ class LaunchpadService:
         self._downloads: Downloads | None = None
         self._system: SystemSampler | None = None
         self._reader: SystemReader | None = None
+        self.lease: leases.Lease | None = None  # this pod's on the volume (leases.py), taken in start()
         self._ready: asyncio.Future[None] | None = None
         self._start_error: BaseException | None = None
         self._owners_cache: tuple[int, dict[str, list[str]]] = (-1, {})
@@ -126,6 +127,8 @@ class LaunchpadService:
             await asyncio.gather(asyncio.to_thread(self.catalogs.load), self._start_downloads())
             self._build_system()
             self.ask_sizes()
+            self.lease = leases.for_pod(self.settings, self.workspace, self.catalogs.current(), self.host.mode)
+            await asyncio.to_thread(self.lease.start)
             if self.settings.preset_download:
                 self._install_at_boot(self.settings.preset_download)
         except BaseException as exc:
@@ -218,6 +221,8 @@ class LaunchpadService:
     async def close(self) -> None:
         if self._sizing is not None and not self._sizing.done():
             self._sizing.cancel()
+        if self.lease is not None:
+            await asyncio.to_thread(self.lease.stop)
         if self._downloads is not None:
             try:
                 await self._downloads.close()
@@ -364,7 +369,9 @@ class LaunchpadService:
         return {"job": job, "pickle": checked.pickle}
 
     async def uninstall(self, preset_id: str) -> UninstallResult:
-        (await self.catalog()).get(preset_id)  # NotFound before anything else
+        preset = (await self.catalog()).get(preset_id)  # NotFound before anything else
+        keys = [f.key for f in preset.files]
+        await asyncio.to_thread(leases.refuse_if_served, self.workspace, keys, self._lease_id, "uninstall")
         result = await self.downloads.uninstall(preset_id)
         for path in result["deleted"]:
             self.bus.emit(events.MODEL, {"action": "deleted", "path": path, "preset_id": preset_id})
@@ -420,8 +427,13 @@ class LaunchpadService:
         page = ModelLibrary.query(listing, folder=folder, search=search, offset=offset, limit=limit)
         owners = self._owners(catalog)
         space = await asyncio.to_thread(self._free_space, [folder] if folder else listing.folders)
+        pods = await asyncio.to_thread(leases.users, self.workspace, [e.key for e in page.models])
+        own = self._lease_id
         return {
-            "models": [entry.to_dict(owners) for entry in page.models],
+            "models": [
+                {**entry.to_dict(owners), "pods": [pod.to_dict(entry.key, own) for pod in pods.get(entry.key, [])]}
+                for entry in page.models
+            ],
             "total": page.total,
             "total_bytes": page.total_bytes,
             "offset": page.offset,
@@ -453,6 +465,7 @@ class LaunchpadService:
                     f"{entry.key} is being downloaded; cancel that download first",
                     details={"id": file_id, "key": entry.key},
                 )
+            leases.refuse_if_served(self.workspace, [entry.key], self._lease_id)  # another pod serves it
 
         entry = await self.library.delete_async(file_id, refuse=refuse)
         owners = self._owners(self.catalogs.current())
@@ -463,6 +476,31 @@ class LaunchpadService:
     async def migration(self) -> dict[str, object]:
         """The old trees on the volume, those adopted, and the command for each (`launchpad migrate`)."""
         return await asyncio.to_thread(migration_overview, self.workspace)
+
+    # --- locks and leases (docs/lockfile.md) ------------------------------------------------------
+
+    @property
+    def _lease_id(self) -> str | None:
+        return self.lease.id if self.lease is not None and self.lease.active else None
+
+    async def installed_lock(self) -> dict[str, object]:
+        """The models lock of every installed file whose source is known, and its warnings."""
+        from .lock import build
+
+        catalog, listing, _ = await self._view()
+        jobs = await asyncio.to_thread(build.journal_jobs, self.workspace.state)
+        wanted, notes = build.from_installed(listing, catalog, jobs)
+        built = await build.build(wanted, self.settings, self._roots(), installed=True, warnings=notes)
+        return {**built.to_dict(), "filename": "models.lock.json"}
+
+    async def workflow_lock(self, workflow: object, name: str | None = None) -> dict[str, object]:
+        """The models lock of what ``workflow`` needs (the same analysis as :meth:`workflow_models`)."""
+        from .lock import build
+
+        wanted, notes = build.from_analysis(await self._analyze(workflow, sizes=False))
+        stem = group_label(name).split(":", 1)[1]
+        built = await build.build(wanted, self.settings, self._roots(), workflows=[stem], guarded=True, warnings=notes)
+        return {**built.to_dict(), "filename": f"{stem}.lock.json"}
 
     # --- workflows -----------------------------------------------------------------------------
 

@@ -109,6 +109,7 @@ STATUS: dict[str, int] = {
     "route_not_found": 404,
     "method_not_allowed": 405,
     "conflict": 409,
+    "in_use": 409,
     "payload_too_large": 413,
     "unsupported_media_type": 415,
     "locked_out": 429,

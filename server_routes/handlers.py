@@ -78,6 +78,14 @@ async def install_workflow(service: LaunchpadService, call: Call) -> dict[str, A
     return await service.install_workflow(b["workflow"], b.get("name"), b.get("keys"), b.get("optional", False))
 
 
+async def workflow_lock(service: LaunchpadService, call: Call) -> dict[str, Any]:
+    return await service.workflow_lock(call.body["workflow"], call.body.get("name"))
+
+
+async def installed_lock(service: LaunchpadService, call: Call) -> dict[str, Any]:
+    return await service.installed_lock()
+
+
 # --- downloads -------------------------------------------------------------------------------------
 
 

@@ -311,6 +311,18 @@ COMPONENTS["CatalogWarning"] = obj(
     {"file": STRING, "preset": nullable(STRING), "field": nullable(STRING), "message": STRING}
 )
 
+COMPONENTS["Pod"] = obj(
+    {
+        "pod": {"type": "string", "description": "RUNPOD_POD_ID, else the host name"},
+        "host": STRING,
+        "process": INT,
+        "kind": {"type": "string", "description": "comfyui, standalone (launchpad serve) or provision"},
+        "this_pod": {"type": "boolean", "description": "the pod answering this request"},
+        "serves": array(STRING, description="why it uses the file: `preset ID`, `lock NAME`"),
+    },
+    required=("pod", "host", "process", "kind", "this_pod"),
+)
+
 COMPONENTS["Model"] = obj(
     {
         "id": {"type": "string", "pattern": r"^[0-9a-f]{24}$"},
@@ -321,6 +333,36 @@ COMPONENTS["Model"] = obj(
         "mtime": NUMBER,
         "presets": STRINGS,
         "pickle": BOOL,
+        "pods": array(ref("Pod"), description="live pods on this volume whose lease names the file (listings)"),
+    },
+    required=("id", "folder", "name", "path", "size", "mtime", "presets", "pickle"),
+)
+
+_SHA256 = {"type": ["string", "null"], "pattern": r"^[0-9a-f]{64}$"}
+COMPONENTS["LockedFile"] = obj(
+    {
+        "folder": STRING,
+        "name": STRING,
+        "source": {
+            "description": "one of: Hugging Face (hf, revision, commit it resolved to, path), Civitai "
+            "(civitai: model version id, optional query), or a url",
+            "anyOf": [
+                obj({"hf": STRING, "revision": STRING, "commit": {"type": ["string", "null"],
+                     "pattern": r"^[0-9a-f]{40}$"}, "path": STRING}),
+                obj({"civitai": INT, "query": STRING}, required=("civitai",)),
+                obj({"url": STRING}),
+            ],
+        },
+        "size": nullable(INT),
+        "sha256": _SHA256,
+    }
+)
+COMPONENTS["ModelsLock"] = obj(
+    {
+        "format": {"type": "string", "enum": ["launchpad.models-lock"]},
+        "version": {"type": "integer", "enum": [1]},
+        "made_from": obj({"presets": STRINGS, "workflows": STRINGS, "installed": BOOL}),
+        "files": array(ref("LockedFile")),
     }
 )
 

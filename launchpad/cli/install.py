@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from typing import TextIO
 
-from .. import humanize
+from .. import humanize, leases
 from ..catalog import Catalog
 from ..catalog.rows import comfyui_note
 from ..config import Settings
@@ -214,6 +214,8 @@ def cmd_uninstall(args: argparse.Namespace, settings: Settings) -> int:
     catalog = load(settings)
     workspace = Workspace(settings.workspace)
     roots = ModelRoots.for_workspace(workspace)
+    keys = [f.key for f in catalog.get(args.id).files]
+    leases.refuse_if_served(workspace, keys, own=None, action="uninstall")  # a live pod serves them
     manager = DownloadManager(settings, workspace, EventBus(), lambda: catalog, lambda: roots)
     result = asyncio.run(manager.uninstall(args.id))
     if args.json:

@@ -35,6 +35,8 @@ from .exits import CATALOG, INTERRUPTED, OK, USAGE, WORKSPACE, status_for
 from .install import add_parsers as add_install_parsers
 from .install import cmd_install, cmd_uninstall
 from .load import load
+from .lock import add_parsers as add_lock_parsers
+from .lock import cmd_lock, cmd_provision
 from .migrate import add_parser as add_migrate_parser
 from .migrate import cmd_migrate
 
@@ -302,6 +304,8 @@ COMMANDS: dict[str, Handler] = {
     "uninstall": cmd_uninstall,
     "catalog": cmd_catalog,
     "migrate": cmd_migrate,
+    "lock": cmd_lock,
+    "provision": cmd_provision,
 }
 
 
@@ -368,6 +372,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_install_parsers(sub, after)
     add_catalog_parsers(sub, after)
     add_migrate_parser(sub, after)
+    add_lock_parsers(sub, after)
     return parser
 
 

@@ -310,6 +310,8 @@ class FakeHub:
         revision, path = request.match_info["revision"], request.match_info["path"]
         repo = self.repos.get(repo_id)
         entry = repo.files.get((revision, path)) if repo else None
+        if entry is None and repo is not None and revision == COMMIT:  # every branch is at COMMIT, as on the Hub
+            entry = repo.files.get(("main", path)) or next((f for (_, p), f in repo.files.items() if p == path), None)
         record = self._record(request, entry.blob if entry else None)
         sent, valid = self._hf_token_ok(request)
         token = request.headers.get("Authorization", "")[7:]
@@ -337,7 +339,7 @@ class FakeHub:
             })
             return web.Response(status=record.status, headers=headers, text="gated")
         if entry is None:
-            if not any(rev == revision for rev, _ in repo.files):
+            if revision != COMMIT and not any(rev == revision for rev, _ in repo.files):
                 record.status = 404
                 headers.update({"X-Error-Code": "RevisionNotFound", "X-Error-Message": "Invalid rev id"})
                 return web.Response(status=404, headers=headers)

@@ -3,6 +3,7 @@
 // templates' trees found on the volume, with the `launchpad migrate` command for each.
 import { button, empty, errorBox, facts, fill, h, liveLine, muted, nameLine, searchBox } from "./dom.mjs";
 import { plural, size } from "./format.mjs";
+import { saveLock } from "./lock.mjs";
 
 // Folders start open while the list is short enough to read at a glance.
 const OPEN_UP_TO = 30;
@@ -39,6 +40,14 @@ async function showOldTrees(ctl, element) {
   fill(element, adopted, waiting);
 }
 
+// The live pods on this volume whose leases name the file: another pod cannot delete it.
+function podChips(model) {
+  return (model.pods || []).map((pod) => {
+    const label = pod.this_pod ? "this pod" : `pod ${pod.pod}`;
+    return h("span.lp-chip.lp-pod", { title: `used by ${label}: ${pod.serves.join(", ")}` }, label);
+  });
+}
+
 export function modelsView(ctl, root) {
   let search = "";
   const opened = new Map(); // folder -> open, as the user left it
@@ -49,7 +58,11 @@ export function modelsView(ctl, root) {
     search = event.target.value.trim().toLowerCase();
     render();
   });
-  root.append(h("div.lp-toolbar", searchInput), oldTrees, count, body);
+  const lockButton = button("Lock file", () => saveLock(ctl, "/lock/installed"), {
+    icon: "lock",
+    title: "Save the models lock of what is installed (docs/lockfile.md)",
+  });
+  root.append(h("div.lp-toolbar", searchInput, lockButton), oldTrees, count, body);
 
   async function remove(model) {
     const owners = model.presets.map(ctl.presetName).join(", ");
@@ -67,7 +80,7 @@ export function modelsView(ctl, root) {
   function modelRow(model) {
     const owners = model.presets.map((id) => h("span.lp-chip", ctl.presetName(id)));
     return h("li.lp-row",
-      h("div", nameLine(model.name, model.path, null), facts(size(model.size), owners)),
+      h("div", nameLine(model.name, model.path, null), facts(size(model.size), owners, podChips(model))),
       button("Delete", () => remove(model), {
         icon: "trash",
         kind: ".lp-danger.lp-icon",

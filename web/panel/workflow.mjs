@@ -4,6 +4,7 @@
 import { badge, button, errorBox, facts, fill, h, liveLine, muted, nameLine } from "./dom.mjs";
 import { capitalize, plural, progressText, size } from "./format.mjs";
 import { isActive, jobBar } from "./jobs.mjs";
+import { saveLock } from "./lock.mjs";
 
 // Moving or zooming the graph changes these, and nothing the server would say.
 const LAYOUT_KEYS = new Set(["pos", "size", "extra"]);
@@ -44,10 +45,19 @@ export function workflowView(ctl, root) {
   const head = liveLine();
   const list = h("ul.lp-rows.lp-scroll", { "aria-label": "Models of this workflow" });
   const install = button(" ", installMissing, { icon: "download", kind: ".lp-primary" });
+  const lockButton = button("Lock file", saveWorkflowLock, {
+    icon: "lock",
+    title: "Save the models lock of what this workflow needs (docs/lockfile.md)",
+  });
 
   // ComfyUI's open graph; standalone, the workflow last pasted or opened
   function currentGraph() {
     return adapter.graph?.() || analysis.graph;
+  }
+
+  function saveWorkflowLock() {
+    const graph = currentGraph();
+    saveLock(ctl, "/workflow/lock", { workflow: graph.workflow, name: graph.name || undefined });
   }
 
   async function installMissing() {
@@ -83,7 +93,7 @@ export function workflowView(ctl, root) {
     });
     root.append(h("div.lp-toolbar", text, file, button("Check", () => useText(text.value))));
   }
-  root.append(h("div.lp-toolbar", head, install), list);
+  root.append(h("div.lp-toolbar", head, install, lockButton), list);
 
   async function check(force = false) {
     const graph = currentGraph();
@@ -147,6 +157,7 @@ export function workflowView(ctl, root) {
       return row;
     });
     fill(list, errorBox(analysis.error), rows);
+    lockButton.hidden = !summary;
     // while its downloads run, a second click would only join them
     install.hidden = busy || !summary?.installable;
   }
