@@ -56,11 +56,13 @@ function comfyAdapter(manager) {
     json: (path, options) => callJson(api.fetchApi.bind(api), path, options),
     on: (type, listener) => api.addEventListener(type, (event) => listener(event.detail)),
     toast: (severity, summary, detail) => showToast(manager, severity, summary, detail),
-    async confirm(title, message) {
+    // the dialog's yes reads Delete, or Confirm (its "default" type) for another action
+    async confirm(title, message, action) {
       if (!manager.dialog?.confirm) {
         return window.confirm(`${title}\n\n${message}`);
       }
-      return Boolean(await manager.dialog.confirm({ title, message, type: "delete" }));
+      const type = action === "Delete" ? "delete" : "default";
+      return Boolean(await manager.dialog.confirm({ title, message, type }));
     },
     setting: (id) => manager.setting?.get(id),
     // the open workflow, for the Workflow view

@@ -19,9 +19,13 @@ export function size(bytes) {
   return `${value.toFixed(1)} ${UNITS[unit]}`;
 }
 
-// A size that may be unknown says so, rather than showing a made-up number.
-export function sizeOrUnknown(bytes) {
-  return Number.isFinite(bytes) ? size(bytes) : "size unknown";
+// A size that may be unknown says so, rather than showing a made-up number; an estimate is
+// marked "~", as the CLI marks one.
+export function sizeOrUnknown(bytes, estimated = false) {
+  if (!Number.isFinite(bytes)) {
+    return "size unknown";
+  }
+  return `${estimated ? "~" : ""}${size(bytes)}`;
 }
 
 // 150 -> "2m 30s"

@@ -34,6 +34,8 @@ export function createLaunchpad(adapter, { comfy = false, icons = true } = {}) {
   const state = {
     presets: null,
     categories: [],
+    sources: null, // where the presets come from
+    comfyui: null, // the running ComfyUI's version (none standalone)
     warnings: null, // the catalog's skipped entries, read when the preset list says there are some
     jobs: new Map(), // job id -> job
     progress: new Map(), // preset (or group) id -> its progress
@@ -42,7 +44,7 @@ export function createLaunchpad(adapter, { comfy = false, icons = true } = {}) {
     queue: null,
     session: null,
     view: null,
-    filter: { search: "", category: "", state: "" },
+    filter: { search: "", category: "", state: "", sort: "" },
     offline: false,
   };
   const views = VIEWS.filter((view) => comfy || !view.comfyOnly);
@@ -92,11 +94,12 @@ export function createLaunchpad(adapter, { comfy = false, icons = true } = {}) {
       return ctl.run(`Could not ${what}`, () => ctl.api(path, method));
     },
 
-    confirm(title, message) {
-      if (setting("ConfirmDeletes") === false) {
+    // `action` names the button that says yes; the setting spares only deletes
+    confirm(title, message, action = "Delete") {
+      if (action === "Delete" && setting("ConfirmDeletes") === false) {
         return true;
       }
-      return adapter.confirm(title, message);
+      return adapter.confirm(title, message, action);
     },
 
     refresh(...kinds) {
@@ -147,9 +150,12 @@ export function createLaunchpad(adapter, { comfy = false, icons = true } = {}) {
 
   const load = {
     async presets() {
-      const data = await ctl.api("/presets");
+      const sort = state.filter.sort;
+      const data = await ctl.api(sort ? `/presets?sort=${sort}` : "/presets");
       state.presets = data.presets;
       state.categories = data.categories;
+      state.sources = data.sources;
+      state.comfyui = data.comfyui_version;
       for (const preset of data.presets) {
         if (preset.progress && !state.progress.has(preset.id)) {
           state.progress.set(preset.id, preset.progress);
@@ -257,6 +263,7 @@ export function createLaunchpad(adapter, { comfy = false, icons = true } = {}) {
       ctl.refresh("presets", "models", "snapshot");
     },
 
+    // the catalog changed: a preset file, or the sizes the sources answered
     catalog() {
       ctl.refresh("presets");
     },

@@ -1,12 +1,14 @@
-// Presets: the catalog filtered and searched; install, cancel, retry and uninstall, with each
-// file's progress live. The catalog's skipped entries are named at the top.
+// Presets: the catalog filtered, searched and sorted; install, cancel, retry and uninstall, with
+// each file's progress live. Where the presets come from, and skipped entries, are said on top.
 import { bar, button, empty, errorBox, facts, fill, h, liveLine, muted, nameLine, searchBox } from "./dom.mjs";
 import { capitalize, percent, plural, progressText, size, sizeOrUnknown } from "./format.mjs";
 import { isActive, jobBar, latestJobs } from "./jobs.mjs";
 
 const STATE_NAMES = { installed: "Installed", partial: "Partly installed", missing: "Not installed" };
+// the API's orders (`?sort=`); "" keeps the catalog's
+const SORTS = [["", "Catalog order"], ["popularity", "Most used"], ["name", "Name"], ["size", "Smallest"]];
 
-// The same rule as the API's `search`: every word in the id, name, description or tags.
+// The same rule as the API's `search`: every word in the id, name, description, tags or workflows.
 function matches(preset, { search, category, state }) {
   if (category && preset.category !== category) {
     return false;
@@ -14,12 +16,29 @@ function matches(preset, { search, category, state }) {
   if (state && (state === "installed") !== (preset.state === "installed")) {
     return false;
   }
-  const text = `${preset.id} ${preset.name} ${preset.description} ${preset.tags.join(" ")}`.toLowerCase();
+  const words = [preset.id, preset.name, preset.description, ...preset.tags, ...preset.workflows];
+  const text = words.join(" ").toLowerCase();
   return search.toLowerCase().split(/\s+/).every((word) => text.includes(word));
 }
 
 function options(choices, chosen) {
   return choices.map(([value, text]) => h("option", { value, selected: chosen === value }, text));
+}
+
+// "35 curated · 185 from comfyui-workflow-templates-json 0.1.123 · yours: mine.yaml"
+function sourcesText({ curated, templates, user }) {
+  const parts = [`${curated.presets} curated`];
+  if (templates) {
+    const from = templates.package ? `${templates.package} ${templates.version}` : templates.dir;
+    parts.push(`${templates.presets} from ${from}`);
+  } else {
+    parts.push("no ComfyUI templates found");
+  }
+  if (user.files.length) {
+    const names = user.files.map((path) => path.split(/[\\/]/).pop());
+    parts.push(`yours: ${names.join(", ")}`);
+  }
+  return `Presets: ${parts.join(" · ")}`;
 }
 
 // "2 catalog entries skipped", opening to say which and why; `open` as the user left it.
@@ -55,16 +74,25 @@ export function presetsView(ctl, root) {
   const category = h("select.lp-input", { "aria-label": "Category", onchange: setFilter("category") });
   const installedState = h("select.lp-input", { "aria-label": "Installed state", onchange: setFilter("state") },
     options([["", "Any state"], ["installed", "Installed"], ["missing", "Not installed"]], filter.state));
+  const sort = h("select.lp-input", { "aria-label": "Sort", onchange: sortBy }, options(SORTS, filter.sort));
   const count = liveLine();
+  const origin = muted("");
   const notice = h("div");
   const list = h("div.lp-cards.lp-scroll", { role: "list" });
   const noMatch = empty("No preset matches.");
   root.append(
-    h("div.lp-toolbar", searchBox("presets", setFilter("search"), filter.search), category, installedState),
+    h("div.lp-toolbar", searchBox("presets", setFilter("search"), filter.search), category, installedState, sort),
     count,
+    origin,
     notice,
     list,
   );
+
+  // the server sorts: the list is fetched again in the order chosen
+  function sortBy(event) {
+    filter.sort = event.target.value;
+    ctl.run("Could not sort the presets", ctl.load.presets);
+  }
 
   function applyFilter() {
     let shown = 0;
@@ -88,6 +116,7 @@ export function presetsView(ctl, root) {
     }
     const categories = state.categories.map((name) => [name, name]);
     fill(category, options([["", "Categories"], ...categories], filter.category));
+    origin.textContent = sourcesText(state.sources);
     fill(notice, warningsNotice(state.warnings, noticeOpen, (event) => {
       noticeOpen = event.target.open;
     }));
@@ -134,11 +163,30 @@ function fileLine(job) {
     downloading && muted(progressText(job)));
 }
 
+// "needs ComfyUI 0.16.4+": inside an older ComfyUI in amber, saying which one this is.
+function comfyuiNeed(preset, running) {
+  if (!preset.min_comfyui || preset.comfyui_ok) {
+    return null;
+  }
+  const needs = `needs ComfyUI ${preset.min_comfyui}+`;
+  return preset.comfyui_ok === false ? h("span.lp-warn", `${needs}, this is ${running}`) : needs;
+}
+
+// A template the preset serves: inside ComfyUI a button that opens it; standalone, its name.
+function templateLink(ctl, template) {
+  const open = ctl.adapter.openTemplate;
+  if (!open) {
+    return template;
+  }
+  return button(template, () => ctl.run(`Could not open ${template}`, () => open(template)),
+    { icon: "external-link", title: `Open the ${template} template in ComfyUI` });
+}
+
 function presetCard(ctl, preset) {
   const name = preset.name;
   const stateBadge = h("span");
-  const needed = preset.min_vram_gb;
-  const vram = h("span", needed ? `${needed} GB VRAM` : "");
+  const needed = preset.vram_gb;
+  const vram = h("span", needed ? `${preset.vram_estimated ? "~" : ""}${needed} GB VRAM` : "");
   const progress = h("div.lp-progress");
   const actions = h("div.lp-actions");
   const element = h("article.lp-card", {
@@ -150,18 +198,30 @@ function presetCard(ctl, preset) {
   h("div.lp-top", h("h3", name), stateBadge),
   preset.description && h("p.lp-desc", { title: preset.description }, preset.description),
   progress,
+  preset.workflows.length > 0 && h("p.lp-meta.lp-templates", "Templates:",
+    preset.workflows.map((template) => templateLink(ctl, template))),
   h("div.lp-foot",
-    facts(preset.category, sizeOrUnknown(preset.total_size), plural(preset.file_count, "file"), vram),
+    facts(preset.category, sizeOrUnknown(preset.size, preset.size_estimated), plural(preset.file_count, "file"),
+      vram, comfyuiNeed(preset, ctl.state.comfyui)),
     actions));
   let mode = "";
 
   async function install() {
+    if (preset.comfyui_ok === false) {
+      const sure = await ctl.confirm(`${name} needs a newer ComfyUI`,
+        `Its workflows need ComfyUI ${preset.min_comfyui} or newer; this is ${ctl.state.comfyui}. `
+        + "The files download either way: update ComfyUI before running them.", "Install");
+      if (!sure) {
+        return;
+      }
+    }
     await ctl.run(`Could not install ${name}`, async () => {
       const answer = await ctl.api("/presets/install", "POST", { presets: [preset.id] });
       const jobs = ctl.started(answer.jobs);
       if (!jobs.length) {
         ctl.toast("info", name, "Nothing to download: every file is already here or queued.");
       }
+      answer.warnings.forEach((warning) => ctl.toast("warn", `Installing ${name}`, warning));
     });
   }
 
@@ -224,8 +284,6 @@ function presetCard(ctl, preset) {
   }
 
   function showActions(next) {
-    const template = preset.template || preset.workflows[0];
-    const open = ctl.adapter.openTemplate; // ComfyUI serves the templates; standalone has none
     const canUninstall = next !== "active" && (preset.state !== "missing" || preset.files_installed > 0);
     fill(actions,
       next === "active" && button("Cancel", () => ctl.act(`cancel ${name}`, `/presets/${preset.id}/cancel`),
@@ -233,9 +291,6 @@ function presetCard(ctl, preset) {
       next === "failed" && button("Retry", retryFailed, { icon: "refresh", kind: ".lp-primary", of: name }),
       next === "missing" && button("Install", install, { icon: "download", kind: ".lp-primary", of: name }),
       next === "partial" && button("Finish install", install, { icon: "download", kind: ".lp-primary", of: name }),
-      next === "installed" && open && template && button("Open",
-        () => ctl.run(`Could not open ${template}`, () => open(template)),
-        { icon: "external-link", of: `the ${name} workflow`, title: `Open the ${template} template` }),
       canUninstall && button("Uninstall", uninstall, { icon: "trash", kind: ".lp-danger", of: name }));
   }
 

@@ -2,7 +2,7 @@
 // ones installed in one click, with the downloads' live progress. The server analyses the
 // workflow; this view only shows what it says.
 import { badge, button, errorBox, facts, fill, h, liveLine, muted, nameLine } from "./dom.mjs";
-import { capitalize, plural, progressText, size } from "./format.mjs";
+import { capitalize, plural, progressText, sizeOrUnknown } from "./format.mjs";
 import { isActive, jobBar } from "./jobs.mjs";
 
 // Moving or zooming the graph changes these, and nothing the server would say.
@@ -12,17 +12,19 @@ function signature(workflow) {
   return JSON.stringify(workflow, (key, value) => (LAYOUT_KEYS.has(key) ? undefined : value));
 }
 
-// "Install 2 missing (1.2 GB)"; sizes no source gave are said to be unknown, never counted as 0.
+// "Install 2 missing (~1.2 GB)", "~" while a size is an estimate; sizes no source gave are said to
+// be unknown, never counted as 0.
 function installLabel(summary) {
   const count = `Install ${summary.installable} missing`;
   const unknown = summary.sizes_unknown;
+  const total = sizeOrUnknown(summary.bytes_missing, summary.sizes_estimated > 0);
   if (unknown === summary.installable) {
     return `${count} (size unknown)`;
   }
   if (unknown) {
-    return `${count} (${size(summary.bytes_missing)} + ${unknown} of unknown size)`;
+    return `${count} (${total} + ${unknown} of unknown size)`;
   }
-  return `${count} (${size(summary.bytes_missing)})`;
+  return `${count} (${total})`;
 }
 
 function headline(name, summary) {
@@ -122,7 +124,7 @@ export function workflowView(ctl, root) {
     const row = h("li.lp-row", { "data-key": model.key },
       h("div",
         nameLine(model.name, model.key, badge(shownState, capitalize(shownState))),
-        facts(model.folder, model.size && size(model.size), source),
+        facts(model.folder, model.size && sizeOrUnknown(model.size, model.size_estimated), source),
         downloading && [jobBar(job), muted(progressText(job))],
         note && muted(note),
         job?.state === "failed" && errorBox(job.error)));
