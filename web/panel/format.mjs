@@ -19,8 +19,7 @@ export function size(bytes) {
   return `${value.toFixed(1)} ${UNITS[unit]}`;
 }
 
-// A size that may be unknown says so, rather than showing a made-up number; an estimate is
-// marked "~", as the CLI marks one.
+// "size unknown" rather than a made-up number; "~" marks an estimate, as in the CLI.
 export function sizeOrUnknown(bytes, estimated = false) {
   if (!Number.isFinite(bytes)) {
     return "size unknown";

@@ -1,8 +1,8 @@
 // Presets: the catalog filtered, searched and sorted; install, cancel, retry and uninstall, with
 // each file's progress live. Where the presets come from, and skipped entries, are said on top.
 import { bar, button, empty, errorBox, facts, fill, h, liveLine, muted, nameLine, searchBox } from "./dom.mjs";
-import { capitalize, percent, plural, progressText, size, sizeOrUnknown } from "./format.mjs";
-import { isActive, jobBar, latestJobs } from "./jobs.mjs";
+import { percent, plural, progressText, size, sizeOrUnknown } from "./format.mjs";
+import { isActive, jobBar, jobStatus, latestJobs } from "./jobs.mjs";
 
 const STATE_NAMES = { installed: "Installed", partial: "Partly installed", missing: "Not installed" };
 // the API's orders (`?sort=`); "" keeps the catalog's
@@ -27,13 +27,8 @@ function options(choices, chosen) {
 
 // "35 curated · 185 from comfyui-workflow-templates-json 0.1.123 · yours: mine.yaml"
 function sourcesText({ curated, templates, user }) {
-  const parts = [`${curated.presets} curated`];
-  if (templates) {
-    const from = templates.package ? `${templates.package} ${templates.version}` : templates.dir;
-    parts.push(`${templates.presets} from ${from}`);
-  } else {
-    parts.push("no ComfyUI templates found");
-  }
+  const from = templates?.package ? `${templates.package} ${templates.version}` : templates?.dir;
+  const parts = [`${curated.presets} curated`, templates ? `${templates.presets} from ${from}` : "no templates found"];
   if (user.files.length) {
     const names = user.files.map((path) => path.split(/[\\/]/).pop());
     parts.push(`yours: ${names.join(", ")}`);
@@ -47,10 +42,8 @@ function warningsNotice(warnings, open, ontoggle) {
     return null;
   }
   const items = warnings.map((warning) => {
-    const where = [warning.file, warning.preset && `preset ${warning.preset}`, warning.field]
-      .filter(Boolean)
-      .join(" · ");
-    return h("li", h("span.lp-name", where), muted(warning.message));
+    const where = [warning.file, warning.preset && `preset ${warning.preset}`, warning.field].filter(Boolean);
+    return h("li", h("span.lp-name", where.join(" · ")), muted(warning.message));
   });
   const count = warnings.length === 1 ? "1 catalog entry" : `${warnings.length} catalog entries`;
   return h("details.lp-notice", { open, ontoggle },
@@ -62,7 +55,7 @@ export function presetsView(ctl, root) {
   const { state } = ctl;
   const filter = state.filter;
   const cards = new Map();
-  let noticeOpen = false; // the list is rebuilt on every change: the notice stays as it was left
+  let noticeOpen = false; // as the user left it, across the list's rebuilds
 
   function setFilter(key) {
     return (event) => {
@@ -88,10 +81,10 @@ export function presetsView(ctl, root) {
     list,
   );
 
-  // the server sorts: the list is fetched again in the order chosen
+  // the server sorts: the list is fetched again
   function sortBy(event) {
     filter.sort = event.target.value;
-    ctl.run("Could not sort the presets", ctl.load.presets);
+    ctl.refresh("presets");
   }
 
   function applyFilter() {
@@ -153,23 +146,13 @@ export function presetsView(ctl, root) {
   };
 }
 
-// One file of a preset that is being installed: its name, its bar, then its speed and ETA on
-// their own line (never squeezed beside the name).
-function fileLine(job) {
-  const downloading = job.state === "downloading";
-  return h("li",
-    nameLine(job.name, `${job.folder}/${job.name}`, muted(capitalize(job.state))),
-    jobBar(job),
-    downloading && muted(progressText(job)));
-}
-
-// "needs ComfyUI 0.16.4+": inside an older ComfyUI in amber, saying which one this is.
+// "needs ComfyUI 0.16.4+": in amber inside an older one, named; said plainly where none runs.
 function comfyuiNeed(preset, running) {
-  if (!preset.min_comfyui || preset.comfyui_ok) {
-    return null;
-  }
   const needs = `needs ComfyUI ${preset.min_comfyui}+`;
-  return preset.comfyui_ok === false ? h("span.lp-warn", `${needs}, this is ${running}`) : needs;
+  if (preset.comfyui_ok === false) {
+    return h("span.lp-warn", `${needs}, this is ${running}`);
+  }
+  return preset.comfyui_ok === null && needs;
 }
 
 // A template the preset serves: inside ComfyUI a button that opens it; standalone, its name.
@@ -179,7 +162,7 @@ function templateLink(ctl, template) {
     return template;
   }
   return button(template, () => ctl.run(`Could not open ${template}`, () => open(template)),
-    { icon: "external-link", title: `Open the ${template} template in ComfyUI` });
+    { icon: "external-link", title: "Open in ComfyUI" });
 }
 
 function presetCard(ctl, preset) {
@@ -189,12 +172,7 @@ function presetCard(ctl, preset) {
   const vram = h("span", needed ? `${preset.vram_estimated ? "~" : ""}${needed} GB VRAM` : "");
   const progress = h("div.lp-progress");
   const actions = h("div.lp-actions");
-  const element = h("article.lp-card", {
-    role: "listitem",
-    "aria-label": name,
-    "data-preset": preset.id,
-    tabindex: "-1",
-  },
+  const element = h("article.lp-card", { role: "listitem", "aria-label": name, "data-preset": preset.id, tabindex: -1 },
   h("div.lp-top", h("h3", name), stateBadge),
   preset.description && h("p.lp-desc", { title: preset.description }, preset.description),
   progress,
@@ -208,9 +186,8 @@ function presetCard(ctl, preset) {
 
   async function install() {
     if (preset.comfyui_ok === false) {
-      const sure = await ctl.confirm(`${name} needs a newer ComfyUI`,
-        `Its workflows need ComfyUI ${preset.min_comfyui} or newer; this is ${ctl.state.comfyui}. `
-        + "The files download either way: update ComfyUI before running them.", "Install");
+      const sure = await ctl.confirm(`${name} needs a newer ComfyUI`, `Its workflows need ComfyUI `
+        + `${preset.min_comfyui} or newer; this is ${ctl.state.comfyui}. Download its files anyway?`, "Install");
       if (!sure) {
         return;
       }
@@ -265,32 +242,26 @@ function presetCard(ctl, preset) {
     fill(progress,
       bar(pct, `${name} download progress`),
       muted(progressText(total, { sizes: true })),
-      h("ul.lp-files", { "aria-label": `Files of ${name}` }, jobs.map(fileLine)));
+      h("ul.lp-files", { "aria-label": `Files of ${name}` }, jobs.map((job) => h("li",
+        nameLine(job.name, `${job.folder}/${job.name}`), jobBar(job), jobStatus(job)))));
   }
 
   // One error box per distinct message: ten files refused for one missing token say it once.
   function showFailed(failed) {
     stateBadge.textContent = "Failed";
-    const messages = new Set();
-    const distinct = failed.filter((job) => {
-      const message = job.error?.message;
-      if (messages.has(message)) {
-        return false;
-      }
-      messages.add(message);
-      return true;
-    });
-    fill(progress, distinct.map((job) => h("div", muted(job.name), errorBox(job.error))));
+    const byMessage = new Map(failed.map((job) => [job.error?.message, job]));
+    fill(progress, [...byMessage.values()].map((job) => h("div", muted(job.name), errorBox(job.error))));
   }
 
   function showActions(next) {
     const canUninstall = next !== "active" && (preset.state !== "missing" || preset.files_installed > 0);
+    const primary = { kind: ".lp-primary", of: name };
     fill(actions,
       next === "active" && button("Cancel", () => ctl.act(`cancel ${name}`, `/presets/${preset.id}/cancel`),
         { icon: "times", of: name }),
-      next === "failed" && button("Retry", retryFailed, { icon: "refresh", kind: ".lp-primary", of: name }),
-      next === "missing" && button("Install", install, { icon: "download", kind: ".lp-primary", of: name }),
-      next === "partial" && button("Finish install", install, { icon: "download", kind: ".lp-primary", of: name }),
+      next === "failed" && button("Retry", retryFailed, { ...primary, icon: "refresh" }),
+      next === "missing" && button("Install", install, { ...primary, icon: "download" }),
+      next === "partial" && button("Finish install", install, { ...primary, icon: "download" }),
       canUninstall && button("Uninstall", uninstall, { icon: "trash", kind: ".lp-danger", of: name }));
   }
 
