@@ -198,6 +198,10 @@ def test_a_catalog_change_reaches_an_open_page_and_sizes_from_the_hub_replace_es
         context = browser.new_context(viewport=SIDEBAR, color_scheme="dark")
         page = page_errors.watch(context.new_page())
         page.goto(stage.url)
+        # the server asks about the catalog's files once it starts; a reload while it is still
+        # asking asks about nothing new (service.ask_sizes), so the test waits for that first round
+        log = stage.root / "serve.log"
+        wait_until(lambda: "asked the sources for" in log.read_text(), "the first round of size questions ended")
         page.fill(SEARCH, "bt-late")
         expect(page.locator(".lp-card")).not_to_have_count(0)
         expect(page.locator(".lp-card:visible")).to_have_count(0)
