@@ -1,6 +1,5 @@
-// The one file ComfyUI loads from web/ (it imports every .js there; the panel is in .mjs files so
-// they are not loaded twice): registers the Launchpad sidebar tab, its settings and command, and
-// the panel's adapter to ComfyUI's frontend.
+// The one .js under web/ (ComfyUI imports each; the panel's .mjs files are not loaded twice): the
+// sidebar tab, its settings and command, and the panel's adapter to ComfyUI's frontend.
 import { app } from "../../../scripts/app.js";
 import { api } from "../../../scripts/api.js";
 import { createLaunchpad, VIEW_IDS } from "../panel/panel.mjs";
@@ -13,6 +12,9 @@ const GRAPH_SETTLE_MS = 500;
 const WORKFLOW_POLL_MS = 2000;
 
 let panel = null;
+
+// fetchApi adds /api, and the headers ComfyUI's server expects
+const comfyJson = (path, options) => callJson(api.fetchApi.bind(api), path, options);
 
 // Toasts through the frontend's current API: 1.58 has toast.success/error/info/warning and keeps
 // add() only as a deprecated mapping; 1.27 and 1.49 have only PrimeVue's add().
@@ -40,7 +42,7 @@ function workflowName(manager, id) {
 // Stops a prompt through ComfyUI's own API: its jobs API where it has one (ComfyUI 0.33 and
 // later), else /interrupt for the running prompt and /queue for a pending one.
 function cancelPrompt(promptId, { running, how }) {
-  const call = (path, body) => callJson(api.fetchApi.bind(api), path, { method: "POST", body });
+  const call = (path, body) => comfyJson(path, { method: "POST", body });
   if (how === "jobs") {
     return call(`/jobs/${encodeURIComponent(promptId)}/cancel`);
   }
@@ -52,15 +54,16 @@ function cancelPrompt(promptId, { running, how }) {
 
 function comfyAdapter(manager) {
   return {
-    // fetchApi adds /api, and the headers ComfyUI's server expects
-    json: (path, options) => callJson(api.fetchApi.bind(api), path, options),
+    json: comfyJson,
     on: (type, listener) => api.addEventListener(type, (event) => listener(event.detail)),
     toast: (severity, summary, detail) => showToast(manager, severity, summary, detail),
-    async confirm(title, message) {
+    // its "default" type says Confirm
+    async confirm(title, message, action) {
       if (!manager.dialog?.confirm) {
         return window.confirm(`${title}\n\n${message}`);
       }
-      return Boolean(await manager.dialog.confirm({ title, message, type: "delete" }));
+      const type = action === "Delete" ? "delete" : "default";
+      return Boolean(await manager.dialog.confirm({ title, message, type }));
     },
     setting: (id) => manager.setting?.get(id),
     // the open workflow, for the Workflow view
@@ -73,6 +76,9 @@ function comfyAdapter(manager) {
     // a template ComfyUI serves, opened as its template browser opens one
     async openTemplate(name) {
       const response = await fetch(api.fileURL(`/templates/${name}.json`));
+      if (!response.ok) {
+        throw new Error(`this ComfyUI's templates have no ${name} (HTTP ${response.status})`);
+      }
       await app.loadGraphData(await response.json(), true, true, name);
     },
     workflowName: (id) => workflowName(manager, id),

@@ -59,13 +59,8 @@ export function empty(text) {
 }
 
 export function searchBox(what, oninput, value) {
-  return h("input.lp-input.lp-grow", {
-    type: "search",
-    placeholder: `Search ${what}`,
-    "aria-label": `Search ${what}`,
-    value,
-    oninput,
-  });
+  const label = `Search ${what}`;
+  return h("input.lp-input.lp-grow", { type: "search", placeholder: label, "aria-label": label, value, oninput });
 }
 
 // A name and, beside it while there is room (below it when there is not), a badge or a note.
@@ -85,7 +80,7 @@ export function badge(state, text = state) {
 
 // A progress bar; `label` names it for screen readers; `pct` null means the size is unknown.
 export function bar(pct, label, tone = "") {
-  const known = pct !== null && pct !== undefined;
+  const known = pct != null;
   return h(`div.lp-bar${tone}`, {
     role: "progressbar",
     "aria-label": label,

@@ -20,10 +20,7 @@ export function downloadsView(ctl, root) {
   const { state } = ctl;
   const rows = new Map();
   const summary = liveLine();
-  const clear = button("Clear finished", clearFinished, {
-    icon: "eraser",
-    title: "Forget the finished downloads; their files stay",
-  });
+  const clear = button("Clear finished", clearFinished, { icon: "eraser", title: "Forget them; their files stay" });
   const list = h("ul.lp-rows.lp-scroll", { "aria-label": "Downloads" });
   root.append(h("div.lp-toolbar", summary, clear), list);
 

@@ -19,9 +19,12 @@ export function size(bytes) {
   return `${value.toFixed(1)} ${UNITS[unit]}`;
 }
 
-// A size that may be unknown says so, rather than showing a made-up number.
-export function sizeOrUnknown(bytes) {
-  return Number.isFinite(bytes) ? size(bytes) : "size unknown";
+// "size unknown" rather than a made-up number; "~" marks an estimate, as in the CLI.
+export function sizeOrUnknown(bytes, estimated = false) {
+  if (!Number.isFinite(bytes)) {
+    return "size unknown";
+  }
+  return `${estimated ? "~" : ""}${size(bytes)}`;
 }
 
 // 150 -> "2m 30s"

@@ -1,6 +1,5 @@
-// Models: the files in each of ComfyUI's model folders, the presets that own them, the room left
-// where each folder downloads to; a file can be deleted (after asking). Above them, other
-// templates' trees found on the volume, with the `launchpad migrate` command for each.
+// Models: each model folder's files, the presets that own them, the room left where it downloads
+// to; a file can be deleted (after asking). Above, old templates' trees with `launchpad migrate`.
 import { button, empty, errorBox, facts, fill, h, liveLine, muted, nameLine, searchBox } from "./dom.mjs";
 import { plural, size } from "./format.mjs";
 import { saveLock } from "./lock.mjs";
@@ -17,9 +16,8 @@ function commandNote(text, command) {
       button("Copy", () => navigator.clipboard?.writeText(command), { icon: "copy", of: command })));
 }
 
-// Folders adopted from an old tree are read where they are; moving them in is offered as the
-// command to run once the old template's pods are stopped. A tree not migrated yet gets the
-// command that shows its plan (it changes nothing).
+// Adopted folders are read where they are, with the command that moves them in (once the old
+// template's pods are stopped); a tree not migrated yet gets the command that shows its plan.
 async function showOldTrees(ctl, element) {
   let migration;
   try {
@@ -81,12 +79,8 @@ export function modelsView(ctl, root) {
     const owners = model.presets.map((id) => h("span.lp-chip", ctl.presetName(id)));
     return h("li.lp-row",
       h("div", nameLine(model.name, model.path, null), facts(size(model.size), owners, podChips(model))),
-      button("Delete", () => remove(model), {
-        icon: "trash",
-        kind: ".lp-danger.lp-icon",
-        of: model.name,
-        title: "Delete",
-      }));
+      button("Delete", () => remove(model),
+        { icon: "trash", kind: ".lp-danger.lp-icon", of: model.name, title: "Delete" }));
   }
 
   function folderGroup(folder, files, space, shownCount) {

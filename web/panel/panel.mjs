@@ -1,6 +1,5 @@
 // The Launchpad panel: the state, which outlives the DOM, and the shell that shows one view at a
-// time. Each host hands in an adapter (json, on, toast, confirm, setting; in ComfyUI also graph,
-// openTemplate, workflowName, cancelPrompt): see docs/architecture.md, "Frontend".
+// time. Each host hands in an adapter: see docs/architecture.md, "Frontend".
 import { button, h, icon } from "./dom.mjs";
 import { capitalize } from "./format.mjs";
 import { goToLogin } from "./http.mjs";
@@ -23,8 +22,7 @@ const VIEWS = [
 ];
 export const VIEW_IDS = VIEWS.map((view) => view.id);
 
-// The pack's folder name differs between a git clone and a registry install: the stylesheet's
-// URL is made from this module's own.
+// from this module's URL: the pack's folder differs between a git clone and a registry install
 const STYLESHEET = new URL("./panel.css", import.meta.url).href;
 
 // Bursts of events (a preset finishing emits one per file) become one fetch this much later.
@@ -34,7 +32,9 @@ export function createLaunchpad(adapter, { comfy = false, icons = true } = {}) {
   const state = {
     presets: null,
     categories: [],
-    warnings: null, // the catalog's skipped entries, read when the preset list says there are some
+    sources: null, // where the presets come from
+    comfyui: null, // the running ComfyUI's version (none standalone)
+    warnings: null, // the catalog's skipped entries
     jobs: new Map(), // job id -> job
     progress: new Map(), // preset (or group) id -> its progress
     models: null,
@@ -42,7 +42,7 @@ export function createLaunchpad(adapter, { comfy = false, icons = true } = {}) {
     queue: null,
     session: null,
     view: null,
-    filter: { search: "", category: "", state: "" },
+    filter: { search: "", category: "", state: "", sort: "" },
     offline: false,
   };
   const views = VIEWS.filter((view) => comfy || !view.comfyOnly);
@@ -55,22 +55,15 @@ export function createLaunchpad(adapter, { comfy = false, icons = true } = {}) {
     return adapter.setting?.(`Launchpad.${id}`);
   }
 
-  function toastsWanted() {
-    return setting("Toasts") !== false;
-  }
-
   const ctl = {
     adapter,
     state,
-    comfy,
 
     api(path, method, body) {
       return adapter.json(`/launchpad${path}`, { method, body });
     },
 
-    toast(severity, summary, detail) {
-      adapter.toast(severity, summary, detail);
-    },
+    toast: adapter.toast,
 
     // Tells the visible view what changed.
     notify(kind, data) {
@@ -92,11 +85,12 @@ export function createLaunchpad(adapter, { comfy = false, icons = true } = {}) {
       return ctl.run(`Could not ${what}`, () => ctl.api(path, method));
     },
 
-    confirm(title, message) {
-      if (setting("ConfirmDeletes") === false) {
+    // `action` names the button that says yes; the setting spares only deletes
+    confirm(title, message, action = "Delete") {
+      if (action === "Delete" && setting("ConfirmDeletes") === false) {
         return true;
       }
-      return adapter.confirm(title, message);
+      return adapter.confirm(title, message, action);
     },
 
     refresh(...kinds) {
@@ -147,9 +141,12 @@ export function createLaunchpad(adapter, { comfy = false, icons = true } = {}) {
 
   const load = {
     async presets() {
-      const data = await ctl.api("/presets");
+      const sort = state.filter.sort;
+      const data = await ctl.api(sort ? `/presets?sort=${sort}` : "/presets");
       state.presets = data.presets;
       state.categories = data.categories;
+      state.sources = data.sources;
+      state.comfyui = data.comfyui_version;
       for (const preset of data.presets) {
         if (preset.progress && !state.progress.has(preset.id)) {
           state.progress.set(preset.id, preset.progress);
@@ -221,7 +218,7 @@ export function createLaunchpad(adapter, { comfy = false, icons = true } = {}) {
       state.jobs.set(job.id, job);
       ctl.notify("jobs", job);
       const failedNow = job.state === "failed" && before?.state !== "failed";
-      if (failedNow && toastsWanted()) {
+      if (failedNow && setting("Toasts") !== false) {
         ctl.toast("error", `Download failed: ${job.name}`, job.error?.message);
       }
       if (!isActive(job) && isActive(before)) {
@@ -235,8 +232,8 @@ export function createLaunchpad(adapter, { comfy = false, icons = true } = {}) {
       state.progress.set(id, progress);
       ctl.notify("progress", progress);
       const doneNow = progress.state === "done" && before?.state !== "done";
-      if (doneNow && toastsWanted()) {
-        // a group outside the catalog ("workflow:name") is "installed", a preset "preset installed"
+      if (doneNow && setting("Toasts") !== false) {
+        // a group of a workflow's files ("workflow:name") is no preset
         const summary = id.includes(":") ? "Installed" : "Preset installed";
         ctl.toast("success", summary, ctl.presetName(id));
       }
@@ -257,14 +254,14 @@ export function createLaunchpad(adapter, { comfy = false, icons = true } = {}) {
       ctl.refresh("presets", "models", "snapshot");
     },
 
+    // the catalog changed: a preset file, or the sizes the sources answered
     catalog() {
       ctl.refresh("presets");
     },
   };
 
-  // Subscribed once, now: in ComfyUI this runs in the extension's setup(), before any download
-  // can start, because ComfyUI only dispatches event types someone listens to. Events that come
-  // while the panel is closed still update the state and raise their toasts.
+  // Subscribed once, now (in ComfyUI's setup(), before any download starts): ComfyUI dispatches
+  // only event types someone listens to. A closed panel's state and toasts still follow them.
   for (const [type, handler] of Object.entries(handlers)) {
     adapter.on(`launchpad.${type}`, handler);
   }

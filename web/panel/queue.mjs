@@ -14,8 +14,7 @@ function promptName(ctl, item) {
   return item.workflow_id ? `Workflow ${item.workflow_id.slice(0, 8)}` : `Prompt #${item.number}`;
 }
 
-// The server's clock now: the times in the queue are the server's, and a laptop's clock can be
-// minutes off a pod's.
+// The server's clock now: the queue's times are the server's, and a laptop's can be minutes off.
 function serverNow(queue) {
   return queue.now + (Date.now() / 1000 - queue.received_at);
 }

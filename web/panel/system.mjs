@@ -1,6 +1,5 @@
-// System: CPU, memory, each GPU and the disks as bars with a short history, and the versions of
-// what runs. The server samples only while a watch lease lives, so the view holds one only while
-// it is visible, renewing it as it goes.
+// System: CPU, memory, GPUs and disks as bars with a short history, and the versions that run. The
+// server samples only under a watch lease: the view holds one, renewed, while it is visible.
 import { bar, empty, errorBox, fill, h, muted, nameLine } from "./dom.mjs";
 import { size } from "./format.mjs";
 
@@ -84,9 +83,7 @@ function versionsLine(versions) {
 
 export function systemView(ctl, root) {
   // one id per page, kept across openings, so a renewed lease is the same lease
-  if (!ctl.watchId) {
-    ctl.watchId = `lp-${Math.random().toString(36).slice(2, 12)}`;
-  }
+  ctl.watchId ??= `lp-${Math.random().toString(36).slice(2, 12)}`;
   const watchId = ctl.watchId;
   let timer = 0;
   let watching = false;

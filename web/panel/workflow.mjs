@@ -1,8 +1,7 @@
-// Workflow: the models the open graph needs (standalone: a pasted or opened file); the missing
-// ones installed in one click, with the downloads' live progress. The server analyses the
-// workflow; this view only shows what it says.
+// Workflow: the models the open graph (standalone: a pasted or opened file) needs, as the server
+// analysed it; the missing ones installed in one click, with live progress.
 import { badge, button, errorBox, facts, fill, h, liveLine, muted, nameLine } from "./dom.mjs";
-import { capitalize, plural, progressText, size } from "./format.mjs";
+import { capitalize, plural, progressText, sizeOrUnknown } from "./format.mjs";
 import { isActive, jobBar } from "./jobs.mjs";
 import { saveLock } from "./lock.mjs";
 
@@ -13,17 +12,18 @@ function signature(workflow) {
   return JSON.stringify(workflow, (key, value) => (LAYOUT_KEYS.has(key) ? undefined : value));
 }
 
-// "Install 2 missing (1.2 GB)"; sizes no source gave are said to be unknown, never counted as 0.
+// "Install 2 missing (~1.2 GB)", "~" while a size is estimated; one no source gave is unknown, not 0.
 function installLabel(summary) {
   const count = `Install ${summary.installable} missing`;
   const unknown = summary.sizes_unknown;
+  const total = sizeOrUnknown(summary.bytes_missing, summary.sizes_estimated > 0);
   if (unknown === summary.installable) {
     return `${count} (size unknown)`;
   }
   if (unknown) {
-    return `${count} (${size(summary.bytes_missing)} + ${unknown} of unknown size)`;
+    return `${count} (${total} + ${unknown} of unknown size)`;
   }
-  return `${count} (${size(summary.bytes_missing)})`;
+  return `${count} (${total})`;
 }
 
 function headline(name, summary) {
@@ -38,9 +38,7 @@ function headline(name, summary) {
 
 export function workflowView(ctl, root) {
   const { state, adapter } = ctl;
-  if (!state.workflow) {
-    state.workflow = {}; // the last analysis, kept while the tab is closed
-  }
+  state.workflow ??= {}; // the last analysis, kept while the tab is closed
   const analysis = state.workflow;
   const head = liveLine();
   const list = h("ul.lp-rows.lp-scroll", { "aria-label": "Models of this workflow" });
@@ -75,11 +73,8 @@ export function workflowView(ctl, root) {
   }
 
   if (!adapter.graph) {
-    const text = h("textarea.lp-input", {
-      rows: 2,
-      "aria-label": "Workflow JSON",
-      placeholder: "Paste a workflow (JSON) or open its file",
-    });
+    const placeholder = "Paste a workflow (JSON) or open its file";
+    const text = h("textarea.lp-input", { rows: 2, "aria-label": "Workflow JSON", placeholder });
     const file = h("input", {
       type: "file",
       accept: ".json",
@@ -116,8 +111,12 @@ export function workflowView(ctl, root) {
     render();
   }
 
-  function modelRow(model, jobs) {
-    const job = jobs.filter((candidate) => candidate.key === model.key).pop() || model.job;
+  // the newest job for the model: from the events, else what the analysis found
+  function jobOf(model, jobs) {
+    return jobs.filter((candidate) => candidate.key === model.key).pop() || model.job;
+  }
+
+  function modelRow(model, job) {
     const downloading = isActive(job);
     const shownState = downloading ? job.state : model.state;
     let note = model.reason;
@@ -125,40 +124,30 @@ export function workflowView(ctl, root) {
       const wanters = model.nodes.map((node) => `${node.type} #${node.id}`).join(", ");
       note += `; wanted by ${wanters}`;
     }
-    let source = model.presets[0] && ctl.presetName(model.presets[0]);
-    if (model.optional) {
-      source = "bypassed";
-    }
-    const row = h("li.lp-row", { "data-key": model.key },
+    const source = model.optional ? "bypassed" : model.presets[0] && ctl.presetName(model.presets[0]);
+    return h("li.lp-row", { "data-key": model.key },
       h("div",
         nameLine(model.name, model.key, badge(shownState, capitalize(shownState))),
-        facts(model.folder, model.size && size(model.size), source),
+        facts(model.folder, model.size && sizeOrUnknown(model.size, model.size_estimated), source),
         downloading && [jobBar(job), muted(progressText(job))],
         note && muted(note),
         job?.state === "failed" && errorBox(job.error)));
-    return { row, downloading };
   }
 
   function render() {
     const summary = analysis.summary;
     const jobs = [...state.jobs.values()];
-    let busy = false;
+    const models = summary ? analysis.models : [];
     if (summary) {
       install.lastChild.textContent = installLabel(summary);
       head.textContent = headline(analysis.name, summary);
     } else {
       head.textContent = analysis.key ? "" : "Open a workflow to see the models it needs.";
     }
-    const rows = (summary ? analysis.models : []).map((model) => {
-      const { row, downloading } = modelRow(model, jobs);
-      if (downloading) {
-        busy = true;
-      }
-      return row;
-    });
-    fill(list, errorBox(analysis.error), rows);
+    fill(list, errorBox(analysis.error), models.map((model) => modelRow(model, jobOf(model, jobs))));
     lockButton.hidden = !summary;
     // while its downloads run, a second click would only join them
+    const busy = models.some((model) => isActive(jobOf(model, jobs)));
     install.hidden = busy || !summary?.installable;
   }
 
