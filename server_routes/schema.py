@@ -226,6 +226,7 @@ COMPONENTS["PresetProgress"] = obj(
     {
         "preset_id": STRING,
         "state": {"type": "string", "enum": [state.value for state in PresetState]},
+        "active": BOOL,
         "bytes_done": INT,
         "bytes_total": nullable(INT),
         "speed": nullable(NUMBER),
@@ -234,7 +235,7 @@ COMPONENTS["PresetProgress"] = obj(
         "files_done": INT,
         "files_failed": INT,
     },
-    required=("preset_id", "state"),
+    required=("preset_id", "state", "active"),
     closed=False,
 )
 

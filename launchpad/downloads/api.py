@@ -54,6 +54,7 @@ class PresetProgress(TypedDict):
 
     preset_id: str
     state: str  # a PresetState value
+    active: bool  # still queued or downloading: the one rule, so no client derives it from the state
     bytes_done: int
     bytes_total: int | None  # None while a file's size is unknown
     speed: float | None

@@ -99,6 +99,7 @@ def aggregate(preset_id: str, files: Mapping[str, int | None], newest: Callable[
     return {
         "preset_id": preset_id,
         "state": state.value,
+        "active": active,
         "bytes_done": bytes_done,
         "bytes_total": bytes_total if sizes_known else None,
         "speed": speed if active else None,
@@ -132,6 +133,7 @@ def removed_group(group: str, files: int, bytes_total: int | None = None) -> Pre
     return {
         "preset_id": group,
         "state": PresetState.REMOVED.value,
+        "active": False,
         "bytes_done": 0,
         "bytes_total": bytes_total,
         "speed": None,

@@ -1,5 +1,4 @@
-// Building the DOM by hand (frontend 1.58 has no Vue or PrimeVue for extensions to import),
-// and the small pieces every view is made of.
+// The DOM by hand (frontend 1.58 offers extensions no Vue or PrimeVue), and the views' pieces.
 
 // h("p.lp-muted", {attributes and on* listeners}, ...children); the props may be left out.
 export function h(tag, props, ...children) {
@@ -24,8 +23,7 @@ export function h(tag, props, ...children) {
   return fill(element, children);
 }
 
-// Replaces the children; nested lists are flattened, and null and false are left out, so a
-// child can be written as `condition && h(...)`.
+// Nested lists are flattened and null and false left out, so a child can be `cond && h(...)`.
 export function fill(element, ...children) {
   const kept = children.flat(Infinity).filter((child) => child != null && child !== false);
   element.replaceChildren(...kept);
@@ -36,8 +34,7 @@ export function icon(name) {
   return h(`i.pi.pi-${name}`, { "aria-hidden": "true" });
 }
 
-// kind: more classes (".lp-primary"); of: what it acts on, read out after the label
-// ("Retry" of "model.safetensors" is announced "Retry model.safetensors").
+// kind: more classes (".lp-primary"); of: what it acts on, read out after the label.
 export function button(label, onclick, { icon: iconName, kind = "", of, title } = {}) {
   const name = of ? `${label} ${of}` : undefined;
   return h(`button.lp-btn${kind}`, { type: "button", onclick, "aria-label": name, title },
@@ -63,7 +60,7 @@ export function searchBox(what, oninput, value) {
   return h("input.lp-input.lp-grow", { type: "search", placeholder: label, "aria-label": label, value, oninput });
 }
 
-// A name and, beside it while there is room (below it when there is not), a badge or a note.
+// A name and a badge or note, beside it while there is room.
 export function nameLine(name, title, side) {
   return h("div.lp-top", h("span.lp-name", { title }, name), side);
 }

@@ -1,5 +1,4 @@
-// Downloads: every job, live, running ones first; finished ones can be cleared. A finished job
-// whose file was deleted since drops out (the server leaves it out of its snapshot).
+// Downloads: every job, live, running ones first; finished ones can be cleared.
 import { badge, button, errorBox, facts, fill, h, liveLine, nameLine } from "./dom.mjs";
 import { capitalize } from "./format.mjs";
 import { isActive, jobBar, jobStatus } from "./jobs.mjs";

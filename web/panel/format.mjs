@@ -1,4 +1,4 @@
-// Numbers and words for people, written as launchpad/humanize.py writes them for the CLI.
+// Numbers and words for people, as launchpad/humanize.py writes them for the CLI.
 
 const UNITS = ["B", "KB", "MB", "GB", "TB"];
 
@@ -57,9 +57,8 @@ export function capitalize(text) {
   return text[0].toUpperCase() + text.slice(1);
 }
 
-// What the server said of a download or a preset's progress, as one line:
-// "45% · 12.3 MB/s · 2m 30s left", or "1.2 GB so far · 12.3 MB/s" while the size is unknown.
-// The ETA is the server's: for a preset it is never shorter than one of its running files'.
+// "45% · 12.3 MB/s · 2m 30s left", or "1.2 GB so far · 12.3 MB/s" while the size is unknown;
+// the ETA is the server's.
 export function progressText(progress, { sizes = false } = {}) {
   const done = progress.bytes_done || 0;
   const total = progress.bytes_total;

@@ -5,8 +5,7 @@ export function goToLogin() {
   location.assign(`/launchpad/login?next=${encodeURIComponent(location.pathname)}`);
 }
 
-// One call; an API error body {"error": {code, message, details}} is thrown as an Error that
-// carries them, so a toast can say what to do.
+// An API error body is thrown as an Error carrying its code, message and details.
 export async function callJson(fetcher, path, { method = "GET", body } = {}) {
   const init = { method };
   if (method === "POST") {

@@ -2,15 +2,9 @@
 import { bar, muted } from "./dom.mjs";
 import { capitalize, percent, progressText, size } from "./format.mjs";
 
-const ACTIVE_STATES = new Set(["queued", "resolving", "downloading", "verifying"]);
-
-// Not finished yet. A job says so itself (`active`) on servers that send it; a preset's progress,
-// and jobs from older servers, are read from their state.
+// Not finished yet: the server says so of a job and of a preset's progress (`active`).
 export function isActive(item) {
-  if (typeof item?.active === "boolean") {
-    return item.active;
-  }
-  return ACTIVE_STATES.has(item?.state);
+  return item?.active === true;
 }
 
 const BAR_TONES = { failed: ".lp-bad", done: ".lp-ok" };

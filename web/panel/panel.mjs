@@ -1,5 +1,5 @@
-// The Launchpad panel: the state, which outlives the DOM, and the shell that shows one view at a
-// time. Each host hands in an adapter: see docs/architecture.md, "Frontend".
+// The panel: state that outlives the DOM, and the shell showing one view at a time. Each host
+// hands in an adapter (docs/architecture.md, "Frontend").
 import { button, h, icon } from "./dom.mjs";
 import { capitalize } from "./format.mjs";
 import { goToLogin } from "./http.mjs";
@@ -11,7 +11,7 @@ import { queueView } from "./queue.mjs";
 import { systemView } from "./system.mjs";
 import { workflowView } from "./workflow.mjs";
 
-// Each view's id (its title too), icon and function. The queue is ComfyUI's, so only there.
+// id (its title too), icon, function; the queue only in ComfyUI
 const VIEWS = [
   { id: "presets", icon: "box", make: presetsView },
   { id: "workflow", icon: "sitemap", make: workflowView },
@@ -65,7 +65,6 @@ export function createLaunchpad(adapter, { comfy = false, icons = true } = {}) {
 
     toast: adapter.toast,
 
-    // Tells the visible view what changed.
     notify(kind, data) {
       current?.update(kind, data);
       updateBadge();
@@ -85,7 +84,7 @@ export function createLaunchpad(adapter, { comfy = false, icons = true } = {}) {
       return ctl.run(`Could not ${what}`, () => ctl.api(path, method));
     },
 
-    // `action` names the button that says yes; the setting spares only deletes
+    // `action` names the yes button; the setting spares deletes only
     confirm(title, message, action = "Delete") {
       if (action === "Delete" && setting("ConfirmDeletes") === false) {
         return true;
@@ -115,7 +114,7 @@ export function createLaunchpad(adapter, { comfy = false, icons = true } = {}) {
       return preset?.name || id.replace(/^(\w+):/, "$1 ");
     },
 
-    // The jobs an install started. Its answer may be older than what events already said.
+    // An install's answer may be older than what events already said.
     started(jobs) {
       for (const job of jobs) {
         const known = state.jobs.get(job.id);
@@ -278,7 +277,7 @@ export function createLaunchpad(adapter, { comfy = false, icons = true } = {}) {
     }
   });
   if (comfy) {
-    // read ahead once the page has settled, so the first open of the tab is instant too
+    // read ahead, so the first open of the tab is instant too
     setTimeout(() => {
       if (!state.presets) {
         reread();
@@ -300,7 +299,7 @@ export function createLaunchpad(adapter, { comfy = false, icons = true } = {}) {
     const logout = shell?.querySelector(".lp-logout");
     if (logout) {
       const session = state.session;
-      // only a browser session can log out; a token is the caller's to drop
+      // a token is the caller's to drop
       logout.hidden = !(session?.auth_enabled && session.method === "session");
     }
   }
@@ -353,7 +352,7 @@ export function createLaunchpad(adapter, { comfy = false, icons = true } = {}) {
       role: "tab",
       id: `lp-tab-${view.id}`,
       "aria-controls": "lp-view",
-      // named even when a narrow sidebar shows only its icon and the downloads' count
+      // named even when a narrow sidebar shows only the icon
       "aria-label": title,
       title,
       onclick: () => show(view.id),

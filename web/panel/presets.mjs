@@ -1,11 +1,10 @@
-// Presets: the catalog filtered, searched and sorted; install, cancel, retry and uninstall, with
-// each file's progress live. Where the presets come from, and skipped entries, are said on top.
+// Presets: the catalog, filtered and sorted; install, cancel, retry and uninstall with live progress.
 import { bar, button, empty, errorBox, facts, fill, h, liveLine, muted, nameLine, searchBox } from "./dom.mjs";
 import { percent, plural, progressText, size, sizeOrUnknown } from "./format.mjs";
 import { isActive, jobBar, jobStatus, latestJobs } from "./jobs.mjs";
 
 const STATE_NAMES = { installed: "Installed", partial: "Partly installed", missing: "Not installed" };
-// the API's orders (`?sort=`); "" keeps the catalog's
+// the API's `?sort=` orders
 const SORTS = [["", "Catalog order"], ["popularity", "Most used"], ["name", "Name"], ["size", "Smallest"]];
 
 // The same rule as the API's `search`: every word in the id, name, description, tags or workflows.
@@ -36,7 +35,7 @@ function sourcesText({ curated, templates, user }) {
   return `Presets: ${parts.join(" · ")}`;
 }
 
-// "2 catalog entries skipped", opening to say which and why; `open` as the user left it.
+// "2 catalog entries skipped", opening to say which and why.
 function warningsNotice(warnings, open, ontoggle) {
   if (!warnings?.length) {
     return null;
@@ -81,7 +80,6 @@ export function presetsView(ctl, root) {
     list,
   );
 
-  // the server sorts: the list is fetched again
   function sortBy(event) {
     filter.sort = event.target.value;
     ctl.refresh("presets");
@@ -146,7 +144,7 @@ export function presetsView(ctl, root) {
   };
 }
 
-// "needs ComfyUI 0.16.4+": in amber inside an older one, named; said plainly where none runs.
+// "needs ComfyUI 0.16.4+": amber inside an older one; plain where none runs.
 function comfyuiNeed(preset, running) {
   const needs = `needs ComfyUI ${preset.min_comfyui}+`;
   if (preset.comfyui_ok === false) {
@@ -155,7 +153,7 @@ function comfyuiNeed(preset, running) {
   return preset.comfyui_ok === null && needs;
 }
 
-// A template the preset serves: inside ComfyUI a button that opens it; standalone, its name.
+// Inside ComfyUI a button that opens the template; standalone, its name.
 function templateLink(ctl, template) {
   const open = ctl.adapter.openTemplate;
   if (!open) {
@@ -225,7 +223,7 @@ function presetCard(ctl, preset) {
     }
   }
 
-  // The largest GPU is known once the System view has read it: warn when it is too small.
+  // known once the System view has read the GPUs
   function showVram() {
     const gpus = ctl.state.system?.gpu?.devices || [];
     const largest = Math.max(0, ...gpus.map((gpu) => gpu.memory_total || 0)) / 1e9;
@@ -246,7 +244,7 @@ function presetCard(ctl, preset) {
         nameLine(job.name, `${job.folder}/${job.name}`), jobBar(job), jobStatus(job)))));
   }
 
-  // One error box per distinct message: ten files refused for one missing token say it once.
+  // one box per message: ten files refused for one missing token say it once
   function showFailed(failed) {
     stateBadge.textContent = "Failed";
     const byMessage = new Map(failed.map((job) => [job.error?.message, job]));
