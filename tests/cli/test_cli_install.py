@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import signal
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
+from cli_env import cli_env
 
 from conftest import cli_argv
 from fakehub import random_bytes, write_presets
@@ -18,17 +18,7 @@ from fakehub import random_bytes, write_presets
 
 @pytest.fixture
 def env(fakehub, tmp_path):
-    templates = tmp_path / "no-templates"
-    templates.mkdir()
-    return {
-        **os.environ,
-        "HF_ENDPOINT": fakehub.url,
-        "CIVITAI_ENDPOINT": fakehub.url,
-        "DOWNLOAD_FREE_SPACE_MARGIN": "0",
-        "DOWNLOAD_RETRY_BACKOFF": "0.02",
-        "LAUNCHPAD_TEMPLATES_DIR": str(templates),
-        "PYTHONUNBUFFERED": "1",
-    }
+    return cli_env(fakehub.url, tmp_path)
 
 
 def run(env: dict, workspace: Path, *args: str, **extra_env: str) -> subprocess.CompletedProcess:

@@ -31,7 +31,8 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -447,6 +448,19 @@ def start(install: ComfyUIInstall, setup: Setup, attempts: int = 3) -> ComfyUI:
             server.stop()
             raise
     raise AssertionError("unreachable")
+
+
+@contextmanager
+def running(install: ComfyUIInstall, *setups: Setup) -> Iterator[list[ComfyUI]]:
+    """One ComfyUI per setup, started in order (two pods on one volume); all stopped on exit."""
+    servers: list[ComfyUI] = []
+    try:
+        for setup in setups:
+            servers.append(start(install, setup))
+        yield servers
+    finally:
+        for server in servers:
+            server.stop()
 
 
 @dataclass(frozen=True)

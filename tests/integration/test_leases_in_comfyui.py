@@ -15,7 +15,7 @@ from conftest import cli_argv
 from lp.launchpad import leases
 from lp.launchpad.workspace import Workspace
 
-from .real_comfyui import ComfyUI, ComfyUIInstall, LaunchOptions, prepare, same_workspace, start
+from .real_comfyui import ComfyUI, ComfyUIInstall, LaunchOptions, prepare, running, same_workspace
 
 pytestmark = pytest.mark.integration
 NAME = "served.safetensors"
@@ -40,14 +40,8 @@ def pair(comfyui_install: ComfyUIInstall, tmp_path_factory: pytest.TempPathFacto
         env={"RUNPOD_POD_ID": "pod-a", "MODELS_LOCK": str(lock)}, prepare=put_lock_and_model))
     second = same_workspace(first, tmp_path_factory.mktemp("pod-b"))
     second = dataclasses.replace(second, options=LaunchOptions(env={"RUNPOD_POD_ID": "pod-b"}))
-    servers: list[ComfyUI] = []
-    try:
-        for setup in (first, second):
-            servers.append(start(comfyui_install, setup))
+    with running(comfyui_install, first, second) as servers:
         yield servers
-    finally:
-        for server in servers:
-            server.stop()
 
 
 def test_each_comfyui_holds_a_lease_and_the_other_cannot_delete_what_it_serves(pair: list[ComfyUI]) -> None:

@@ -4,13 +4,13 @@ subprocesses, real files, the fake Hub (tests/fakehub.py) counting every request
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
+from cli_env import cli_env
 
 from conftest import cli_argv
 from fakehub import COMMIT, random_bytes, sha256_of, write_presets
@@ -18,18 +18,8 @@ from fakehub import COMMIT, random_bytes, sha256_of, write_presets
 
 @pytest.fixture
 def env(fakehub, tmp_path):
-    templates = tmp_path / "no-templates"
-    templates.mkdir()
-    return {
-        **os.environ,
-        "HF_ENDPOINT": fakehub.url,
-        "CIVITAI_ENDPOINT": fakehub.url,
-        "DOWNLOAD_FREE_SPACE_MARGIN": "0",
-        "DOWNLOAD_RETRY_BACKOFF": "0.02",
-        "DOWNLOAD_LOCK_TTL": "5",  # a provisioner waiting on another's download looks every 0.5 s
-        "LAUNCHPAD_TEMPLATES_DIR": str(templates),
-        "PYTHONUNBUFFERED": "1",
-    }
+    # a provisioner waiting on another's download looks every 0.5 s
+    return cli_env(fakehub.url, tmp_path, DOWNLOAD_LOCK_TTL="5")
 
 
 def argv(workspace: Path, *args: str) -> list[str]:
