@@ -20,6 +20,8 @@ from .errors import InvalidSetting
 DEFAULT_WORKSPACE = "/workspace"
 DEFAULT_HF_ENDPOINT = "https://huggingface.co"
 DEFAULT_CIVITAI_ENDPOINT = "https://civitai.com"
+# ComfyUI-Manager's model list as its default channel publishes it (read, never copied: GPL-3.0)
+DEFAULT_MANAGER_MODEL_LIST = "https://raw.githubusercontent.com/Comfy-Org/ComfyUI-Manager/main/model-list.json"
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]?I?B?)?\s*$", re.IGNORECASE)
 _PREFIXES = "KMGT"
@@ -240,6 +242,9 @@ class Settings:
     civitai_endpoint: str = DEFAULT_CIVITAI_ENDPOINT  # CIVITAI_ENDPOINT
     templates_dir: Path | None = None  # LAUNCHPAD_TEMPLATES_DIR: overrides the templates package lookup
     size_lookup: bool = True  # LAUNCHPAD_SIZE_LOOKUP=0: never ask the sources for sizes in the background
+    # LAUNCHPAD_MODEL_LOOKUP=0: never ask Civitai or the Hub where a workflow's unknown model is (caches still count)
+    model_lookup: bool = True
+    manager_model_list_url: str = DEFAULT_MANAGER_MODEL_LIST  # MANAGER_MODEL_LIST_URL: what `--refresh` fetches
     # custom URL installs are off unless switched on, and then only to these hosts
     allow_custom_urls: bool = False  # ALLOW_CUSTOM_URLS
     allowed_url_hosts: tuple[str, ...] = ("huggingface.co", "civitai.com")  # ALLOWED_URL_HOSTS
@@ -291,6 +296,8 @@ class Settings:
             civitai_endpoint=_endpoint(env, "CIVITAI_ENDPOINT", DEFAULT_CIVITAI_ENDPOINT),
             templates_dir=Path(templates) if templates else None,
             size_lookup=_switch(env, "LAUNCHPAD_SIZE_LOOKUP") is not False,
+            model_lookup=_switch(env, "LAUNCHPAD_MODEL_LOOKUP") is not False,
+            manager_model_list_url=_endpoint(env, "MANAGER_MODEL_LIST_URL", DEFAULT_MANAGER_MODEL_LIST),
             allow_custom_urls=_flag(env, "ALLOW_CUSTOM_URLS"),
             allowed_url_hosts=url_hosts if url_hosts is not None else cls.allowed_url_hosts,
             enable_auth=_auth(env),

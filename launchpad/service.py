@@ -35,8 +35,9 @@ from .files import is_pickle
 from .migrate.status import overview as migration_overview
 from .model_library import ModelEntry, ModelLibrary
 from .model_roots import ModelRoots
+from .resolve.chain import Known, ModelResolver
 from .url_policy import check_custom_url
-from .workflow_models import NeededModel, analyze, group_label, summarize
+from .workflow_models import NeededModel, analyze, choose, group_label, summarize
 from .workspace import Workspace
 
 log = logging.getLogger("launchpad.service")
@@ -59,6 +60,7 @@ class Host:
     queue_cancel: str | None = None
     create_layout: bool = True  # standalone owns the workspace layout; inside ComfyUI only our state dirs
     ask_sizes: bool = False  # long-running hosts ask the sources for unknown sizes in the background
+    custom_nodes: Callable[[], Sequence[Path]] | None = None  # default: <workspace>/custom_nodes
 
 
 class LaunchpadService:
@@ -75,6 +77,8 @@ class LaunchpadService:
         )
         self.verified = VerifiedFiles(self.workspace.state)
         self.library = ModelLibrary(self._roots)
+        custom_nodes = self.host.custom_nodes or (lambda: [self.workspace.root / "custom_nodes"])
+        self.resolver = ModelResolver(settings, self.workspace.state, custom_nodes=custom_nodes, bus=self.bus)
         # the download manager, in a worker process (download_worker.py), started in start()
         self.downloads: Any = None
         self.system: Any = None  # SystemSampler, built in start() (it imports psutil / NVML)
@@ -196,6 +200,7 @@ class LaunchpadService:
     async def close(self) -> None:
         if self._sizing is not None and not self._sizing.done():
             self._sizing.cancel()
+        self.resolver.close()
         if self.downloads is not None:
             try:
                 await self.downloads.close()
@@ -507,33 +512,59 @@ class LaunchpadService:
     # --- workflows -----------------------------------------------------------------------------
 
     async def workflow_models(self, workflow: object) -> dict[str, object]:
-        """What ``workflow`` needs: present, missing (where from, how big) and unknown models."""
-        models = await self._analyze(workflow, sizes=True)
+        """What ``workflow`` needs: present, missing (every candidate source, how sure, how big) and
+        unknown models. What is known here answers at once; lookups that could tell more (Civitai by
+        hash, Hub listings) run on, ``resolving`` says so, and a ``launchpad.resolve`` event follows."""
+        models, known = await self._resolved(workflow, sizes=True)
+        unsure = [m for m in models if m.state != "present" and not (m.choice and m.choice.confident)]
+        hashes, repos = self.resolver.pending(known, [m.wanted for m in unsure if m.wanted])
+        if hashes or repos:
+            self.resolver.look_up(hashes, repos, [m.key for m in unsure])
         jobs = _latest_jobs((await self._snapshot())["jobs"])
         return {
             "models": [{**model.to_dict(), "job": jobs.get(model.key)} for model in models],
             "summary": summarize(models),
             "allowed_hosts": list(self.settings.allowed_url_hosts),
+            "resolving": bool(hashes or repos),
+            "sources": known.sources(),
         }
 
+    async def resolve_lookups(self, workflow: object) -> None:
+        """Until the lookups that could tell more about ``workflow``'s models have answered (the CLI)."""
+        models, known = await self._resolved(workflow, sizes=False)
+        unsure = [m.wanted for m in models if m.state != "present" and not (m.choice and m.choice.confident)]
+        hashes, repos = self.resolver.pending(known, [w for w in unsure if w])
+        if hashes or repos:
+            await self.resolver.look_up(hashes, repos, [w.key for w in unsure if w])
+
     async def install_workflow(
-        self, workflow: object, name: str | None = None, keys: Sequence[str] | None = None, optional: bool = False
+        self, workflow: object, name: str | None = None, keys: Sequence[str] | None = None, optional: bool = False,
+        choices: Mapping[str, str] | None = None,
     ) -> dict[str, object]:
-        """Queue the workflow's missing models that have a link on an allowed host.
+        """Queue the workflow's missing models whose chosen source is sure and on an allowed host.
 
         The server analyses the workflow itself: only what that analysis calls installable is
-        queued (a catalog file, or a workflow link to Hugging Face or Civitai by default), never
-        a URL or path the client names. ``keys`` narrows it to some models; models of muted or
-        bypassed nodes are left out unless ``optional`` (or named in ``keys``).
+        queued, never a URL or path the client names. ``choices`` (model key -> candidate id from
+        the analysis) picks another candidate, a name match included: the user said so. ``keys``
+        narrows it to some models; models of muted or bypassed nodes are left out unless
+        ``optional`` (or named in ``keys`` or ``choices``).
         """
-        models = await self._analyze(workflow, sizes=False)
+        models, _ = await self._resolved(workflow, sizes=False)
         by_key = {model.key: model for model in models}
-        if keys:
-            strangers = [key for key in keys if key not in by_key]
-            if strangers:  # names a model that is not in this workflow: nothing to find
-                raise NotFound(f"the workflow does not need {', '.join(strangers[:5])}",
-                                   details={"keys": strangers})
-            chosen = [by_key[key] for key in dict.fromkeys(keys)]
+        named = [*(keys or ()), *(choices or {})]
+        strangers = [key for key in named if key not in by_key]
+        if strangers:  # names a model that is not in this workflow: nothing to find
+            raise NotFound(f"the workflow does not need {', '.join(strangers[:5])}", details={"keys": strangers})
+        for key, candidate_id in (choices or {}).items():
+            model = by_key[key]
+            picked = next((c for c in model.candidates if c.id == candidate_id), None)
+            if picked is None:
+                raise NotFound(f"no source {candidate_id!r} was found for {key}; analyse the workflow again",
+                               details={"key": key, "choice": candidate_id})
+            if model.state != "present":
+                choose(model, picked, confirmed=True)
+        if named:
+            chosen = [by_key[key] for key in dict.fromkeys(named)]
         else:
             chosen = [m for m in models if optional or not m.optional]
         todo = [m for m in chosen if m.state == "missing" and m.installable and m.file is not None]
@@ -553,10 +584,17 @@ class LaunchpadService:
         return await self.downloads.install_files(files, label, guarded)
 
     async def _analyze(self, workflow: object, *, sizes: bool) -> list[NeededModel]:
+        return (await self._resolved(workflow, sizes=sizes))[0]
+
+    async def _resolved(self, workflow: object, *, sizes: bool) -> tuple[list[NeededModel], Known]:
+        """The analysis, with what the resolver's sources on this machine knew for it."""
         catalog = await self.catalog()
-        models = await asyncio.to_thread(
-            analyze, workflow, catalog, self._roots(), self.settings.allowed_url_hosts
-        )
+
+        def run() -> tuple[list[NeededModel], Known]:
+            known = self.resolver.known(catalog)
+            return analyze(workflow, catalog, self._roots(), self.settings.allowed_url_hosts, known), known
+
+        models, known = await asyncio.to_thread(run)
         unsized = [m.file for m in models
                    if m.state == "missing" and m.installable and (m.size is None or m.size_estimated) and m.file]
         if sizes and unsized:  # templates' links carry no size: ask the sources (allowed hosts only)
@@ -564,7 +602,7 @@ class LaunchpadService:
             for model in models:
                 if (model.size is None or model.size_estimated) and found.get(model.key) is not None:
                     model.size, model.size_estimated = found[model.key], False
-        return models
+        return models, known
 
     # --- system, queue, health -----------------------------------------------------------------
 

@@ -74,7 +74,8 @@ async def workflow_models(service: LaunchpadService, call: Call) -> dict[str, An
 
 async def install_workflow(service: LaunchpadService, call: Call) -> dict[str, Any]:
     b = call.body
-    return await service.install_workflow(b["workflow"], b.get("name"), b.get("keys"), b.get("optional", False))
+    return await service.install_workflow(b["workflow"], b.get("name"), b.get("keys"), b.get("optional", False),
+                                          b.get("choices"))
 
 
 # --- downloads -------------------------------------------------------------------------------------

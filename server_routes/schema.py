@@ -16,6 +16,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from ..launchpad.resolve.candidates import CERTAINTIES, ORIGINS
+
 Schema = dict[str, Any]
 
 _TYPES: dict[str, tuple[type, ...]] = {
@@ -343,6 +345,25 @@ COMPONENTS["SystemReading"] = obj(
     closed=False,
 )
 
+COMPONENTS["ModelCandidate"] = obj(
+    {
+        "id": {"type": "string", "description": "names this source in an install's `choices`"},
+        "origin": {"type": "string", "enum": list(ORIGINS)},
+        "certainty": {"type": "string", "enum": list(CERTAINTIES),
+                      "description": "hash: the source states the workflow's hash; exact: the same file name in a "
+                      "source that knows the file; name: only the name matches (asked first)"},
+        "where": STRING,
+        "found_as": nullable(STRING),
+        "source": ANY_OBJECT,
+        "size": nullable(INT),
+        "size_estimated": BOOL,
+        "sha256": nullable(STRING),
+        "presets": STRINGS,
+        "installable": BOOL,
+        "reason": STRING,
+    }
+)
+
 COMPONENTS["WorkflowModel"] = obj(
     {
         "key": STRING,
@@ -353,7 +374,7 @@ COMPONENTS["WorkflowModel"] = obj(
         # the nodes that want it: UI-format ids are numbers, API-format ids strings
         "nodes": array(obj({"id": {"type": ["integer", "string", "null"]}, "type": nullable(STRING), "muted": BOOL})),
         "optional": BOOL,
-        "origin": {"type": ["string", "null"], "enum": ["workflow", "catalog", "template", None]},
+        "origin": {"type": ["string", "null"], "enum": [*ORIGINS, None]},
         "presets": STRINGS,
         "source": {"type": ["object", "null"]},
         "size": nullable(INT),
@@ -361,6 +382,11 @@ COMPONENTS["WorkflowModel"] = obj(
         "installable": BOOL,
         "reason": STRING,
         "job": {"type": ["object", "null"]},
+        "hash": nullable(STRING),
+        "certainty": {"type": ["string", "null"], "enum": [*CERTAINTIES, None]},
+        "confirm": {"type": "boolean", "description": "the best source is only a name match: ask before installing"},
+        "choice": {"type": ["string", "null"], "description": "the id of the candidate chosen as its source"},
+        "candidates": array(ref("ModelCandidate")),
     }
 )
 
@@ -372,6 +398,7 @@ COMPONENTS["WorkflowSummary"] = obj(
         "unknown": INT,
         "optional": INT,
         "installable": INT,
+        "to_confirm": INT,
         "bytes_present": INT,
         "bytes_missing": INT,
         "sizes_unknown": INT,
