@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 REFRESH_AFTER = 7 * 24 * 3600.0
 RETRY_AFTER = 24 * 3600.0
 LIST_TIMEOUT = 30.0  # seconds one repository's listing may take before the round goes on without it
+PROBE_TIMEOUT = 5.0  # seconds the Hub has to answer at all
 WORKERS = 4
 Repo = tuple[str, str]  # (repo id, revision)
 
@@ -82,8 +83,13 @@ class HubListings:
 
     async def fetch(self, repos: Sequence[Repo]) -> int:
         """List ``repos`` (in threads; huggingface_hub blocks) and keep what they hold; how many were
-        listed. The first answers alone: if the Hub cannot be reached at all, the others are not tried."""
+        listed. Nothing is tried when the Hub does not answer at all (huggingface_hub would retry each
+        repository for half a minute)."""
         if not repos:
+            return 0
+        if not await self._reachable(repos[0]):
+            log.info("the Hub (%s) did not answer; repository listings are asked again later",
+                     self.settings.hf_endpoint)
             return 0
         loop = asyncio.get_running_loop()
         if self._pool is None:
@@ -99,19 +105,25 @@ class HubListings:
                 return repo, None, _failure(exc)
             return repo, files, None
 
-        first = await one(repos[0])
-        results = [first]
-        if first[2] != "network":
-            results += await asyncio.gather(*(one(repo) for repo in repos[1:]))
-        else:
-            log.info("the Hub (%s) could not be reached; repository listings are asked again later",
-                     self.settings.hf_endpoint)
+        results = await asyncio.gather(*(one(repo) for repo in repos))
         now = time.time()
         kept = {label(repo): {"at": now, "files": files} for repo, files, why in results if why != "network"}
         await asyncio.to_thread(self.store.merge, kept)
         listed = sum(files is not None for _, files, _ in results)
         log.info("listed %d of %d Hugging Face repositories for workflow models", listed, len(repos))
         return listed
+
+    async def _reachable(self, repo: Repo) -> bool:
+        """Whether the Hub answers at all (any HTTP status) within a few seconds."""
+        import aiohttp
+
+        url = f"{self.settings.hf_endpoint}/api/models/{repo[0]}"
+        try:
+            async with (aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=PROBE_TIMEOUT)) as session,
+                        session.head(url, allow_redirects=False)):
+                return True
+        except (aiohttp.ClientError, asyncio.TimeoutError):
+            return False
 
     def _list(self, repo: Repo) -> list[list]:
         """``[path, size, sha256]`` of every model file in ``repo`` (blocking)."""
