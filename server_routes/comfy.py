@@ -260,9 +260,9 @@ def register(prompt_server: Any, settings: Settings | None = None) -> None:
         current, loop = service, asyncio.get_running_loop()
         tasks.append(asyncio.ensure_future(_start(service)))
         folder_paths = _comfy_module("folder_paths")
-        if folder_paths is not None:  # `launchpad migrate --adopt` while ComfyUI runs: no restart needed
+        if folder_paths is not None:
             service.bus.subscribe(lambda event, data: refresh_model_lists(folder_paths, event, data))
-            from . import adopted_paths
+            from . import adopted_paths  # `launchpad migrate --adopt` while ComfyUI runs: no restart needed
 
             tasks.append(asyncio.ensure_future(adopted_paths.follow(service, folder_paths)))
 
