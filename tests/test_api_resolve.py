@@ -16,76 +16,19 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from apiclient import Api, write_presets
+from apiclient import Api
+from resolve_helpers import CIVITAI_LORA, HUB_LORA, KNOWN_REPO, MANAGER_VAE, SURE, stage
+from resolve_helpers import shared_workflow as workflow
 
-from fakehub import FakeHub, random_bytes, sha256_of
+from fakehub import FakeHub
 from lp.launchpad.config import Settings
 from lp.launchpad.service import LaunchpadService
 from lp.server_routes.standalone import create_app
 
-KNOWN_REPO = "acme/known-repackaged"
-USER_PRESETS = f"""\
-    schema: 1
-    presets:
-      - id: known-base
-        name: A preset whose repository holds more than it lists
-        category: image
-        files:
-          - folder: checkpoints
-            name: known-base.safetensors
-            hf: {KNOWN_REPO}
-            path: split_files/checkpoints/known-base.safetensors
-"""
-MANAGER_VAE = "manager-vae.safetensors"
-HUB_LORA = "wan-extra-style.safetensors"
-CIVITAI_LORA = "papercut.safetensors"
-
-
-def manager_list(entries: list[dict]) -> str:
-    """A model list in ComfyUI-Manager's format (the fields its model-list.json entries have)."""
-    models = [{"name": e["filename"], "type": e["type"], "base": "SDXL", "save_path": e["save_path"],
-               "description": "written by the test", "reference": "https://example.org", "filename": e["filename"],
-               "url": e["url"], "size": e["size"]} for e in entries]
-    return json.dumps({"models": models}, indent=1)
-
-
-def workflow(civitai_sha256: str) -> dict:
-    """As someone shares it: loaders with chosen names, no links; one LoRA known by its hash."""
-    return {"last_node_id": 4, "last_link_id": 0, "version": 0.4, "links": [], "nodes": [
-        {"id": 1, "type": "VAELoader", "mode": 0, "widgets_values": [MANAGER_VAE]},
-        {"id": 2, "type": "LoraLoader", "mode": 0, "widgets_values": [HUB_LORA, 1.0, 1.0]},
-        {"id": 3, "type": "LoraLoader", "mode": 0, "widgets_values": [CIVITAI_LORA, 0.8, 0.8],
-         "properties": {"models": [{"name": CIVITAI_LORA, "directory": "loras", "hash": civitai_sha256.upper(),
-                                    "hash_type": "SHA256"}]}},
-        {"id": 4, "type": "CheckpointLoaderSimple", "mode": 0, "widgets_values": ["Known-Base.safetensors"]},
-        {"id": 5, "type": "VAELoader", "mode": 0, "widgets_values": ["elsewhere.safetensors"]},
-    ]}
-
 
 @pytest.fixture
 async def app(workspace_dir: Path, fakehub: FakeHub, aiohttp_client) -> SimpleNamespace:
-    write_presets(workspace_dir, USER_PRESETS)
-    served = {
-        "checkpoints/known-base.safetensors": random_bytes(90_000),
-        f"vae/{MANAGER_VAE}": random_bytes(70_000),
-        f"loras/{HUB_LORA}": random_bytes(60_000),
-        f"loras/{CIVITAI_LORA}": random_bytes(50_000),
-    }
-    fakehub.add_hf_file(KNOWN_REPO, "split_files/checkpoints/known-base.safetensors",
-                        served["checkpoints/known-base.safetensors"])
-    fakehub.add_hf_file(KNOWN_REPO, f"split_files/loras/{HUB_LORA}", served[f"loras/{HUB_LORA}"])
-    fakehub.add_hf_file("acme/manager-models", "vae/sdxl-vae.safetensors", served[f"vae/{MANAGER_VAE}"])
-    version = 5150
-    fakehub.add_civitai(version, served[f"loras/{CIVITAI_LORA}"], "PaperCut_v2.safetensors", require_token=False,
-                        model_name="Paper Cut", model_type="LORA")
-    clone = workspace_dir / "custom_nodes" / "ComfyUI-Manager"
-    clone.mkdir(parents=True)
-    (clone / "model-list.json").write_text(manager_list([
-        {"filename": MANAGER_VAE, "type": "VAE", "save_path": "vae/SDXL", "size": "70KB",
-         "url": "https://huggingface.co/acme/manager-models/resolve/main/vae/sdxl-vae.safetensors"},
-        {"filename": "elsewhere.safetensors", "type": "VAE", "save_path": "default", "size": "1KB",
-         "url": "https://github.com/acme/vae/raw/main/elsewhere.safetensors"},
-    ]))
+    sources = stage(fakehub, workspace_dir)
     settings = Settings.from_env(
         {}, workspace=workspace_dir, hf_endpoint=fakehub.url, civitai_endpoint=fakehub.url, free_space_margin=0,
         retry_backoff=0.02, civitai_token="civ-token",
@@ -94,8 +37,7 @@ async def app(workspace_dir: Path, fakehub: FakeHub, aiohttp_client) -> SimpleNa
     client = await aiohttp_client(create_app(service))
     await service.ready()
     return SimpleNamespace(service=service, api=Api(client), client=client, ws=workspace_dir, hub=fakehub,
-                           models=workspace_dir / "models", served=served,
-                           sha256=sha256_of(served[f"loras/{CIVITAI_LORA}"]))
+                           models=workspace_dir / "models", served=sources.served, sha256=sources.sha256)
 
 
 async def resolved_after_event(app: SimpleNamespace, graph: dict) -> tuple[dict, dict]:
@@ -172,11 +114,11 @@ async def test_a_workflow_without_links_is_resolved_and_installs_in_one_click(ap
     status, result = await app.api.post("/launchpad/workflow/install", {"workflow": graph, "name": "shared.json"})
 
     assert status == 202
-    assert {j["key"] for j in result["jobs"]} == {f"vae/{MANAGER_VAE}", f"loras/{HUB_LORA}", f"loras/{CIVITAI_LORA}"}
+    assert {j["key"] for j in result["jobs"]} == set(SURE)
     refused = [r["key"] for r in result["refused"]]
     assert refused == ["checkpoints/Known-Base.safetensors", "vae/elsewhere.safetensors"]
     assert (await wait_done(app, "workflow:shared"))["state"] == "done"
-    for key in (f"vae/{MANAGER_VAE}", f"loras/{HUB_LORA}", f"loras/{CIVITAI_LORA}"):
+    for key in SURE:
         assert (app.models / key).read_bytes() == app.served[key]
     by_hash = app.hub.civitai_hash_calls()
     assert len(by_hash) == 1 and by_hash[0].authorization == "Bearer civ-token"
@@ -188,7 +130,7 @@ async def test_a_workflow_without_links_is_resolved_and_installs_in_one_click(ap
     assert status == 202 and [j["key"] for j in result["jobs"]] == ["checkpoints/Known-Base.safetensors"]
     await wait_done(app, "workflow:shared")
     assert (app.models / "checkpoints" / "Known-Base.safetensors").read_bytes() == app.served[
-        "checkpoints/known-base.safetensors"]
+        "checkpoints/Known-Base.safetensors"]
     _, after = await app.api.post("/launchpad/workflow/models", {"workflow": graph})
     states = {m["key"]: m["state"] for m in after["models"]}
     assert states.pop("vae/elsewhere.safetensors") == "missing" and set(states.values()) == {"present"}

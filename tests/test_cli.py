@@ -251,7 +251,7 @@ def test_json_before_the_command_gives_json(capsys: pytest.CaptureFixture[str], 
     assert json.loads(out)["ok"] is True
 
 
-REQUIRED = {"uninstall": ["SOME_ID"], "catalog": ["sizes"]}
+REQUIRED = {"uninstall": ["SOME_ID"], "catalog": ["sizes"], "workflow": ["shared.json"]}
 
 
 @pytest.mark.parametrize("command", sorted(COMMANDS))

@@ -34,6 +34,8 @@ from .install import add_parsers as add_install_parsers
 from .install import cmd_install, cmd_uninstall
 from .migrate import add_parser as add_migrate_parser
 from .migrate import cmd_migrate
+from .workflow import add_parser as add_workflow_parser
+from .workflow import cmd_workflow
 
 OK, FAILED, USAGE, WORKSPACE, CATALOG, NOT_FOUND, INTERRUPTED = 0, 1, 2, 3, 4, 5, 130
 
@@ -314,6 +316,7 @@ COMMANDS: dict[str, Handler] = {
     "uninstall": cmd_uninstall,
     "catalog": cmd_catalog,
     "migrate": cmd_migrate,
+    "workflow": cmd_workflow,
 }
 
 
@@ -380,6 +383,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_install_parsers(sub, after)
     add_catalog_parsers(sub, after)
     add_migrate_parser(sub, after)
+    add_workflow_parser(sub, after)
     return parser
 
 

@@ -50,7 +50,8 @@ def test_a_cached_listing_that_missed_a_new_file_lists_it_after_an_install(
         open(os.path.join({str(folder)!r}, "new.safetensors"), "wb").write(b"x" * 10)
         os.utime({str(folder)!r}, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # the volume's mtime did not move
         stale = folder_paths.get_filename_list("loras")
-        comfy.refresh_model_lists(folder_paths, "launchpad.download", {{"state": "done", "key": "loras/new.safetensors"}})
+        done = {{"state": "done", "key": "loras/new.safetensors"}}
+        comfy.refresh_model_lists(folder_paths, "launchpad.download", done)
         fresh = folder_paths.get_filename_list("loras")
         print(json.dumps({{"before": before, "stale": stale, "fresh": fresh}}))
     """)
