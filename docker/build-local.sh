@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# docker/build-local.sh [VARIANT]   (default: minimal)
+# docker/build-local.sh [VARIANT]   (default: minimal; minimal, standard, full or serverless)
 #
 # Build the RunPod image on a machine that reaches only the package registries (PyPI, Debian):
 # no CUDA base image, no ghcr.io, no GitHub, no PyTorch index. The same docker/Dockerfile as the
 # release, with build arguments only: a debootstrapped Debian bookworm as base, its python3
 # (3.11), uv and torch from PyPI (torch 2.9.1 there is the CUDA 12.8 build), ComfyUI from a
 # release tarball, and no custom-node bundles (they are cloned from GitHub). The image tag is
-# the last line on stdout; everything else goes to stderr.
+# the last line on stdout; everything else goes to stderr. serverless is built as the release
+# builds it: the minimal image's arguments and the target runtime-serverless, so after a minimal
+# build on the same engine only the worker's layers are new.
 #
 # Needs a running Docker engine (docker/engine.sh start DATA_ROOT starts one), Debian's client
 # /usr/bin/docker (BuildKit built in), debootstrap and about 35 GB free under the engine's data
@@ -59,10 +61,12 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # --- what is needed, checked before anything is built ------------------------------------------
+BASE_VARIANT=$VARIANT TARGET=()
 case $VARIANT in
   minimal | standard | full) ;;
-  dev) die "the dev variant downloads code-server from GitHub and cannot be built offline; build minimal, standard or full" ;;
-  *) die "unknown variant '$VARIANT' (minimal, standard, full)" ;;
+  serverless) BASE_VARIANT=minimal TARGET=(--target runtime-serverless) ;;
+  dev) die "the dev variant downloads code-server from GitHub and cannot be built offline; build minimal, standard, full or serverless" ;;
+  *) die "unknown variant '$VARIANT' (minimal, standard, full, serverless)" ;;
 esac
 [ -x "$DOCKER" ] || die "$DOCKER is missing: apt-get install -y docker.io (Debian's client has BuildKit built in)"
 if ! info=$("$DOCKER" version --format '{{.Server.Version}}' 2>&1); then
@@ -178,8 +182,8 @@ git_sha=$(git -C "$ROOT" rev-parse HEAD 2>/dev/null || echo unknown)
 started=$(date +%s)
 say "building $IMAGE_TAG (variant $VARIANT, no custom-node bundles: they need GitHub)"
 "$DOCKER" build --network host --progress plain \
-  -f "$ROOT/docker/Dockerfile" \
-  --build-arg VARIANT="$VARIANT" \
+  -f "$ROOT/docker/Dockerfile" "${TARGET[@]}" \
+  --build-arg VARIANT="$BASE_VARIANT" \
   --build-arg BASE_SOURCE=local \
   --build-arg LOCAL_BASE_IMAGE="$LOCAL_BASE_IMAGE" \
   --build-arg UV_SOURCE=pypi \

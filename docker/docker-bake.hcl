@@ -1,6 +1,6 @@
 // Image matrix: every variant x CUDA version. Run from the repository root:
 //   docker buildx bake -f docker/docker-bake.hcl                 # group "default": all variants, CUDA 12.8
-//   docker buildx bake -f docker/docker-bake.hcl all             # all 8 targets
+//   docker buildx bake -f docker/docker-bake.hcl all             # all 10 targets
 //   docker buildx bake -f docker/docker-bake.hcl standard-cuda128 --print
 // Variables can be set from the environment (REGISTRY=... VERSION=... docker buildx bake ...).
 //
@@ -10,6 +10,8 @@
 //   <variant>-cuda<X.Y>-<VERSION>  one build (VERSION: a release or the commit)
 // and on the default CUDA (12.8) also <variant> and, for standard, latest.
 // CUDA 13.0 needs an NVIDIA driver 580 or newer on the host; 12.8 is the default.
+// serverless is the minimal image plus a RunPod Serverless worker: it is built with the minimal
+// image's arguments and the target runtime-serverless, so it shares every layer below the worker.
 // These are the release builds from the real sources (CUDA images, ComfyUI from git, the PyTorch
 // index, the custom-node bundles); docker/build-local.sh builds offline with other arguments.
 
@@ -62,19 +64,19 @@ variable "COMFYUI_COMMIT" {
 }
 
 group "default" {
-  targets = ["minimal-cuda128", "standard-cuda128", "full-cuda128", "dev-cuda128"]
+  targets = ["minimal-cuda128", "standard-cuda128", "full-cuda128", "dev-cuda128", "serverless-cuda128"]
 }
 
 group "all" {
-  targets = ["minimal-cuda128", "standard-cuda128", "full-cuda128", "dev-cuda128", "minimal-cuda130", "standard-cuda130", "full-cuda130", "dev-cuda130"]
+  targets = ["minimal-cuda128", "standard-cuda128", "full-cuda128", "dev-cuda128", "serverless-cuda128", "minimal-cuda130", "standard-cuda130", "full-cuda130", "dev-cuda130", "serverless-cuda130"]
 }
 
 group "cuda128" {
-  targets = ["minimal-cuda128", "standard-cuda128", "full-cuda128", "dev-cuda128"]
+  targets = ["minimal-cuda128", "standard-cuda128", "full-cuda128", "dev-cuda128", "serverless-cuda128"]
 }
 
 group "cuda130" {
-  targets = ["minimal-cuda130", "standard-cuda130", "full-cuda130", "dev-cuda130"]
+  targets = ["minimal-cuda130", "standard-cuda130", "full-cuda130", "dev-cuda130", "serverless-cuda130"]
 }
 
 target "_common" {
@@ -198,5 +200,30 @@ target "dev-cuda130" {
   tags = [
     "${REGISTRY}/${IMAGE}:dev-cuda13.0",
     "${REGISTRY}/${IMAGE}:dev-cuda13.0-${VERSION}",
+  ]
+}
+
+target "serverless-cuda128" {
+  inherits = ["_common", "_cuda128"]
+  target   = "runtime-serverless"
+  args = {
+    VARIANT = "minimal"
+  }
+  tags = [
+    "${REGISTRY}/${IMAGE}:serverless-cuda12.8",
+    "${REGISTRY}/${IMAGE}:serverless-cuda12.8-${VERSION}",
+    "${REGISTRY}/${IMAGE}:serverless",
+  ]
+}
+
+target "serverless-cuda130" {
+  inherits = ["_common", "_cuda130"]
+  target   = "runtime-serverless"
+  args = {
+    VARIANT = "minimal"
+  }
+  tags = [
+    "${REGISTRY}/${IMAGE}:serverless-cuda13.0",
+    "${REGISTRY}/${IMAGE}:serverless-cuda13.0-${VERSION}",
   ]
 }

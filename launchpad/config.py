@@ -10,6 +10,7 @@ import ipaddress
 import math
 import os
 import re
+import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -311,3 +312,53 @@ class Settings:
             private_url_networks=_networks(env, "ALLOW_PRIVATE_URL_ADDRESSES", "192.168.1.20,10.0.0.0/8"),
         )
         return replace(settings, **overrides) if overrides else settings
+
+
+DEFAULT_LOCAL_WORKSPACE = "/var/lib/launchpad/workspace"
+
+
+def _command(env: Mapping[str, str], name: str, default: str) -> tuple[str, ...]:
+    """A command line (split like a shell would); refused when it does not split."""
+    raw = _raw(env, name) or default
+    try:
+        parts = tuple(shlex.split(raw))
+    except ValueError as exc:
+        raise InvalidSetting(f"{name}={raw[:80]!r} cannot be split into words ({exc}); check its quotes") from None
+    if not parts and name != "COMFYUI_ARGS":
+        raise InvalidSetting(f"{name} is empty; name a program, e.g. {default}")
+    return parts
+
+
+@dataclass(frozen=True)
+class ServerlessSettings:
+    """What the RunPod Serverless worker reads besides :class:`Settings` (docs/serverless.md)."""
+
+    settings: Settings = field(default_factory=Settings)
+    # models locks to provision at cold start, in order; relative paths are on the models volume.
+    # The same variable the `lock` work reads into Settings (docs/lockfile.md).
+    models_locks: tuple[Path, ...] = ()  # MODELS_LOCK=config/models.lock.json[,...]
+    comfyui_dir: Path = Path("/opt/ComfyUI")  # COMFYUI_DIR
+    comfyui_python: Path = Path("/opt/venv/bin/python")  # COMFYUI_PYTHON
+    comfyui_args: tuple[str, ...] = ()  # COMFYUI_ARGS: more ComfyUI flags, e.g. "--cpu"
+    comfyui_start_timeout: float = 600.0  # COMFYUI_START_TIMEOUT: seconds until ComfyUI must answer
+    launchpad_cli: tuple[str, ...] = ("launchpad",)  # LAUNCHPAD_BIN: the CLI that provisions
+    local_workspace: Path = Path(DEFAULT_LOCAL_WORKSPACE)  # LOCAL_WORKSPACE: outputs, inputs, state
+    refresh_worker: bool = False  # REFRESH_WORKER: a fresh worker after every job
+    comfy_org_api_key: str | None = field(default=None, repr=False)  # COMFY_ORG_API_KEY (API nodes)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> ServerlessSettings:
+        env = os.environ if env is None else env
+        locks = _items(env, "MODELS_LOCK", "config/models.lock.json") or ()
+        return cls(
+            settings=Settings.from_env(env),
+            models_locks=tuple(Path(lock) for lock in locks),
+            comfyui_dir=Path(_raw(env, "COMFYUI_DIR") or cls.comfyui_dir),
+            comfyui_python=Path(_raw(env, "COMFYUI_PYTHON") or cls.comfyui_python),
+            comfyui_args=_command(env, "COMFYUI_ARGS", ""),
+            comfyui_start_timeout=_seconds(env, "COMFYUI_START_TIMEOUT", cls.comfyui_start_timeout, 5, DAY),
+            launchpad_cli=_command(env, "LAUNCHPAD_BIN", "launchpad"),
+            local_workspace=Path(_raw(env, "LOCAL_WORKSPACE") or DEFAULT_LOCAL_WORKSPACE),
+            refresh_worker=_flag(env, "REFRESH_WORKER"),
+            comfy_org_api_key=_raw(env, "COMFY_ORG_API_KEY"),
+        )

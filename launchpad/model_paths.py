@@ -122,13 +122,19 @@ def write(workspace: Workspace, *, custom_nodes: bool = False) -> PathsResult:
     created = workspace.ensure()
     if custom_nodes:
         (workspace.root / "custom_nodes").mkdir(exist_ok=True)
+    changed = publish(workspace, workspace.extra_model_paths, custom_nodes=custom_nodes)
+    good, bad = user_configs(workspace)
+    return PathsResult(workspace.extra_model_paths, changed, created, good, bad)
+
+
+def publish(workspace: Workspace, path: Path, *, custom_nodes: bool = False) -> bool:
+    """Write the extra-paths file for ``workspace``'s models to ``path`` (which may be elsewhere,
+    e.g. on local disk beside a read-only volume); False when it already said that."""
     text = render(workspace, custom_nodes=custom_nodes)
     found = problems(text)
     if found:  # our own generator is wrong: never hand ComfyUI a file that stops it
         raise AssertionError(f"generated extra_model_paths.yaml is invalid: {found}")
-    changed = atomic_write_text(workspace.extra_model_paths, text)
-    good, bad = user_configs(workspace)
-    return PathsResult(workspace.extra_model_paths, changed, created, good, bad)
+    return atomic_write_text(path, text)
 
 
 def rewrite(workspace: Workspace) -> PathsResult:

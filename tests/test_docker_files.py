@@ -20,7 +20,10 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 DOCKER = ROOT / "docker"
 SCRIPTS = DOCKER / "scripts"
-VARIANTS = ["minimal", "standard", "full", "dev"]
+VARIANTS = ["minimal", "standard", "full", "dev", "serverless"]
+# serverless is built with the minimal image's arguments and its own stage as the target, so the
+# two share every layer below the worker
+BUILT_AS = {"serverless": ("minimal", "runtime-serverless")}
 # ComfyUI 0.33.0, the commit CI tests (../shared/comfyui/README.md), and the torch it runs on
 COMFYUI_VERSION = "v0.33.0"
 COMFYUI_COMMIT = "de6b062fb5ed1c9b471a3ebcd614705d93d67560"
@@ -176,7 +179,9 @@ def test_bake_defines_every_variant_for_every_cuda_with_its_args() -> None:
             assert (ROOT / target["dockerfile"]).is_file()
             assert target["platforms"] == ["linux/amd64"]
             args = target["args"]
-            assert args["VARIANT"] == variant
+            built_as, stage = BUILT_AS.get(variant, (variant, None))
+            assert args["VARIANT"] == built_as
+            assert target.get("target") == stage
             assert args["CUDA_VERSION"] == cuda_version
             assert args["TORCH_INDEX"] == index
             assert args["COMFYUI_VERSION"] == COMFYUI_VERSION
@@ -274,6 +279,43 @@ def build_local_args() -> dict[str, str]:
     return dict(re.findall(r'--build-arg ([A-Z_]+)=("?[^\s"]*"?)', text))
 
 
+def stage_text(text: str, name: str) -> str:
+    """The instructions of stage ``name``, up to the next FROM."""
+    match = re.search(rf"^FROM \S+ AS {name}\n(.*?)(?=^FROM |\Z)", text, re.MULTILINE | re.DOTALL)
+    assert match, f"no stage {name}"
+    return match.group(1)
+
+
+def test_the_serverless_stage_is_the_minimal_image_with_the_worker() -> None:
+    text = (DOCKER / "Dockerfile").read_text()
+    stages = dict((name, image) for image, name in re.findall(r"^FROM (\S+) AS (\S+)", text, re.MULTILINE))
+    assert stages["runtime-serverless"] == "runtime-minimal"
+    assert stages["serverless-venv"] == "nodes"
+    serverless = stage_text(text, "runtime-serverless")
+    assert "RUN " not in serverless  # copies only: nothing below it is rebuilt
+    assert "COPY --from=serverless-venv /opt/serverless /opt/serverless" in serverless
+    assert 'ENTRYPOINT ["/usr/bin/tini", "--", "/opt/serverless/bin/python", "/opt/launchpad/serverless/handler.py"]' \
+        in serverless
+    assert 'WORKSPACE_ROOT=""' in serverless  # /runpod-volume, else /workspace
+    venv = stage_text(text, "serverless-venv")
+    assert "-r /opt/launchpad/serverless/requirements.txt /src" in venv
+    # what changes with every build is declared after runtime-base's last RUN and COPY, so a
+    # second build (serverless after minimal) finds those layers cached
+    base = stage_text(text, "runtime-base")
+    last_layer = max(base.rfind("\nRUN "), base.rfind("\nCOPY "))
+    for arg in ("BUILD_DATE", "GIT_SHA", "IMAGE_VERSION"):
+        assert base.index(f"\nARG {arg}") > last_layer, f"ARG {arg} comes before a layer of runtime-base"
+
+
+def test_the_serverless_sdk_pin_is_the_test_extras() -> None:
+    pins = re.findall(r"^runpod==\S+$", (DOCKER / "serverless" / "requirements.txt").read_text(), re.MULTILINE)
+    assert len(pins) == 1
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    assert f'"{pins[0]}"' in pyproject
+    dependencies = pyproject.split("dependencies = [", 1)[1].split("]", 1)[0]
+    assert "runpod" not in dependencies  # never the pack's own
+
+
 def test_each_source_argument_selects_a_stage_that_exists_for_every_value() -> None:
     """BuildKit builds only the stages the target reaches: one Dockerfile serves both builds."""
     text = (DOCKER / "Dockerfile").read_text()
@@ -348,6 +390,28 @@ def test_build_local_says_what_is_missing_before_building(tmp_path: Path) -> Non
     assert result.returncode == 1 and "code-server from GitHub" in result.stderr
 
 
+def test_build_local_builds_serverless_on_the_minimal_images_arguments(tmp_path: Path) -> None:
+    calls = tmp_path / "calls"
+    docker = tmp_path / "docker"
+    docker.write_text(f"#!/bin/sh\necho \"$*\" >> {calls}\n"
+                      f"case $1 in version) echo 20.10.24 ;; info) echo {tmp_path} ;; image|build) exit 0 ;; "
+                      "*) exit 1 ;; esac\n")
+    docker.chmod(0o755)
+    tarball = tmp_path / "ComfyUI.tar.gz"
+    tarball.write_bytes(b"stands for the release tarball")
+    env = {**os.environ, "DOCKER": str(docker), "MIN_FREE_GB": "0", "COMFYUI_TARBALL": str(tarball)}
+    env.pop("WHEELS_DIR", None)
+    result = run("bash", str(DOCKER / "build-local.sh"), "serverless", env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "comfyui-launchpad:serverless-local"
+    build = next(line.split() for line in calls.read_text().splitlines() if line.startswith("build "))
+    assert build[build.index("--target") + 1] == "runtime-serverless"
+    assert "VARIANT=minimal" in build
+    result = run("bash", str(DOCKER / "build-local.sh"), "minimal", env=env)
+    minimal = [line.split() for line in calls.read_text().splitlines() if line.startswith("build ")][-1]
+    assert "--target" not in minimal and "VARIANT=minimal" in minimal
+
+
 def test_engine_script_refuses_what_it_cannot_do(tmp_path: Path) -> None:
     env = {**os.environ, "ENGINE_STATE": str(tmp_path / "state")}
     result = run("bash", str(DOCKER / "engine.sh"), "stop", env=env)
@@ -412,6 +476,7 @@ def test_variants_match_the_seed_and_the_bake_file() -> None:
     assert variants["standard"] == ["base", "popular"]
     assert variants["full"] == ["base", "popular", "complete"]
     assert variants["dev"] == variants["full"]
+    assert variants["serverless"] == variants["minimal"]
 
 
 def test_install_custom_nodes_lists_each_variant() -> None:

@@ -12,17 +12,24 @@ without ComfyUI-Manager: whatever ComfyUI imports must be in the image itself (`
 not, once). Containers share the host's network (ComfyUI on a free port, the fake Hub on
 127.0.0.1) and are few: each ComfyUI start on CPU costs seconds.
 
+The serverless variant (docs/serverless.md) is built after it the same way, on the minimal
+image's layers (or LAUNCHPAD_SERVERLESS_IMAGE is used), and runs jobs in the runpod SDK's local
+test mode with a host directory as /runpod-volume.
+
 Timings and sizes are printed; run with `-s` to see them.
 """
 
 from __future__ import annotations
 
+import ast
 import asyncio
+import base64
 import json
 import os
 import re
 import shutil
 import socket
+import struct
 import subprocess
 import time
 import urllib.error
@@ -78,23 +85,34 @@ def engine() -> None:
         missing("docker", problem)
 
 
-@pytest.fixture(scope="module")
-def image(engine: None, tmp_path_factory: pytest.TempPathFactory) -> str:
-    if os.environ.get("LAUNCHPAD_IMAGE"):
-        tag = os.environ["LAUNCHPAD_IMAGE"]
+def built_image(variant: str, given: str, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The image named by the environment variable ``given``, else docker/build-local.sh VARIANT's."""
+    if os.environ.get(given):
+        tag = os.environ[given]
         docker("image", "inspect", tag)
-        print(f"\nimage: {tag} (LAUNCHPAD_IMAGE, not built here)")
+        print(f"\nimage: {tag} ({given}, not built here)")
         return tag
     log = tmp_path_factory.mktemp("build") / "build.log"
     started = time.monotonic()
     with open(log, "w") as err:
-        result = subprocess.run(["bash", str(ROOT / "docker" / "build-local.sh"), "minimal"],
+        result = subprocess.run(["bash", str(ROOT / "docker" / "build-local.sh"), variant],
                                 stdout=subprocess.PIPE, stderr=err, text=True, timeout=3600)
     if result.returncode != 0:
         pytest.fail(f"docker/build-local.sh failed ({result.returncode}):\n{log.read_text()[-6000:]}")
     tag = result.stdout.strip().splitlines()[-1]
-    print(f"\nimage: built {tag} in {time.monotonic() - started:.0f} s (docker/build-local.sh minimal)")
+    print(f"\nimage: built {tag} in {time.monotonic() - started:.0f} s (docker/build-local.sh {variant})")
     return tag
+
+
+@pytest.fixture(scope="module")
+def image(engine: None, tmp_path_factory: pytest.TempPathFactory) -> str:
+    return built_image("minimal", "LAUNCHPAD_IMAGE", tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def serverless_image(engine: None, tmp_path_factory: pytest.TempPathFactory) -> str:
+    # after the minimal build on the same engine, only the worker's layers are new
+    return built_image("serverless", "LAUNCHPAD_SERVERLESS_IMAGE", tmp_path_factory)
 
 
 def free_port() -> int:
@@ -410,3 +428,94 @@ def test_the_image_without_bundles_has_only_launchpad_and_its_pins(image: str) -
     largest = max(layers)
     print(f"\nimage {image}: {size / 1e9:.2f} GB; largest layer {largest[0] / 1e9:.2f} GB: {largest[1][:120]}")
     print(f"custom nodes baked in: {nodes}")
+
+
+# --- the serverless variant: one job per container, the SDK's local test mode ---------------------------
+
+
+def worker_run(image: str, volume: Path, *args: str, read_only: bool = False,
+               env: dict[str, str] | None = None) -> tuple[int, str, float]:
+    """`docker run` of the serverless image until the worker exits: (status, its log, seconds)."""
+    name = f"lp-serverless-{os.getpid()}-{time.monotonic_ns()}"
+    mount = f"{volume}:/runpod-volume" + (":ro" if read_only else "")
+    argv = ["run", "--name", name, "--network", "host", "-v", mount,
+            "-e", f"COMFYUI_PORT={free_port()}", "-e", "COMFYUI_ARGS=--cpu"]
+    for key, value in (env or {}).items():
+        argv += ["-e", f"{key}={value}"]
+    started = time.monotonic()
+    try:
+        result = docker(*argv, image, *args, timeout=600, check=False)
+    finally:
+        docker("rm", "-f", name, check=False)
+    return result.returncode, result.stdout + result.stderr, time.monotonic() - started
+
+
+def job_result(logs: str) -> dict:
+    """The SDK's `Job result: {...}` line, as the local test mode prints it."""
+    for line in logs.splitlines():
+        _, _, message = line.partition("| ")
+        if message.startswith("Job result: "):
+            return ast.literal_eval(message[len("Job result: "):])
+    raise AssertionError(f"no job result in the worker's log:\n{logs[-6000:]}")
+
+
+def test_serverless_worker_runs_its_test_job_with_models_from_the_volume(serverless_image: str,
+                                                                        tmp_path: Path) -> None:
+    volume = tmp_path / "runpod-volume"
+    volume.mkdir()
+    labels = json.loads(docker("image", "inspect", "--format", "{{json .Config.Labels}}", serverless_image).stdout)
+    assert labels["io.comfyui-launchpad.variant"] == "serverless"
+    # no --test_input: the SDK runs the test_input.json baked beside the handler
+    status, logs, took = worker_run(serverless_image, volume)
+    assert status == 0, logs[-8000:]
+    print(f"\nserverless: one job, from docker run to exit, in {took:.1f} s; "
+          f"{re.findall(r'cold start took [0-9.]+ s', logs)}")
+    assert "models from /runpod-volume/models (writable)" in logs
+    assert "Job local_test completed successfully." in logs
+    assert "IMPORT FAILED" not in logs, logs[-8000:]
+    (image,) = job_result(logs)["output"]["images"]
+    assert image["filename"] == "launchpad_serverless_test_00001_.png" and image["type"] == "base64"
+    data = base64.b64decode(image["data"])
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and struct.unpack(">II", data[16:24]) == (64, 64)
+    # outputs stay on the container's disk; Launchpad inside ComfyUI keeps its state on the volume
+    assert not list(volume.rglob("*.png"))
+    assert (volume / ".launchpad").is_dir()
+
+
+def test_serverless_worker_names_a_missing_model_on_a_read_only_volume(serverless_image: str,
+                                                                      tmp_path: Path) -> None:
+    volume = tmp_path / "runpod-volume"
+    (volume / "models" / "checkpoints").mkdir(parents=True)
+    job = {"input": {"workflow": {
+        "4": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": "sd_missing.safetensors"}},
+        "5": {"class_type": "EmptyLatentImage", "inputs": {"width": 64, "height": 64, "batch_size": 1}},
+        "6": {"class_type": "VAEDecode", "inputs": {"samples": ["5", 0], "vae": ["4", 2]}},
+        "7": {"class_type": "SaveImage", "inputs": {"images": ["6", 0], "filename_prefix": "never"}},
+    }}}
+    status, logs, _ = worker_run(serverless_image, volume, "--test_input", json.dumps(job), read_only=True)
+    assert status == 1, logs[-8000:]
+    assert "models from /runpod-volume/models (read-only)" in logs
+    assert ("Job local_test failed with error: Missing models: checkpoints/sd_missing.safetensors "
+            "(wanted by node 4 (CheckpointLoaderSimple)). Put them on the network volume under "
+            "/runpod-volume/models/<folder>/") in logs, logs[-8000:]
+
+
+def test_serverless_worker_with_a_lock_a_read_only_volume_lacks_stops_before_comfyui(serverless_image: str,
+                                                                                  tmp_path: Path) -> None:
+    volume = tmp_path / "runpod-volume"
+    (volume / "config").mkdir(parents=True)
+    lock = {"format": "launchpad.models-lock", "version": 1, "files": [{
+        "folder": "checkpoints", "name": "locked.safetensors",
+        "source": {"hf": "acme/locked", "revision": "main", "commit": None, "path": "locked.safetensors"},
+        "size": 1234, "sha256": None}]}
+    (volume / "config" / "models.lock.json").write_text(json.dumps(lock))
+    status, logs, took = worker_run(serverless_image, volume, read_only=True,
+                                    env={"MODELS_LOCK": "config/models.lock.json"})
+    assert status == 1, logs[-8000:]
+    print(f"\nserverless: a read-only volume that lacks locked files stops the worker in {took:.1f} s")
+    assert "provisioning /runpod-volume from the models lock /runpod-volume/config/models.lock.json" in logs
+    assert "The volume /runpod-volume is read-only, so the files the lock lists and the volume lacks" in logs
+    assert "the worker cannot take jobs" in logs
+    assert "Starting server" not in logs and "Starting Serverless Worker" not in logs  # ComfyUI never started
+    if "invalid choice: 'provision'" not in logs:  # the CLI has the models lock (docs/lockfile.md)
+        assert "checkpoints/locked.safetensors" in logs, logs[-8000:]
