@@ -13,6 +13,7 @@ that needs it through :meth:`ready`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 import time
@@ -511,31 +512,34 @@ class LaunchpadService:
 
     # --- workflows -----------------------------------------------------------------------------
 
-    async def workflow_models(self, workflow: object) -> dict[str, object]:
+    async def workflow_models(self, workflow: object, wait: float = 0) -> dict[str, object]:
         """What ``workflow`` needs: present, missing (every candidate source, how sure, how big) and
         unknown models. What is known here answers at once; lookups that could tell more (Civitai by
-        hash, Hub listings) run on, ``resolving`` says so, and a ``launchpad.resolve`` event follows."""
+        hash, Hub listings) run on, ``resolving`` says so, and a ``launchpad.resolve`` event follows.
+        ``wait``: seconds to wait for those lookups before answering."""
         models, known = await self._resolved(workflow, sizes=True)
-        unsure = [m for m in models if m.state != "present" and not (m.choice and m.choice.confident)]
-        hashes, repos = self.resolver.pending(known, [m.wanted for m in unsure if m.wanted])
-        if hashes or repos:
-            self.resolver.look_up(hashes, repos, [m.key for m in unsure])
+        lookups = self._look_up(models, known)
+        if lookups is not None and wait > 0:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(asyncio.shield(lookups), wait)
+            models, known = await self._resolved(workflow, sizes=True)
+            lookups = self._look_up(models, known)
         jobs = _latest_jobs((await self._snapshot())["jobs"])
         return {
             "models": [{**model.to_dict(), "job": jobs.get(model.key)} for model in models],
             "summary": summarize(models),
             "allowed_hosts": list(self.settings.allowed_url_hosts),
-            "resolving": bool(hashes or repos),
+            "resolving": lookups is not None,
             "sources": known.sources(),
         }
 
-    async def resolve_lookups(self, workflow: object) -> None:
-        """Until the lookups that could tell more about ``workflow``'s models have answered (the CLI)."""
-        models, known = await self._resolved(workflow, sizes=False)
-        unsure = [m.wanted for m in models if m.state != "present" and not (m.choice and m.choice.confident)]
-        hashes, repos = self.resolver.pending(known, [w for w in unsure if w])
-        if hashes or repos:
-            await self.resolver.look_up(hashes, repos, [w.key for w in unsure if w])
+    def _look_up(self, models: Sequence[NeededModel], known: Known) -> asyncio.Future[None] | None:
+        """Start (or join) the lookups that could tell more about the models no source is sure of."""
+        unsure = [m for m in models if m.state != "present" and not (m.choice and m.choice.confident)]
+        hashes, repos = self.resolver.pending(known, [m.wanted for m in unsure if m.wanted])
+        if not (hashes or repos):
+            return None
+        return self.resolver.look_up(hashes, repos, [m.key for m in unsure])
 
     async def install_workflow(
         self, workflow: object, name: str | None = None, keys: Sequence[str] | None = None, optional: bool = False,

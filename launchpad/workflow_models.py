@@ -25,7 +25,7 @@ from .catalog import Catalog, ModelFile
 from .errors import InvalidInput
 from .files import unsafe_reason
 from .model_roots import ModelRoots
-from .resolve.candidates import EXACT, HASH, NAME, Candidate, Wanted, link_problem
+from .resolve.candidates import Candidate, Wanted, link_problem
 from .resolve.catalog_files import CatalogIndex
 from .resolve.chain import Known, best_first
 from .resolve.hub_listings import HubIndex
@@ -286,13 +286,9 @@ def choose(model: NeededModel, candidate: Candidate, *, confirmed: bool = False)
     if problem:
         model.reason = problem
     elif model.file is None:
-        model.reason = (f"only a name match ({CERTAINTY_WORDS[candidate.certainty]}): "
-                        f"{candidate.where}; choose it to install it")
+        model.reason = f"only the name matches ({candidate.where}): installed once you choose it"
     else:
         model.reason = ""
-
-
-CERTAINTY_WORDS = {HASH: "same hash", EXACT: "same file name", NAME: "a similar name or another folder"}
 
 
 def _nobody_knows(wanted: Wanted) -> str:

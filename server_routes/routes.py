@@ -123,7 +123,11 @@ WORKFLOW: dict = {
          "additionalProperties": {"type": "object", "required": ["class_type"], "properties": {"class_type": STRING}}},
     ],
 }
-WORKFLOW_BODY = obj({"workflow": WORKFLOW})
+WORKFLOW_BODY = obj(
+    {"workflow": WORKFLOW, "wait": {"type": "number", "minimum": 0, "maximum": 30,
+                                    "description": "seconds to wait for Civitai and the Hub before answering"}},
+    required=("workflow",),
+)
 WORKFLOW_INSTALL_BODY = obj(
     {
         "workflow": WORKFLOW,

@@ -353,6 +353,7 @@ COMPONENTS["ModelCandidate"] = obj(
                       "description": "hash: the source states the workflow's hash; exact: the same file name in a "
                       "source that knows the file; name: only the name matches (asked first)"},
         "where": STRING,
+        "label": {"type": "string", "description": "where, how sure and how big, for people"},
         "found_as": nullable(STRING),
         "source": ANY_OBJECT,
         "size": nullable(INT),

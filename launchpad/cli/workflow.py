@@ -31,7 +31,6 @@ from ..workspace import Workspace
 from .install import Display, _catalog, _on_signals
 
 OK, FAILED_EXIT, INTERRUPTED = 0, 1, 130
-WORDS = {"hash": "same hash", "exact": "same file name", "name": "name match: --accept it"}
 
 
 def _workflow(path: Path) -> object:
@@ -117,12 +116,11 @@ def _report(models: list[NeededModel], known: Known, as_json: bool) -> None:
         if model.choice is None:
             print(f"         {model.reason}")
             continue
-        choice = model.choice
-        print(f"         from {choice.where} [{WORDS[choice.certainty]}]: {choice.source.url}")
+        print(f"         from {model.choice.label}: {model.choice.source.url}")
         if model.reason:
             print(f"         {model.reason}")
         for other in model.candidates[1:4]:
-            print(f"         or {other.where} [{WORDS[other.certainty]}]: {other.source.url}")
+            print(f"         or {other.label}: {other.source.url}")
     summary = summarize(models)
     line = (f"{humanize.count(summary['needed'], 'model')}: {summary['present']} present, "
             f"{summary['missing']} missing, {summary['unknown']} unknown")

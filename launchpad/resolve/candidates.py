@@ -23,12 +23,14 @@ from dataclasses import dataclass, replace
 from pathlib import PurePosixPath
 from urllib.parse import urlsplit
 
+from .. import humanize
 from ..catalog.schema import ModelFile, Source
 from ..url_policy import host_allowed
 
 HASH, EXACT, NAME = "hash", "exact", "name"
 CERTAINTIES = (HASH, EXACT, NAME)
 CONFIDENT = frozenset({HASH, EXACT})
+CERTAINTY_WORDS = {HASH: "same hash", EXACT: "same file name", NAME: "name match"}
 # where a candidate came from, most trusted first: a tie in certainty goes to the earlier
 ORIGINS = ("workflow", "catalog", "template", "huggingface", "manager", "civitai")
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -80,6 +82,14 @@ class Candidate:
     def confident(self) -> bool:
         return self.certainty in CONFIDENT
 
+    @property
+    def label(self) -> str:
+        """For people: "Comfy-Org/Wan_2.2_ComfyUI_Repackaged · same file name · 9.9 GB"."""
+        parts = [self.where, CERTAINTY_WORDS[self.certainty]]
+        if self.size is not None:
+            parts.append(("" if self.size_exact else "~") + humanize.size(self.size))
+        return " · ".join(parts)
+
     def model_file(self, wanted: Wanted) -> ModelFile:
         """The file to download: saved as the workflow names it, checked by every hash and size known."""
         return ModelFile(
@@ -95,6 +105,7 @@ class Candidate:
             "origin": self.origin,
             "certainty": self.certainty,
             "where": self.where,
+            "label": self.label if problem is None else f"{self.label} · not allowed here",
             "found_as": self.found_as,
             "source": self.source.to_dict(),
             "size": self.size,

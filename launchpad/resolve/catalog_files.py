@@ -18,6 +18,7 @@ from .candidates import EXACT, NAME, Candidate, Wanted
 class Listed:
     file: ModelFile
     presets: list[str] = field(default_factory=list)
+    names: list[str] = field(default_factory=list)  # of those presets, for people
     origins: set[str] = field(default_factory=set)  # curated | template | user
 
     @property
@@ -34,6 +35,7 @@ class CatalogIndex:
             for model_file in preset.files:
                 listed = self.by_key.setdefault(model_file.key, Listed(model_file))
                 listed.presets.append(preset.id)
+                listed.names.append(preset.name)
                 listed.origins.add(preset.origin)
         self.by_name: dict[str, list[Listed]] = {}
         self.by_sha256: dict[str, list[Listed]] = {}
@@ -67,6 +69,6 @@ def _candidate(listed: Listed, certainty: str, found_as: str | None) -> Candidat
     return Candidate(
         listed.origin, certainty, model_file.source,
         size=model_file.size if exact else model_file.estimated_size, size_exact=exact,
-        sha256=model_file.sha256, where=f"preset {listed.presets[0]}", found_as=found_as,
+        sha256=model_file.sha256, where=f"preset {listed.names[0]}", found_as=found_as,
         presets=tuple(sorted(listed.presets)),
     )

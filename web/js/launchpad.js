@@ -1,21 +1,29 @@
-// The one file ComfyUI loads from web/ (it imports every .js there; the panel is in .mjs files so
-// they are not loaded twice): registers the Launchpad sidebar tab, its settings and command, and
-// the panel's adapter to ComfyUI's frontend.
+// The one file ComfyUI loads from web/ (it imports every .js there, so the panel is in .mjs files):
+// the sidebar tab, settings, command, the panel's adapter, and the offer of a workflow's models.
 import { app } from "../../../scripts/app.js";
 import { api } from "../../../scripts/api.js";
 import { createLaunchpad, VIEW_IDS } from "../panel/panel.mjs";
 import { callJson } from "../panel/http.mjs";
+import { installLabel } from "../panel/workflow.mjs";
+import { h } from "../panel/dom.mjs";
+import { plural } from "../panel/format.mjs";
 
 const TAB = "launchpad.sidebar";
 const TOAST_MS = { error: 10000, other: 5000 };
-// a graph that changed, loaded or was switched to is looked at again after this long
-const GRAPH_SETTLE_MS = 500;
+const GRAPH_SETTLE_MS = 500; // a changed, opened graph is looked at this much later
 const WORKFLOW_POLL_MS = 2000;
+const REFRESH_MS = 1000; // finished downloads, one refresh of ComfyUI's lists
+const OFFER_MS = 20000;
+const OFFER_WAIT_S = 15; // for Civitai and the Hub: the offer names all it can
+const HERE = "Install on this server";
+// where ComfyUI lists missing models: 1.49+ its Errors panel, 1.27 a dialog (docs/)
+const MISSING_MODEL_PLACES = "[data-testid=missing-model-actions], "
+  + "[aria-labelledby=global-missing-models-warning] .p-dialog-content";
 
 let panel = null;
+let adapter = null;
 
-// Toasts through the frontend's current API: 1.58 has toast.success/error/info/warning and keeps
-// add() only as a deprecated mapping; 1.27 and 1.49 have only PrimeVue's add().
+// 1.58 has toast.success/error/info/warning (add() deprecated); 1.27 and 1.49 only add()
 function showToast(manager, severity, summary, detail) {
   const toast = manager.toast;
   const life = severity === "error" ? TOAST_MS.error : TOAST_MS.other;
@@ -27,7 +35,7 @@ function showToast(manager, severity, summary, detail) {
   }
 }
 
-// The open workflow whose serialized graph has this id (what ComfyUI sends with a prompt).
+// the open workflow whose graph has this id (what ComfyUI sends with a prompt)
 function workflowName(manager, id) {
   const workflows = manager.workflow?.workflows || [];
   const found = workflows.find((workflow) => {
@@ -37,8 +45,7 @@ function workflowName(manager, id) {
   return found?.filename || null;
 }
 
-// Stops a prompt through ComfyUI's own API: its jobs API where it has one (ComfyUI 0.33 and
-// later), else /interrupt for the running prompt and /queue for a pending one.
+// through ComfyUI's API: its jobs API (0.33 and later), else /interrupt and /queue
 function cancelPrompt(promptId, { running, how }) {
   const call = (path, body) => callJson(api.fetchApi.bind(api), path, { method: "POST", body });
   if (how === "jobs") {
@@ -56,34 +63,96 @@ function comfyAdapter(manager) {
     json: (path, options) => callJson(api.fetchApi.bind(api), path, options),
     on: (type, listener) => api.addEventListener(type, (event) => listener(event.detail)),
     toast: (severity, summary, detail) => showToast(manager, severity, summary, detail),
-    async confirm(title, message) {
+    async confirm(title, message, action = "Delete") {
       if (!manager.dialog?.confirm) {
         return window.confirm(`${title}\n\n${message}`);
       }
-      return Boolean(await manager.dialog.confirm({ title, message, type: "delete" }));
+      const type = action === "Delete" ? "delete" : "default";
+      return Boolean(await manager.dialog.confirm({ title, message, type }));
     },
     setting: (id) => manager.setting?.get(id),
-    // the open workflow, for the Workflow view
     graph() {
       if (!app.graph) {
         return null;
       }
       return { workflow: app.graph.serialize(), name: manager.workflow?.activeWorkflow?.filename };
     },
-    // a template ComfyUI serves, opened as its template browser opens one
+    // as ComfyUI's template browser opens one
     async openTemplate(name) {
       const response = await fetch(api.fileURL(`/templates/${name}.json`));
       await app.loadGraphData(await response.json(), true, true, name);
     },
     workflowName: (id) => workflowName(manager, id),
     cancelPrompt,
+    modelsChanged,
   };
 }
 
+// a model arrived: ComfyUI reads its lists again with the command its R key runs
+let refreshTimer = 0;
+function modelsChanged() {
+  clearTimeout(refreshTimer);
+  refreshTimer = setTimeout(() => app.extensionManager.command.execute("Comfy.RefreshNodeDefinitions"), REFRESH_MS);
+}
+
+function offerWanted() {
+  return adapter.setting("Launchpad.OfferInstall") !== false;
+}
+
+// the open workflow's sure models, installed here while the Workflow view shows them coming
+function installHere() {
+  showWorkflowModels();
+  return panel.installWorkflow(adapter.graph());
+}
+
+// An opened workflow's missing models, offered once by a toast whose action installs them (1.58;
+// 1.27 and 1.49 toasts have no actions: the Workflow view opens). Not the page's restored one.
+const offered = new Set(); // workflow ids
+async function offerInstall() {
+  const workflow = adapter.graph()?.workflow;
+  if (!workflow || offered.has(workflow.id)) {
+    return;
+  }
+  const restored = !offered.size;
+  offered.add(workflow.id);
+  if (restored || !offerWanted()) {
+    return;
+  }
+  const { summary } = await panel.api("/workflow/models", "POST", { workflow, wait: OFFER_WAIT_S });
+  if (!summary.installable || adapter.graph()?.workflow.id !== workflow.id) {
+    return;
+  }
+  const title = `This workflow needs ${plural(summary.missing, "missing model")}`;
+  const detail = `${installLabel(summary)} on this server with Launchpad.`;
+  const toast = app.extensionManager.toast;
+  if (toast.info) {
+    toast.info(title, { description: detail, duration: OFFER_MS, action: { label: HERE, onClick: installHere } });
+  } else {
+    showToast(app.extensionManager, "info", title, `${detail} Its button is in the Workflow view.`);
+    showWorkflowModels();
+  }
+}
+
+// our button beside ComfyUI's, looking like them; its dialog and panel stay as they are
+function addInstallButtons() {
+  for (const place of document.querySelectorAll(MISSING_MODEL_PLACES)) {
+    if (!place.querySelector(".lp-here") && offerWanted()) {
+      const button = h("button", { type: "button", onclick: installHere }, HERE);
+      button.className = `${place.querySelector("button")?.className} lp-here`;
+      place.append(button);
+    }
+  }
+}
+
 let graphTimer = 0;
-function graphChanged() {
+function graphChanged(opened) {
   clearTimeout(graphTimer);
-  graphTimer = setTimeout(() => panel?.notify("graph"), GRAPH_SETTLE_MS);
+  graphTimer = setTimeout(() => {
+    panel?.notify("graph");
+    if (opened === true) {
+      offerInstall().catch((error) => console.warn("[Launchpad] no offer:", error.message));
+    }
+  }, GRAPH_SETTLE_MS);
 }
 
 function setting(id, name, category, defaultValue, options) {
@@ -114,11 +183,12 @@ app.registerExtension({
     function: showWorkflowModels,
   }],
   menuCommands: [{ path: ["Extensions", "Launchpad"], commands: ["launchpad.workflowModels"] }],
-  afterConfigureGraph: graphChanged,
+  afterConfigureGraph: () => graphChanged(true), // loaded, dropped, pasted or switched to
   settings: [
     setting("DefaultView", "View shown when the Launchpad tab opens", "Default view", "presets", VIEW_IDS),
     setting("ConfirmDeletes", "Ask before deleting model files", "Confirm deletes", true),
     setting("Toasts", "Notify when a preset is installed or a download fails", "Notifications", true),
+    setting("OfferInstall", "Offer to install a workflow's missing models on this server", "Workflows", true),
   ],
   setup() {
     const manager = app.extensionManager;
@@ -127,16 +197,18 @@ app.registerExtension({
         + "so the panel is not shown. Update ComfyUI's frontend; the API still answers at /api/launchpad/.");
       return;
     }
-    // Created here, before any download can start, so no launchpad.* event goes unheard.
-    panel = createLaunchpad(comfyAdapter(manager), { comfy: true });
+    // created before any download can start: no launchpad.* event goes unheard
+    adapter = comfyAdapter(manager);
+    panel = createLaunchpad(adapter, { comfy: true });
     api.addEventListener("graphChanged", graphChanged);
-    // a switched workflow, should no hook or event have said so
+    new MutationObserver(addInstallButtons).observe(document.body, { childList: true, subtree: true });
+    // a switched workflow no hook or event told of
     let shownWorkflow = null;
     setInterval(() => {
       const active = manager.workflow?.activeWorkflow;
       if (active !== shownWorkflow) {
         shownWorkflow = active;
-        graphChanged();
+        graphChanged(true);
       }
     }, WORKFLOW_POLL_MS);
     manager.registerSidebarTab({

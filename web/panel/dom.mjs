@@ -1,5 +1,4 @@
-// Building the DOM by hand (frontend 1.58 has no Vue or PrimeVue for extensions to import),
-// and the small pieces every view is made of.
+// The DOM by hand (1.58 has no Vue or PrimeVue for extensions), and the pieces views are made of.
 
 // h("p.lp-muted", {attributes and on* listeners}, ...children); the props may be left out.
 export function h(tag, props, ...children) {
@@ -24,8 +23,7 @@ export function h(tag, props, ...children) {
   return fill(element, children);
 }
 
-// Replaces the children; nested lists are flattened, and null and false are left out, so a
-// child can be written as `condition && h(...)`.
+// Replaces the children: lists flattened, null and false left out (`condition && h(...)`).
 export function fill(element, ...children) {
   const kept = children.flat(Infinity).filter((child) => child != null && child !== false);
   element.replaceChildren(...kept);
@@ -36,8 +34,7 @@ export function icon(name) {
   return h(`i.pi.pi-${name}`, { "aria-hidden": "true" });
 }
 
-// kind: more classes (".lp-primary"); of: what it acts on, read out after the label
-// ("Retry" of "model.safetensors" is announced "Retry model.safetensors").
+// kind: more classes (".lp-primary"); of: what it acts on, read out after the label ("Retry x")
 export function button(label, onclick, { icon: iconName, kind = "", of, title } = {}) {
   const name = of ? `${label} ${of}` : undefined;
   return h(`button.lp-btn${kind}`, { type: "button", onclick, "aria-label": name, title },
@@ -45,11 +42,20 @@ export function button(label, onclick, { icon: iconName, kind = "", of, title } 
     label && h("span", label));
 }
 
+// A command to copy into a terminal (moving files is not for a page to do).
+export function commandNote(text, command) {
+  return h("div.lp-card.lp-old",
+    muted(text),
+    h("div.lp-top",
+      h("code", command),
+      button("Copy", () => navigator.clipboard?.writeText(command), { icon: "copy", of: command })));
+}
+
 export function muted(text) {
   return h("p.lp-muted", text);
 }
 
-// A line whose changes screen readers announce (a view's counts).
+// a line whose changes screen readers announce
 export function liveLine() {
   return h("p.lp-muted", { "aria-live": "polite" });
 }
@@ -68,12 +74,12 @@ export function searchBox(what, oninput, value) {
   });
 }
 
-// A name and, beside it while there is room (below it when there is not), a badge or a note.
+// A name with a badge or note beside it (under it when there is no room).
 export function nameLine(name, title, side) {
   return h("div.lp-top", h("span.lp-name", { title }, name), side);
 }
 
-// Short facts in a row that wraps: "checkpoints · 1.2 GB · Flux dev".
+// "checkpoints · 1.2 GB · Flux dev", wrapping
 export function facts(...items) {
   const spans = items.flat().filter(Boolean).map((item) => (item.nodeType ? item : h("span", item)));
   return h("p.lp-meta", spans);
@@ -83,7 +89,7 @@ export function badge(state, text = state) {
   return h(`span.lp-badge.lp-${state}`, text);
 }
 
-// A progress bar; `label` names it for screen readers; `pct` null means the size is unknown.
+// `label` names it for screen readers; `pct` null: the size is unknown
 export function bar(pct, label, tone = "") {
   const known = pct !== null && pct !== undefined;
   return h(`div.lp-bar${tone}`, {
@@ -93,7 +99,7 @@ export function bar(pct, label, tone = "") {
   }, h("span", { style: `width:${known ? pct : 0}%` }));
 }
 
-// An error and, when it names one, the page to act on (a gated model's license page).
+// an error and the page it names to act on (a gated model's license page)
 export function errorBox(error) {
   if (!error) {
     return null;

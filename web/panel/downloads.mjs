@@ -1,5 +1,5 @@
-// Downloads: every job, live, running ones first; finished ones can be cleared. A finished job
-// whose file was deleted since drops out (the server leaves it out of its snapshot).
+// Downloads: every job, live, running ones first; finished ones can be cleared (a job whose file
+// was deleted drops out of the server's snapshot).
 import { badge, button, errorBox, facts, fill, h, liveLine, nameLine } from "./dom.mjs";
 import { capitalize } from "./format.mjs";
 import { isActive, jobBar, jobStatus } from "./jobs.mjs";
@@ -96,7 +96,7 @@ function jobRow(ctl, initial) {
     } else if (job.state === "done") {
       action = "";
     }
-    // Rebuilt only when the action changes, so the keyboard focus survives the progress ticks.
+    // rebuilt only when the action changes: the focus survives the ticks
     if (action === mode) {
       return;
     }

@@ -1,8 +1,8 @@
-// Numbers and words for people, written as launchpad/humanize.py writes them for the CLI.
+// Numbers and words for people, as launchpad/humanize.py writes them.
 
 const UNITS = ["B", "KB", "MB", "GB", "TB"];
 
-// 1536000000 -> "1.5 GB" (decimal units, as disks and model hubs count).
+// 1536000000 -> "1.5 GB" (decimal units, as disks and hubs count)
 export function size(bytes) {
   if (!Number.isFinite(bytes)) {
     return "unknown";
@@ -19,7 +19,7 @@ export function size(bytes) {
   return `${value.toFixed(1)} ${UNITS[unit]}`;
 }
 
-// A size that may be unknown says so, rather than showing a made-up number.
+// unknown, rather than a made-up number
 export function sizeOrUnknown(bytes) {
   return Number.isFinite(bytes) ? size(bytes) : "size unknown";
 }
@@ -38,7 +38,7 @@ export function duration(seconds) {
   return `${total}s`;
 }
 
-// null when the total is unknown, so no bar pretends to know how far along it is.
+// null when the total is unknown: no bar pretends to know
 export function percent(done, total) {
   if (!(total > 0)) {
     return null;
@@ -54,9 +54,8 @@ export function capitalize(text) {
   return text[0].toUpperCase() + text.slice(1);
 }
 
-// What the server said of a download or a preset's progress, as one line:
-// "45% · 12.3 MB/s · 2m 30s left", or "1.2 GB so far · 12.3 MB/s" while the size is unknown.
-// The ETA is the server's: for a preset it is never shorter than one of its running files'.
+// A download's or preset's progress: "45% · 12.3 MB/s · 2m 30s left", "1.2 GB so far · 12.3 MB/s"
+// while the size is unknown. The ETA is the server's.
 export function progressText(progress, { sizes = false } = {}) {
   const done = progress.bytes_done || 0;
   const total = progress.bytes_total;

@@ -1,12 +1,10 @@
-// JSON calls to the Launchpad API through a host's fetch, and the way back to the login page.
+// JSON calls through a host's fetch, and the way to the login page.
 
-// Where the login page sends a person back to once they have logged in again.
 export function goToLogin() {
   location.assign(`/launchpad/login?next=${encodeURIComponent(location.pathname)}`);
 }
 
-// One call; an API error body {"error": {code, message, details}} is thrown as an Error that
-// carries them, so a toast can say what to do.
+// One call; an error body {"error": {code, message, details}} is thrown as an Error carrying them.
 export async function callJson(fetcher, path, { method = "GET", body } = {}) {
   const init = { method };
   if (method === "POST") {
@@ -15,9 +13,9 @@ export async function callJson(fetcher, path, { method = "GET", body } = {}) {
   }
   const response = await fetcher(path, init);
   if (response.status === 401) {
-    goToLogin(); // the session ended (ENABLE_AUTH): log in again, then come back here
+    goToLogin(); // the session ended (ENABLE_AUTH): log in, then come back
   }
-  // a body that is not JSON (ComfyUI's /interrupt answers with none) is no answer, not an error
+  // no JSON body (ComfyUI's /interrupt has none) is no answer, not an error
   const data = await response.json().catch(() => null);
   if (!response.ok) {
     // ComfyUI's own routes answer {"error": "text"}; ours {"error": {code, message, details}}

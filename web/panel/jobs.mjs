@@ -1,11 +1,10 @@
-// What the panel reads of download jobs and of a preset's progress (both come from the server).
+// What the panel reads of jobs and of a preset's progress.
 import { bar, muted } from "./dom.mjs";
 import { capitalize, percent, progressText, size } from "./format.mjs";
 
 const ACTIVE_STATES = new Set(["queued", "resolving", "downloading", "verifying"]);
 
-// Not finished yet. A job says so itself (`active`) on servers that send it; a preset's progress,
-// and jobs from older servers, are read from their state.
+// Not finished: a job's `active`, else (a preset's progress, older servers) read from the state.
 export function isActive(item) {
   if (typeof item?.active === "boolean") {
     return item.active;
@@ -20,7 +19,7 @@ export function jobBar(job) {
   return bar(pct, `${job.name} progress`, BAR_TONES[job.state] || "");
 }
 
-// A job's state in words, on its own line under its bar: the speed and ETA while it downloads.
+// A job's state in words under its bar: speed and ETA while it downloads.
 export function jobStatus(job) {
   if (job.state === "downloading") {
     return muted(progressText(job, { sizes: true }));
@@ -33,7 +32,7 @@ export function jobStatus(job) {
   return muted(capitalize(job.state) + note);
 }
 
-// The newest job of each file a preset (or a workflow's group) lists: what its card shows.
+// the newest job of each file of a preset (or a workflow's group)
 export function latestJobs(jobs, groupId) {
   const byFile = new Map();
   for (const job of jobs) {

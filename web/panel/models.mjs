@@ -1,24 +1,12 @@
-// Models: the files in each of ComfyUI's model folders, the presets that own them, the room left
-// where each folder downloads to; a file can be deleted (after asking). Above them, other
-// templates' trees found on the volume, with the `launchpad migrate` command for each.
-import { button, empty, errorBox, facts, fill, h, liveLine, muted, nameLine, searchBox } from "./dom.mjs";
+// Models: each model folder's files, their presets, the room left; a file can be deleted (after
+// asking). Above, other templates' trees on the volume with their `launchpad migrate` commands.
+import { button, commandNote, empty, errorBox, facts, fill, h, liveLine, muted, nameLine, searchBox } from "./dom.mjs";
 import { plural, size } from "./format.mjs";
 
-// Folders start open while the list is short enough to read at a glance.
-const OPEN_UP_TO = 30;
+const OPEN_UP_TO = 30; // folders start open while the list is this short
 
-// A note with a command to copy into a terminal: moving files is not a thing to do from a page.
-function commandNote(text, command) {
-  return h("div.lp-card.lp-old",
-    muted(text),
-    h("div.lp-top",
-      h("code", command),
-      button("Copy", () => navigator.clipboard?.writeText(command), { icon: "copy", of: command })));
-}
-
-// Folders adopted from an old tree are read where they are; moving them in is offered as the
-// command to run once the old template's pods are stopped. A tree not migrated yet gets the
-// command that shows its plan (it changes nothing).
+// Adopted folders are read where they are; moving them in is a command for once the old pods are
+// stopped. A tree not migrated yet gets the command that shows its plan.
 async function showOldTrees(ctl, element) {
   let migration;
   try {

@@ -1,6 +1,5 @@
-// The Launchpad panel: the state, which outlives the DOM, and the shell that shows one view at a
-// time. Each host hands in an adapter (json, on, toast, confirm, setting; in ComfyUI also graph,
-// openTemplate, workflowName, cancelPrompt): see docs/architecture.md, "Frontend".
+// The Launchpad panel: the state, which outlives the DOM, and the shell showing one view at a time.
+// Each host hands in an adapter: see docs/architecture.md, "Frontend".
 import { button, h, icon } from "./dom.mjs";
 import { capitalize } from "./format.mjs";
 import { goToLogin } from "./http.mjs";
@@ -12,7 +11,7 @@ import { queueView } from "./queue.mjs";
 import { systemView } from "./system.mjs";
 import { workflowView } from "./workflow.mjs";
 
-// Each view's id (its title too), icon and function. The queue is ComfyUI's, so only there.
+// Each view's id (its title too), icon and function; the queue is ComfyUI's, so only there.
 const VIEWS = [
   { id: "presets", icon: "box", make: presetsView },
   { id: "workflow", icon: "sitemap", make: workflowView },
@@ -23,18 +22,16 @@ const VIEWS = [
 ];
 export const VIEW_IDS = VIEWS.map((view) => view.id);
 
-// The pack's folder name differs between a git clone and a registry install: the stylesheet's
-// URL is made from this module's own.
+// from this module's URL: the pack's folder name differs between a git clone and a registry install
 const STYLESHEET = new URL("./panel.css", import.meta.url).href;
 
-// Bursts of events (a preset finishing emits one per file) become one fetch this much later.
-const REFRESH_DELAY_MS = 250;
+const REFRESH_DELAY_MS = 250; // a burst of events (one per file of a preset) makes one fetch
 
 export function createLaunchpad(adapter, { comfy = false, icons = true } = {}) {
   const state = {
     presets: null,
     categories: [],
-    warnings: null, // the catalog's skipped entries, read when the preset list says there are some
+    warnings: null, // the catalog's skipped entries, read when the preset list counts some
     jobs: new Map(), // job id -> job
     progress: new Map(), // preset (or group) id -> its progress
     models: null,
@@ -72,13 +69,12 @@ export function createLaunchpad(adapter, { comfy = false, icons = true } = {}) {
       adapter.toast(severity, summary, detail);
     },
 
-    // Tells the visible view what changed.
     notify(kind, data) {
       current?.update(kind, data);
       updateBadge();
     },
 
-    // An action: its failure becomes an error toast, never an unhandled rejection.
+    // an action whose failure is an error toast, never an unhandled rejection
     async run(what, action) {
       try {
         return await action();
@@ -121,7 +117,14 @@ export function createLaunchpad(adapter, { comfy = false, icons = true } = {}) {
       return preset?.name || id.replace(/^(\w+):/, "$1 ");
     },
 
-    // The jobs an install started. Its answer may be older than what events already said.
+    // a graph's ({workflow, name}) sure models; choices: key -> another source
+    installWorkflow(graph, choices) {
+      return ctl.run("Could not install", async () => {
+        ctl.started((await ctl.api("/workflow/install", "POST", { ...graph, choices })).jobs);
+      });
+    },
+
+    // the jobs an install started (its answer may be older than what events said)
     started(jobs) {
       for (const job of jobs) {
         const known = state.jobs.get(job.id);
@@ -170,7 +173,7 @@ export function createLaunchpad(adapter, { comfy = false, icons = true } = {}) {
     async snapshot() {
       const data = await ctl.api("/downloads");
       const jobs = new Map(data.jobs.map((job) => [job.id, job]));
-      // An event can overtake the snapshot: keep what is newer than the snapshot's reading.
+      // an event can overtake the snapshot: what is newer stays
       for (const known of state.jobs.values()) {
         const listed = jobs.get(known.id);
         const newer = listed ? known.updated_at > listed.updated_at : known.updated_at > data.taken_at;
@@ -190,7 +193,7 @@ export function createLaunchpad(adapter, { comfy = false, icons = true } = {}) {
 
     async queue() {
       const queue = await ctl.api("/queue");
-      queue.received_at = Date.now() / 1000; // with its `now`, the server's clock at any time
+      queue.received_at = Date.now() / 1000; // with `now`: the server's clock at any time
       state.queue = queue;
       ctl.notify("queue");
     },
@@ -227,6 +230,9 @@ export function createLaunchpad(adapter, { comfy = false, icons = true } = {}) {
       if (!isActive(job) && isActive(before)) {
         ctl.refresh("presets", "models");
       }
+      if (job.state === "done" && before?.state !== "done") {
+        adapter.modelsChanged?.(); // ComfyUI lists the new file in its loaders
+      }
     },
 
     preset(progress) {
@@ -236,7 +242,7 @@ export function createLaunchpad(adapter, { comfy = false, icons = true } = {}) {
       ctl.notify("progress", progress);
       const doneNow = progress.state === "done" && before?.state !== "done";
       if (doneNow && toastsWanted()) {
-        // a group outside the catalog ("workflow:name") is "installed", a preset "preset installed"
+        // a group outside the catalog ("workflow:name") is "installed"
         const summary = id.includes(":") ? "Installed" : "Preset installed";
         ctl.toast("success", summary, ctl.presetName(id));
       }
@@ -252,7 +258,7 @@ export function createLaunchpad(adapter, { comfy = false, icons = true } = {}) {
       ctl.notify("system");
     },
 
-    // a model file was deleted: the lists change, and its finished download drops out
+    // a model file was deleted: its finished download drops out too
     model() {
       ctl.refresh("presets", "models", "snapshot");
     },
@@ -260,11 +266,15 @@ export function createLaunchpad(adapter, { comfy = false, icons = true } = {}) {
     catalog() {
       ctl.refresh("presets");
     },
+
+    // lookups for a workflow's models answered
+    resolve(data) {
+      ctl.notify("resolve", data);
+    },
   };
 
-  // Subscribed once, now: in ComfyUI this runs in the extension's setup(), before any download
-  // can start, because ComfyUI only dispatches event types someone listens to. Events that come
-  // while the panel is closed still update the state and raise their toasts.
+  // Subscribed now, in ComfyUI in the extension's setup(): it dispatches only event types someone
+  // listens to. Events while the panel is closed still update the state and raise their toasts.
   for (const [type, handler] of Object.entries(handlers)) {
     adapter.on(`launchpad.${type}`, handler);
   }
@@ -274,14 +284,14 @@ export function createLaunchpad(adapter, { comfy = false, icons = true } = {}) {
     ctl.refresh("snapshot", "presets", state.models && "models");
     current?.update("reconnected");
   });
-  // ComfyUI says "status" whenever its queue changes
+  // "status": ComfyUI's queue changed
   adapter.on("status", () => {
     if (state.view === "queue") {
       ctl.refresh("queue");
     }
   });
   if (comfy) {
-    // read ahead once the page has settled, so the first open of the tab is instant too
+    // read ahead once the page settled: the tab's first open is instant too
     setTimeout(() => {
       if (!state.presets) {
         reread();
@@ -303,7 +313,7 @@ export function createLaunchpad(adapter, { comfy = false, icons = true } = {}) {
     const logout = shell?.querySelector(".lp-logout");
     if (logout) {
       const session = state.session;
-      // only a browser session can log out; a token is the caller's to drop
+      // a token is the caller's to drop: only a browser session logs out
       logout.hidden = !(session?.auth_enabled && session.method === "session");
     }
   }
@@ -334,7 +344,7 @@ export function createLaunchpad(adapter, { comfy = false, icons = true } = {}) {
     current = view.make(ctl, body);
   }
 
-  // Arrow keys, Home and End move between the tabs (the WAI-ARIA tabs pattern).
+  // arrows, Home and End move between the tabs (the WAI-ARIA tabs pattern)
   function onTabKey(event) {
     const tabs = [...shell.querySelectorAll("[role=tab]")];
     const index = tabs.indexOf(document.activeElement);
@@ -356,7 +366,7 @@ export function createLaunchpad(adapter, { comfy = false, icons = true } = {}) {
       role: "tab",
       id: `lp-tab-${view.id}`,
       "aria-controls": "lp-view",
-      // named even when a narrow sidebar shows only its icon and the downloads' count
+      // named where a narrow sidebar shows only the icon
       "aria-label": title,
       title,
       onclick: () => show(view.id),
@@ -391,7 +401,7 @@ export function createLaunchpad(adapter, { comfy = false, icons = true } = {}) {
     } else {
       quietly(load.session());
     }
-    // What is known shows at once; the snapshot and the list are fetched again on every open.
+    // what is known shows at once; the snapshot and the list are fetched on every open
     const cached = Boolean(state.presets);
     const fetches = reread();
     Promise.all(cached ? [] : fetches).then(() => {

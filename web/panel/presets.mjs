@@ -1,12 +1,12 @@
-// Presets: the catalog filtered and searched; install, cancel, retry and uninstall, with each
-// file's progress live. The catalog's skipped entries are named at the top.
+// Presets: the catalog, filtered and searched; install, cancel, retry, uninstall, each file's
+// progress live; the catalog's skipped entries at the top.
 import { bar, button, empty, errorBox, facts, fill, h, liveLine, muted, nameLine, searchBox } from "./dom.mjs";
 import { capitalize, percent, plural, progressText, size, sizeOrUnknown } from "./format.mjs";
 import { isActive, jobBar, latestJobs } from "./jobs.mjs";
 
 const STATE_NAMES = { installed: "Installed", partial: "Partly installed", missing: "Not installed" };
 
-// The same rule as the API's `search`: every word in the id, name, description or tags.
+// as the API's `search`: every word in the id, name, description or tags
 function matches(preset, { search, category, state }) {
   if (category && preset.category !== category) {
     return false;
@@ -22,7 +22,7 @@ function options(choices, chosen) {
   return choices.map(([value, text]) => h("option", { value, selected: chosen === value }, text));
 }
 
-// "2 catalog entries skipped", opening to say which and why; `open` as the user left it.
+// "2 catalog entries skipped", opening to say which and why
 function warningsNotice(warnings, open, ontoggle) {
   if (!warnings?.length) {
     return null;
@@ -43,7 +43,7 @@ export function presetsView(ctl, root) {
   const { state } = ctl;
   const filter = state.filter;
   const cards = new Map();
-  let noticeOpen = false; // the list is rebuilt on every change: the notice stays as it was left
+  let noticeOpen = false; // as the user left it, across rebuilds
 
   function setFilter(key) {
     return (event) => {
@@ -91,7 +91,7 @@ export function presetsView(ctl, root) {
     fill(notice, warningsNotice(state.warnings, noticeOpen, (event) => {
       noticeOpen = event.target.open;
     }));
-    // The list is rebuilt when presets change state: keep the keyboard focus where it was.
+    // rebuilt when presets change state: the keyboard focus stays where it was
     const focused = document.activeElement?.closest?.(".lp-card");
     const focusedPreset = focused?.dataset.preset;
     const focusedLabel = document.activeElement?.getAttribute("aria-label");
@@ -124,8 +124,7 @@ export function presetsView(ctl, root) {
   };
 }
 
-// One file of a preset that is being installed: its name, its bar, then its speed and ETA on
-// their own line (never squeezed beside the name).
+// A file being installed: name, bar, and speed and ETA on their own line.
 function fileLine(job) {
   const downloading = job.state === "downloading";
   return h("li",
@@ -208,7 +207,7 @@ function presetCard(ctl, preset) {
       h("ul.lp-files", { "aria-label": `Files of ${name}` }, jobs.map(fileLine)));
   }
 
-  // One error box per distinct message: ten files refused for one missing token say it once.
+  // one error box per message: ten files refused for one token say it once
   function showFailed(failed) {
     stateBadge.textContent = "Failed";
     const messages = new Set();
@@ -259,7 +258,7 @@ function presetCard(ctl, preset) {
       fill(progress);
     }
     stateBadge.className = `lp-badge lp-${next}`;
-    // Rebuilding the buttons on every progress tick would steal the keyboard focus.
+    // rebuilt on every tick, the buttons would steal the keyboard focus
     if (next !== mode) {
       mode = next;
       showActions(next);

@@ -1,5 +1,5 @@
-// Queue: ComfyUI's running and pending prompts, each with its workflow's name and how long it
-// has waited, and a way to stop it. ComfyUI does the stopping, through its own API (the adapter).
+// Queue: ComfyUI's running and pending prompts, their workflows' names, how long each waited, and
+// a way to stop each through ComfyUI's own API (the adapter).
 import { badge, button, empty, errorBox, facts, fill, h, nameLine } from "./dom.mjs";
 import { duration, plural } from "./format.mjs";
 
@@ -14,8 +14,7 @@ function promptName(ctl, item) {
   return item.workflow_id ? `Workflow ${item.workflow_id.slice(0, 8)}` : `Prompt #${item.number}`;
 }
 
-// The server's clock now: the times in the queue are the server's, and a laptop's clock can be
-// minutes off a pod's.
+// The server's clock now (a laptop's can be minutes off a pod's).
 function serverNow(queue) {
   return queue.now + (Date.now() / 1000 - queue.received_at);
 }

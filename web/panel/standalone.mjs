@@ -64,14 +64,14 @@ export function standaloneAdapter(base = new URL(".", location.href)) {
       setTimeout(() => toast.remove(), severity === "error" ? TOAST_MS.error : TOAST_MS.other);
     },
 
-    confirm(title, message) {
+    confirm(title, message, action = "Delete") {
       return new Promise((resolve) => {
         const dialog = h("dialog.lp-card.lp-dialog", { "aria-label": title, oncancel: () => answer(false) },
           h("h2", title),
           h("p", message),
           h("div.lp-actions",
             button("Cancel", () => answer(false)),
-            button("Delete", () => answer(true), { kind: ".lp-primary" })));
+            button(action, () => answer(true), { kind: ".lp-primary" })));
 
         function answer(confirmed) {
           dialog.close();

@@ -1,12 +1,10 @@
-// System: CPU, memory, each GPU and the disks as bars with a short history, and the versions of
-// what runs. The server samples only while a watch lease lives, so the view holds one only while
-// it is visible, renewing it as it goes.
+// System: CPU, memory, GPUs and disks as bars with a short history, and versions. The server
+// samples only while a watch lease lives: the view holds one while visible.
 import { bar, empty, errorBox, fill, h, muted, nameLine } from "./dom.mjs";
 import { size } from "./format.mjs";
 
 const LEASE_SECONDS = 30;
 const HISTORY_SAMPLES = 60;
-// how the versions read (the server names them as keys)
 const VERSION_NAMES = {
   comfyui: "ComfyUI",
   comfyui_frontend: "frontend",
@@ -30,7 +28,7 @@ function tone(pct) {
   return "";
 }
 
-// The recent samples (percentages) as a filled line; the samples kept so far span the width.
+// The recent percentages as a filled line across the width.
 function sparkline(values, label) {
   const samples = (values || []).slice(-HISTORY_SAMPLES);
   const points = [];
@@ -50,7 +48,7 @@ function sparkline(values, label) {
   box.innerHTML = `<svg class="lp-spark" viewBox="0 -5 100 105" preserveAspectRatio="none" role="img">`
     + `<polygon points="${first},100 ${line} ${last},100"/><polyline points="${line}"/></svg>`;
   const svg = box.firstChild;
-  // set here rather than in the markup above: a disk's name comes from the machine
+  // not in the markup: a disk's name comes from the machine
   svg.setAttribute("aria-label", `${label}, last ${samples.length} samples`);
   return svg;
 }
@@ -83,7 +81,7 @@ function versionsLine(versions) {
 }
 
 export function systemView(ctl, root) {
-  // one id per page, kept across openings, so a renewed lease is the same lease
+  // one id per page: a renewed lease is the same lease
   if (!ctl.watchId) {
     ctl.watchId = `lp-${Math.random().toString(36).slice(2, 12)}`;
   }

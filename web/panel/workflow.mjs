@@ -1,19 +1,19 @@
-// Workflow: the models the open graph needs (standalone: a pasted or opened file); the missing
-// ones installed in one click, with the downloads' live progress. The server analyses the
-// workflow; this view only shows what it says.
-import { badge, button, errorBox, facts, fill, h, liveLine, muted, nameLine } from "./dom.mjs";
+// Workflow: the models the open graph (standalone: a pasted or opened file) needs, each missing
+// one's sources, best first, and how sure each is. One click installs the sure ones, a name match
+// only once the user says so. The server analyses; this view only shows what it says.
+import { badge, button, commandNote, errorBox, facts, fill, h, liveLine, muted, nameLine } from "./dom.mjs";
 import { capitalize, plural, progressText, size } from "./format.mjs";
 import { isActive, jobBar } from "./jobs.mjs";
 
-// Moving or zooming the graph changes these, and nothing the server would say.
+// moving or zooming the graph changes these, nothing the server would say
 const LAYOUT_KEYS = new Set(["pos", "size", "extra"]);
 
 function signature(workflow) {
   return JSON.stringify(workflow, (key, value) => (LAYOUT_KEYS.has(key) ? undefined : value));
 }
 
-// "Install 2 missing (1.2 GB)"; sizes no source gave are said to be unknown, never counted as 0.
-function installLabel(summary) {
+// "Install 2 missing (1.2 GB)"; an unknown size is said to be so, never counted as 0
+export function installLabel(summary) {
   const count = `Install ${summary.installable} missing`;
   const unknown = summary.sizes_unknown;
   if (unknown === summary.installable) {
@@ -35,6 +35,12 @@ function headline(name, summary) {
   return `${name || "This workflow"}: ${counts.join(" · ")}`;
 }
 
+// What installs this workflow's models on another pod, from the saved file.
+function installCommand(name) {
+  const file = `${(name || "workflow").replace(/\.json$/i, "")}.json`.replaceAll("'", "'\\''");
+  return `launchpad workflow '${file}' --install`;
+}
+
 export function workflowView(ctl, root) {
   const { state, adapter } = ctl;
   if (!state.workflow) {
@@ -43,18 +49,21 @@ export function workflowView(ctl, root) {
   const analysis = state.workflow;
   const head = liveLine();
   const list = h("ul.lp-rows.lp-scroll", { "aria-label": "Models of this workflow" });
-  const install = button(" ", installMissing, { icon: "download", kind: ".lp-primary" });
+  const install = button(" ", () => ctl.installWorkflow(currentGraph()), { icon: "download", kind: ".lp-primary" });
+  const command = h("div");
 
   // ComfyUI's open graph; standalone, the workflow last pasted or opened
   function currentGraph() {
     return adapter.graph?.() || analysis.graph;
   }
 
-  async function installMissing() {
-    await ctl.run("Could not install", async () => {
-      const answer = await ctl.api("/workflow/install", "POST", currentGraph());
-      ctl.started(answer.jobs);
-    });
+  async function installFrom(model, id) {
+    const candidate = model.candidates.find((c) => c.id === id);
+    const message = `${candidate.found_as || model.name} from ${candidate.where} may not be the file this `
+      + `workflow was made with. Install it as ${model.key}?`;
+    if (candidate.certainty !== "name" || await adapter.confirm("Only the name matches", message, "Install")) {
+      await ctl.installWorkflow(currentGraph(), { [model.key]: candidate.id });
+    }
   }
 
   function useText(json, name) {
@@ -83,7 +92,7 @@ export function workflowView(ctl, root) {
     });
     root.append(h("div.lp-toolbar", text, file, button("Check", () => useText(text.value))));
   }
-  root.append(h("div.lp-toolbar", head, install), list);
+  root.append(h("div.lp-toolbar", head, install), list, command);
 
   async function check(force = false) {
     const graph = currentGraph();
@@ -106,26 +115,36 @@ export function workflowView(ctl, root) {
     render();
   }
 
+  // the best source, and the others to pick from; the row's button installs the one picked
+  function sourcePicker(model) {
+    const [best] = model.candidates;
+    const options = model.candidates.map((c) => h("option", { value: c.id }, c.label));
+    const select = h("select.lp-input", { "aria-label": `Source of ${model.name}` }, options);
+    const asks = options.length > 1 || model.confirm;
+    const action = asks && button("Install", () => installFrom(model, select.value), { icon: "download",
+      of: model.name });
+    return [options.length > 1 ? select : muted(best.label), action];
+  }
+
   function modelRow(model, jobs) {
     const job = jobs.filter((candidate) => candidate.key === model.key).pop() || model.job;
     const downloading = isActive(job);
     const shownState = downloading ? job.state : model.state;
     let note = model.reason;
-    if (note && model.state === "unknown") {
-      const wanters = model.nodes.map((node) => `${node.type} #${node.id}`).join(", ");
-      note += `; wanted by ${wanters}`;
+    if (note && model.state === "unknown" && model.nodes.length) {
+      note += `; wanted by ${model.nodes.map((node) => `${node.type} #${node.id}`).join(", ")}`;
     }
-    let source = model.presets[0] && ctl.presetName(model.presets[0]);
-    if (model.optional) {
-      source = "bypassed";
-    }
+    const missing = model.state === "missing" && !downloading && model.candidates.length;
+    const [picker, action] = missing ? sourcePicker(model) : [];
     const row = h("li.lp-row", { "data-key": model.key },
       h("div",
-        nameLine(model.name, model.key, badge(shownState, capitalize(shownState))),
-        facts(model.folder, model.size && size(model.size), source),
+        nameLine(model.name, model.key, badge(shownState, model.confirm ? "Ask first" : capitalize(shownState))),
+        facts(model.folder, model.size && size(model.size), model.optional && "bypassed"),
+        picker,
         downloading && [jobBar(job), muted(progressText(job))],
         note && muted(note),
-        job?.state === "failed" && errorBox(job.error)));
+        job?.state === "failed" && errorBox(job.error)),
+      action);
     return { row, downloading };
   }
 
@@ -135,7 +154,7 @@ export function workflowView(ctl, root) {
     let busy = false;
     if (summary) {
       install.lastChild.textContent = installLabel(summary);
-      head.textContent = headline(analysis.name, summary);
+      head.textContent = headline(analysis.name, summary) + (analysis.resolving ? " · looking up the rest…" : "");
     } else {
       head.textContent = analysis.key ? "" : "Open a workflow to see the models it needs.";
     }
@@ -149,6 +168,8 @@ export function workflowView(ctl, root) {
     fill(list, errorBox(analysis.error), rows);
     // while its downloads run, a second click would only join them
     install.hidden = busy || !summary?.installable;
+    fill(command, summary?.needed && commandNote("On another pod, with this workflow saved under its name:",
+      installCommand(analysis.name)));
   }
 
   ctl.load.workflow = () => check(true);
@@ -159,8 +180,8 @@ export function workflowView(ctl, root) {
       if (kind === "jobs" && data.state === "done" && ours) {
         ctl.refresh("workflow"); // a file arrived: the server says what is present now
       }
-      if (kind === "graph" || kind === "reconnected") {
-        check(kind === "reconnected");
+      if (kind === "graph" || kind === "reconnected" || kind === "resolve") {
+        check(kind !== "graph");
       } else {
         render();
       }
