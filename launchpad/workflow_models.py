@@ -286,7 +286,7 @@ def choose(model: NeededModel, candidate: Candidate, *, confirmed: bool = False)
     if problem:
         model.reason = problem
     elif model.file is None:
-        model.reason = f"only the name matches ({candidate.where}): installed once you choose it"
+        model.reason = "only the name matches: installed once you choose it"
     else:
         model.reason = ""
 

@@ -70,8 +70,10 @@ class Sources:
         return shared_workflow(self.sha256)
 
 
-def stage(hub: FakeHub, workspace: Path, rate: int | None = None) -> Sources:
-    """Put the sources in place: files on ``hub``, the user preset and the Manager's list in ``workspace``."""
+def stage(hub: FakeHub, workspace: Path, rate: int | None = None, refreshed: bool = False) -> Sources:
+    """Put the sources in place: files on ``hub``, the user preset and the Manager's list in ``workspace``:
+    in a legacy ComfyUI-Manager clone under custom_nodes/, or (``refreshed``) where `launchpad workflow
+    --refresh` keeps its copy (inside ComfyUI the custom_nodes/ of the workspace is not ComfyUI's)."""
     served = {
         "checkpoints/Known-Base.safetensors": random_bytes(90_000),
         f"vae/{MANAGER_VAE}": random_bytes(70_000),
@@ -94,7 +96,8 @@ def stage(hub: FakeHub, workspace: Path, rate: int | None = None) -> Sources:
     presets = workspace / "config" / "presets"
     presets.mkdir(parents=True, exist_ok=True)
     (presets / "known.yaml").write_text(json.dumps(PRESETS), encoding="utf-8")
-    clone = workspace / "custom_nodes" / "ComfyUI-Manager"
-    clone.mkdir(parents=True, exist_ok=True)
-    (clone / "model-list.json").write_text(manager_list(MANAGER_ENTRIES), encoding="utf-8")
+    where = workspace / ".launchpad" / "resolve" / "manager-model-list.json" if refreshed else (
+        workspace / "custom_nodes" / "ComfyUI-Manager" / "model-list.json")
+    where.parent.mkdir(parents=True, exist_ok=True)
+    where.write_text(manager_list(MANAGER_ENTRIES), encoding="utf-8")
     return Sources(served, sha256_of(served[f"loras/{CIVITAI_LORA}"]))

@@ -100,7 +100,7 @@ async def test_a_workflow_without_links_is_resolved_and_installs_in_one_click(ap
     # the catalog and the Hub listing name the same link: one candidate, the catalog's
     assert [(c["origin"], c["where"], c["found_as"]) for c in base["candidates"]] == [
         ("catalog", "preset A preset whose repository holds more than it lists", "checkpoints/known-base.safetensors")]
-    assert "only a name match" in base["reason"]
+    assert "only the name matches" in base["reason"]
     # the Manager lists one on GitHub, which is not an allowed download host
     elsewhere = models["vae/elsewhere.safetensors"]
     assert (elsewhere["state"], elsewhere["origin"], elsewhere["installable"]) == ("missing", "manager", False)
