@@ -11,6 +11,7 @@ Skipped without COMFYUI_DIR or Chromium.
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -123,6 +124,13 @@ def test_a_workflow_without_links_is_offered_installed_and_listed_by_its_loaders
     page.wait_for_function(f"""() => {APP}.graph.nodes.find((n) => n.type === "CheckpointLoaderSimple")
         .widgets[0].options.values.includes("Known-Base.safetensors")""", timeout=30_000)
 
+    # ... and its Model Library
+    page.evaluate(f"{APP}.extensionManager.command.execute('Workspace.ToggleSidebarTab.model-library')")
+    page.get_by_placeholder("Search", exact=False).last.fill("papercut")
+    expect(page.get_by_text("papercut", exact=True)).to_be_visible()
+    page.screenshot(path=str(artifacts / f"resolve-{version}-model-library.png"))
+    page.evaluate(f"{APP}.extensionManager.command.execute('Workspace.ToggleSidebarTab.{TAB}')")
+
     # the command that does the same on another pod
     expect(panel.locator(".lp-old code")).to_have_text("launchpad workflow 'shared-workflow.json' --install")
     page.screenshot(path=str(artifacts / f"resolve-{version}-installed.png"))
@@ -146,7 +154,7 @@ def test_beside_comfyuis_own_missing_models_and_off_by_setting(
     version = frontend_version(page)
     # a template-style link ComfyUI itself shows in its missing-models list (it offers a download to this computer)
     workflow = json.loads(json.dumps(sources.workflow))
-    workflow["id"] = "another-workflow"
+    workflow["id"] = str(uuid.uuid4())
     gone = {"name": "gone-lora.safetensors", "directory": "loras",
             "url": "https://huggingface.co/acme/known-repackaged/resolve/main/split_files/loras/gone-lora.safetensors"}
     workflow["nodes"][1]["widgets_values"][0] = gone["name"]
@@ -165,7 +173,7 @@ def test_beside_comfyuis_own_missing_models_and_off_by_setting(
     page.evaluate(f"{APP}.extensionManager.setting.set('Launchpad.OfferInstall', false)")
     close_dialogs(page)
     page.evaluate(f"{APP}.extensionManager.toast.dismissAll?.() || {APP}.extensionManager.toast.removeAll?.()")
-    workflow["id"] = "a-third-workflow"
+    workflow["id"] = str(uuid.uuid4())
     page.evaluate(f"(w) => {APP}.loadGraphData(w, true, true, 'third')", workflow)
     page.wait_for_timeout(4000)
     assert page.locator(TOASTS).filter(has_text="This workflow needs").count() == 0

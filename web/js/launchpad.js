@@ -88,11 +88,16 @@ function comfyAdapter(manager) {
   };
 }
 
-// a model arrived: ComfyUI reads its lists again with the command its R key runs
+// A model arrived: ComfyUI reads its lists again with the command its R key runs; 1.27's leaves its
+// Model Library as it was, so that store reads its folders again too (absent elsewhere: a no-op).
 let refreshTimer = 0;
 function modelsChanged() {
   clearTimeout(refreshTimer);
-  refreshTimer = setTimeout(() => app.extensionManager.command.execute("Comfy.RefreshNodeDefinitions"), REFRESH_MS);
+  refreshTimer = setTimeout(() => {
+    app.extensionManager.command.execute("Comfy.RefreshNodeDefinitions");
+    const pinia = document.getElementById("vue-app")?.__vue_app__?.config.globalProperties.$pinia;
+    pinia?._s.get("models")?.loadModelFolders?.();
+  }, REFRESH_MS);
 }
 
 function offerWanted() {
@@ -126,7 +131,11 @@ async function offerInstall() {
   const detail = `${installLabel(summary)} on this server with Launchpad.`;
   const toast = app.extensionManager.toast;
   if (toast.info) {
-    toast.info(title, { description: detail, duration: OFFER_MS, action: { label: HERE, onClick: installHere } });
+    const onClick = () => {
+      toast.dismiss(id);
+      installHere();
+    };
+    const id = toast.info(title, { description: detail, duration: OFFER_MS, action: { label: HERE, onClick } });
   } else {
     showToast(app.extensionManager, "info", title, `${detail} Its button is in the Workflow view.`);
     showWorkflowModels();
