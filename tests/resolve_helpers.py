@@ -36,6 +36,8 @@ MANAGER_ENTRIES = [
      "url": "https://huggingface.co/acme/manager-models/resolve/main/vae/sdxl-vae.safetensors"},
     {"filename": "elsewhere.safetensors", "type": "VAE", "save_path": "default", "size": "1KB",
      "url": "https://github.com/acme/vae/raw/main/elsewhere.safetensors"},
+    {"filename": HUB_LORA, "type": "lora", "save_path": "loras/wan", "size": "60KB",  # the Hub's file, elsewhere
+     "url": f"https://huggingface.co/acme/manager-models/resolve/main/loras/{HUB_LORA}"},
 ]
 
 

@@ -49,7 +49,7 @@ async def resolved_after_event(app: SimpleNamespace, graph: dict) -> tuple[dict,
         while first["resolving"]:
             message = await ws.receive_json(timeout=60)
             if message["type"] == "launchpad.resolve":
-                assert set(message["data"]["keys"]) >= {f"loras/{HUB_LORA}", f"loras/{CIVITAI_LORA}"}
+                assert f"loras/{CIVITAI_LORA}" in message["data"]["keys"]
                 break
     _, second = await app.api.post("/launchpad/workflow/models", {"workflow": graph})
     return first, second
@@ -88,6 +88,9 @@ async def test_a_workflow_without_links_is_resolved_and_installs_in_one_click(ap
     assert (lora["origin"], lora["certainty"], lora["installable"]) == ("huggingface", "exact", True)
     assert lora["source"]["repo"] == KNOWN_REPO and lora["source"]["path"] == f"split_files/loras/{HUB_LORA}"
     assert lora["size"] == 60_000 and not lora["size_estimated"]
+    # the Manager lists the same file elsewhere: another candidate, as sure, less trusted than the listing
+    assert [(c["origin"], c["certainty"]) for c in lora["candidates"]] == [("huggingface", "exact"),
+                                                                            ("manager", "exact")]
     civitai = models[f"loras/{CIVITAI_LORA}"]
     assert (civitai["origin"], civitai["certainty"], civitai["installable"]) == ("civitai", "hash", True)
     assert civitai["hash"] == app.sha256 and civitai["source"] == {
@@ -107,7 +110,7 @@ async def test_a_workflow_without_links_is_resolved_and_installs_in_one_click(ap
     assert "github.com is not an allowed download host" in elsewhere["reason"]
     assert not elsewhere["candidates"][0]["installable"]
     assert body["summary"]["installable"] == 3 and body["summary"]["to_confirm"] == 1
-    assert body["sources"]["manager"] == {"files": 2, "lists": [str(app.ws / "custom_nodes" / "ComfyUI-Manager" /
+    assert body["sources"]["manager"] == {"files": 3, "lists": [str(app.ws / "custom_nodes" / "ComfyUI-Manager" /
                                                                     "model-list.json")]}
     assert body["sources"]["huggingface"]["listed"] >= 1
 

@@ -40,10 +40,11 @@ def test_it_names_each_models_source_and_installs_the_sure_ones(
     assert shown.returncode == 0, shown.stderr
     lines = shown.stdout.splitlines()
     assert f"missing  loras/{CIVITAI_LORA}  (~50.0 KB)" in lines  # Civitai's sizeKB: an estimate
-    assert "         from Civitai: Paper Cut v1.0 [same hash]: https://civitai.com/api/download/models/5150" in lines
+    assert ("         from Civitai: Paper Cut v1.0 · same hash · ~50.0 KB: "
+            "https://civitai.com/api/download/models/5150") in lines
     assert any(line.startswith(f"missing  loras/{HUB_LORA}") for line in lines)
-    assert any("from acme/known-repackaged [same file name]" in line for line in lines)
-    assert any("[name match: --accept it]" in line for line in lines)
+    assert any("from acme/known-repackaged · same file name · 60.0 KB" in line for line in lines)
+    assert "         --accept checkpoints/Known-Base.safetensors takes it" in lines
     assert "github.com is not an allowed download host" in shown.stdout
     assert "--install downloads 3" in shown.stderr
     assert not (workspace_dir / "models").exists()  # looking changes nothing
@@ -77,13 +78,13 @@ def test_refresh_fetches_the_managers_newest_list(
     assert "unknown  vae/brand-new.safetensors" in before.stdout
     refreshed = run({**env, "MANAGER_MODEL_LIST_URL": url}, workspace_dir, "workflow", str(shared), "--refresh")
     assert refreshed.returncode == 0, refreshed.stderr
-    assert "ComfyUI-Manager's model list: brand-new.safetensors [same file name]" in refreshed.stdout
+    assert "ComfyUI-Manager's model list: brand-new.safetensors · same file name" in refreshed.stdout
     assert (workspace_dir / ".launchpad" / "resolve" / "manager-model-list.json").is_file()
 
     broken = fakehub.add_file("not-a-list.json", b"<html>rate limited</html>")
     failed = run({**env, "MANAGER_MODEL_LIST_URL": broken}, workspace_dir, "workflow", str(shared), "--refresh")
     assert failed.returncode == 0 and "was not refreshed" in failed.stderr and "not valid JSON" in failed.stderr
-    assert "brand-new.safetensors [same file name]" in failed.stdout  # the copy from before still counts
+    assert "brand-new.safetensors · same file name" in failed.stdout  # the copy from before still counts
 
 
 def test_a_file_that_is_no_workflow_is_a_usage_error(env: dict[str, str], workspace_dir: Path, tmp_path: Path) -> None:

@@ -119,6 +119,8 @@ def _report(models: list[NeededModel], known: Known, as_json: bool) -> None:
         print(f"         from {model.choice.label}: {model.choice.source.url}")
         if model.reason:
             print(f"         {model.reason}")
+        if model.confirm:
+            print(f"         --accept {model.key} takes it")
         for other in model.candidates[1:4]:
             print(f"         or {other.label}: {other.source.url}")
     summary = summarize(models)

@@ -1,11 +1,10 @@
-// The one file ComfyUI loads from web/ (it imports every .js there, so the panel is in .mjs files):
-// the sidebar tab, settings, command, the panel's adapter, and the offer of a workflow's models.
+// The one file ComfyUI loads from web/ (it imports every .js there; the panel is in .mjs files):
+// the sidebar tab, settings, command, the panel's adapter, the offer of a workflow's models.
 import { app } from "../../../scripts/app.js";
 import { api } from "../../../scripts/api.js";
 import { createLaunchpad, VIEW_IDS } from "../panel/panel.mjs";
 import { callJson } from "../panel/http.mjs";
 import { installLabel } from "../panel/workflow.mjs";
-import { h } from "../panel/dom.mjs";
 import { plural } from "../panel/format.mjs";
 
 const TAB = "launchpad.sidebar";
@@ -15,10 +14,6 @@ const WORKFLOW_POLL_MS = 2000;
 const REFRESH_MS = 1000; // finished downloads, one refresh of ComfyUI's lists
 const OFFER_MS = 20000;
 const OFFER_WAIT_S = 15; // for Civitai and the Hub: the offer names all it can
-const HERE = "Install on this server";
-// where ComfyUI lists missing models: 1.49+ its Errors panel, 1.27 a dialog (docs/)
-const MISSING_MODEL_PLACES = "[data-testid=missing-model-actions], "
-  + "[aria-labelledby=global-missing-models-warning] .p-dialog-content";
 
 let panel = null;
 let adapter = null;
@@ -88,8 +83,8 @@ function comfyAdapter(manager) {
   };
 }
 
-// A model arrived: ComfyUI reads its lists again with the command its R key runs; 1.27's leaves its
-// Model Library as it was, so that store reads its folders again too (absent elsewhere: a no-op).
+// A model arrived: ComfyUI reads its lists again with the command its R key runs (1.27's leaves its
+// Model Library as it was: that store reads its folders again; a no-op elsewhere).
 let refreshTimer = 0;
 function modelsChanged() {
   clearTimeout(refreshTimer);
@@ -100,18 +95,13 @@ function modelsChanged() {
   }, REFRESH_MS);
 }
 
-function offerWanted() {
-  return adapter.setting("Launchpad.OfferInstall") !== false;
-}
-
-// the open workflow's sure models, installed here while the Workflow view shows them coming
 function installHere() {
   showWorkflowModels();
   return panel.installWorkflow(adapter.graph());
 }
 
-// An opened workflow's missing models, offered once by a toast whose action installs them (1.58;
-// 1.27 and 1.49 toasts have no actions: the Workflow view opens). Not the page's restored one.
+// An opened workflow's models, offered once by a toast whose action installs them (1.58; 1.27 and
+// 1.49 toasts have no actions: the Workflow view opens). Not the page's restored one.
 const offered = new Set(); // workflow ids
 async function offerInstall() {
   const workflow = adapter.graph()?.workflow;
@@ -120,7 +110,7 @@ async function offerInstall() {
   }
   const restored = !offered.size;
   offered.add(workflow.id);
-  if (restored || !offerWanted()) {
+  if (restored || adapter.setting("Launchpad.OfferInstall") === false) {
     return;
   }
   const { summary } = await panel.api("/workflow/models", "POST", { workflow, wait: OFFER_WAIT_S });
@@ -135,21 +125,11 @@ async function offerInstall() {
       toast.dismiss(id);
       installHere();
     };
-    const id = toast.info(title, { description: detail, duration: OFFER_MS, action: { label: HERE, onClick } });
+    const action = { label: "Install on this server", onClick };
+    const id = toast.info(title, { description: detail, duration: OFFER_MS, action });
   } else {
-    showToast(app.extensionManager, "info", title, `${detail} Its button is in the Workflow view.`);
+    showToast(app.extensionManager, "info", title, `${detail} See the Workflow view.`);
     showWorkflowModels();
-  }
-}
-
-// our button beside ComfyUI's, looking like them; its dialog and panel stay as they are
-function addInstallButtons() {
-  for (const place of document.querySelectorAll(MISSING_MODEL_PLACES)) {
-    if (!place.querySelector(".lp-here") && offerWanted()) {
-      const button = h("button", { type: "button", onclick: installHere }, HERE);
-      button.className = `${place.querySelector("button")?.className} lp-here`;
-      place.append(button);
-    }
   }
 }
 
@@ -210,7 +190,6 @@ app.registerExtension({
     adapter = comfyAdapter(manager);
     panel = createLaunchpad(adapter, { comfy: true });
     api.addEventListener("graphChanged", graphChanged);
-    new MutationObserver(addInstallButtons).observe(document.body, { childList: true, subtree: true });
     // a switched workflow no hook or event told of
     let shownWorkflow = null;
     setInterval(() => {

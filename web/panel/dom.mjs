@@ -1,6 +1,6 @@
 // The DOM by hand (1.58 has no Vue or PrimeVue for extensions), and the pieces views are made of.
 
-// h("p.lp-muted", {attributes and on* listeners}, ...children); the props may be left out.
+// h("p.lp-muted", {attributes, on* listeners}, ...children); props may be left out
 export function h(tag, props, ...children) {
   let attributes = props;
   if (props?.constructor !== Object) {
@@ -34,7 +34,7 @@ export function icon(name) {
   return h(`i.pi.pi-${name}`, { "aria-hidden": "true" });
 }
 
-// kind: more classes (".lp-primary"); of: what it acts on, read out after the label ("Retry x")
+// kind: more classes; of: what it acts on, read out after the label ("Retry x")
 export function button(label, onclick, { icon: iconName, kind = "", of, title } = {}) {
   const name = of ? `${label} ${of}` : undefined;
   return h(`button.lp-btn${kind}`, { type: "button", onclick, "aria-label": name, title },
@@ -42,7 +42,7 @@ export function button(label, onclick, { icon: iconName, kind = "", of, title } 
     label && h("span", label));
 }
 
-// A command to copy into a terminal (moving files is not for a page to do).
+// a command to copy into a terminal
 export function commandNote(text, command) {
   return h("div.lp-card.lp-old",
     muted(text),
@@ -74,7 +74,7 @@ export function searchBox(what, oninput, value) {
   });
 }
 
-// A name with a badge or note beside it (under it when there is no room).
+// a name with a badge or note beside it (under it when there is no room)
 export function nameLine(name, title, side) {
   return h("div.lp-top", h("span.lp-name", { title }, name), side);
 }

@@ -54,8 +54,7 @@ export function capitalize(text) {
   return text[0].toUpperCase() + text.slice(1);
 }
 
-// A download's or preset's progress: "45% · 12.3 MB/s · 2m 30s left", "1.2 GB so far · 12.3 MB/s"
-// while the size is unknown. The ETA is the server's.
+// "45% · 12.3 MB/s · 2m 30s left"; "1.2 GB so far · 12.3 MB/s" while the size is unknown
 export function progressText(progress, { sizes = false } = {}) {
   const done = progress.bytes_done || 0;
   const total = progress.bytes_total;

@@ -18,7 +18,7 @@ export async function callJson(fetcher, path, { method = "GET", body } = {}) {
   // no JSON body (ComfyUI's /interrupt has none) is no answer, not an error
   const data = await response.json().catch(() => null);
   if (!response.ok) {
-    // ComfyUI's own routes answer {"error": "text"}; ours {"error": {code, message, details}}
+    // ComfyUI's routes answer {"error": "text"}
     const error = typeof data?.error === "object" && data.error !== null ? data.error : {};
     const message = error.message || `${method} ${path}: HTTP ${response.status}`;
     throw Object.assign(new Error(message), error);

@@ -19,7 +19,7 @@ export function jobBar(job) {
   return bar(pct, `${job.name} progress`, BAR_TONES[job.state] || "");
 }
 
-// A job's state in words under its bar: speed and ETA while it downloads.
+// a job's state in words: speed and ETA while it downloads
 export function jobStatus(job) {
   if (job.state === "downloading") {
     return muted(progressText(job, { sizes: true }));
@@ -27,7 +27,6 @@ export function jobStatus(job) {
   if (job.state === "done") {
     return muted(`Done · ${size(job.bytes_total ?? job.bytes_done)}`);
   }
-  // a failed job shows its error box instead of a message
   const note = job.message && job.message !== job.state && job.state !== "failed" ? `: ${job.message}` : "";
   return muted(capitalize(job.state) + note);
 }

@@ -31,7 +31,7 @@ export function createLaunchpad(adapter, { comfy = false, icons = true } = {}) {
   const state = {
     presets: null,
     categories: [],
-    warnings: null, // the catalog's skipped entries, read when the preset list counts some
+    warnings: null, // the catalog's skipped entries
     jobs: new Map(), // job id -> job
     progress: new Map(), // preset (or group) id -> its progress
     models: null,
@@ -117,7 +117,7 @@ export function createLaunchpad(adapter, { comfy = false, icons = true } = {}) {
       return preset?.name || id.replace(/^(\w+):/, "$1 ");
     },
 
-    // a graph's ({workflow, name}) sure models; choices: key -> another source
+    // choices: key -> another source
     installWorkflow(graph, choices) {
       return ctl.run("Could not install", async () => {
         ctl.started((await ctl.api("/workflow/install", "POST", { ...graph, choices })).jobs);
@@ -267,7 +267,6 @@ export function createLaunchpad(adapter, { comfy = false, icons = true } = {}) {
       ctl.refresh("presets");
     },
 
-    // lookups for a workflow's models answered
     resolve(data) {
       ctl.notify("resolve", data);
     },
@@ -366,7 +365,6 @@ export function createLaunchpad(adapter, { comfy = false, icons = true } = {}) {
       role: "tab",
       id: `lp-tab-${view.id}`,
       "aria-controls": "lp-view",
-      // named where a narrow sidebar shows only the icon
       "aria-label": title,
       title,
       onclick: () => show(view.id),

@@ -1,5 +1,5 @@
-// Queue: ComfyUI's running and pending prompts, their workflows' names, how long each waited, and
-// a way to stop each through ComfyUI's own API (the adapter).
+// Queue: ComfyUI's running and pending prompts, their workflows, how long each waited, and a way to
+// stop each through ComfyUI's API.
 import { badge, button, empty, errorBox, facts, fill, h, nameLine } from "./dom.mjs";
 import { duration, plural } from "./format.mjs";
 
@@ -72,7 +72,6 @@ export function queueView(ctl, root) {
       section("Pending", queue.pending, false, "No prompt is waiting."));
   }
 
-  // The waiting times count up while the view is shown.
   const ticker = setInterval(() => {
     if (!ctl.state.queue) {
       return;

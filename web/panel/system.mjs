@@ -28,7 +28,6 @@ function tone(pct) {
   return "";
 }
 
-// The recent percentages as a filled line across the width.
 function sparkline(values, label) {
   const samples = (values || []).slice(-HISTORY_SAMPLES);
   const points = [];
@@ -72,7 +71,7 @@ function gpuMetrics(gpu, history) {
   ];
 }
 
-// ComfyUI's first, in the order of VERSION_NAMES; any others after them.
+// in the order of VERSION_NAMES, then the others
 function versionsLine(versions) {
   const known = Object.keys(VERSION_NAMES).filter((key) => versions?.[key]);
   const others = Object.keys(versions || {}).filter((key) => !(key in VERSION_NAMES));

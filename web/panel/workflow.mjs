@@ -52,13 +52,12 @@ export function workflowView(ctl, root) {
   const install = button(" ", () => ctl.installWorkflow(currentGraph()), { icon: "download", kind: ".lp-primary" });
   const command = h("div");
 
-  // ComfyUI's open graph; standalone, the workflow last pasted or opened
+  // standalone: the workflow last pasted or opened
   function currentGraph() {
     return adapter.graph?.() || analysis.graph;
   }
 
-  async function installFrom(model, id) {
-    const candidate = model.candidates.find((c) => c.id === id);
+  async function installFrom(model, candidate) {
     const message = `${candidate.found_as || model.name} from ${candidate.where} may not be the file this `
       + `workflow was made with. Install it as ${model.key}?`;
     if (candidate.certainty !== "name" || await adapter.confirm("Only the name matches", message, "Install")) {
@@ -115,15 +114,12 @@ export function workflowView(ctl, root) {
     render();
   }
 
-  // the best source, and the others to pick from; the row's button installs the one picked
-  function sourcePicker(model) {
-    const [best] = model.candidates;
-    const options = model.candidates.map((c) => h("option", { value: c.id }, c.label));
-    const select = h("select.lp-input", { "aria-label": `Source of ${model.name}` }, options);
-    const asks = options.length > 1 || model.confirm;
-    const action = asks && button("Install", () => installFrom(model, select.value), { icon: "download",
+  // the best source and the others; a name match's row asks before its button installs it
+  function sources(model) {
+    const [best, ...others] = model.candidates;
+    const action = model.confirm && button("Install", () => installFrom(model, best), { icon: "download",
       of: model.name });
-    return [options.length > 1 ? select : muted(best.label), action];
+    return [muted(best.label), others.length > 0 && muted(`or ${others.map((c) => c.label).join("; ")}`), action];
   }
 
   function modelRow(model, jobs) {
@@ -135,12 +131,13 @@ export function workflowView(ctl, root) {
       note += `; wanted by ${model.nodes.map((node) => `${node.type} #${node.id}`).join(", ")}`;
     }
     const missing = model.state === "missing" && !downloading && model.candidates.length;
-    const [picker, action] = missing ? sourcePicker(model) : [];
+    const [best, others, action] = missing ? sources(model) : [];
     const row = h("li.lp-row", { "data-key": model.key },
       h("div",
         nameLine(model.name, model.key, badge(shownState, model.confirm ? "Ask first" : capitalize(shownState))),
         facts(model.folder, model.size && size(model.size), model.optional && "bypassed"),
-        picker,
+        best,
+        others,
         downloading && [jobBar(job), muted(progressText(job))],
         note && muted(note),
         job?.state === "failed" && errorBox(job.error)),
@@ -166,9 +163,8 @@ export function workflowView(ctl, root) {
       return row;
     });
     fill(list, errorBox(analysis.error), rows);
-    // while its downloads run, a second click would only join them
     install.hidden = busy || !summary?.installable;
-    fill(command, summary?.needed && commandNote("On another pod, with this workflow saved under its name:",
+    fill(command, summary?.needed && commandNote("On another pod, with this workflow saved:",
       installCommand(analysis.name)));
   }
 
