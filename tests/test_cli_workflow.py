@@ -20,7 +20,7 @@ def env(fakehub: FakeHub, tmp_path: Path) -> dict[str, str]:
     templates.mkdir()
     return {**os.environ, "HF_ENDPOINT": fakehub.url, "CIVITAI_ENDPOINT": fakehub.url,
             "DOWNLOAD_FREE_SPACE_MARGIN": "0", "DOWNLOAD_RETRY_BACKOFF": "0.02",
-            "LAUNCHPAD_TEMPLATES_DIR": str(templates), "PYTHONUNBUFFERED": "1"}
+            "LAUNCHPAD_TEMPLATES_DIR": str(templates), "PYTHONUNBUFFERED": "1", "LAUNCHPAD_MODEL_LOOKUP": "1"}
 
 
 def run(env: dict[str, str], workspace: Path, *args: str) -> subprocess.CompletedProcess[str]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -92,16 +93,19 @@ class ModelResolver:
         self._hub_index: tuple[object, HubIndex] | None = None
         self._running: dict[str, asyncio.Future[None]] = {}  # "civitai:<hash>" / "hub" -> its lookup
         self._failed_at: dict[str, float] = {}
+        self._reading = threading.Lock()  # analyses run in worker threads, the parsed sources are shared
 
     def known(self, catalog: Catalog) -> Known:
         """The sources on this machine (blocking: reads files; unchanged ones are kept parsed)."""
         paths = manager_list.locate(self.state_dir, self.custom_nodes(), self.search_path)
-        listings = self.hub.load()
-        stamp = tuple(sorted((k, v.get("at")) for k, v in listings.items()))
-        if self._hub_index is None or self._hub_index[0] != stamp:
-            self._hub_index = (stamp, HubIndex(listings))
-        return Known(CatalogIndex(catalog), self._manager.load(paths), self._hub_index[1], self.civitai.load(),
-                     repos_of(catalog), listings)
+        with self._reading:
+            listings = self.hub.load()
+            stamp = tuple(sorted((k, v.get("at")) for k, v in listings.items()))
+            if self._hub_index is None or self._hub_index[0] != stamp:
+                self._hub_index = (stamp, HubIndex(listings))
+            manager = self._manager.load(paths)
+            return Known(CatalogIndex(catalog), manager, self._hub_index[1], self.civitai.load(), repos_of(catalog),
+                         listings)
 
     def pending(self, known: Known, unsure: Sequence[Wanted]) -> tuple[list[str], list[Repo]]:
         """The lookups that could tell more about ``unsure`` models: hashes to ask Civitai about,

@@ -22,18 +22,31 @@ class StateFile:
     def __init__(self, state_dir: Path, name: str) -> None:
         self.path = state_dir / "resolve" / f"{name}.json"
         self._lock = state_dir / "resolve" / f"{name}.lock"
+        self._read: tuple[tuple[int, int], dict[str, dict]] | None = None  # kept while the file is unchanged
 
     def load(self) -> dict[str, dict]:
-        """Every entry by key (blocking); empty when the file is missing or unreadable."""
+        """Every entry by key (blocking); empty when the file is missing or unreadable. Every analysis
+        reads it, so it is parsed again only when it changed (a save replaces the file)."""
         try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
+            stat = self.path.stat()
         except FileNotFoundError:
             return {}
+        except OSError as exc:
+            log.warning("%s is unreadable (%s); its sources will be asked again", self.path, exc)
+            return {}
+        stamp = (stat.st_mtime_ns, stat.st_size)
+        read = self._read
+        if read is not None and read[0] == stamp:
+            return dict(read[1])
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             log.warning("%s is unreadable (%s); its sources will be asked again", self.path, exc)
             return {}
-        entries = data.get("entries") if isinstance(data, dict) and data.get("version") == VERSION else None
-        return {str(k): v for k, v in entries.items() if isinstance(v, dict)} if isinstance(entries, dict) else {}
+        found = data.get("entries") if isinstance(data, dict) and data.get("version") == VERSION else None
+        entries = {str(k): v for k, v in found.items() if isinstance(v, dict)} if isinstance(found, dict) else {}
+        self._read = (stamp, entries)
+        return dict(entries)
 
     def merge(self, entries: Mapping[str, dict]) -> None:
         """Add or replace ``entries`` (blocking)."""

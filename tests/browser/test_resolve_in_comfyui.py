@@ -48,7 +48,8 @@ def comfyui(
 ) -> Iterator[tuple[ComfyUI, Sources]]:
     staged: list[Sources] = []
     options = LaunchOptions(
-        env={"HF_ENDPOINT": hub.url, "CIVITAI_ENDPOINT": hub.url, "DOWNLOAD_FREE_SPACE_MARGIN": "0"},
+        env={"HF_ENDPOINT": hub.url, "CIVITAI_ENDPOINT": hub.url, "DOWNLOAD_FREE_SPACE_MARGIN": "0",
+             "LAUNCHPAD_MODEL_LOOKUP": "1"},
         prepare=lambda workspace: staged.append(stage(hub, workspace, rate=RATE, refreshed=True)),
     )
     with comfyui_on(request.param, tmp_path_factory.mktemp("comfyui"), options) as server:
