@@ -101,7 +101,8 @@ function installHere() {
 }
 
 // An opened workflow's models, offered once by a toast whose action installs them (1.58; 1.27 and
-// 1.49 toasts have no actions: the Workflow view opens). Not the page's restored one.
+// 1.49 toasts have no actions: the Workflow view opens, unless a sidebar is in use). Not the
+// page's restored one.
 const offered = new Set(); // workflow ids
 async function offerInstall() {
   const workflow = adapter.graph()?.workflow;
@@ -128,8 +129,13 @@ async function offerInstall() {
     const action = { label: "Install on this server", onClick };
     const id = toast.info(title, { description: detail, duration: OFFER_MS, action });
   } else {
-    showToast(app.extensionManager, "info", title, `${detail} See the Workflow view.`);
-    showWorkflowModels();
+    showToast(app.extensionManager, "info", title, `${detail} See Launchpad's Workflow view.`);
+    const open = app.extensionManager.sidebarTab?.activeSidebarTabId;
+    if (!open) {
+      showWorkflowModels();
+    } else if (open !== TAB) { // a sidebar in use stays; ours opens on the Workflow view next
+      panel.show("workflow");
+    }
   }
 }
 
