@@ -16,7 +16,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from ..launchpad.resolve.candidates import CERTAINTIES, ORIGINS
+from ..launchpad.resolve import CERTAINTIES, ORIGINS
 
 Schema = dict[str, Any]
 

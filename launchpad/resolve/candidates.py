@@ -26,13 +26,10 @@ from urllib.parse import urlsplit
 from .. import humanize
 from ..catalog.schema import ModelFile, Source
 from ..url_policy import host_allowed
+from . import CERTAINTIES, EXACT, HASH, NAME, ORIGINS
 
-HASH, EXACT, NAME = "hash", "exact", "name"
-CERTAINTIES = (HASH, EXACT, NAME)
 CONFIDENT = frozenset({HASH, EXACT})
 CERTAINTY_WORDS = {HASH: "same hash", EXACT: "same file name", NAME: "name match"}
-# where a candidate came from, most trusted first: a tie in certainty goes to the earlier
-ORIGINS = ("workflow", "catalog", "template", "huggingface", "manager", "civitai")
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 
