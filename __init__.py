@@ -69,7 +69,8 @@ def _lock_down(reason: str) -> None:
     )
 
     @web.middleware
-    async def launchpad_locked(request, handler):  # type: ignore[no-untyped-def]
+    async def launchpad_locked(request: web.Request, handler: object) -> web.Response:
+        # server_routes.errors.AuthUnavailable's code, written out: that module may be what failed
         return web.json_response({"error": {"code": "auth_unavailable", "message": message}}, status=503)
 
     app.middlewares.insert(0, launchpad_locked)  # before every other middleware, like the login

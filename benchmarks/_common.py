@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "tests" / "support"))
 
 GiB = 2**30
 MiB = 2**20
@@ -39,7 +39,7 @@ def load_package():
 
 
 def cli(*args: str) -> list[str]:
-    return [sys.executable, str(ROOT / "tests" / "run_cli.py"), *args]
+    return [sys.executable, str(ROOT / "tests" / "support" / "run_cli.py"), *args]
 
 
 def big_file(directory: Path, size: int, name: str = "big.bin") -> Path:

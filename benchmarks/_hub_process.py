@@ -1,4 +1,4 @@
-"""Runs tests/fakehub.py's FakeHub in its own process (so its work does not share a GIL with the
+"""Runs tests/support/fakehub.py's FakeHub in its own process (so its work does not share a GIL with the
 client that measures), serving COUNT random files of SIZE bytes capped at RATE bytes/s per
 connection. Prints one JSON line ``{"url", "files": [{"name", "url", "size", "sha256"}]}`` and
 serves until its standard input closes.
@@ -14,7 +14,7 @@ import os
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "support"))
 from fakehub import FakeHub
 
 

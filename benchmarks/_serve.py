@@ -28,7 +28,7 @@ def free_port() -> int:
 def serve(workspace: Path, env: dict[str, str] | None = None) -> Iterator[str]:
     """`launchpad serve --workspace WORKSPACE` on a free port; yields its base URL once ready."""
     port = free_port()
-    argv = [sys.executable, str(ROOT / "tests" / "run_cli.py"), "serve", "--workspace", str(workspace),
+    argv = [sys.executable, str(ROOT / "tests" / "support" / "run_cli.py"), "serve", "--workspace", str(workspace),
             "--port", str(port)]
     environment = {**os.environ, "LOG_LEVEL": "WARNING", **(env or {})}
     proc = subprocess.Popen(argv, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

@@ -72,7 +72,7 @@ async def measure(urls: dict[str, tuple[str, str | None]]) -> tuple[list[float],
     idle = [latency for at, latency in samples[5:] if at < wall]  # the first few warm the connection up
     latencies = [latency for at, latency in samples if at >= wall]
     pinger.join()
-    states = {job["state"] for job in manager.snapshot()["jobs"]}
+    states = {job["state"] for job in (await manager.snapshot())["jobs"]}
     assert states == {"done"}, states
     shutil.rmtree(manager.workspace.root, ignore_errors=True)
     await manager.close()

@@ -42,7 +42,7 @@ async def download(url: str, sha256: str, segments: int) -> tuple[int, int, floa
     elapsed = time.perf_counter() - started
     done.set()
     sampler.join()
-    assert [j["state"] for j in manager.snapshot()["jobs"]] == ["done"]
+    assert [j["state"] for j in (await manager.snapshot())["jobs"]] == ["done"]
     shutil.rmtree(manager.workspace.root, ignore_errors=True)
     await manager.close()
     return baseline, peak, elapsed

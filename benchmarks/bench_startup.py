@@ -31,7 +31,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 START = ROOT / "docker" / "scripts" / "start.sh"
-RUN_CLI = ROOT / "tests" / "run_cli.py"
+RUN_CLI = ROOT / "tests" / "support" / "run_cli.py"
 STAMP_COMFY = """#!/bin/bash
 printf '%s\\n' "$EPOCHREALTIME" > "$BENCH_STAMP"
 exec sleep 600

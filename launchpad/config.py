@@ -1,7 +1,9 @@
 """Every setting Launchpad reads from the environment, read once, typed, in one place.
 
 Nothing else in the project calls ``os.environ``: callers build a :class:`Settings`
-with :meth:`Settings.from_env` and pass it down.
+with :meth:`Settings.from_env` and pass it down. Each field names its variable once, in its
+:func:`setting` (with the reader that parses and checks it); messages elsewhere in this
+module get the name back from :func:`env_name`.
 """
 
 from __future__ import annotations
@@ -11,9 +13,12 @@ import math
 import os
 import re
 import shlex
-from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+import types
+import typing
+from collections.abc import Callable, Mapping
+from dataclasses import Field, dataclass, field, fields, replace
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from .errors import InvalidSetting
@@ -71,40 +76,78 @@ def _switch(env: Mapping[str, str], name: str) -> bool | None:
     )
 
 
-def _flag(env: Mapping[str, str], name: str) -> bool:
-    return bool(_switch(env, name))
-
-
-def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 1, maximum: int = 1_000_000) -> int:
-    raw = _raw(env, name)
-    if raw is None:
-        return default
+def is_ip_literal(text: str) -> bool:
+    """Whether ``text`` is an IPv4 or IPv6 address (no brackets), not a name."""
     try:
-        value = int(raw)
+        ipaddress.ip_address(text)
     except ValueError:
-        raise InvalidSetting(f"{name}={raw[:40]!r} must be a whole number from {minimum} to {maximum}") from None
-    if not minimum <= value <= maximum:
-        raise InvalidSetting(f"{name}={raw[:40]!r} is out of range: use a whole number from {minimum} to {maximum}")
-    return value
+        return False
+    return True
 
 
-def _seconds(env: Mapping[str, str], name: str, default: float, minimum: float, maximum: float) -> float:
+# --- readers: how one variable's text becomes a field's value ---------------------------------------
+
+# (environment, variable name, the field's default) -> the value; raises InvalidSetting
+Reader = Callable[[Mapping[str, str], str, Any], Any]
+
+
+def text(env: Mapping[str, str], name: str, default: Any) -> Any:
+    """Any non-empty text (a token, a password): taken as it is."""
+    return env.get(name) or default
+
+
+def flag(env: Mapping[str, str], name: str, default: Any) -> Any:
+    switch = _switch(env, name)
+    return default if switch is None else switch
+
+
+def path(env: Mapping[str, str], name: str, default: Any) -> Any:
+    raw = _raw(env, name)
+    return Path(raw) if raw is not None else default
+
+
+def integer(minimum: int = 1, maximum: int = 1_000_000) -> Reader:
+    def read(env: Mapping[str, str], name: str, default: Any) -> Any:
+        raw = _raw(env, name)
+        if raw is None:
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            raise InvalidSetting(f"{name}={raw[:40]!r} must be a whole number from {minimum} to {maximum}") from None
+        if not minimum <= value <= maximum:
+            raise InvalidSetting(
+                f"{name}={raw[:40]!r} is out of range: use a whole number from {minimum} to {maximum}"
+            )
+        return value
+
+    return read
+
+
+def seconds(minimum: float, maximum: float) -> Reader:
     """A duration in seconds: finite, within [minimum, maximum] (nan and inf are refused)."""
-    raw = _raw(env, name)
-    if raw is None:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        value = math.nan
-    if not math.isfinite(value) or not minimum <= value <= maximum:
-        raise InvalidSetting(f"{name}={raw[:40]!r} must be a number of seconds from {minimum:g} to {maximum:g}")
-    return value
+
+    def read(env: Mapping[str, str], name: str, default: Any) -> Any:
+        raw = _raw(env, name)
+        if raw is None:
+            return default
+        try:
+            value = float(raw)
+        except ValueError:
+            value = math.nan
+        if not math.isfinite(value) or not minimum <= value <= maximum:
+            raise InvalidSetting(f"{name}={raw[:40]!r} must be a number of seconds from {minimum:g} to {maximum:g}")
+        return value
+
+    return read
 
 
-def _size(env: Mapping[str, str], name: str, default: int, minimum: int, maximum: int) -> int:
-    raw = _raw(env, name)
-    return default if raw is None else parse_size(raw, name, minimum, maximum)
+def size(minimum: int, maximum: int) -> Reader:
+    def read(env: Mapping[str, str], name: str, default: Any) -> Any:
+        raw = _raw(env, name)
+        return default if raw is None else parse_size(raw, name, minimum, maximum)
+
+    return read
 
 
 def _items(env: Mapping[str, str], name: str, example: str, *, secret: bool = False) -> tuple[str, ...] | None:
@@ -121,45 +164,50 @@ def _items(env: Mapping[str, str], name: str, example: str, *, secret: bool = Fa
     return parts
 
 
-def _hosts(env: Mapping[str, str], name: str, example: str, *, wildcards: bool = False) -> tuple[str, ...] | None:
-    items = _items(env, name, example)
-    if items is None:
-        return None
-    hosts = []
-    for item in items:
-        host = item.lower()
-        bare = host[2:] if wildcards and host.startswith("*.") else host.lstrip(".")
-        if (wildcards and host == "*") or _HOST_NAME.match(bare.rstrip(".")) or is_ip_literal(bare.strip("[]")):
-            hosts.append(host)
-            continue
-        raise InvalidSetting(f"{name} entry {item[:80]!r} is not a host name; write names like {example}")
-    return tuple(hosts)
+def items(example: str, *, secret: bool = False) -> Reader:
+    def read(env: Mapping[str, str], name: str, default: Any) -> Any:
+        found = _items(env, name, example, secret=secret)
+        return default if found is None else found
+
+    return read
 
 
-def is_ip_literal(text: str) -> bool:
-    """Whether ``text`` is an IPv4 or IPv6 address (no brackets), not a name."""
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        return False
-    return True
+def hosts(example: str, *, wildcards: bool = False) -> Reader:
+    def read(env: Mapping[str, str], name: str, default: Any) -> Any:
+        found = _items(env, name, example)
+        if found is None:
+            return default
+        names = []
+        for item in found:
+            host = item.lower()
+            bare = host[2:] if wildcards and host.startswith("*.") else host.lstrip(".")
+            if (wildcards and host == "*") or _HOST_NAME.match(bare.rstrip(".")) or is_ip_literal(bare.strip("[]")):
+                names.append(host)
+                continue
+            raise InvalidSetting(f"{name} entry {item[:80]!r} is not a host name; write names like {example}")
+        return tuple(names)
+
+    return read
 
 
-def _networks(env: Mapping[str, str], name: str, example: str) -> tuple[str, ...]:
+def networks(example: str) -> Reader:
     """Addresses or networks (CIDR), kept as their canonical text (settings travel as JSON)."""
-    items = _items(env, name, example) or ()
-    networks = []
-    for item in items:
-        try:
-            networks.append(str(ipaddress.ip_network(item, strict=False)))
-        except ValueError:
-            raise InvalidSetting(
-                f"{name} entry {item[:80]!r} is not an address or network; write e.g. {example}"
-            ) from None
-    return tuple(networks)
+
+    def read(env: Mapping[str, str], name: str, default: Any) -> Any:
+        found = []
+        for item in _items(env, name, example) or ():
+            try:
+                found.append(str(ipaddress.ip_network(item, strict=False)))
+            except ValueError:
+                raise InvalidSetting(
+                    f"{name} entry {item[:80]!r} is not an address or network; write e.g. {example}"
+                ) from None
+        return tuple(found) if found else default
+
+    return read
 
 
-def _endpoint(env: Mapping[str, str], name: str, default: str) -> str:
+def endpoint(env: Mapping[str, str], name: str, default: Any) -> Any:
     raw = _raw(env, name)
     if raw is None:
         return default
@@ -169,44 +217,94 @@ def _endpoint(env: Mapping[str, str], name: str, default: str) -> str:
     return raw.strip().rstrip("/")
 
 
-def _origins(env: Mapping[str, str]) -> tuple[str, ...]:
-    name = "LAUNCHPAD_ALLOWED_ORIGINS"
-    origins = tuple(o.rstrip("/").lower() for o in _items(env, name, "https://my.example.com") or ())
-    for origin in origins:
+def origins(env: Mapping[str, str], name: str, default: Any) -> Any:
+    found = tuple(o.rstrip("/").lower() for o in _items(env, name, "https://my.example.com") or ())
+    for origin in found:
         if origin != "*" and not _ORIGIN.match(origin):
             raise InvalidSetting(
                 f"{name} entry {origin[:80]!r} must be an origin like https://my.example.com[:port], or *"
             )
-    return origins
+    return found or default
 
 
-def _log_level(env: Mapping[str, str]) -> str:
-    level = (_raw(env, "LOG_LEVEL") or "INFO").strip().upper()
+def log_level(env: Mapping[str, str], name: str, default: Any) -> Any:
+    level = (_raw(env, name) or default).strip().upper()
     if level not in LOG_LEVELS:
-        raise InvalidSetting(f"LOG_LEVEL={level[:40]!r} is not a log level; use one of {', '.join(LOG_LEVELS)}")
+        raise InvalidSetting(f"{name}={level[:40]!r} is not a log level; use one of {', '.join(LOG_LEVELS)}")
     return level
 
 
-PASSWORD_VAR, TOKENS_VAR = "ACCESS_PASSWORD", "LAUNCHPAD_API_TOKENS"
+def paths(example: str) -> Reader:
+    """A comma-separated list of paths."""
+    read_items = items(example)
+
+    def read(env: Mapping[str, str], name: str, default: Any) -> Any:
+        found = read_items(env, name, None)
+        return default if found is None else tuple(Path(item) for item in found)
+
+    return read
+
+
+def command(default_text: str) -> Reader:
+    """A command line (split like a shell would); refused when it does not split, or (with a
+    default to name) when it is empty."""
+
+    def read(env: Mapping[str, str], name: str, default: Any) -> Any:
+        raw = _raw(env, name) or default_text
+        try:
+            parts = tuple(shlex.split(raw))
+        except ValueError as exc:
+            raise InvalidSetting(f"{name}={raw[:80]!r} cannot be split into words ({exc}); check its quotes") from None
+        if not parts and default_text:
+            raise InvalidSetting(f"{name} is empty; name a program, e.g. {default_text}")
+        return parts
+
+    return read
+
+
+def _optional_text(env: Mapping[str, str], name: str, default: Any) -> Any:
+    return _raw(env, name) or default
+
+
+def setting(
+    name: str, default: Any, read: Reader, *, secret: bool = False, aliases: tuple[str, ...] = ()
+) -> Any:
+    """A Settings field read from the environment variable ``name`` (or, unset, its ``aliases``)."""
+    return field(default=default, repr=not secret, metadata={"env": (name, *aliases), "read": read})
+
+
+def env_name(field_name: str) -> str:
+    """The environment variable of a Settings field, for messages that tell people what to set."""
+    return str(_FIELDS[field_name].metadata["env"][0])
+
+
+def _read(item: Field[Any], env: Mapping[str, str]) -> Any:
+    names, read = item.metadata["env"], item.metadata["read"]
+    for name in names:  # the first one set wins
+        if _raw(env, name) is not None:
+            return read(env, name, item.default)
+    return read(env, names[0], item.default)
 
 
 def _auth(env: Mapping[str, str]) -> bool:
-    """Whether the login is on. A credential without ENABLE_AUTH turns it on (a password is never
-    ignored); ENABLE_AUTH switched off explicitly while a credential is set is a contradiction we
+    """Whether the login is on. A credential without the switch turns it on (a password is never
+    ignored); the switch turned off explicitly while a credential is set is a contradiction we
     refuse to guess about."""
-    switch = _switch(env, "ENABLE_AUTH")
-    credentials = [name for name in (PASSWORD_VAR, TOKENS_VAR) if _raw(env, name) is not None]
+    switch_name = env_name("enable_auth")
+    switch = _switch(env, switch_name)
+    credentials = [name for name in (env_name("access_password"), env_name("api_tokens")) if _raw(env, name)]
     if switch is False and credentials:
         raise InvalidSetting(
-            f"ENABLE_AUTH={env.get('ENABLE_AUTH', '')[:40]!r} switches the login off, but {' and '.join(credentials)} "
-            "is set. Set ENABLE_AUTH=1 to require the login, or remove the credential to run without one."
+            f"{switch_name}={env.get(switch_name, '')[:40]!r} switches the login off, but "
+            f"{' and '.join(credentials)} is set. Set {switch_name}=1 to require the login, or remove the "
+            "credential to run without one."
         )
     return bool(switch) or bool(credentials)
 
 
 def auth_requested(env: Mapping[str, str] | None = None) -> bool:
     """Whether the environment asks for a login, for deciding to fail closed. Never raises: an
-    ENABLE_AUTH that cannot be parsed, or any set credential, counts as asked for."""
+    switch that cannot be parsed, or any set credential, counts as asked for."""
     env = os.environ if env is None else env
     try:
         return _auth(env)
@@ -214,119 +312,120 @@ def auth_requested(env: Mapping[str, str] | None = None) -> bool:
         return True
 
 
+def _enable_auth(env: Mapping[str, str], name: str, default: Any) -> Any:
+    return _auth(env)
+
+
 @dataclass(frozen=True)
 class Settings:
-    """Launchpad's configuration. Field docs name the environment variable."""
+    """Launchpad's configuration: each field names the environment variable it is read from."""
 
-    workspace: Path = Path(DEFAULT_WORKSPACE)  # WORKSPACE_ROOT
-    workspace_configured: bool = False  # True when WORKSPACE_ROOT was given (else hosts pick a default)
-    comfyui_port: int = 8188  # COMFYUI_PORT
+    workspace: Path = setting("WORKSPACE_ROOT", Path(DEFAULT_WORKSPACE), path)
+    workspace_configured: bool = False  # True when the workspace's variable was set (else hosts pick a default)
+    comfyui_port: int = setting("COMFYUI_PORT", 8188, integer(maximum=65535))
     # ComfyUI's SQLite assets database, one per ComfyUI process, on local disk (None: ~/.local/state)
-    comfyui_database_dir: Path | None = None  # COMFYUI_DATABASE_DIR
-    log_level: str = "INFO"  # LOG_LEVEL
+    comfyui_database_dir: Path | None = setting("COMFYUI_DATABASE_DIR", None, path)
+    log_level: str = setting("LOG_LEVEL", "INFO", log_level)
     # downloads
-    max_download_size: int = 100 * 10**9  # MAX_DOWNLOAD_SIZE
-    concurrent_downloads: int = 3  # CONCURRENT_DOWNLOADS
-    segments: int = 8  # DOWNLOAD_SEGMENTS: parallel ranged connections per file
-    segment_size: int = 32 * 2**20  # DOWNLOAD_SEGMENT_SIZE: bytes a segment asks for at a time
-    min_segmented_size: int = 64 * 2**20  # DOWNLOAD_SEGMENTED_FROM: smaller files use one stream
-    stall_timeout: float = 60.0  # DOWNLOAD_STALL_TIMEOUT: seconds without a byte before retrying
-    retries: int = 5  # DOWNLOAD_RETRIES
-    retry_backoff: float = 1.0  # DOWNLOAD_RETRY_BACKOFF: seconds before the first retry, doubling after
-    free_space_margin: int = 2 * 10**9  # DOWNLOAD_FREE_SPACE_MARGIN
-    lock_ttl: float = 60.0  # DOWNLOAD_LOCK_TTL: a volume lock without heartbeat expires after this
-    preset_download: tuple[str, ...] = ()  # PRESET_DOWNLOAD=ID1,ID2
+    max_download_size: int = setting("MAX_DOWNLOAD_SIZE", 100 * 10**9, size(1, 10**15))
+    concurrent_downloads: int = setting("CONCURRENT_DOWNLOADS", 3, integer(maximum=32))
+    # parallel ranged connections per file, and bytes a segment asks for at a time
+    segments: int = setting("DOWNLOAD_SEGMENTS", 8, integer(maximum=64))
+    segment_size: int = setting("DOWNLOAD_SEGMENT_SIZE", 32 * 2**20, size(64 * KIB, 4 * GIB))
+    min_segmented_size: int = setting("DOWNLOAD_SEGMENTED_FROM", 64 * 2**20, size(0, 10**15))  # smaller: one stream
+    stall_timeout: float = setting("DOWNLOAD_STALL_TIMEOUT", 60.0, seconds(1, 3600))  # without a byte: retry
+    retries: int = setting("DOWNLOAD_RETRIES", 5, integer(minimum=0, maximum=100))
+    retry_backoff: float = setting("DOWNLOAD_RETRY_BACKOFF", 1.0, seconds(0.01, 600))  # first retry; doubles
+    free_space_margin: int = setting("DOWNLOAD_FREE_SPACE_MARGIN", 2 * 10**9, size(0, 100 * TB))
+    lock_ttl: float = setting("DOWNLOAD_LOCK_TTL", 60.0, seconds(5, DAY))  # a lock without heartbeat expires
+    preset_download: tuple[str, ...] = setting("PRESET_DOWNLOAD", (), items("FLUX1_DEV,SDXL_BASE"))
+    # models locks this pod serves (named in its lease on the volume; docs/lockfile.md); a relative
+    # path is on the workspace (the serverless worker: on its models volume)
+    models_locks: tuple[Path, ...] = setting("MODELS_LOCK", (), paths("config/models.lock.json"))
+    pod_id: str | None = setting("RUNPOD_POD_ID", None, _optional_text)  # names this pod in its lease (else the host)
     # sources (tokens are secrets: never logged, never returned by the API)
-    hf_token: str | None = field(default=None, repr=False)  # HF_TOKEN
-    civitai_token: str | None = field(default=None, repr=False)  # CIVITAI_TOKEN
-    hf_endpoint: str = DEFAULT_HF_ENDPOINT  # HF_ENDPOINT
-    civitai_endpoint: str = DEFAULT_CIVITAI_ENDPOINT  # CIVITAI_ENDPOINT
-    templates_dir: Path | None = None  # LAUNCHPAD_TEMPLATES_DIR: overrides the templates package lookup
-    size_lookup: bool = True  # LAUNCHPAD_SIZE_LOOKUP=0: never ask the sources for sizes in the background
-    # LAUNCHPAD_MODEL_LOOKUP=0: never ask Civitai or the Hub where a workflow's unknown model is (caches still count)
-    model_lookup: bool = True
-    manager_model_list_url: str = DEFAULT_MANAGER_MODEL_LIST  # MANAGER_MODEL_LIST_URL: what `--refresh` fetches
+    hf_token: str | None = setting("HF_TOKEN", None, text, secret=True, aliases=("HUGGING_FACE_HUB_TOKEN",))
+    civitai_token: str | None = setting("CIVITAI_TOKEN", None, text, secret=True)
+    hf_endpoint: str = setting("HF_ENDPOINT", DEFAULT_HF_ENDPOINT, endpoint)
+    civitai_endpoint: str = setting("CIVITAI_ENDPOINT", DEFAULT_CIVITAI_ENDPOINT, endpoint)
+    templates_dir: Path | None = setting("LAUNCHPAD_TEMPLATES_DIR", None, path)  # overrides the package lookup
+    # off: never ask the sources for sizes in the background
+    size_lookup: bool = setting("LAUNCHPAD_SIZE_LOOKUP", True, flag)
+    # off: never ask Civitai or the Hub where a workflow's model is (what they said before still counts)
+    model_lookup: bool = setting("LAUNCHPAD_MODEL_LOOKUP", True, flag)
+    # what `launchpad workflow FILE --refresh` fetches
+    manager_model_list_url: str = setting("MANAGER_MODEL_LIST_URL", DEFAULT_MANAGER_MODEL_LIST, endpoint)
     # custom URL installs are off unless switched on, and then only to these hosts
-    allow_custom_urls: bool = False  # ALLOW_CUSTOM_URLS
-    allowed_url_hosts: tuple[str, ...] = ("huggingface.co", "civitai.com")  # ALLOWED_URL_HOSTS
+    allow_custom_urls: bool = setting("ALLOW_CUSTOM_URLS", False, flag)
+    allowed_url_hosts: tuple[str, ...] = setting(
+        "ALLOWED_URL_HOSTS", ("huggingface.co", "civitai.com"), hosts("huggingface.co,civitai.com")
+    )
     # security
-    enable_auth: bool = False  # ENABLE_AUTH
-    access_password: str | None = field(default=None, repr=False)  # ACCESS_PASSWORD
-    api_tokens: tuple[str, ...] = field(default=(), repr=False)  # LAUNCHPAD_API_TOKENS
-    session_secret: str | None = field(default=None, repr=False)  # LAUNCHPAD_SESSION_SECRET
-    session_ttl: float = 7 * 24 * 3600.0  # LAUNCHPAD_SESSION_TTL: seconds a login lasts
+    enable_auth: bool = setting("ENABLE_AUTH", False, _enable_auth)  # also on when a credential is set
+    access_password: str | None = setting("ACCESS_PASSWORD", None, text, secret=True)
+    api_tokens: tuple[str, ...] = setting("LAUNCHPAD_API_TOKENS", (), items("token1,token2", secret=True), secret=True)
+    session_secret: str | None = setting("LAUNCHPAD_SESSION_SECRET", None, text, secret=True)
+    session_ttl: float = setting("LAUNCHPAD_SESSION_TTL", 7 * DAY, seconds(60, 366 * DAY))  # how long a login lasts
     # origins (scheme://host[:port]) trusted for mutating requests besides the request's own
-    allowed_origins: tuple[str, ...] = ()  # LAUNCHPAD_ALLOWED_ORIGINS
+    allowed_origins: tuple[str, ...] = setting("LAUNCHPAD_ALLOWED_ORIGINS", (), origins)
     # host names requests may address besides loopback names, IP literals and the pod proxy's
     # (DNS rebinding); "*" allows any
-    allowed_hosts: tuple[str, ...] = ()  # ALLOWED_HOSTS
+    allowed_hosts: tuple[str, ...] = setting(
+        "ALLOWED_HOSTS", (), hosts("comfy.example.com,.example.org", wildcards=True)
+    )
     # proxies (addresses or networks) whose X-Forwarded-For is believed for login throttling
-    trusted_proxies: tuple[str, ...] = ()  # TRUSTED_PROXIES
+    trusted_proxies: tuple[str, ...] = setting("TRUSTED_PROXIES", (), networks("10.0.0.0/8,100.64.0.0/10"))
     # networks a client-given download may connect to although they are not public
-    private_url_networks: tuple[str, ...] = ()  # ALLOW_PRIVATE_URL_ADDRESSES
+    private_url_networks: tuple[str, ...] = setting(
+        "ALLOW_PRIVATE_URL_ADDRESSES", (), networks("192.168.1.20,10.0.0.0/8")
+    )
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         """Build settings from ``env`` (default: the process environment); ``overrides`` win."""
         env = os.environ if env is None else env
-        hf_token = env.get("HF_TOKEN") or env.get("HUGGING_FACE_HUB_TOKEN") or None
-        templates = _raw(env, "LAUNCHPAD_TEMPLATES_DIR")
-        database_dir = _raw(env, "COMFYUI_DATABASE_DIR")
-        tokens = _items(env, TOKENS_VAR, "token1,token2", secret=True) or ()
-        url_hosts = _hosts(env, "ALLOWED_URL_HOSTS", "huggingface.co,civitai.com")
-        settings = cls(
-            workspace=Path(env.get("WORKSPACE_ROOT") or DEFAULT_WORKSPACE),
-            workspace_configured=bool(env.get("WORKSPACE_ROOT")),
-            comfyui_port=_int(env, "COMFYUI_PORT", 8188, maximum=65535),
-            comfyui_database_dir=Path(database_dir) if database_dir else None,
-            log_level=_log_level(env),
-            max_download_size=_size(env, "MAX_DOWNLOAD_SIZE", cls.max_download_size, 1, 10**15),
-            concurrent_downloads=_int(env, "CONCURRENT_DOWNLOADS", 3, maximum=32),
-            segments=_int(env, "DOWNLOAD_SEGMENTS", cls.segments, maximum=64),
-            segment_size=_size(env, "DOWNLOAD_SEGMENT_SIZE", cls.segment_size, 64 * KIB, 4 * GIB),
-            min_segmented_size=_size(env, "DOWNLOAD_SEGMENTED_FROM", cls.min_segmented_size, 0, 10**15),
-            stall_timeout=_seconds(env, "DOWNLOAD_STALL_TIMEOUT", cls.stall_timeout, 1, 3600),
-            retries=_int(env, "DOWNLOAD_RETRIES", cls.retries, minimum=0, maximum=100),
-            retry_backoff=_seconds(env, "DOWNLOAD_RETRY_BACKOFF", cls.retry_backoff, 0.01, 600),
-            free_space_margin=_size(env, "DOWNLOAD_FREE_SPACE_MARGIN", cls.free_space_margin, 0, 100 * TB),
-            lock_ttl=_seconds(env, "DOWNLOAD_LOCK_TTL", cls.lock_ttl, 5, DAY),
-            preset_download=_items(env, "PRESET_DOWNLOAD", "FLUX1_DEV,SDXL_BASE") or (),
-            hf_token=hf_token,
-            civitai_token=env.get("CIVITAI_TOKEN") or None,
-            hf_endpoint=_endpoint(env, "HF_ENDPOINT", DEFAULT_HF_ENDPOINT),
-            civitai_endpoint=_endpoint(env, "CIVITAI_ENDPOINT", DEFAULT_CIVITAI_ENDPOINT),
-            templates_dir=Path(templates) if templates else None,
-            size_lookup=_switch(env, "LAUNCHPAD_SIZE_LOOKUP") is not False,
-            model_lookup=_switch(env, "LAUNCHPAD_MODEL_LOOKUP") is not False,
-            manager_model_list_url=_endpoint(env, "MANAGER_MODEL_LIST_URL", DEFAULT_MANAGER_MODEL_LIST),
-            allow_custom_urls=_flag(env, "ALLOW_CUSTOM_URLS"),
-            allowed_url_hosts=url_hosts if url_hosts is not None else cls.allowed_url_hosts,
-            enable_auth=_auth(env),
-            access_password=env.get(PASSWORD_VAR) or None,
-            api_tokens=tokens,
-            session_secret=env.get("LAUNCHPAD_SESSION_SECRET") or None,
-            session_ttl=_seconds(env, "LAUNCHPAD_SESSION_TTL", cls.session_ttl, 60, 366 * DAY),
-            allowed_origins=_origins(env),
-            allowed_hosts=_hosts(env, "ALLOWED_HOSTS", "comfy.example.com,.example.org", wildcards=True) or (),
-            trusted_proxies=_networks(env, "TRUSTED_PROXIES", "10.0.0.0/8,100.64.0.0/10"),
-            private_url_networks=_networks(env, "ALLOW_PRIVATE_URL_ADDRESSES", "192.168.1.20,10.0.0.0/8"),
-        )
+        values: dict[str, Any] = {item.name: _read(item, env) for item in fields(cls) if "env" in item.metadata}
+        values["workspace_configured"] = _raw(env, env_name("workspace")) is not None
+        settings = cls(**values)
         return replace(settings, **overrides) if overrides else settings
 
+    def to_json(self) -> dict[str, object]:
+        """Every field as plain JSON, secrets included: for a child process's stdin, never a log."""
+        return {item.name: _plain(getattr(self, item.name)) for item in fields(self)}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, object]) -> Settings:
+        """The settings :meth:`to_json` wrote; a field it lacks keeps its default."""
+        hints = typing.get_type_hints(cls)
+        values: dict[str, Any] = {
+            item.name: _typed(hints[item.name], data[item.name]) for item in fields(cls) if item.name in data
+        }
+        return cls(**values)
+
+
+def _plain(value: object) -> object:
+    if isinstance(value, Path):
+        return str(value)
+    return [_plain(item) for item in value] if isinstance(value, tuple) else value
+
+
+def _typed(hint: object, value: object) -> object:
+    """``value`` from JSON as the field's type (``hint``): paths and tuples come back as such."""
+    if value is None:
+        return None
+    if isinstance(hint, types.UnionType):  # X | None
+        hint = next(arg for arg in typing.get_args(hint) if arg is not type(None))
+    if hint is Path:
+        return Path(str(value))
+    if typing.get_origin(hint) is tuple and isinstance(value, list):
+        item_hint = typing.get_args(hint)[0] if typing.get_args(hint) else object
+        return tuple(_typed(item_hint, item) for item in value)
+    return value
+
+
+_FIELDS = {item.name: item for item in fields(Settings)}
 
 DEFAULT_LOCAL_WORKSPACE = "/var/lib/launchpad/workspace"
-
-
-def _command(env: Mapping[str, str], name: str, default: str) -> tuple[str, ...]:
-    """A command line (split like a shell would); refused when it does not split."""
-    raw = _raw(env, name) or default
-    try:
-        parts = tuple(shlex.split(raw))
-    except ValueError as exc:
-        raise InvalidSetting(f"{name}={raw[:80]!r} cannot be split into words ({exc}); check its quotes") from None
-    if not parts and name != "COMFYUI_ARGS":
-        raise InvalidSetting(f"{name} is empty; name a program, e.g. {default}")
-    return parts
 
 
 @dataclass(frozen=True)
@@ -334,31 +433,24 @@ class ServerlessSettings:
     """What the RunPod Serverless worker reads besides :class:`Settings` (docs/serverless.md)."""
 
     settings: Settings = field(default_factory=Settings)
-    # models locks to provision at cold start, in order; relative paths are on the models volume.
-    # The same variable the `lock` work reads into Settings (docs/lockfile.md).
-    models_locks: tuple[Path, ...] = ()  # MODELS_LOCK=config/models.lock.json[,...]
-    comfyui_dir: Path = Path("/opt/ComfyUI")  # COMFYUI_DIR
-    comfyui_python: Path = Path("/opt/venv/bin/python")  # COMFYUI_PYTHON
-    comfyui_args: tuple[str, ...] = ()  # COMFYUI_ARGS: more ComfyUI flags, e.g. "--cpu"
-    comfyui_start_timeout: float = 600.0  # COMFYUI_START_TIMEOUT: seconds until ComfyUI must answer
-    launchpad_cli: tuple[str, ...] = ("launchpad",)  # LAUNCHPAD_BIN: the CLI that provisions
-    local_workspace: Path = Path(DEFAULT_LOCAL_WORKSPACE)  # LOCAL_WORKSPACE: outputs, inputs, state
-    refresh_worker: bool = False  # REFRESH_WORKER: a fresh worker after every job
-    comfy_org_api_key: str | None = field(default=None, repr=False)  # COMFY_ORG_API_KEY (API nodes)
+    comfyui_dir: Path = setting("COMFYUI_DIR", Path("/opt/ComfyUI"), path)
+    comfyui_python: Path = setting("COMFYUI_PYTHON", Path("/opt/venv/bin/python"), path)
+    comfyui_args: tuple[str, ...] = setting("COMFYUI_ARGS", (), command(""))  # more ComfyUI flags, e.g. "--cpu"
+    # seconds until ComfyUI must answer
+    comfyui_start_timeout: float = setting("COMFYUI_START_TIMEOUT", 600.0, seconds(5, DAY))
+    launchpad_cli: tuple[str, ...] = setting("LAUNCHPAD_BIN", ("launchpad",), command("launchpad"))  # provisions
+    # outputs, inputs, state
+    local_workspace: Path = setting("LOCAL_WORKSPACE", Path(DEFAULT_LOCAL_WORKSPACE), path)
+    refresh_worker: bool = setting("REFRESH_WORKER", False, flag)  # a fresh worker after every job
+    comfy_org_api_key: str | None = setting("COMFY_ORG_API_KEY", None, _optional_text, secret=True)  # API nodes
+
+    @property
+    def models_locks(self) -> tuple[Path, ...]:
+        """The locks to provision at cold start, in order (MODELS_LOCK; relative: on the models volume)."""
+        return self.settings.models_locks
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ServerlessSettings:
         env = os.environ if env is None else env
-        locks = _items(env, "MODELS_LOCK", "config/models.lock.json") or ()
-        return cls(
-            settings=Settings.from_env(env),
-            models_locks=tuple(Path(lock) for lock in locks),
-            comfyui_dir=Path(_raw(env, "COMFYUI_DIR") or cls.comfyui_dir),
-            comfyui_python=Path(_raw(env, "COMFYUI_PYTHON") or cls.comfyui_python),
-            comfyui_args=_command(env, "COMFYUI_ARGS", ""),
-            comfyui_start_timeout=_seconds(env, "COMFYUI_START_TIMEOUT", cls.comfyui_start_timeout, 5, DAY),
-            launchpad_cli=_command(env, "LAUNCHPAD_BIN", "launchpad"),
-            local_workspace=Path(_raw(env, "LOCAL_WORKSPACE") or DEFAULT_LOCAL_WORKSPACE),
-            refresh_worker=_flag(env, "REFRESH_WORKER"),
-            comfy_org_api_key=_raw(env, "COMFY_ORG_API_KEY"),
-        )
+        values: dict[str, Any] = {item.name: _read(item, env) for item in fields(cls) if "env" in item.metadata}
+        return cls(settings=Settings.from_env(env), **values)

@@ -16,6 +16,7 @@ needs about ten).
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import Any
 
 MAX_DEPTH = 64
@@ -42,7 +43,8 @@ def load_yaml(text: str) -> Any:
                 depth += 1
                 if depth > MAX_DEPTH:
                     mark = event.start_mark
-                    raise DocumentError(f"nested more than {MAX_DEPTH} levels deep at line {mark.line + 1}")
+                    line = f" at line {mark.line + 1}" if mark is not None else ""
+                    raise DocumentError(f"nested more than {MAX_DEPTH} levels deep{line}")
             elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
                 depth -= 1
             elif isinstance(event, yaml.AliasEvent):
@@ -64,6 +66,7 @@ def depth_within(data: Any, limit: int = MAX_DEPTH) -> bool:
     stack: list[tuple[Any, int]] = [(data, 1)]
     while stack:
         value, depth = stack.pop()
+        children: Iterable[Any]
         if isinstance(value, dict):
             children = value.values()
         elif isinstance(value, list):

@@ -24,6 +24,30 @@ class LaunchpadError(Exception):
         return data
 
 
+def error_classes() -> dict[str, type[LaunchpadError]]:
+    """Every LaunchpadError class defined so far, by code (the most general class of a shared code)."""
+    found: dict[str, type[LaunchpadError]] = {}
+    todo: list[type[LaunchpadError]] = [LaunchpadError]
+    while todo:
+        cls = todo.pop(0)
+        found.setdefault(cls.code, cls)
+        todo.extend(cls.__subclasses__())
+    return found
+
+
+def error_from_dict(data: dict[str, object]) -> LaunchpadError:
+    """Rebuild an error from its :meth:`LaunchpadError.to_dict` (e.g. after it crossed a pipe) as an
+    instance of its own class, found by code; a code no class here has keeps the code on the base."""
+    code, message = str(data.get("code") or "internal"), str(data.get("message") or "")
+    details = data.get("details")
+    cls = error_classes().get(code)
+    error = LaunchpadError.__new__(cls or LaunchpadError)
+    LaunchpadError.__init__(error, message, details=dict(details) if isinstance(details, dict) else None)
+    if cls is None:
+        error.code = code
+    return error
+
+
 # --- input and configuration ---------------------------------------------------------
 
 
@@ -49,6 +73,12 @@ class Conflict(LaunchpadError):
     """The request cannot be done in the current state (e.g. deleting a file being downloaded)."""
 
     code = "conflict"
+
+
+class InUse(Conflict):
+    """Another live pod on the volume serves the file (its lease names it); ``details.pods`` says who."""
+
+    code = "in_use"
 
 
 class Forbidden(LaunchpadError):
@@ -103,7 +133,11 @@ class RateLimited(DownloadError):
 
     def __init__(self, message: str, *, retry_after: float | None = None) -> None:
         super().__init__(message, details={"retry_after": retry_after} if retry_after else None)
-        self.retry_after = retry_after
+
+    @property
+    def retry_after(self) -> float | None:
+        value = self.details.get("retry_after")
+        return float(value) if isinstance(value, (int, float)) else None
 
 
 class IntegrityError(DownloadError):

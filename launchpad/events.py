@@ -4,7 +4,7 @@ One envelope everywhere: an event type (``launchpad.*``) and a plain-JSON ``data
 Sinks are ComfyUI's ``PromptServer.send_sync`` (which puts ``{"type", "data"}`` on ComfyUI's
 WebSocket), the standalone WebSocket hub, or the CLI's progress display.
 
-ComfyUI exits if a WebSocket payload cannot be serialised (comfyui-contract.md, 2.5), so
+ComfyUI exits if a WebSocket payload cannot be serialised (docs/comfyui-facts.md, PromptServer), so
 every payload is round-tripped through ``json`` here, before any sink sees it.
 """
 
@@ -41,7 +41,7 @@ def _default(value: object) -> object:
     if isinstance(value, (set, frozenset, tuple)):
         return list(value)
     if hasattr(value, "item"):  # numpy scalars
-        return value.item()  # type: ignore[union-attr]
+        return value.item()
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 

@@ -9,14 +9,13 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 
-try:
+if sys.platform != "win32":  # Windows: one process per workspace is the norm there, no lock
     import fcntl
-except ImportError:  # pragma: no cover - Windows: one process per workspace is the norm there
-    fcntl = None  # type: ignore[assignment]
 
 PARTIAL_SUFFIX = ".part"
 # formats loaded with Python's pickle: a hostile file runs code when ComfyUI loads it
@@ -106,7 +105,7 @@ def advisory_lock(lock_path: Path) -> Iterator[None]:
     block runs without it: a read-merge-write then merges less carefully, it never stops.
     """
     lock_path.parent.mkdir(parents=True, exist_ok=True)
-    if fcntl is None:
+    if sys.platform == "win32":
         yield
         return
     with open(lock_path, "a+") as fh:

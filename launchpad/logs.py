@@ -92,8 +92,11 @@ def secrets_of(settings: Settings) -> tuple[str, ...]:
     return tuple(v for v in (*values, *settings.api_tokens) if v)
 
 
+HANDLER_NAME = "launchpad"  # names our handlers, whichever copy of the package made them
+
+
 def _ours(handler: logging.Handler) -> bool:
-    return getattr(handler, "_launchpad", False)
+    return handler.get_name() == HANDLER_NAME
 
 
 def reset_logging() -> None:
@@ -149,7 +152,7 @@ def setup_logging(
     if level_problem:
         problems.append(level_problem)
     for handler in handlers:
-        handler._launchpad = True  # type: ignore[attr-defined]
+        handler.set_name(HANDLER_NAME)
         handler.addFilter(redactor)
         handler.setFormatter(formatter)
     for name in LOGGER_NAMES:

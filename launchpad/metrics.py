@@ -2,25 +2,27 @@
 
 The HTTP layer serves :func:`render_metrics` at ``/launchpad/metrics`` with
 :data:`CONTENT_TYPE`. Inputs are the plain dicts the rest of the core already produces: the
-downloads snapshot, a system reading (launchpad/system), and two counters the caller keeps
-since the process started. Counters end in ``_total``; gauges are what is true right now.
-A figure that is unknown (None) is left out rather than reported as 0.
+downloads snapshot, a system reading (launchpad/system), the :class:`DownloadCounters` the
+service keeps since the process started, and ComfyUI's queue depth. Counters end in
+``_total``; gauges are what is true right now. A figure that is unknown (None) is left out
+rather than reported as 0.
 """
 
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from . import __version__
+from .downloads.jobs import JobState
+from .events import DOWNLOAD
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 PREFIX = "launchpad_"
 # every state a job can be in, reported even at 0 so dashboards see a flat line, not a gap
-JOB_STATES = ("queued", "resolving", "downloading", "verifying", "done", "failed", "cancelled")
-_WAITING = {"queued"}
-_FINISHED = {"done", "failed", "cancelled"}
+JOB_STATES = tuple(state.value for state in JobState)
 
 Labels = tuple[tuple[str, str], ...]
 
@@ -77,13 +79,14 @@ def _download_families(snapshot: Mapping) -> list[_Family]:
         total = job.get("bytes_total")
         if isinstance(done, int):
             done_bytes += done
-        if state not in _FINISHED and isinstance(total, int) and isinstance(done, int):
+        active = state in JOB_STATES and JobState(state).active
+        if active and isinstance(total, int) and isinstance(done, int):
             remaining += max(0, total - done)
     states = _Family("download_jobs", "gauge", "Download jobs by state, in the current snapshot.")
     for state, count in by_state.items():
         states.add(count, state=state)
     queue = _Family("download_queue_depth", "gauge", "Download jobs waiting for a free download slot.")
-    queue.add(sum(count for state, count in by_state.items() if state in _WAITING))
+    queue.add(by_state[JobState.QUEUED.value])
     done = _Family("download_bytes_done", "gauge", "Bytes on disk of the download jobs in the current snapshot.")
     done.add(done_bytes)
     left = _Family("download_bytes_remaining", "gauge", "Bytes still to fetch for unfinished jobs of known size.")
@@ -156,13 +159,15 @@ def render_metrics(
     bytes_downloaded_total: int | None = None,
     download_failures_total: int | None = None,
     system: Mapping | None = None,
+    comfyui_queue_depth: int | None = None,
 ) -> str:
     """Prometheus text for a downloads snapshot, the process's counters and a system reading.
 
     ``downloads`` is the downloads snapshot (``{"jobs": [{"state", "bytes_done",
     "bytes_total", ...}], "presets": {...}}``); ``bytes_downloaded_total`` and
     ``download_failures_total`` count since the process started; ``system`` is a
-    ``SystemReader.read()`` dict. Every argument may be left out.
+    ``SystemReader.read()`` dict; ``comfyui_queue_depth`` the prompts running or waiting in
+    ComfyUI (None standalone). Every argument may be left out.
     """
     info = _Family("info", "gauge", "Launchpad's version; always 1.")
     info.add(1, version=__version__)
@@ -176,4 +181,33 @@ def render_metrics(
     families += [downloaded, failures]
     if system is not None:
         families += _system_families(system)
+    depth = _Family("comfyui_queue_depth", "gauge", "Prompts running or waiting in ComfyUI's queue.")
+    depth.add(comfyui_queue_depth)
+    families.append(depth)
     return _render(families)
+
+
+class DownloadCounters:
+    """Bytes downloaded and jobs failed since the process started, counted from ``launchpad.download``
+    events (subscribe :meth:`on_event` to the bus; events may come from any thread)."""
+
+    def __init__(self) -> None:
+        self.bytes = 0
+        self.failures = 0
+        self._seen: dict[str, tuple[int, str]] = {}  # job id -> (bytes_done, state) last seen
+        self._lock = threading.Lock()
+
+    def on_event(self, event: str, data: Mapping[str, object]) -> None:
+        job_id = data.get("id")
+        if event != DOWNLOAD or not isinstance(job_id, str):
+            return
+        reported = data.get("bytes_done")
+        done = reported if isinstance(reported, int) else 0
+        state = str(data.get("state"))
+        with self._lock:
+            before, before_state = self._seen.get(job_id, (None, ""))
+            if before is not None and done > before:
+                self.bytes += done - before  # a resumed job starts from its partial file: count only new bytes
+            if state == JobState.FAILED and before_state != JobState.FAILED:
+                self.failures += 1
+            self._seen[job_id] = (done, state)

@@ -3,7 +3,7 @@
 ComfyUI looks models up by folder name (``folder_paths``). A folder may span several
 directories; the *last* one listed is where Launchpad downloads, because ComfyUI's loader
 reverses the lines of a multi-line value when ``is_default`` is set, so the last line ends
-up first, as the folder's default (comfyui-contract.md, 4.2).
+up first, as the folder's default (docs/comfyui-facts.md, Extra model paths).
 """
 
 from __future__ import annotations

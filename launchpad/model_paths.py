@@ -1,7 +1,7 @@
 """extra_model_paths.yaml in the exact shape ComfyUI's loader accepts, and the flags that go with it.
 
 ComfyUI's loader (utils/extra_config.py) has no validation: a nested mapping, a list, an
-empty value or a YAML syntax error makes ComfyUI exit at start (comfyui-contract.md, 4.4).
+empty value or a YAML syntax error makes ComfyUI exit at start (docs/comfyui-facts.md, Extra model paths).
 So we emit only flat string values, read the file back before publishing it, and check a
 user's own file the same way before passing it to ComfyUI.
 """

@@ -13,21 +13,22 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import queue
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from . import model_folders
+from .downloads.jobs import JobState
 from .errors import DownloadError, InvalidInput, NotFound
 from .events import DOWNLOAD
 
 if TYPE_CHECKING:
     from .catalog import Catalog, ModelFile
+    from .downloads.api import InstallResult, JobData
     from .service import LaunchpadService
 
 T = TypeVar("T")
 POLL = 0.25  # seconds between checks for an interrupt while nothing arrives
-ACTIVE = frozenset({"queued", "resolving", "downloading", "verifying"})
 Progress = Callable[[int, int | None], None]  # (bytes done, bytes in all or None while unknown)
 
 
@@ -109,34 +110,35 @@ class Provisioner:
                     raise
 
     def _ensure(
-        self, files: Sequence[ModelFile], start: Callable[[], Awaitable[dict[str, Any]]],
+        self, files: Sequence[ModelFile], start: Callable[[], Awaitable[InstallResult]],
         progress: Progress | None, check: Callable[[], None],
     ) -> list[Path]:
         keys = {f.key for f in files}
-        events: queue.Queue[dict[str, Any]] = queue.Queue()
+        events: queue.Queue[JobData] = queue.Queue()
 
-        def listen(kind: str, data: dict) -> None:  # on the loop; never blocks
+        def listen(kind: str, data: Mapping[str, object]) -> None:  # on the loop; never blocks
             if kind == DOWNLOAD and data.get("key") in keys:
-                events.put(data)
+                events.put(cast("JobData", data))  # a launchpad.download payload is a job
 
         # listening before the install starts: no event of its jobs can be missed
         unsubscribe = self.service.bus.subscribe(listen)
         try:
             result = self._call(_awaited(start), check)
-            jobs: dict[str, dict[str, Any]] = {job["key"]: job for job in result["jobs"]}
+            jobs: dict[str, JobData] = {job["key"]: job for job in result["jobs"]}
             _report(progress, jobs)
-            while any(job["state"] in ACTIVE for job in jobs.values()):
+            while any(job["active"] for job in jobs.values()):
                 try:
                     data = events.get(timeout=POLL)
                 except queue.Empty:
                     check()
                     continue
-                if data.get("id") == jobs.get(data["key"], {}).get("id"):
+                current = jobs.get(data["key"])
+                if current is not None and data["id"] == current["id"]:
                     jobs[data["key"]] = data
                     _report(progress, jobs)
         finally:
             unsubscribe()
-        failed = [job for job in jobs.values() if job["state"] != "done"]
+        failed = [job for job in jobs.values() if job["state"] != JobState.DONE]
         if failed:
             reasons = "; ".join(
                 f"{job['key']}: {(job.get('error') or {}).get('message') or job['state']}" for job in failed
@@ -155,13 +157,13 @@ class Provisioner:
         return paths
 
 
-async def _awaited(start: Callable[[], Awaitable[dict[str, Any]]]) -> dict[str, Any]:
+async def _awaited(start: Callable[[], Awaitable[InstallResult]]) -> InstallResult:
     return await start()  # created here, on the service's loop
 
 
-def _report(progress: Progress | None, jobs: dict[str, dict[str, Any]]) -> None:
+def _report(progress: Progress | None, jobs: Mapping[str, JobData]) -> None:
     if progress is None or not jobs:
         return
-    done = sum(int(job.get("bytes_done") or 0) for job in jobs.values())
-    totals = [job.get("bytes_total") for job in jobs.values()]
-    progress(done, None if any(t is None for t in totals) else sum(int(t) for t in totals))  # type: ignore[arg-type]
+    done = sum(job["bytes_done"] for job in jobs.values())
+    totals = [job["bytes_total"] for job in jobs.values()]
+    progress(done, sum(t for t in totals if t is not None) if None not in totals else None)

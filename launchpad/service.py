@@ -15,37 +15,44 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from . import __version__, events, model_folders
+from . import __version__, events, leases, model_folders, views
 from .catalog.loader import Catalog
 from .catalog.rows import comfyui_note, comfyui_ok, sort_rows
-from .catalog.schema import HFSource, ModelFile, Preset, UrlSource
-from .catalog.state import INSTALLED, FileState, OnDisk, judge, overall
+from .catalog.schema import ModelFile, UrlSource
 from .catalog.store import CatalogStore
 from .catalog.verified import VerifiedFiles
 from .config import Settings
+from .downloads.api import InstallResult  # a TypedDict base (PresetInstall): needed at run time
 from .errors import Conflict, InvalidInput, LaunchpadError, NotFound, WorkspaceError
 from .events import EventBus
-from .files import is_pickle
+from .metrics import DownloadCounters
 from .migrate.status import overview as migration_overview
-from .model_library import ModelEntry, ModelLibrary
+from .model_library import Listing, ModelEntry, ModelLibrary
 from .model_roots import ModelRoots
 from .resolve.chain import Known, ModelResolver
 from .url_policy import check_custom_url
-from .workflow_models import NeededModel, analyze, choose, group_label, summarize
+from .workflow_models import NeededModel, analyze, group_label, plan_install, summarize
 from .workspace import Workspace
+
+if TYPE_CHECKING:
+    from .catalog.verified import Check
+    from .downloads.api import Downloads, JobData, Snapshot, UninstallResult
+    from .system import SystemReader, SystemSampler
 
 log = logging.getLogger("launchpad.service")
 
 WATCH_TTL = 30.0  # seconds a watch lease lives unless renewed
-ACTIVE_STATES = ("queued", "resolving", "downloading", "verifying")
 QueueReader = Callable[[], tuple[Sequence[Any], Sequence[Any]]]
+
+
+class PresetInstall(InstallResult):
+    warnings: list[str]  # presets that need a newer ComfyUI than the one running
 
 
 @dataclass
@@ -80,10 +87,12 @@ class LaunchpadService:
         self.library = ModelLibrary(self._roots)
         custom_nodes = self.host.custom_nodes or (lambda: [self.workspace.root / "custom_nodes"])
         self.resolver = ModelResolver(settings, self.workspace.state, custom_nodes=custom_nodes, bus=self.bus)
-        # the download manager, in a worker process (download_worker.py), started in start()
-        self.downloads: Any = None
-        self.system: Any = None  # SystemSampler, built in start() (it imports psutil / NVML)
-        self.reader: Any = None  # SystemReader
+        # built in start(): the download engine (a worker process, downloads/worker.py), and the
+        # system parts (they import psutil and NVML)
+        self._downloads: Downloads | None = None
+        self._system: SystemSampler | None = None
+        self._reader: SystemReader | None = None
+        self.lease: leases.Lease | None = None  # this pod's on the volume (leases.py), taken in start()
         self._ready: asyncio.Future[None] | None = None
         self._start_error: BaseException | None = None
         self._owners_cache: tuple[int, dict[str, list[str]]] = (-1, {})
@@ -99,6 +108,19 @@ class LaunchpadService:
     def roots(self) -> ModelRoots:
         return self._roots()
 
+    @property
+    def downloads(self) -> Downloads:
+        """The download engine; routes reach it only after :meth:`ready`."""
+        if self._downloads is None:
+            raise LaunchpadError("Launchpad's downloads are not started yet; try again in a moment")
+        return self._downloads
+
+    @property
+    def system(self) -> SystemSampler:
+        if self._system is None:
+            raise LaunchpadError("Launchpad's system readings are not started yet; try again in a moment")
+        return self._system
+
     async def start(self) -> None:
         """Prepare the workspace, load the catalog, start the download manager and sampler."""
         loop = asyncio.get_running_loop()
@@ -110,6 +132,8 @@ class LaunchpadService:
             await asyncio.gather(asyncio.to_thread(self.catalogs.load), self._start_downloads())
             self._build_system()
             self.ask_sizes()
+            self.lease = leases.for_pod(self.settings, self.workspace, self.catalogs.current(), self.host.mode)
+            await asyncio.to_thread(self.lease.start)
             if self.settings.preset_download:
                 self._install_at_boot(self.settings.preset_download)
         except BaseException as exc:
@@ -143,38 +167,39 @@ class LaunchpadService:
     def _build_system(self) -> None:
         from .system import SystemReader, SystemSampler
 
-        if self.system is None:
-            self.reader = SystemReader(self._disk_paths())
-            self.system = SystemSampler(self._read_system, self.bus)
+        if self._system is None:
+            self._reader = SystemReader(self._disk_paths())
+            self._system = SystemSampler(self._read_system, self.bus)
 
     async def _start_downloads(self) -> None:
-        from .download_worker import DownloadWorker
+        from .downloads.worker import DownloadWorker
 
         worker = DownloadWorker(self.settings, self.bus, self._roots)
         try:
             await worker.start()
         except NotImplementedError:  # an event loop without subprocess support (Windows selector loop)
             log.warning("cannot start the download worker process here; downloading in this process instead")
-            from .background import LocalDownloads
             from .downloads import DownloadManager
+            from .downloads.local import LocalDownloads
 
             manager = DownloadManager(
                 self.settings, self.workspace, self.bus, catalog=self.catalogs.current, roots=self._roots
             )
             local = LocalDownloads(manager)
             await local.start()
-            self.downloads = local
+            self._downloads = local
             return
-        self.downloads = worker
+        self._downloads = worker
 
     def _disk_paths(self) -> dict[str, Path]:
         if self.host.disk_paths is not None:
             return dict(self.host.disk_paths())
         return {"workspace": self.workspace.root, "models": self.workspace.models, "output": self.workspace.output}
 
-    def _read_system(self) -> dict:
+    def _read_system(self) -> dict[str, Any]:
+        assert self._reader is not None
         versions = {k: v for k, v in (self.host.versions() if self.host.versions else {}).items() if v}
-        return self.reader.read(versions)
+        return self._reader.read(versions)
 
     def _install_at_boot(self, preset_ids: Sequence[str]) -> None:
         catalog = self.catalogs.current()
@@ -202,18 +227,20 @@ class LaunchpadService:
         if self._sizing is not None and not self._sizing.done():
             self._sizing.cancel()
         self.resolver.close()
-        if self.downloads is not None:
+        if self.lease is not None:
+            await asyncio.to_thread(self.lease.stop)
+        if self._downloads is not None:
             try:
-                await self.downloads.close()
+                await self._downloads.close()
             except Exception:
                 log.exception("error while closing the download manager")
-        if self.system is not None:
+        if self._system is not None:
             try:
-                await self.system.close()
+                await self._system.close()
             except Exception:
                 log.exception("error while closing the system sampler")
-        if self.reader is not None:
-            await asyncio.to_thread(self.reader.close)
+        if self._reader is not None:
+            await asyncio.to_thread(self._reader.close)
 
     # --- catalog -----------------------------------------------------------------------------
 
@@ -241,32 +268,13 @@ class LaunchpadService:
             return None
         if self._sizing is not None and not self._sizing.done():
             return None
-        self._sizing = asyncio.ensure_future(self._ask_sizes())
+        from .size_lookup import ask_sources
+
+        self._sizing = asyncio.ensure_future(
+            ask_sources(self.settings, self.workspace.state, self.catalogs, self.downloads)
+        )
         self._sizing.add_done_callback(_log_task_failure)
         return self._sizing
-
-    async def _ask_sizes(self) -> int:
-        """Ask, keep the answers, and reload the figures; the number of sizes learned."""
-        from .catalog.size_cache import Answer, SizeCache, to_ask
-        from .downloads.sources import hf_sizes
-
-        cache = SizeCache(self.workspace.state)
-        answers = await asyncio.to_thread(cache.load)
-        todo = to_ask(answers, self.catalogs.current().files())
-        if not todo:
-            return 0
-        hub = [f for f in todo if isinstance(f.source, HFSource)]
-        found = await asyncio.to_thread(hf_sizes, self.settings, hub) if hub else {}
-        others = [f for f in todo if not isinstance(f.source, HFSource)]
-        if others:  # Civitai and plain URLs: one resolution each, as the download would do
-            found.update(await self.downloads.sizes(others))
-        now = time.time()
-        await asyncio.to_thread(cache.save, {f.key: Answer(f.source.url, found.get(f.key), now) for f in todo})
-        learned = sum(found.get(f.key) is not None for f in todo)
-        log.info("asked the sources for %d file sizes: %d answered", len(todo), learned)
-        if learned:
-            await asyncio.to_thread(self.catalogs.sizes_changed)
-        return learned
 
     async def catalog_warnings(self) -> dict[str, object]:
         return self._warnings(await self.catalog())
@@ -289,11 +297,11 @@ class LaunchpadService:
             self._owners_cache = (self.catalogs.version, owners)
         return owners
 
-    async def _view(self) -> tuple[Catalog, Any, Mapping[str, Any]]:
+    async def _view(self) -> tuple[Catalog, Listing, Mapping[str, Check]]:
         """The catalog, the model listing and the verified files, read in one trip to a worker thread."""
         await self.ready()
 
-        def read() -> tuple[Catalog, Any, Mapping[str, Any]]:
+        def read() -> tuple[Catalog, Listing, Mapping[str, Check]]:
             return self.catalogs.refresh(), self.library.scan(), self.verified.load()
 
         return await asyncio.to_thread(read)
@@ -309,7 +317,7 @@ class LaunchpadService:
         comfyui = self.comfyui_version()
         rows = []
         for preset in catalog.search(category=category, text=search):
-            row = self._preset_row(catalog, preset, listing, checks, progress.get(preset.id), comfyui)
+            row = views.preset_row(catalog, preset, listing, checks, progress.get(preset.id), comfyui)
             if installed is not None and (row["state"] == "installed") != installed:
                 continue
             rows.append(row)
@@ -328,62 +336,19 @@ class LaunchpadService:
         versions = self.host.versions() if self.host.versions else {}
         return versions.get("comfyui") or None
 
-    def _file_states(
-        self, preset: Preset, listing: Any, checks: Mapping[str, Any], roots: ModelRoots | None = None
-    ) -> list[FileState]:
-        """Each file's state from the model listing; with ``roots``, where a missing one would go."""
-        states = []
-        for model_file in preset.files:
-            entry: ModelEntry | None = listing.by_key.get(model_file.key)
-            if entry is not None:
-                disk = OnDisk(entry.path, entry.size, entry.mtime)
-            else:
-                disk = OnDisk(partial=listing.partials.get(model_file.key))
-            states.append(judge(model_file, disk, _target(roots, model_file) if roots else None, checks))
-        return states
-
-    def _preset_row(
-        self, catalog: Catalog, preset: Preset, listing: Any, checks: Mapping[str, Any],
-        progress: Mapping[str, object] | None, comfyui: str | None,
-    ) -> dict[str, Any]:
-        files = self._file_states(preset, listing, checks)
-        passed = [f for f in files if f.state == INSTALLED]
-        return {
-            **catalog.summary(preset, comfyui),
-            "state": overall(files),
-            "files_installed": len(passed),
-            "bytes_installed": sum(f.bytes_on_disk for f in passed),
-            "progress": dict(progress) if progress else None,
-        }
-
     async def preset_detail(self, preset_id: str) -> dict[str, object]:
         catalog, listing, checks = await self._view()
         preset = catalog.get(preset_id)
         snapshot = await self._snapshot()
-        jobs = _latest_jobs(snapshot["jobs"])
-        owners = self._owners(catalog)
-        files = []
-        for state in self._file_states(preset, listing, checks, self._roots()):
-            model_file = state.file
-            entry: ModelEntry | None = listing.by_key.get(model_file.key)
-            figure = catalog.figures.get(model_file.key)
-            files.append(
-                {
-                    **state.to_dict(),
-                    "expected_size": figure.bytes if figure else None,
-                    "size_estimated": figure.estimated if figure else True,
-                    "size_basis": figure.basis if figure else None,
-                    "model_id": entry.id if entry is not None else None,
-                    "used_by": [p for p in owners.get(model_file.key, []) if p != preset.id],
-                    "job": jobs.get(model_file.key),
-                    "pickle": is_pickle(model_file.name),
-                }
-            )
+        states = views.file_states(preset, listing, checks, self._roots())
+        files = views.preset_files(
+            catalog, preset, listing, states, self._owners(catalog), views.latest_jobs(snapshot["jobs"])
+        )
         comfyui = self.comfyui_version()
-        row = self._preset_row(catalog, preset, listing, checks, snapshot["presets"].get(preset.id), comfyui)
+        row = views.preset_row(catalog, preset, listing, checks, snapshot["presets"].get(preset.id), comfyui, states)
         return {**row, "files": files, "comfyui_version": comfyui, "comfyui_note": comfyui_note(preset, comfyui)}
 
-    async def install(self, preset_ids: Sequence[str]) -> dict[str, object]:
+    async def install(self, preset_ids: Sequence[str]) -> PresetInstall:
         catalog = await self.catalog()  # a preset file the user just saved counts
         presets = [catalog.get(pid) for pid in dict.fromkeys(preset_ids)]  # an alias installs what it names
         result = await self.downloads.install(list(dict.fromkeys(p.id for p in presets)))
@@ -395,7 +360,7 @@ class LaunchpadService:
                 notes.append(f"{preset.id}: {note}")
         for note in notes:
             log.warning("install: %s", note)
-        return {**result, "warnings": notes}
+        return {"jobs": result["jobs"], "skipped": result["skipped"], "warnings": notes}
 
     async def download_url(self, url: str, folder: str, name: str | None) -> dict[str, object]:
         """Download one file from a client-given URL: only with ALLOW_CUSTOM_URLS, see url_policy."""
@@ -409,10 +374,12 @@ class LaunchpadService:
         log.info("custom download queued from %s into %s/%s", checked.host, canonical, checked.name)
         return {"job": job, "pickle": checked.pickle}
 
-    async def uninstall(self, preset_id: str) -> dict[str, object]:
-        (await self.catalog()).get(preset_id)  # NotFound before anything else
+    async def uninstall(self, preset_id: str) -> UninstallResult:
+        preset = (await self.catalog()).get(preset_id)  # NotFound before anything else
+        keys = [f.key for f in preset.files]
+        await asyncio.to_thread(leases.refuse_if_served, self.workspace, keys, self._lease_id, "uninstall")
         result = await self.downloads.uninstall(preset_id)
-        for path in result.get("deleted", []):
+        for path in result["deleted"]:
             self.bus.emit(events.MODEL, {"action": "deleted", "path": path, "preset_id": preset_id})
         return result
 
@@ -436,7 +403,7 @@ class LaunchpadService:
         await self.ready()
         return {"cleared": await self.downloads.clear_finished()}
 
-    async def _snapshot(self) -> dict[str, Any]:
+    async def _snapshot(self) -> Snapshot:
         return await self.downloads.snapshot()
 
     async def wait_downloads(self, job_ids: Sequence[str] | None = None) -> None:
@@ -444,11 +411,11 @@ class LaunchpadService:
         await self.ready()
         await self.downloads.wait(job_ids)
 
-    async def cancel_job(self, job_id: str) -> dict[str, object]:
+    async def cancel_job(self, job_id: str) -> JobData:
         await self.ready()
         return await self.downloads.cancel(job_id)
 
-    async def retry_job(self, job_id: str) -> dict[str, object]:
+    async def retry_job(self, job_id: str) -> JobData:
         await self.ready()
         return await self.downloads.retry(job_id)
 
@@ -466,8 +433,13 @@ class LaunchpadService:
         page = ModelLibrary.query(listing, folder=folder, search=search, offset=offset, limit=limit)
         owners = self._owners(catalog)
         space = await asyncio.to_thread(self._free_space, [folder] if folder else listing.folders)
+        pods = await asyncio.to_thread(leases.users, self.workspace, [e.key for e in page.models])
+        own = self._lease_id
         return {
-            "models": [entry.to_dict(owners) for entry in page.models],
+            "models": [
+                {**entry.to_dict(owners), "pods": [pod.to_dict(entry.key, own) for pod in pods.get(entry.key, [])]}
+                for entry in page.models
+            ],
             "total": page.total,
             "total_bytes": page.total_bytes,
             "offset": page.offset,
@@ -491,7 +463,7 @@ class LaunchpadService:
 
     async def delete_model(self, file_id: str) -> dict[str, object]:
         await self.ready()
-        busy = {job["key"] for job in (await self._snapshot())["jobs"] if job.get("state") in ACTIVE_STATES}
+        busy = {job["key"] for job in (await self._snapshot())["jobs"] if job["active"]}
 
         def refuse(entry: ModelEntry) -> None:
             if entry.key in busy:
@@ -499,6 +471,7 @@ class LaunchpadService:
                     f"{entry.key} is being downloaded; cancel that download first",
                     details={"id": file_id, "key": entry.key},
                 )
+            leases.refuse_if_served(self.workspace, [entry.key], self._lease_id)  # another pod serves it
 
         entry = await self.library.delete_async(file_id, refuse=refuse)
         owners = self._owners(self.catalogs.current())
@@ -509,6 +482,31 @@ class LaunchpadService:
     async def migration(self) -> dict[str, object]:
         """The old trees on the volume, those adopted, and the command for each (`launchpad migrate`)."""
         return await asyncio.to_thread(migration_overview, self.workspace)
+
+    # --- locks and leases (docs/lockfile.md) ------------------------------------------------------
+
+    @property
+    def _lease_id(self) -> str | None:
+        return self.lease.id if self.lease is not None and self.lease.active else None
+
+    async def installed_lock(self) -> dict[str, object]:
+        """The models lock of every installed file whose source is known, and its warnings."""
+        from .lock import build
+
+        catalog, listing, _ = await self._view()
+        jobs = await asyncio.to_thread(build.journal_jobs, self.workspace.state)
+        wanted, notes = build.from_installed(listing, catalog, jobs)
+        built = await build.build(wanted, self.settings, self._roots(), installed=True, warnings=notes)
+        return {**built.to_dict(), "filename": "models.lock.json"}
+
+    async def workflow_lock(self, workflow: object, name: str | None = None) -> dict[str, object]:
+        """The models lock of what ``workflow`` needs (the same analysis as :meth:`workflow_models`)."""
+        from .lock import build
+
+        wanted, notes = build.from_analysis(await self._analyze(workflow, sizes=False))
+        stem = group_label(name).split(":", 1)[1]
+        built = await build.build(wanted, self.settings, self._roots(), workflows=[stem], guarded=True, warnings=notes)
+        return {**built.to_dict(), "filename": f"{stem}.lock.json"}
 
     # --- workflows -----------------------------------------------------------------------------
 
@@ -524,7 +522,7 @@ class LaunchpadService:
                 await asyncio.wait_for(asyncio.shield(lookups), wait)
             models, known = await self._resolved(workflow, sizes=True)
             lookups = self._look_up(models, known)
-        jobs = _latest_jobs((await self._snapshot())["jobs"])
+        jobs = views.latest_jobs((await self._snapshot())["jobs"])
         return {
             "models": [{**model.to_dict(), "job": jobs.get(model.key)} for model in models],
             "summary": summarize(models),
@@ -553,36 +551,15 @@ class LaunchpadService:
         narrows it to some models; models of muted or bypassed nodes are left out unless
         ``optional`` (or named in ``keys`` or ``choices``).
         """
-        models, _ = await self._resolved(workflow, sizes=False)
-        by_key = {model.key: model for model in models}
-        named = [*(keys or ()), *(choices or {})]
-        strangers = [key for key in named if key not in by_key]
-        if strangers:  # names a model that is not in this workflow: nothing to find
-            raise NotFound(f"the workflow does not need {', '.join(strangers[:5])}", details={"keys": strangers})
-        for key, candidate_id in (choices or {}).items():
-            model = by_key[key]
-            picked = next((c for c in model.candidates if c.id == candidate_id), None)
-            if picked is None:
-                raise NotFound(f"no source {candidate_id!r} was found for {key}; analyse the workflow again",
-                               details={"key": key, "choice": candidate_id})
-            if model.state != "present":
-                choose(model, picked, confirmed=True)
-        if named:
-            chosen = [by_key[key] for key in dict.fromkeys(named)]
-        else:
-            chosen = [m for m in models if optional or not m.optional]
-        todo = [m for m in chosen if m.state == "missing" and m.installable and m.file is not None]
-        refused = [{"key": m.key, "state": m.state, "reason": m.reason} for m in chosen
-                   if m.state != "present" and not m.installable]
+        plan = plan_install(await self._analyze(workflow, sizes=False), keys, optional, choices)
         label = group_label(name)
-        result: dict[str, object] = {"jobs": [], "skipped": []}
-        if todo:
-            files = [m.file for m in todo if m.file is not None]
-            result = await self.install_files(files, label, guarded=True)  # links from a client: every hop checked
-        return {**result, "skipped": [*result["skipped"], *(m.key for m in chosen if m.state == "present")],  # type: ignore[misc]
-                "label": label, "refused": refused}
+        result: InstallResult = {"jobs": [], "skipped": []}
+        if plan.todo:  # links from a client: every hop checked
+            result = await self.install_files(plan.todo, label, guarded=True)
+        skipped = [*result["skipped"], *plan.present]
+        return {"jobs": result["jobs"], "skipped": skipped, "label": label, "refused": plan.refused}
 
-    async def install_files(self, files: Sequence[ModelFile], label: str, guarded: bool = False) -> dict[str, object]:
+    async def install_files(self, files: Sequence[ModelFile], label: str, guarded: bool = False) -> InstallResult:
         """Queue files that belong to no preset (a workflow's, a node's) as the group ``label``."""
         await self.ready()
         return await self.downloads.install_files(files, label, guarded)
@@ -630,19 +607,9 @@ class LaunchpadService:
         if self.host.queue is None:
             return {"running": [], "pending": [], "remaining": 0, "available": False, "cancel": None,
                     "now": time.time()}
-        running, pending = self.host.queue()
-        rows_running = [_queue_item(item, self._queue_seen) for item in running]
-        rows_pending = sorted((_queue_item(item, self._queue_seen) for item in pending), key=lambda r: r["number"])
-        listed = {row["prompt_id"] for row in (*rows_running, *rows_pending)}
-        self._queue_seen = {k: v for k, v in self._queue_seen.items() if k in listed}
-        return {
-            "running": rows_running,
-            "pending": rows_pending,
-            "remaining": len(rows_running) + len(rows_pending),
-            "available": True,
-            "cancel": self.host.queue_cancel,
-            "now": time.time(),  # the times above are this clock's, which the browser's may not be
-        }
+        rows = views.queue_view(*self.host.queue(), self._queue_seen)
+        # the times in it are this clock's, which the browser's may not be
+        return {**rows, "cancel": self.host.queue_cancel, "now": time.time()}
 
     def health(self) -> dict[str, object]:
         state = "ready" if self.is_ready else ("failed" if self._start_error else "starting")
@@ -663,43 +630,14 @@ class LaunchpadService:
         from .metrics import render_metrics
 
         reading = await self.system.reading_async()
-        text = render_metrics(
+        depth = self.queue()["remaining"] if self.host.queue is not None else None
+        return render_metrics(
             await self._snapshot(),
             bytes_downloaded_total=self.counters.bytes,
             download_failures_total=self.counters.failures,
             system=reading,
+            comfyui_queue_depth=depth if isinstance(depth, int) else None,
         )
-        if self.host.queue is not None:
-            depth = self.queue()["remaining"]
-            text += (
-                "# HELP launchpad_comfyui_queue_depth Prompts running or waiting in ComfyUI's queue.\n"
-                "# TYPE launchpad_comfyui_queue_depth gauge\n"
-                f"launchpad_comfyui_queue_depth {depth}\n"
-            )
-        return text
-
-
-class DownloadCounters:
-    """Bytes downloaded and jobs failed since the process started, from ``launchpad.download`` events."""
-
-    def __init__(self) -> None:
-        self.bytes = 0
-        self.failures = 0
-        self._seen: dict[str, tuple[int, str]] = {}  # job id -> (bytes_done, state) last seen
-        self._lock = threading.Lock()
-
-    def on_event(self, event: str, data: Mapping[str, Any]) -> None:
-        if event != events.DOWNLOAD or not isinstance(data.get("id"), str):
-            return
-        done = data.get("bytes_done") if isinstance(data.get("bytes_done"), int) else 0
-        state = str(data.get("state"))
-        with self._lock:
-            before, before_state = self._seen.get(data["id"], (None, ""))
-            if before is not None and done > before:
-                self.bytes += done - before  # a resumed job starts from its partial file: count only new bytes
-            if state == "failed" and before_state != "failed":
-                self.failures += 1
-            self._seen[data["id"]] = (done, state)
 
 
 # --- helpers --------------------------------------------------------------------------------------
@@ -719,45 +657,3 @@ def _describe(exc: BaseException) -> dict[str, str]:
 def _log_task_failure(task: asyncio.Future) -> None:
     if not task.cancelled() and task.exception() is not None:
         log.error("background task failed: %s", task.exception())
-
-
-def _target(roots: ModelRoots, model_file: ModelFile) -> str | None:
-    try:
-        return str(roots.target(model_file.folder, model_file.name))
-    except KeyError:
-        return None
-
-
-def _latest_jobs(jobs: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
-    latest: dict[str, dict[str, Any]] = {}
-    for job in jobs:
-        current = latest.get(job["key"])
-        if current is None or job.get("updated_at", 0) >= current.get("updated_at", 0):
-            latest[job["key"]] = dict(job)
-    return latest
-
-
-def _queue_item(item: Any, seen: dict[str, float]) -> dict[str, object]:
-    """A ComfyUI queue entry ``[number, prompt_id, prompt, extra_data, outputs, ...]`` in brief.
-
-    ``queued_at``: when ComfyUI queued it (its ``create_time``, ComfyUI 0.33 and later), else None;
-    ``seen_at``: when Launchpad first saw it in the queue (``seen`` remembers that). ``workflow_id``:
-    the id of the workflow the frontend sent with it, which the frontend can name.
-    """
-    number, prompt_id = item[0], str(item[1])
-    prompt = item[2] if len(item) > 2 and isinstance(item[2], dict) else {}
-    extra = item[3] if len(item) > 3 and isinstance(item[3], dict) else {}
-    client_id = extra.get("client_id")
-    created = extra.get("create_time")  # milliseconds
-    pnginfo = extra.get("extra_pnginfo")
-    workflow = pnginfo.get("workflow") if isinstance(pnginfo, dict) else None
-    workflow_id = workflow.get("id") if isinstance(workflow, dict) else None
-    return {
-        "number": number if isinstance(number, (int, float)) else 0,
-        "prompt_id": prompt_id,
-        "node_count": len(prompt),
-        "client_id": client_id if isinstance(client_id, str) else None,
-        "workflow_id": workflow_id if isinstance(workflow_id, str) else None,
-        "queued_at": created / 1000 if isinstance(created, (int, float)) and not isinstance(created, bool) else None,
-        "seen_at": seen.setdefault(prompt_id, time.time()),
-    }

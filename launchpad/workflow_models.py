@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from . import model_folders
 from .catalog import Catalog, ModelFile
-from .errors import InvalidInput
+from .errors import InvalidInput, NotFound
 from .files import unsafe_reason
 from .model_roots import ModelRoots
 from .resolve.candidates import Candidate, Wanted, link_problem
@@ -182,7 +182,9 @@ def _from_ui(workflow: dict) -> Iterator[tuple[str, str, dict | None, dict | Non
             if not isinstance(node, dict):
                 continue
             ref = {"id": node.get("id"), "type": node.get("type"), "muted": node.get("mode") in MUTED_MODES}
-            properties = node.get("properties") if isinstance(node.get("properties"), dict) else {}
+            properties = node.get("properties")
+            if not isinstance(properties, dict):
+                properties = {}
             named = set()
             for folder, name, entry in _metadata(properties.get("models")):
                 named.add(name)
@@ -197,9 +199,9 @@ def _from_ui(workflow: dict) -> Iterator[tuple[str, str, dict | None, dict | Non
                 continue
             linked = _linked_widgets(node)
             for (input_name, folder), value in zip(LOADERS.get(str(node.get("type")), ()), widgets, strict=False):
-                name = _model_value(value)  # extra widgets are options
-                if name and name not in named and input_name not in linked:
-                    yield folder, name, ref, None
+                chosen = _model_value(value)  # extra widgets are options
+                if chosen and chosen not in named and input_name not in linked:
+                    yield folder, chosen, ref, None
 
 
 def _from_api(prompt: dict) -> Iterator[tuple[str, str, dict | None, dict | None]]:
@@ -207,7 +209,9 @@ def _from_api(prompt: dict) -> Iterator[tuple[str, str, dict | None, dict | None
         if not isinstance(node, dict):
             continue
         kind = str(node.get("class_type"))
-        inputs = node.get("inputs") if isinstance(node.get("inputs"), dict) else {}
+        inputs = node.get("inputs")
+        if not isinstance(inputs, dict):
+            inputs = {}
         ref = {"id": node_id, "type": kind, "muted": False}
         if kind in LAUNCHPAD_NODES:
             key = _split_key(inputs.get(LAUNCHPAD_NODES[kind]))
@@ -296,6 +300,48 @@ def _nobody_knows(wanted: Wanted) -> str:
     if wanted.hash:
         asked += ", nor Civitai by its hash"
     return f"no download link: {asked} know no file of this name"
+
+
+@dataclass
+class InstallPlan:
+    """What installing a workflow's models does with each one it was asked about."""
+
+    todo: list[ModelFile]  # missing and installable: queued
+    present: list[str]  # keys already on disk
+    refused: list[dict[str, object]]  # missing but not installable, with the reason
+
+
+def plan_install(
+    models: Sequence[NeededModel], keys: Sequence[str] | None, optional: bool,
+    choices: Mapping[str, str] | None = None,
+) -> InstallPlan:
+    """The analysed ``models`` an install takes: those named in ``keys`` or ``choices``, else every one
+    except the models of muted or bypassed nodes (unless ``optional``). ``choices`` (model key ->
+    candidate id) takes another of the candidates the analysis found, a name match included: the
+    user chose it. NotFound names keys the workflow lacks, or a candidate it does not have."""
+    by_key = {model.key: model for model in models}
+    named = [*(keys or ()), *(choices or {})]
+    strangers = [key for key in named if key not in by_key]
+    if strangers:  # names a model that is not in this workflow: nothing to find
+        raise NotFound(f"the workflow does not need {', '.join(strangers[:5])}", details={"keys": strangers})
+    for key, candidate_id in (choices or {}).items():
+        model = by_key[key]
+        picked = next((c for c in model.candidates if c.id == candidate_id), None)
+        if picked is None:
+            raise NotFound(f"no source {candidate_id!r} was found for {key}; analyse the workflow again",
+                           details={"key": key, "choice": candidate_id})
+        if model.state != "present":
+            choose(model, picked, confirmed=True)
+    if named:
+        chosen = [by_key[key] for key in dict.fromkeys(named)]
+    else:
+        chosen = [m for m in models if optional or not m.optional]
+    return InstallPlan(
+        todo=[m.file for m in chosen if m.state == "missing" and m.installable and m.file is not None],
+        present=[m.key for m in chosen if m.state == "present"],
+        refused=[{"key": m.key, "state": m.state, "reason": m.reason}
+                 for m in chosen if m.state != "present" and not m.installable],
+    )
 
 
 def summarize(models: Sequence[NeededModel]) -> dict[str, int]:

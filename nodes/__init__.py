@@ -3,7 +3,7 @@
 Inside a ComfyUI that has the V3 node API (``comfy_api.latest``, already imported by ComfyUI's
 own nodes before custom nodes load) the V3 classes are exported; elsewhere, in older ComfyUI
 and without ComfyUI, the V1 ones. Either way they go into ``NODE_CLASS_MAPPINGS``, which
-ComfyUI reads first (comfyui-contract.md 1.3). Importing this never imports ComfyUI or torch.
+ComfyUI reads first (docs/comfyui-facts.md, Exports). Importing this never imports ComfyUI or torch.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """What the Launchpad nodes do, shared by their V1 and V3 classes (v1.py, v3.py).
 
 The nodes run in ComfyUI's prompt worker thread; the service runs on the server's loop, built
-when the app started (server_routes/comfy.py keeps it, with its loop). Downloads go through
+when the app started (launchpad/running.py has it, with its loop). Downloads go through
 the service's download manager (one path for every install) via launchpad/provision.py, with
 ComfyUI's own progress bar and interrupt check. ComfyUI modules are imported inside the
 functions that need them, so this module imports without ComfyUI.
@@ -14,6 +14,7 @@ import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from ..launchpad import running
 from ..launchpad.errors import InvalidInput, LaunchpadError
 
 if TYPE_CHECKING:  # the rest is imported when a node runs: ComfyUI times our import
@@ -49,19 +50,17 @@ class NotRunning(LaunchpadError):
 
 
 def _service() -> LaunchpadService | None:
-    from ..server_routes import comfy as host
-
-    return host.current
+    return running.service()
 
 
 def _provisioner() -> Provisioner:
     from ..launchpad.provision import Provisioner
-    from ..server_routes import comfy as host
 
-    if host.current is None or host.loop is None:
+    published = running.current()
+    if published is None:
         raise NotRunning("Launchpad is not running in this ComfyUI (it failed to start or has not started yet); "
                          "see ComfyUI's log for the reason")
-    return Provisioner(host.current, host.loop)
+    return Provisioner(published.service, published.loop)
 
 
 def _preset(preset: str | None) -> str | None:

@@ -1,7 +1,7 @@
 """The nodes in ComfyUI's classic (V1) node API: ``INPUT_TYPES``, ``RETURN_TYPES``, ``FUNCTION``.
 
 Used where ComfyUI has no ``comfy_api.latest`` (older ComfyUI) and outside ComfyUI; every
-ComfyUI still loads V1 nodes (comfyui-contract.md 1.9). The work is in runtime.py.
+ComfyUI still loads V1 nodes (docs/comfyui-facts.md, Nodes). The work is in runtime.py.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from . import runtime
 
 
 class AnyType(str):
-    """A socket type every input accepts: ComfyUI checks a link with ``!=`` (contract 1.8, 1.9).
+    """A socket type every input accepts: ComfyUI checks a link with ``!=`` (docs/comfyui-facts.md, Nodes).
 
     The model name must reach loaders' COMBO inputs, whose type is their list of files, a list
     that does not hold the file until this node has downloaded it.

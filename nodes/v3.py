@@ -1,4 +1,4 @@
-"""The nodes in the node API current ComfyUI recommends (V3, ``comfy_api.latest``; contract 1.8).
+"""The nodes in the node API current ComfyUI recommends (V3, ``comfy_api.latest``; docs/comfyui-facts.md, Nodes).
 
 :func:`build` is called only where ComfyUI already loaded ``comfy_api.latest`` (this module
 itself imports without ComfyUI). The classes go into ``NODE_CLASS_MAPPINGS`` like V1 ones:
@@ -67,7 +67,6 @@ def build() -> dict[str, type]:
         def execute(cls, preset: str) -> io.NodeOutput:
             return io.NodeOutput(runtime.run_preset(preset))
 
-    nodes: dict[str, type] = {"LaunchpadModel": LaunchpadModel, "LaunchpadEnsurePreset": LaunchpadEnsurePreset}
-    for node in nodes.values():
+    for node in (LaunchpadModel, LaunchpadEnsurePreset):
         node.GET_SCHEMA()  # a schema this ComfyUI rejects fails here, so the V1 nodes take over
-    return nodes
+    return {"LaunchpadModel": LaunchpadModel, "LaunchpadEnsurePreset": LaunchpadEnsurePreset}

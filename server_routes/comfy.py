@@ -1,6 +1,6 @@
 """Registration on ComfyUI's PromptServer, called from the package's ``__init__`` at import.
 
-What ComfyUI provides, and how we use it (comfyui-contract.md, sections 2 and 3):
+What ComfyUI provides, and how we use it (docs/comfyui-facts.md, PromptServer and folder_paths):
 
 - routes go on ``prompt_server.routes`` while ComfyUI imports custom nodes; its
   ``add_routes()`` later mounts each at /launchpad/... and mirrors it at /api/launchpad/...;
@@ -32,11 +32,12 @@ import importlib
 import logging
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from ..launchpad import __version__
+from ..launchpad import __version__, running
 from .routes import ROUTES
 from .security import install_gate
 from .table import bind
@@ -52,8 +53,6 @@ log = logging.getLogger("launchpad")
 NOT_MODEL_FOLDERS = frozenset({"custom_nodes", "datasets", "fonts"})
 STANDARD_WORKSPACE = Path("/workspace")
 
-current: LaunchpadService | None = None  # the service of this ComfyUI, once the app started (for nodes)
-loop: asyncio.AbstractEventLoop | None = None  # the loop it runs on: nodes, in ComfyUI's worker thread, use it
 
 
 def _comfy_module(name: str) -> ModuleType | None:
@@ -107,8 +106,8 @@ def workspace_root(settings: Settings, folder_paths: Any | None) -> Path:
     return settings.workspace
 
 
-def _queue_reader(prompt_server: Any):  # type: ignore[no-untyped-def]
-    def read() -> tuple[list, list]:
+def _queue_reader(prompt_server: Any) -> Callable[[], tuple[list[Any], list[Any]]]:
+    def read() -> tuple[list[Any], list[Any]]:
         queue = getattr(prompt_server, "prompt_queue", None)
         if queue is None:
             return [], []
@@ -126,7 +125,7 @@ def _queue_cancel(prompt_server: Any) -> str:
     return "jobs" if "/api/jobs/{job_id}/cancel" in paths else "queue"
 
 
-def _versions_of(prompt_server: Any):  # type: ignore[no-untyped-def]
+def _versions_of(prompt_server: Any) -> Callable[[], dict[str, str | None]]:
     from .frontend_version import served_version
 
     frontend: list[str | None] = []  # the web root never changes: found once, on the first reading
@@ -216,7 +215,7 @@ def _guard(app: Any, settings: Settings | None) -> None:
     """The security gate on ComfyUI's app; with ENABLE_AUTH its middleware guards every route.
 
     A middleware appended while ComfyUI imports us stands in front of all of ComfyUI, /ws
-    included (comfyui-contract.md 2.4); after startup the app is frozen, so it is now or never.
+    included (docs/comfyui-facts.md, PromptServer); after startup the app is frozen, so it is now or never.
     """
     from ..launchpad.config import Settings
 
@@ -238,14 +237,13 @@ def register(prompt_server: Any, settings: Settings | None = None) -> None:
     app = getattr(prompt_server, "app", None)
     _guard(app, settings)  # first: if this fails, no route of ours is served unguarded
     routes = prompt_server.routes
-    bound = bind(ROUTES, lambda: current)  # build everything before touching ComfyUI's objects
+    bound = bind(ROUTES, running.service)  # build everything before touching ComfyUI's objects
     for method, path, handler in bound:
         routes.route(method, path)(handler)
 
     tasks: list[asyncio.Future] = []  # keep a reference so the start task is not collected
 
     async def start(_app: Any) -> None:
-        global current, loop
         try:
             # importing and building the core takes a few tens of ms: not on ComfyUI's loop
             service = await asyncio.to_thread(create_service, prompt_server, settings)
@@ -257,7 +255,7 @@ def register(prompt_server: Any, settings: Settings | None = None) -> None:
             prompt_server.send_sync(event, data)  # thread-safe; data is plain JSON (the bus checked)
 
         service.bus.subscribe(forward)
-        current, loop = service, asyncio.get_running_loop()
+        running.publish(service, asyncio.get_running_loop())  # for the nodes, in ComfyUI's worker thread
         tasks.append(asyncio.ensure_future(_start(service)))
         folder_paths = _comfy_module("folder_paths")
         if folder_paths is not None:
@@ -269,8 +267,9 @@ def register(prompt_server: Any, settings: Settings | None = None) -> None:
     async def stop(_app: Any) -> None:
         for task in tasks:
             task.cancel()
-        if current is not None:
-            await current.close()
+        service = running.service()
+        if service is not None:
+            await service.close()
 
     if app is not None:
         app.on_startup.append(start)

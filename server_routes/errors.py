@@ -1,5 +1,8 @@
 """The one mapping from error code to HTTP status, and the JSON error body.
 
+Every LaunchpadError code has its status here, and the OpenAPI ``Error`` schema enumerates
+exactly these codes (a test checks both against the error classes).
+
 Every failure leaves the API as ``{"error": {"code", "message"[, "details"]}}`` with the status
 below; an unexpected exception becomes a 500 ``internal`` error whose message points at the
 log, never a stack trace.
@@ -86,6 +89,13 @@ class Starting(LaunchpadError):
     code = "starting"
 
 
+class AuthUnavailable(LaunchpadError):
+    """The package failed to load while the environment asks for a login: ComfyUI is locked
+    (the root ``__init__`` answers this code itself, since this module may be what failed)."""
+
+    code = "auth_unavailable"
+
+
 STATUS: dict[str, int] = {
     # the request is wrong
     "invalid_input": 400,
@@ -99,6 +109,7 @@ STATUS: dict[str, int] = {
     "route_not_found": 404,
     "method_not_allowed": 405,
     "conflict": 409,
+    "in_use": 409,
     "payload_too_large": 413,
     "unsupported_media_type": 415,
     "locked_out": 429,
@@ -108,7 +119,9 @@ STATUS: dict[str, int] = {
     "insufficient_space": 507,
     "workspace_unavailable": 503,
     "auth_not_configured": 503,
+    "auth_unavailable": 503,
     "starting": 503,
+    "not_running": 503,
     # an upstream source refused or failed (only when a route talks to one directly)
     "unauthorized": 502,
     "source_not_found": 502,

@@ -6,6 +6,7 @@ errors become JSON there; a handler only picks the arguments and returns plain d
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -21,6 +22,7 @@ PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
 async def health(service: LaunchpadService | None, call: Call) -> Any:
+    body: dict[str, object]
     if service is None:  # registered in ComfyUI, whose app has not started us yet
         body = {"status": "ok", "state": "starting", "version": __version__, "mode": "comfyui", "workspace": None,
                 "uptime": 0.0, "presets": 0, "error": None}
@@ -34,9 +36,8 @@ async def health(service: LaunchpadService | None, call: Call) -> Any:
 
 async def openapi(service: LaunchpadService | None, call: Call) -> dict[str, Any]:
     from .openapi import document
-    from .routes import ROUTES
 
-    return document(ROUTES, mode=service.host.mode if service is not None else "comfyui")
+    return document(list(call.routes), mode=service.host.mode if service is not None else "comfyui")
 
 
 # --- presets ---------------------------------------------------------------------------------------
@@ -53,11 +54,11 @@ async def get_preset(service: LaunchpadService, call: Call) -> dict[str, Any]:
     return await service.preset_detail(call.params["preset_id"])
 
 
-async def install_presets(service: LaunchpadService, call: Call) -> dict[str, Any]:
+async def install_presets(service: LaunchpadService, call: Call) -> Mapping[str, object]:
     return await service.install(call.body["presets"])
 
 
-async def uninstall_preset(service: LaunchpadService, call: Call) -> dict[str, Any]:
+async def uninstall_preset(service: LaunchpadService, call: Call) -> Mapping[str, object]:
     return await service.uninstall(call.params["preset_id"])
 
 
@@ -78,6 +79,14 @@ async def install_workflow(service: LaunchpadService, call: Call) -> dict[str, A
                                           b.get("choices"))
 
 
+async def workflow_lock(service: LaunchpadService, call: Call) -> dict[str, Any]:
+    return await service.workflow_lock(call.body["workflow"], call.body.get("name"))
+
+
+async def installed_lock(service: LaunchpadService, call: Call) -> dict[str, Any]:
+    return await service.installed_lock()
+
+
 # --- downloads -------------------------------------------------------------------------------------
 
 
@@ -86,7 +95,7 @@ async def download_url(service: LaunchpadService, call: Call) -> dict[str, Any]:
     return await service.download_url(body["url"], body["folder"], body.get("name"))
 
 
-async def list_downloads(service: LaunchpadService, call: Call) -> dict[str, Any]:
+async def list_downloads(service: LaunchpadService, call: Call) -> Mapping[str, object]:
     return await service.downloads_snapshot()
 
 
@@ -94,11 +103,11 @@ async def clear_downloads(service: LaunchpadService, call: Call) -> dict[str, An
     return await service.clear_finished_downloads()
 
 
-async def cancel_download(service: LaunchpadService, call: Call) -> dict[str, Any]:
+async def cancel_download(service: LaunchpadService, call: Call) -> Mapping[str, object]:
     return await service.cancel_job(call.params["job_id"])
 
 
-async def retry_download(service: LaunchpadService, call: Call) -> dict[str, Any]:
+async def retry_download(service: LaunchpadService, call: Call) -> Mapping[str, object]:
     return await service.retry_job(call.params["job_id"])
 
 

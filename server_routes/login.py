@@ -1,7 +1,7 @@
 """Handlers of the login routes: the page, login, logout and "am I logged in".
 
 They stay open while auth is on (security.OPEN_PATHS) and never need the core service (it
-may still be starting: None). The checks live in launchpad/auth.py, the cookie and the gate
+may still be starting: None). The checks live in launchpad/auth/, the cookie and the gate
 in security.py.
 """
 

@@ -159,6 +159,14 @@ WORKFLOW_INSTALL_RESULT = obj(
         "refused": array(obj({"key": STRING, "state": STRING, "reason": STRING})),
     }
 )
+WORKFLOW_LOCK_BODY = obj(
+    {"workflow": WORKFLOW, "name": {"type": "string", "maxLength": 256, "description": "the workflow's name"}},
+    required=("workflow",),
+)
+LOCK_RESULT = obj(
+    {"lock": ref("ModelsLock"), "warnings": STRINGS,
+     "filename": {"type": "string", "description": "a file name to save the lock under"}}
+)
 MAX_WORKFLOW = 16 * 2**20  # the largest official templates are a few hundred KB
 LOGIN_BODY = obj({"password": {"type": "string", "minLength": 1, "maxLength": 4096}})
 SESSION = obj(
@@ -275,6 +283,14 @@ ROUTES: list[Route] = [
         "the rest is listed under `refused` with the reason. The jobs are grouped under `label` "
         "(`workflow:<name>`); progress arrives as `launchpad.download` and `launchpad.preset` events.",
     ),
+    Route(
+        "POST", f"{P}/workflow/lock", h.workflow_lock,
+        "The models lock of what a workflow needs (sources pinned to commits, sizes, sha256)", "workflows",
+        body=WORKFLOW_LOCK_BODY, response=LOCK_RESULT, errors=(413, 415), max_body=MAX_WORKFLOW,
+        description="The same analysis as /workflow/models; models without a source, and missing ones on hosts "
+        "that are not allowed, are left out and named in `warnings`, as are sizes and hashes nobody knows. "
+        "`launchpad provision` makes a workspace match the lock (docs/lockfile.md).",
+    ),
     # downloads
     Route("GET", f"{P}/downloads", h.list_downloads, "Every download job and each preset's progress (for a tab "
           "that opens or reconnects)", "downloads", response=ref("DownloadSnapshot"),
@@ -311,7 +327,14 @@ ROUTES: list[Route] = [
         links=(Link("delete_model", {"model_id": "$response.body#/models/0/id"}),),
     ),
     Route("DELETE", f"{P}/models/{{model_id}}", h.delete_model, "Delete one model file by the id from the listing",
-          "models", response=obj({"deleted": ref("Model")}), errors=(403, 404, 409)),
+          "models", response=obj({"deleted": ref("Model")}), errors=(403, 404, 409),
+          description="409 `conflict` while a download writes the file; 409 `in_use` when another live pod on the "
+          "volume serves it (its lease names the file: `details.pods` says which pod and why)."),
+    Route("GET", f"{P}/lock/installed", h.installed_lock, "The models lock of every installed model file whose "
+          "source is known", "models", response=LOCK_RESULT,
+          description="Sources come from the download journal (with the commit the bytes came from) or the catalog; "
+          "a sha256 nobody publishes is computed from the installed file. `warnings` names what is left out or "
+          "unknown. `launchpad provision` makes a workspace match the lock (docs/lockfile.md)."),
     Route("GET", f"{P}/migrate", h.migration, "Old volume layouts found, the model folders adopted from them, "
           "and the `launchpad migrate` command for each", "models", response=MIGRATION),
     # system and ComfyUI

@@ -16,7 +16,9 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from ..launchpad.downloads.jobs import JobState, PresetState
 from ..launchpad.resolve import CERTAINTIES, ORIGINS
+from .errors import STATUS
 
 Schema = dict[str, Any]
 
@@ -175,7 +177,11 @@ COMPONENTS: dict[str, Schema] = {}
 COMPONENTS["Error"] = obj(
     {
         "error": obj(
-            {"code": STRING, "message": STRING, "details": ANY_OBJECT},
+            {
+                "code": {"type": "string", "enum": sorted(STATUS), "description": "stable: clients branch on it"},
+                "message": STRING,
+                "details": ANY_OBJECT,
+            },
             required=("code", "message"),
         )
     }
@@ -197,9 +203,10 @@ COMPONENTS["Job"] = obj(
         "name": STRING,
         "preset_ids": STRINGS,
         "source": ref("Source"),
-        "state": {
-            "type": "string",
-            "enum": ["queued", "resolving", "downloading", "verifying", "done", "failed", "cancelled"],
+        "state": {"type": "string", "enum": [state.value for state in JobState]},
+        "active": {
+            "type": "boolean",
+            "description": "whether the job still has work to do (queued, resolving, downloading or verifying)",
         },
         "bytes_done": INT,
         "bytes_total": nullable(INT),
@@ -212,14 +219,15 @@ COMPONENTS["Job"] = obj(
         "created_at": NUMBER,
         "updated_at": NUMBER,
     },
-    required=("id", "key", "folder", "name", "preset_ids", "state", "bytes_done", "bytes_total", "error"),
+    required=("id", "key", "folder", "name", "preset_ids", "state", "active", "bytes_done", "bytes_total", "error"),
     closed=False,
 )
 
 COMPONENTS["PresetProgress"] = obj(
     {
         "preset_id": STRING,
-        "state": {"type": "string", "enum": ["queued", "downloading", "done", "failed", "cancelled", "removed"]},
+        "state": {"type": "string", "enum": [state.value for state in PresetState]},
+        "active": BOOL,
         "bytes_done": INT,
         "bytes_total": nullable(INT),
         "speed": nullable(NUMBER),
@@ -228,7 +236,7 @@ COMPONENTS["PresetProgress"] = obj(
         "files_done": INT,
         "files_failed": INT,
     },
-    required=("preset_id", "state"),
+    required=("preset_id", "state", "active"),
     closed=False,
 )
 
@@ -305,6 +313,18 @@ COMPONENTS["CatalogWarning"] = obj(
     {"file": STRING, "preset": nullable(STRING), "field": nullable(STRING), "message": STRING}
 )
 
+COMPONENTS["Pod"] = obj(
+    {
+        "pod": {"type": "string", "description": "RUNPOD_POD_ID, else the host name"},
+        "host": STRING,
+        "process": INT,
+        "kind": {"type": "string", "description": "comfyui, standalone (launchpad serve) or provision"},
+        "this_pod": {"type": "boolean", "description": "the pod answering this request"},
+        "serves": array(STRING, description="why it uses the file: `preset ID`, `lock NAME`"),
+    },
+    required=("pod", "host", "process", "kind", "this_pod"),
+)
+
 COMPONENTS["Model"] = obj(
     {
         "id": {"type": "string", "pattern": r"^[0-9a-f]{24}$"},
@@ -315,6 +335,36 @@ COMPONENTS["Model"] = obj(
         "mtime": NUMBER,
         "presets": STRINGS,
         "pickle": BOOL,
+        "pods": array(ref("Pod"), description="live pods on this volume whose lease names the file (listings)"),
+    },
+    required=("id", "folder", "name", "path", "size", "mtime", "presets", "pickle"),
+)
+
+_SHA256 = {"type": ["string", "null"], "pattern": r"^[0-9a-f]{64}$"}
+COMPONENTS["LockedFile"] = obj(
+    {
+        "folder": STRING,
+        "name": STRING,
+        "source": {
+            "description": "one of: Hugging Face (hf, revision, commit it resolved to, path), Civitai "
+            "(civitai: model version id, optional query), or a url",
+            "anyOf": [
+                obj({"hf": STRING, "revision": STRING, "commit": {"type": ["string", "null"],
+                     "pattern": r"^[0-9a-f]{40}$"}, "path": STRING}),
+                obj({"civitai": INT, "query": STRING}, required=("civitai",)),
+                obj({"url": STRING}),
+            ],
+        },
+        "size": nullable(INT),
+        "sha256": _SHA256,
+    }
+)
+COMPONENTS["ModelsLock"] = obj(
+    {
+        "format": {"type": "string", "enum": ["launchpad.models-lock"]},
+        "version": {"type": "integer", "enum": [1]},
+        "made_from": obj({"presets": STRINGS, "workflows": STRINGS, "installed": BOOL}),
+        "files": array(ref("LockedFile")),
     }
 )
 

@@ -2,7 +2,7 @@
 cross-origin check.
 
 Inside ComfyUI the middleware is appended to ``PromptServer.instance.app`` while ComfyUI
-imports us (comfyui-contract.md 2.4), so it guards *all* of ComfyUI: the graph page,
+imports us (docs/comfyui-facts.md, PromptServer), so it guards *all* of ComfyUI: the graph page,
 /prompt, /view, /upload/*, /ws, ComfyUI-Manager's routes and ours. Standalone it guards our
 app the same way. Per request:
 

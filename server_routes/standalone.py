@@ -16,6 +16,7 @@ import uuid
 from pathlib import Path
 
 from aiohttp import WSMsgType, hdrs, web
+from aiohttp.typedefs import Handler
 
 from ..launchpad.config import Settings
 from ..launchpad.service import Host, LaunchpadService
@@ -98,7 +99,7 @@ HUB = web.AppKey("launchpad_hub", WebSocketHub)
 
 
 @web.middleware
-async def json_errors(request: web.Request, handler):  # type: ignore[no-untyped-def]
+async def json_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Unknown paths and methods under our prefixes answer in the API's JSON error shape."""
     try:
         return await handler(request)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 from aiohttp import web
 
@@ -41,12 +41,14 @@ class Param(NamedTuple):
 
 
 class Call(NamedTuple):
-    """What a handler gets: the path parameters, parsed query, validated body, raw request."""
+    """What a handler gets: the path parameters, parsed query, validated body, raw request, and
+    the route table the route was bound from (so the OpenAPI handler needs no import of it)."""
 
     request: web.Request
     params: dict[str, str]
     query: dict[str, Any]
     body: dict[str, Any]
+    routes: tuple[Route, ...] = ()
 
 
 Handler = Callable[["LaunchpadService", Call], Awaitable[Any]]
@@ -181,8 +183,10 @@ async def _read_body(route: Route, request: web.Request) -> dict[str, Any]:
     return data
 
 
-def endpoint(route: Route, service_ref: ServiceRef) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
-    """The aiohttp handler for ``route``, calling the service ``service_ref`` returns."""
+def endpoint(
+    route: Route, service_ref: ServiceRef, table: tuple[Route, ...] = ()
+) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """The aiohttp handler for ``route`` (one of ``table``), calling the service ``service_ref`` returns."""
 
     async def handle(request: web.Request) -> web.StreamResponse:
         try:
@@ -192,8 +196,9 @@ def endpoint(route: Route, service_ref: ServiceRef) -> Callable[[web.Request], A
             if service is None and route.needs_service:
                 raise Starting("Launchpad is starting; try again in a moment")
             body = await _read_body(route, request)  # first: a form's POST is refused as such (415), whatever its path
-            call = Call(request=request, params=_path_params(request), query=_parse_query(route, request), body=body)
-            result = await route.handler(service, call)
+            call = Call(request, _path_params(request), _parse_query(route, request), body, table)
+            # None reaches only the routes that say needs_service=False, whose handlers take None
+            result = await route.handler(cast("LaunchpadService", service), call)
         except web.HTTPException:
             raise
         except Exception as exc:
@@ -209,5 +214,6 @@ def endpoint(route: Route, service_ref: ServiceRef) -> Callable[[web.Request], A
 
 def bind(routes: list[Route], service: LaunchpadService | ServiceRef) -> list[tuple[str, str, Any]]:
     """(method, path, aiohttp handler) for every route, given the service or a callable returning it."""
-    ref: ServiceRef = service if callable(service) else (lambda: service)  # type: ignore[assignment]
-    return [(route.method, route.path, endpoint(route, ref)) for route in routes]
+    ref: ServiceRef = service if callable(service) else (lambda: service)
+    table = tuple(routes)
+    return [(route.method, route.path, endpoint(route, ref, table)) for route in routes]

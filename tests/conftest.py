@@ -23,6 +23,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 ALIAS = "lp"
 SUBPACKAGES = ("launchpad", "server_routes", "nodes")
+SUPPORT = ROOT / "tests" / "support"  # the helpers (fakehub, apiclient, ...), imported by bare name
+if str(SUPPORT) not in sys.path:
+    sys.path.insert(0, str(SUPPORT))
 
 
 def comfyui_module_name(root: Path) -> str:
@@ -91,7 +94,7 @@ def workspace_dir(tmp_path: Path) -> Path:
     return root
 
 
-RUN_CLI = ROOT / "tests" / "run_cli.py"
+RUN_CLI = SUPPORT / "run_cli.py"
 
 
 def cli_argv(*args: str) -> list[str]:
@@ -114,7 +117,7 @@ def fakehub():
 @pytest.fixture
 async def downloads(workspace_dir, fakehub):
     """Factory: ``await downloads([presets], **settings)`` -> a started download-manager Harness
-    (see tests/downloads_helpers.py) on ``workspace_dir`` with ``fakehub`` as HF and Civitai."""
+    (see tests/support/downloads_helpers.py) on ``workspace_dir`` with ``fakehub`` as HF and Civitai."""
     from downloads_helpers import make_harness, settings_for
 
     made = []

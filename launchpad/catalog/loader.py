@@ -11,6 +11,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from ..documents import DocumentError, load_yaml
 from ..errors import NotFound
@@ -275,7 +276,7 @@ def _with_index(preset: Preset, index: Mapping[str, templates.TemplateInfo]) -> 
 def _agree_on_files(presets: Mapping[str, Preset], warnings: list[CatalogWarning]) -> dict[str, Preset]:
     """Presets that share a file share it on disk, so they must agree on what it is: each file takes
     the sha256 and sizes the first preset states (the user's, then curated, then template-derived)."""
-    facts: dict[str, dict[str, tuple[object, Preset]]] = {}
+    facts: dict[str, dict[str, tuple[Any, Preset]]] = {}  # key -> field -> (value, the preset that said it)
     for preset in sorted(presets.values(), key=lambda p: ORIGIN_RANK.get(p.origin, 3)):
         for model_file in preset.files:
             known = facts.setdefault(model_file.key, {})

@@ -167,8 +167,8 @@ class Preset:
     @property
     def total_size(self) -> int | None:
         """Sum of the file sizes, or None while any size is unknown."""
-        sizes = [f.size for f in self.files]
-        return None if any(s is None for s in sizes) else sum(sizes)  # type: ignore[arg-type]
+        sizes = [f.size for f in self.files if f.size is not None]
+        return sum(sizes) if len(sizes) == len(self.files) else None
 
     def summary(self) -> dict[str, object]:
         return {
@@ -297,9 +297,11 @@ def parse_file(data: object, where: str) -> ModelFile:
 
 
 def _bytes(value: object, where: str) -> int | None:
-    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value <= 0):
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
         raise PresetInvalid(where, "must be a positive number of bytes")
-    return value  # type: ignore[return-value]
+    return value
 
 
 def parse_preset(data: object, *, origin: str, source_file: str, where: str = "") -> Preset:

@@ -28,7 +28,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from .schema import CatalogWarning, ParsedFile, Preset, PresetInvalid, parse_file
+from .schema import CatalogWarning, ModelFile, ParsedFile, Preset, PresetInvalid, parse_file
 
 log = logging.getLogger(__name__)
 
@@ -195,7 +195,7 @@ def load(directory: Path, index: dict[str, TemplateInfo] | None = None) -> Parse
         except (OSError, ValueError) as exc:
             result.warnings.append(CatalogWarning(label, f"cannot read it: {exc}"))
             continue
-        files = {}
+        files: dict[str, ModelFile] = {}
         for entry in iter_model_entries(workflow):
             try:
                 model_file = parse_file(model_entry_to_file_data(entry), "models")

@@ -24,8 +24,8 @@ from ..catalog import loader
 from ..catalog.schema import HFSource, ModelFile, ParsedFile
 from ..config import Settings
 from ..errors import CatalogError
+from .exits import CHANGED, OK
 
-OK, CHANGED = 0, 1
 ITEM = re.compile(r"^(?P<indent>\s*)- folder:\s*(?P<folder>.+?)\s*$")
 FIELD = re.compile(r"^(?P<indent>\s*)(?P<key>[a-z_0-9]+):\s*(?P<value>.*?)\s*$")
 

@@ -18,23 +18,20 @@ import time
 from collections.abc import Callable
 from typing import TextIO
 
-from .. import humanize
-from ..catalog import Catalog, load_catalog
+from .. import humanize, leases
+from ..catalog import Catalog
 from ..catalog.rows import comfyui_note
 from ..config import Settings
-from ..downloads import DONE, DOWNLOADING, FAILED
+from ..downloads.jobs import JobState
 from ..errors import InvalidInput
 from ..events import DOWNLOAD, EventBus
 from ..model_roots import ModelRoots
 from ..workspace import Workspace
+from .exits import FAILED, INTERRUPTED, NOT_FOUND, OK
+from .load import load
 
-OK, FAILED_EXIT, NOT_FOUND, INTERRUPTED = 0, 1, 5, 130
 PLAIN_INTERVAL = 10.0  # seconds between progress lines per file when not on a terminal
 BAR = 24
-
-
-def _catalog(settings: Settings) -> Catalog:
-    return load_catalog(Workspace(settings.workspace).user_presets, templates_dir=settings.templates_dir)
 
 
 def _line(job: dict) -> str:
@@ -62,10 +59,10 @@ class Display:
         if kind != DOWNLOAD or (self.job_ids is not None and job["id"] not in self.job_ids):
             return
         state = job["state"]
-        if state == DOWNLOADING:
+        if state == JobState.DOWNLOADING:
             self._started.setdefault(job["id"], time.monotonic())
-        if job.get("error") is None and state not in (DONE, FAILED, "cancelled"):
-            if state == DOWNLOADING:
+        if job.get("error") is None and job["active"]:
+            if state == JobState.DOWNLOADING:
                 self._progress(job)
             return
         self._live.pop(job["id"], None)
@@ -85,12 +82,12 @@ class Display:
     def _final(self, job: dict) -> None:
         self._clear()
         key = job["key"]
-        if job["state"] == DONE:
+        if job["state"] == JobState.DONE:
             started = self._started.get(job["id"])
             took = time.monotonic() - started if started else None
             how = job.get("message") or (f"in {humanize.duration(took)}" if took is not None else "")
             self.out.write(f"done    {key}  {humanize.size(job.get('bytes_total'))}  {how}".rstrip() + "\n")
-        elif job["state"] == FAILED:
+        elif job["state"] == JobState.FAILED:
             error = job.get("error") or {}
             self.out.write(f"FAILED  {key}: {error.get('message', 'unknown error')}\n")
         else:
@@ -160,8 +157,8 @@ async def _install(ids: list[str], settings: Settings, args: argparse.Namespace,
         await manager.close()
         restore()
         display.close()
-    jobs = [j for j in manager.snapshot()["jobs"] if j["id"] in set(job_ids)]
-    failed = [j for j in jobs if j["state"] == FAILED]
+    jobs = [j for j in (await manager.snapshot())["jobs"] if j["id"] in set(job_ids)]
+    failed = [j for j in jobs if j["state"] == JobState.FAILED]
     if args.json:
         json.dump({"jobs": jobs, "skipped": result["skipped"], "interrupted": interrupted}, sys.stdout, indent=2)
         sys.stdout.write("\n")
@@ -170,7 +167,7 @@ async def _install(ids: list[str], settings: Settings, args: argparse.Namespace,
               "fix the cause above and run the command again", file=sys.stderr)
     if interrupted:
         return INTERRUPTED
-    return FAILED_EXIT if failed else OK
+    return FAILED if failed else OK
 
 
 def _on_signals(callback: Callable[[], None]) -> Callable[[], None]:
@@ -191,7 +188,7 @@ def _on_signals(callback: Callable[[], None]) -> Callable[[], None]:
 
 def cmd_install(args: argparse.Namespace, settings: Settings) -> int:
     ids = list(dict.fromkeys(args.ids))
-    catalog = _catalog(settings)
+    catalog = load(settings)
     status = OK
     if args.from_env:
         if not settings.preset_download:
@@ -214,9 +211,11 @@ def cmd_install(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_uninstall(args: argparse.Namespace, settings: Settings) -> int:
     from ..downloads.manager import DownloadManager
 
-    catalog = _catalog(settings)
+    catalog = load(settings)
     workspace = Workspace(settings.workspace)
     roots = ModelRoots.for_workspace(workspace)
+    keys = [f.key for f in catalog.get(args.id).files]
+    leases.refuse_if_served(workspace, keys, own=None, action="uninstall")  # a live pod serves them
     manager = DownloadManager(settings, workspace, EventBus(), lambda: catalog, lambda: roots)
     result = asyncio.run(manager.uninstall(args.id))
     if args.json:

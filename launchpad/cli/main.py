@@ -2,7 +2,7 @@
 
 Every command takes ``--workspace DIR`` (default: WORKSPACE_ROOT, else /workspace) and
 ``--json`` for scripts, before or after the command's name. Exit codes are in
-:data:`EXIT_CODES`; errors are one readable line on stderr that says what to do, never a
+cli/exits.py; errors are one readable line on stderr that says what to do, never a
 traceback.
 """
 
@@ -16,9 +16,10 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from .. import __version__, humanize, manager_config, model_paths
-from ..catalog import Catalog, Preset, load_catalog
+from ..catalog import Catalog, Preset
 from ..catalog.rows import comfyui_note, sort_rows
 from ..catalog.sizes import Figure
 from ..catalog.state import FileState, preset_state
@@ -30,23 +31,16 @@ from ..model_roots import ModelRoots
 from ..workspace import Workspace, default_root, doctor
 from .catalog import add_parsers as add_catalog_parsers
 from .catalog import cmd_catalog
+from .exits import CATALOG, INTERRUPTED, OK, USAGE, WORKSPACE, status_for
 from .install import add_parsers as add_install_parsers
 from .install import cmd_install, cmd_uninstall
+from .load import load
+from .lock import add_parsers as add_lock_parsers
+from .lock import cmd_lock, cmd_provision
 from .migrate import add_parser as add_migrate_parser
 from .migrate import cmd_migrate
 from .workflow import add_parser as add_workflow_parser
 from .workflow import cmd_workflow
-
-OK, FAILED, USAGE, WORKSPACE, CATALOG, NOT_FOUND, INTERRUPTED = 0, 1, 2, 3, 4, 5, 130
-
-# error code -> exit status; anything not listed is FAILED
-EXIT_CODES: dict[str, int] = {
-    "invalid_setting": USAGE,
-    "invalid_input": USAGE,
-    "workspace_unavailable": WORKSPACE,
-    "catalog_invalid": CATALOG,
-    "not_found": NOT_FOUND,
-}
 
 Handler = Callable[[argparse.Namespace, Settings], int]
 
@@ -60,11 +54,6 @@ def _warn_catalog(catalog: Catalog) -> int:
     for warning in catalog.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     return CATALOG if catalog.warnings else OK
-
-
-def load(settings: Settings) -> Catalog:
-    workspace = Workspace(settings.workspace)
-    return load_catalog(workspace.user_presets, templates_dir=settings.templates_dir, state_dir=workspace.state)
 
 
 def _size_text(catalog: Catalog, preset: Preset) -> str:
@@ -101,7 +90,8 @@ def _vram_text(catalog: Catalog, preset: Preset) -> str:
 def _origin_line(catalog: Catalog) -> str:
     """Where the catalog's presets come from, in one line."""
     sources = catalog.sources
-    parts = [f"{sources['curated']['presets']} curated"]  # type: ignore[index]
+    curated = sources.get("curated")
+    parts = [f"{curated['presets'] if isinstance(curated, dict) else 0} curated"]
     found = sources.get("templates")
     if isinstance(found, dict):
         package = f"{found['package']} {found['version']}" if found.get("package") else found["dir"]
@@ -128,8 +118,8 @@ def cmd_presets(args: argparse.Namespace, settings: Settings) -> int:
         state, files = preset_state(preset, roots, checks)
         note = comfyui_note(preset, None)
         if args.json:
-            rows = [_file_row(catalog, item) for item in files]
-            _emit_json({**catalog.summary(preset), "state": state, "files": rows, "comfyui_note": note})
+            file_rows = [_file_row(catalog, item) for item in files]
+            _emit_json({**catalog.summary(preset), "state": state, "files": file_rows, "comfyui_note": note})
             return OK
         print(f"{preset.id}: {preset.name}  [{preset.category}, {state}]")
         if preset.description:
@@ -316,6 +306,8 @@ COMMANDS: dict[str, Handler] = {
     "uninstall": cmd_uninstall,
     "catalog": cmd_catalog,
     "migrate": cmd_migrate,
+    "lock": cmd_lock,
+    "provision": cmd_provision,
     "workflow": cmd_workflow,
 }
 
@@ -328,7 +320,7 @@ def _global_options(*, after_command: bool) -> argparse.ArgumentParser:
     back into the default workspace. The copy after the command defaults to SUPPRESS: it sets
     the attribute only when given there, and the top-level value (or default) survives.
     """
-    unset: dict[str, object] = {"default": argparse.SUPPRESS} if after_command else {}
+    unset: dict[str, Any] = {"default": argparse.SUPPRESS} if after_command else {}
     options = argparse.ArgumentParser(add_help=False)
     options.add_argument(
         "--workspace", metavar="DIR", type=Path, help="workspace root (default: WORKSPACE_ROOT or /workspace)",
@@ -383,6 +375,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_install_parsers(sub, after)
     add_catalog_parsers(sub, after)
     add_migrate_parser(sub, after)
+    add_lock_parsers(sub, after)
     add_workflow_parser(sub, after)
     return parser
 
@@ -408,7 +401,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return COMMANDS[args.command](args, settings)
     except LaunchpadError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
-        return EXIT_CODES.get(exc.code, FAILED)
+        return status_for(exc.code)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return INTERRUPTED

@@ -20,8 +20,7 @@ from ..migrate import actions, adopted
 from ..migrate.plan import CLASH, CUSTOM_NODES, INPUT, MODELS, OUTPUT, SAME, SKIP, USER, Item, Plan, SourcePlan
 from ..migrate.status import command
 from ..workspace import Workspace
-
-OK = 0
+from .exits import OK
 
 
 def add_parser(sub: argparse._SubParsersAction, after: argparse.ArgumentParser) -> None:

@@ -21,16 +21,16 @@ from .. import humanize
 from ..catalog import Catalog
 from ..config import Settings
 from ..documents import DocumentError, load_json
-from ..downloads import FAILED
+from ..downloads.jobs import JobState
 from ..errors import InvalidInput
 from ..events import EventBus
 from ..model_roots import ModelRoots
 from ..resolve.chain import Known, ModelResolver
 from ..workflow_models import NeededModel, analyze, choose, group_label, summarize
 from ..workspace import Workspace
-from .install import Display, _catalog, _on_signals
-
-OK, FAILED_EXIT, INTERRUPTED = 0, 1, 130
+from .exits import FAILED, INTERRUPTED, OK
+from .install import Display, _on_signals
+from .load import load
 
 
 def _workflow(path: Path) -> object:
@@ -51,7 +51,7 @@ def cmd_workflow(args: argparse.Namespace, settings: Settings) -> int:
 
 async def _run(args: argparse.Namespace, settings: Settings, workflow: object) -> int:
     workspace = Workspace(settings.workspace)
-    catalog = _catalog(settings)
+    catalog = load(settings)
     roots = ModelRoots.for_workspace(workspace)
     resolver = ModelResolver(settings, workspace.state, custom_nodes=lambda: [workspace.root / "custom_nodes"])
     try:
@@ -163,7 +163,7 @@ async def _install(
     try:
         files = [m.file for m in todo if m.file is not None]
         result = await manager.install_files(files, group_label(args.file.name), guarded=True)
-        job_ids = [job["id"] for job in result["jobs"]]  # type: ignore[index]
+        job_ids = [job["id"] for job in result["jobs"]]
         display.job_ids = set(job_ids)
         waiting = asyncio.ensure_future(manager.wait(job_ids))
         stopping = asyncio.ensure_future(stop.wait())
@@ -175,14 +175,14 @@ async def _install(
         await manager.close()
         restore()
         display.close()
-    jobs = [j for j in manager.snapshot()["jobs"] if j["id"] in set(job_ids)]  # type: ignore[index]
+    jobs = [j for j in (await manager.snapshot())["jobs"] if j["id"] in set(job_ids)]
     if args.json:
         json.dump({"jobs": jobs, "interrupted": interrupted}, sys.stdout, indent=2)
         sys.stdout.write("\n")
     if interrupted:
         print("stopping: partial files are kept; run the same command again to resume", file=sys.stderr)
         return INTERRUPTED
-    return FAILED_EXIT if any(j["state"] == FAILED for j in jobs) else OK
+    return FAILED if any(j["state"] == JobState.FAILED for j in jobs) else OK
 
 
 def add_parser(sub: argparse._SubParsersAction, global_options: argparse.ArgumentParser) -> None:

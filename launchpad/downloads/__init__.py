@@ -1,21 +1,27 @@
 """Downloads: resumable, verified, parallel installs of preset files.
 
-:class:`DownloadManager` is the one entry point (HTTP API, sidebar, CLI). The modules:
-``jobs`` (a file job and its states), ``manager`` (queue, workers, events, uninstall),
-``sources`` (Hugging Face, Civitai, URLs -> what to fetch), ``credentials`` (which token goes
-where), ``fetch`` (GET with per-hop credentials, retry policy), ``transfer`` (our ranged,
-segmented, resumable downloader), ``resume`` (the sidecar of completed ranges), ``verify``
-(sha256 while downloading, atomic publish), ``locks`` (shared-volume locks with heartbeat),
-``space`` (free-space check), ``journal`` (the queue on disk), ``progress`` (speed, ETA).
+:class:`~.api.Downloads` is the engine's interface and :class:`DownloadManager` its one
+implementation; ``worker`` runs the manager in a child process (``worker_main`` is that
+process's entry) and ``local`` on a loop thread of this one, both derived from the interface.
+The rest, by job: ``jobs`` (a file job and its states), ``book`` (every job, its state changes
+and the events they send), ``pipeline`` (one job from lock to published file), ``progress``
+(speed, ETA, a preset's jobs added up), ``sizes`` (what files weigh before downloading),
+``uninstall`` (which files a preset may delete), ``journal`` (the queue on disk), ``sources``
+(Hugging Face, Civitai, URLs -> what to fetch), ``credentials`` (which token goes where),
+``fetch`` (GET with per-hop credentials, retry policy), ``transfer`` (our ranged, segmented,
+resumable downloader), ``resume`` (the sidecar of completed ranges), ``verify`` (sha256 while
+downloading, atomic publish), ``locks`` (shared-volume locks with heartbeat), ``guard`` (the
+resolver for client-given URLs), ``space`` (free-space check).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .jobs import CANCELLED, DONE, DOWNLOADING, FAILED, QUEUED, RESOLVING, STATES, VERIFYING, Job
+from .jobs import Job, JobState, PresetState
 
 if TYPE_CHECKING:
+    from .api import Downloads
     from .manager import DownloadManager
 
 
@@ -25,18 +31,11 @@ def __getattr__(name: str) -> object:
         from .manager import DownloadManager
 
         return DownloadManager
+    if name == "Downloads":
+        from .api import Downloads
+
+        return Downloads
     raise AttributeError(name)
 
 
-__all__ = [
-    "CANCELLED",
-    "DONE",
-    "DOWNLOADING",
-    "FAILED",
-    "QUEUED",
-    "RESOLVING",
-    "STATES",
-    "VERIFYING",
-    "DownloadManager",
-    "Job",
-]
+__all__ = ["DownloadManager", "Downloads", "Job", "JobState", "PresetState"]

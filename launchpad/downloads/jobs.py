@@ -1,7 +1,9 @@
 """A download job: one file of one or more presets, and the states it goes through.
 
 A job goes queued -> resolving -> downloading -> verifying -> done, or ends failed or
-cancelled. Its dict form is the ``launchpad.download`` event payload and what the API lists.
+cancelled. Its dict form (:class:`~.api.JobData`) is the ``launchpad.download`` event payload
+and what the API lists; ``active`` in it says whether the job still has work to do, so no
+client needs its own list of states.
 """
 
 from __future__ import annotations
@@ -9,16 +11,57 @@ from __future__ import annotations
 import time
 import uuid
 from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ..catalog.schema import ModelFile
+if TYPE_CHECKING:  # the routes' schema imports the states at ComfyUI's import: keep this light
+    from ..catalog.schema import ModelFile
+    from .api import JobData, JobError
 
-QUEUED, RESOLVING, DOWNLOADING, VERIFYING = "queued", "resolving", "downloading", "verifying"
-DONE, FAILED, CANCELLED = "done", "failed", "cancelled"
 
-ACTIVE = frozenset({QUEUED, RESOLVING, DOWNLOADING, VERIFYING})
-FINAL = frozenset({DONE, FAILED, CANCELLED})
-STATES = (QUEUED, RESOLVING, DOWNLOADING, VERIFYING, DONE, FAILED, CANCELLED)
+class JobState(str, Enum):
+    """A job's state. A ``str`` so that it compares and serialises as its value ("queued")."""
+
+    QUEUED = "queued"
+    RESOLVING = "resolving"
+    DOWNLOADING = "downloading"
+    VERIFYING = "verifying"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    def __str__(self) -> str:  # in messages: "is already done", on every Python version
+        return self.value
+
+    @property
+    def active(self) -> bool:
+        """The job still has work to do (queued or in progress)."""
+        return self in ACTIVE
+
+    @property
+    def transferring(self) -> bool:
+        """Bytes are moving or being checked: the states that report speed and progress."""
+        return self in (JobState.DOWNLOADING, JobState.VERIFYING)
+
+
+class PresetState(str, Enum):
+    """A preset's (or a group's) progress as a whole: the most pressing state among its jobs."""
+
+    QUEUED = "queued"
+    DOWNLOADING = "downloading"  # any job resolving, downloading or verifying
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    REMOVED = "removed"  # just uninstalled
+
+    def __str__(self) -> str:
+        return self.value
+
+
+ACTIVE = frozenset({JobState.QUEUED, JobState.RESOLVING, JobState.DOWNLOADING, JobState.VERIFYING})
+FINAL = frozenset({JobState.DONE, JobState.FAILED, JobState.CANCELLED})
+STATES = tuple(JobState)
 
 
 def new_id() -> str:
@@ -33,12 +76,12 @@ class Job:
     target: Path
     preset_ids: list[str]
     id: str = field(default_factory=new_id)
-    state: str = QUEUED
+    state: JobState = JobState.QUEUED
     bytes_done: int = 0
     bytes_total: int | None = None
     speed: float | None = None
     eta: float | None = None
-    error: dict[str, object] | None = None
+    error: JobError | None = None
     message: str | None = None  # what it is doing or waiting for, for people
     origin: dict[str, str] = field(default_factory=dict)  # what the source said: commit, filename
     attempts: int = 0
@@ -57,13 +100,13 @@ class Job:
 
     @property
     def active(self) -> bool:
-        return self.state in ACTIVE
+        return self.state.active
 
     @property
     def final(self) -> bool:
         return self.state in FINAL
 
-    def to_dict(self) -> dict[str, object]:
+    def to_dict(self) -> JobData:
         source = self.file.source
         return {
             "id": self.id,
@@ -72,7 +115,8 @@ class Job:
             "name": self.file.name,
             "preset_ids": list(self.preset_ids),
             "source": {"kind": source.kind, "url": source.url, **self.origin},
-            "state": self.state,
+            "state": self.state.value,
+            "active": self.active,
             "bytes_done": self.bytes_done,
             "bytes_total": self.bytes_total,
             "speed": self.speed,

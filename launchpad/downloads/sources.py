@@ -8,6 +8,7 @@ failure becomes a :class:`DownloadError` whose message says what to do.
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 import re
 from collections.abc import Awaitable, Callable, Sequence
@@ -407,11 +408,14 @@ def _hf_retry_after(exc: BaseException) -> float | None:
 
 
 def _is_network_error(exc: BaseException) -> bool:
-    try:
-        import httpx2 as httpx  # huggingface_hub 2.x
-    except ImportError:  # pragma: no cover - huggingface_hub < 2 uses httpx
-        import httpx  # type: ignore[no-redef]
-    return isinstance(exc, (httpx.TransportError, ConnectionError, TimeoutError))
+    transport: tuple[type[BaseException], ...] = ()
+    for name in ("httpx2", "httpx"):  # huggingface_hub 2.x talks through httpx2, older ones through httpx
+        try:
+            transport = (importlib.import_module(name).TransportError,)
+            break
+        except ImportError:
+            continue
+    return isinstance(exc, (*transport, ConnectionError, TimeoutError))
 
 
 def hf_error(exc: BaseException, source: HFSource, settings: Settings) -> DownloadError:

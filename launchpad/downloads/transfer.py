@@ -460,7 +460,7 @@ class Transfer:
         return failures
 
 
-async def _all(tasks: list[asyncio.Future[None]]) -> None:
+async def _all(tasks: Sequence[asyncio.Future[None]]) -> None:
     """Run ``tasks`` together; the first error cancels the others and is raised."""
     try:
         done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
@@ -469,5 +469,6 @@ async def _all(tasks: list[asyncio.Future[None]]) -> None:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
     for task in done:
-        if not task.cancelled() and task.exception() is not None:
-            raise task.exception()  # type: ignore[misc]
+        error = None if task.cancelled() else task.exception()
+        if error is not None:
+            raise error

@@ -12,13 +12,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import io
 import os
 import threading
 from concurrent.futures import Executor
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING
 
+from ..catalog.verified import VerifiedFiles, passed
 from . import resume
+
+if TYPE_CHECKING:
+    from ..catalog.schema import ModelFile
+    from ..model_roots import ModelRoots
 
 HASH_CHUNK = 8 * 2**20
 
@@ -36,7 +42,7 @@ class Sha256Follower:
         self._pool = pool
         self._lock = threading.Lock()
         self._task: asyncio.Task[None] | None = None
-        self._file: BinaryIO | None = None
+        self._file: io.BufferedReader | None = None
         self._generation = 0
         self.reset()
 
@@ -141,3 +147,15 @@ def hash_file(path: Path) -> str:
                 break
             digest.update(view[:read])
     return digest.hexdigest()
+
+
+def present(model_file: ModelFile, roots: ModelRoots, verified: VerifiedFiles) -> bool:
+    """The file is on disk already and passed its checks: the right size when known, and a record
+    that these bytes hashed to the sha256 when one is known (a job checks a file without one). Blocking."""
+    found = roots.find(model_file.folder, model_file.name)
+    if found is None:
+        return False
+    st = found.stat()
+    if model_file.size is not None and st.st_size != model_file.size:
+        return False
+    return passed(verified.load(), str(found), st.st_size, st.st_mtime, model_file.sha256)

@@ -50,7 +50,7 @@ class Adoption:
             source=str(data["source"]),
             layout=str(data.get("layout", "")),
             folders={str(k): tuple(str(d) for d in v) for k, v in folders.items() if isinstance(v, list)},
-            at=float(data.get("at", 0.0)),  # type: ignore[arg-type]
+            at=_seconds(data.get("at")),
         )
 
 
@@ -113,3 +113,7 @@ def signature(config_dir: Path) -> tuple[int, int] | None:
     except OSError:
         return None
     return stat.st_mtime_ns, stat.st_size
+
+
+def _seconds(value: object) -> float:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 0.0

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -25,10 +26,8 @@ from typing import Any
 from ..errors import Conflict
 from ..files import atomic_write_text
 
-try:
+if sys.platform != "win32":  # Windows: ComfyUI there still imports the status side; migrations run on Linux pods
     import fcntl
-except ImportError:  # Windows: ComfyUI there still imports the status side; migrations run on Linux pods
-    fcntl = None  # type: ignore[assignment]
 
 DIR_NAME = "migrations"
 VERSION = 1
@@ -155,7 +154,7 @@ def exclusive(config_dir: Path) -> Iterator[None]:
     """One `launchpad migrate` at a time on a workspace (an advisory lock beside the journals)."""
     folder = directory(config_dir)
     folder.mkdir(parents=True, exist_ok=True)
-    if fcntl is None:
+    if sys.platform == "win32":
         yield
         return
     fd = os.open(folder / ".lock", os.O_RDWR | os.O_CREAT, 0o644)

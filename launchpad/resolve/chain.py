@@ -13,9 +13,10 @@ import asyncio
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from .. import events
 from ..catalog import Catalog, ModelFile
@@ -123,20 +124,23 @@ class ModelResolver:
 
     def look_up(self, hashes: Sequence[str], repos: Sequence[Repo], keys: Sequence[str]) -> asyncio.Future[None]:
         """Start (or join) the lookups; a ``launchpad.resolve`` event names ``keys`` when they are done."""
-        parts = [self._start(f"civitai:{h}", lambda h=h: self._ask_civitai(h)) for h in hashes]
+        parts = [self._start(f"civitai:{digest}", self._ask_civitai(digest)) for digest in hashes]
         if repos:
-            parts.append(self._start("hub", lambda: self._list_hub(repos)))
+            parts.append(self._start("hub", self._list_hub(repos)))
         done = asyncio.ensure_future(self._announce(parts, list(keys)))
         done.add_done_callback(_log_failure)
         return done
 
-    def _start(self, what: str, make: Callable[[], object]) -> asyncio.Future[None]:
+    def _start(self, what: str, lookup: Coroutine[Any, Any, None]) -> asyncio.Future[None]:
+        """``lookup`` as the one running for ``what``, or the one already running (``lookup`` is dropped)."""
         running = self._running.get(what)
-        if running is None or running.done():
-            running = asyncio.ensure_future(make())  # type: ignore[arg-type]
-            self._running[what] = running
-            running.add_done_callback(lambda _, what=what: self._running.pop(what, None))
-        return running
+        if running is not None and not running.done():
+            lookup.close()
+            return running
+        started = asyncio.ensure_future(lookup)
+        self._running[what] = started
+        started.add_done_callback(lambda _: self._running.pop(what, None))
+        return started
 
     async def _ask_civitai(self, digest: str) -> None:
         found = await self.civitai.ask([digest])

@@ -109,7 +109,9 @@ def _found(data: object, digest: str) -> dict | None:
         return None
     sha256 = next((h for h in _hashes(match) if SHA256.match(h)), None)
     size_kb = match.get("sizeKB")
-    model = data.get("model") if isinstance(data.get("model"), dict) else {}
+    model = data.get("model")
+    if not isinstance(model, dict):
+        model = {}
     title = " ".join(str(part) for part in (model.get("name"), data.get("name")) if part)
     return {
         "version": data["id"],

@@ -110,10 +110,13 @@ def parse(data: object) -> list[Entry]:
 
 def _entry(item: dict) -> Entry | None:
     filename, url, save_path = item.get("filename"), item.get("url"), item.get("save_path")
-    if not all(isinstance(v, str) and v for v in (filename, url, save_path)):
+    if not (isinstance(filename, str) and isinstance(url, str) and isinstance(save_path, str)):
+        return None
+    if not (filename and url and save_path):
         return None
     if unsafe_reason(filename) or "/" in filename or filename.startswith("<"):  # "<huggingface>": a repository
         return None
+    folder: str | None
     if save_path == "default":
         folder, subdir = TYPE_FOLDERS.get(str(item.get("type", "")).lower()), ""
     else:

@@ -99,7 +99,7 @@ class ComfyAPI:
             raise ComfyUnavailable(f"ComfyUI answered POST /prompt with HTTP {status}: {str(answer)[:300]}")
         return str(answer["prompt_id"]), answer.get("node_errors") or {}
 
-    async def _until_finished(self, ws: aiohttp.ClientWebSocketResponse, prompt_id: str) -> dict[str, Any]:
+    async def _until_finished(self, ws: aiohttp.ClientWebSocketResponse[bool], prompt_id: str) -> dict[str, Any]:
         listening = True
         while True:
             if listening:

@@ -139,7 +139,12 @@ async def missing_models(api: ComfyAPI, workflow: dict[str, Any]) -> list[Missin
     for model in wanted.values():
         if model.folder not in listings:
             listings[model.folder] = await api.model_names(model.folder)
-    return [m for m in wanted.values() if listings[m.folder] is not None and m.name not in listings[m.folder]]
+    missing = []
+    for model in wanted.values():
+        names = listings[model.folder]
+        if names is not None and model.name not in names:
+            missing.append(model)
+    return missing
 
 
 async def _ensure_models(worker: Worker, api: ComfyAPI, workflow: dict[str, Any]) -> None:
@@ -220,7 +225,9 @@ def _rejected(body: dict[str, Any], workflow: dict[str, Any]) -> JobError:
 def _error_node(error: dict[str, Any]) -> str | None:
     """The node a prompt-level error is about: ``extra_info.node_id`` (0.33 and on), or the
     ``Node ID '#9'`` that older ComfyUI writes in ``details``."""
-    info = error.get("extra_info") if isinstance(error.get("extra_info"), dict) else {}
+    info = error.get("extra_info")
+    if not isinstance(info, dict):
+        info = {}
     if info.get("node_id") is not None:
         return str(info["node_id"])
     match = re.fullmatch(r"Node ID '#([^']+)'", str(error.get("details") or "").strip())

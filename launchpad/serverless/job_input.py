@@ -73,6 +73,8 @@ def parse(raw: object) -> JobInput:
         raise JobError("Missing 'workflow' parameter: send the workflow in ComfyUI's API format")
     workflow = _decoded(raw["workflow"], "'workflow' is a string but not JSON")
     _check_api_format(workflow)
+    if not isinstance(workflow, dict):  # what _check_api_format refuses; said again for the type checker
+        raise JobError("'workflow' must be a JSON object in ComfyUI's API format")
     key = raw.get("api_key_comfy_org")
     if key is not None and not isinstance(key, str):
         raise JobError("'api_key_comfy_org' must be a string")

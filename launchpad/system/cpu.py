@@ -12,11 +12,14 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
+from typing import NamedTuple
 
+psutil: ModuleType | None
 try:
     import psutil
 except ImportError:  # a runtime dependency, but a reading must never fail for want of it
-    psutil = None  # type: ignore[assignment]
+    psutil = None
 
 
 @dataclass(frozen=True)
@@ -29,15 +32,15 @@ class CpuReading:
     limit: float | None  # CPUs' worth of time a cgroup quota allows (None: no quota)
 
 
-def _busy_and_total(times: object) -> tuple[float, float]:
-    values = times._asdict()  # type: ignore[attr-defined]
+def _busy_and_total(times: NamedTuple) -> tuple[float, float]:
+    values: dict[str, float] = times._asdict()  # psutil's scputimes
     # guest time is already counted in user/nice; iowait is a CPU waiting, not working
     total = sum(values.values()) - values.get("guest", 0.0) - values.get("guest_nice", 0.0)
     idle = values.get("idle", 0.0) + values.get("iowait", 0.0)
     return total - idle, total
 
 
-def _percent(before: object, after: object) -> tuple[float, float]:
+def _percent(before: NamedTuple, after: NamedTuple) -> tuple[float, float]:
     busy0, total0 = _busy_and_total(before)
     busy1, total1 = _busy_and_total(after)
     return max(0.0, busy1 - busy0), max(0.0, total1 - total0)

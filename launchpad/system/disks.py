@@ -86,7 +86,9 @@ def disk_usage(name: str, path: Path, mounts: list[Mount]) -> DiskUsage:
     """Usage of the file system holding ``path`` (or its nearest existing parent). Never raises."""
     absolute = Path(os.path.abspath(path))
     target = _existing(absolute)
-    total = used = free = None
+    total: int | None = None
+    used: int | None = None
+    free: int | None = None
     if target is not None:
         try:
             usage = shutil.disk_usage(target)
@@ -99,7 +101,7 @@ def disk_usage(name: str, path: Path, mounts: list[Mount]) -> DiskUsage:
         resolved = absolute
     mount = _mount_of(resolved, mounts)
     network = is_network(mount.fstype if mount else None)
-    known = used is not None and free is not None and used + free > 0
+    percent = round(100.0 * used / (used + free), 1) if used is not None and free is not None and used + free else None
     return DiskUsage(
         name=name,
         path=str(absolute),
@@ -107,7 +109,7 @@ def disk_usage(name: str, path: Path, mounts: list[Mount]) -> DiskUsage:
         total=total,
         used=used,
         free=free,
-        percent=round(100.0 * used / (used + free), 1) if known else None,  # type: ignore[operator]
+        percent=percent,
         filesystem=mount.fstype if mount else None,
         mount_point=mount.point if mount else None,
         network=network,

@@ -9,6 +9,7 @@ and a metrics endpoint that must keep answering on a half-broken machine. Readin
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import platform
 import sys
@@ -16,12 +17,13 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, is_dataclass
 from pathlib import Path
+from typing import Any
 
 from .. import __version__
 from ..workspace import Workspace
 from .cgroups import read_cpu_limit, read_memory
 from .cpu import CpuMeter, read_cpu
-from .disks import disk_usage, read_mounts
+from .disks import Mount, disk_usage, read_mounts
 from .gpus import NvmlGpus
 
 log = logging.getLogger(__name__)
@@ -39,6 +41,10 @@ def plain(value: object) -> object:
     if isinstance(value, (list, tuple)):
         return [plain(item) for item in value]
     return value
+
+
+def _disk(name: str, path: Path, mounts: list[Mount]) -> object:
+    return plain(disk_usage(name, path, mounts))
 
 
 def runtime_versions() -> dict[str, str]:
@@ -80,13 +86,13 @@ class SystemReader:
         self._cpu_limit: tuple[float, float | None] | None = None  # (read at, limit)
 
     @classmethod
-    def for_workspace(cls, workspace: Workspace, *, output: Path | None = None, **kwargs: object) -> SystemReader:
+    def for_workspace(cls, workspace: Workspace, *, output: Path | None = None, **kwargs: Any) -> SystemReader:
         """A reader whose disks are the workspace, its models and the output directory.
 
         Pass ``output`` when ComfyUI writes somewhere else (its ``--output-directory``).
         """
         paths = {"workspace": workspace.root, "models": workspace.models, "output": output or workspace.output}
-        return cls(paths, **kwargs)  # type: ignore[arg-type]
+        return cls(paths, **kwargs)
 
     def _limit(self) -> float | None:
         now = time.monotonic()
@@ -114,10 +120,10 @@ class SystemReader:
         cpu = self._part("cpu", lambda: plain(read_cpu(self._cpu, self.proc_root, self._limit())))
         memory = self._part("memory", lambda: plain(read_memory(self.proc_root, self.cgroup_root)))
         gpu = self._part("gpu", lambda: plain(self._gpus.read()))
-        mounts = self._part("mounts", lambda: read_mounts(self.proc_root)) or []
+        found = self._part("mounts", lambda: read_mounts(self.proc_root))
+        mounts: list[Mount] = found if isinstance(found, list) else []
         disks = [
-            self._part(name, lambda name=name, path=path: plain(disk_usage(name, path, mounts)))
-            for name, path in self.disk_paths.items()
+            self._part(name, functools.partial(_disk, name, path, mounts)) for name, path in self.disk_paths.items()
         ]
         versions = {**runtime_versions(), **self.extra_versions, **(extra_versions or {})}
         return {

@@ -94,9 +94,9 @@ class SystemSampler:
                 self._thread = threading.Thread(target=self._run, args=(self._stop,), name="launchpad-system-sampler")
                 self._thread.daemon = True
                 self._thread.start()
-            fresh = self._latest is not None and now - self._latest_at < self.interval
-            if fresh and not starting:
-                return self._payload(self._latest)  # type: ignore[arg-type]
+            latest = self._latest
+            if latest is not None and now - self._latest_at < self.interval and not starting:
+                return self._payload(latest)
             closed = self._closed
         if closed:
             return self.reading()

@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-TESTS = HERE.parent
-if str(TESTS) not in sys.path:  # run as a script
-    sys.path.insert(0, str(TESTS))
+SUPPORT = HERE.parent / "support"
+if str(SUPPORT) not in sys.path:  # run as a script
+    sys.path.insert(0, str(SUPPORT))
 
 from fakehub import FakeHub, random_bytes  # noqa: E402
 

@@ -25,6 +25,7 @@ from typing import Any
 
 import pytest
 from integration.real_comfyui import ComfyUI, ComfyUIInstall, LaunchOptions, prepare, start
+from workflow_helpers import WAN_PRESET, WAN_TEMPLATE
 
 from conftest import cli_argv, missing
 from fakehub import FakeHub, random_bytes
@@ -79,6 +80,9 @@ LONG_NAMES = {
 SLOW_SIZE = 2_000_000
 SLOW_RATE = 40_000  # fifty seconds: still running while every view is looked at
 QUEUE_PRESET = "Queue test (queue-slow)"  # as the Ensure Preset node lists it
+# a real template and one with a name as long as the longest official ones; a ComfyUI newer than any
+NARROW_TEMPLATES = ["video_wan2_2_5B_ti2v", "video_wan2_2_14B_fun_camera_control_with_a_very_long_name"]
+NEWER_COMFYUI = "1.0.0"
 
 
 @pytest.fixture(scope="module")
@@ -111,7 +115,8 @@ def seed(workspace: Path) -> None:
          "files": [{"folder": "checkpoints", "name": "sidebar-test.safetensors", "hf": "acme/sidebar",
                     "path": "model.safetensors", "size": SIZE}]},
         {"id": "narrow-pair", "name": "Wan 2.2 text and image to video 5B, with its UMT5 XXL text encoder",
-         "category": "video", "min_vram_gb": 24, "tags": ["narrow"],
+         "category": "video", "min_vram_gb": 24, "tags": ["narrow"], "workflows": NARROW_TEMPLATES,
+         "min_comfyui": NEWER_COMFYUI,
          "description": "Two files with long names, downloading while the narrowest sidebar is looked at.",
          "files": long_files},
         {"id": "narrow-gated", "name": "Gated encoder", "category": "audio", "tags": ["narrow"],
@@ -275,6 +280,106 @@ def test_the_tab_installs_a_preset_with_progress_over_comfyuis_websocket(
     context.close()
 
 
+# --- what the cards say ---------------------------------------------------------------------------
+
+SIZE_FACT = re.compile(r"(~?)\d+(\.\d)? (B|KB|MB|GB|TB)")  # "~18.2 GB" when estimated
+VRAM_FACT = re.compile(r"(~?)\d+(\.\d+)? GB VRAM")
+LTX = "LTX_23_22B_FP8"  # its templates need ComfyUI 0.16.4
+
+
+def card_facts(page: Any) -> dict[str, list[str]]:
+    """Each card's facts under its text: category, size, files, VRAM, the ComfyUI it needs."""
+    return page.evaluate("""() => Object.fromEntries([...document.querySelectorAll(".lp-card")].map((card) => [
+        card.dataset.preset, [...card.querySelectorAll(".lp-foot .lp-meta > span")].map((s) => s.textContent)]))""")
+
+
+def test_the_cards_say_size_vram_the_comfyui_they_need_where_they_come_from_and_their_templates(
+    comfyui: ComfyUI, browser: Any, artifacts: Path
+) -> None:
+    context, page, errors = open_panel(comfyui, browser, {"width": 1400, "height": 900})
+    version = frontend_version(page)
+    panel = page.locator(".lp")
+    listing = comfyui.get("/api/launchpad/presets").json()
+    rows = {row["id"]: row for row in listing["presets"]}  # type: ignore[index]
+    running = listing["comfyui_version"]  # type: ignore[index]
+    assert running, listing.keys()  # type: ignore[union-attr]
+
+    # every curated and template-derived preset: a size and a VRAM figure, "~" when estimated
+    facts = card_facts(page)
+    catalog = [pid for pid, row in rows.items() if row["origin"] in ("curated", "template")]
+    assert len([pid for pid in catalog if rows[pid]["origin"] == "template"]) >= 20
+    for pid in catalog:
+        row = rows[pid]
+        _, size, _, vram, *needs = facts[pid]
+        shown = SIZE_FACT.fullmatch(size)
+        assert shown and bool(shown[1]) == row["size_estimated"], (pid, size)
+        shown = VRAM_FACT.fullmatch(vram)
+        assert shown and bool(shown[1]) == row["vram_estimated"], (pid, vram)
+        # inside ComfyUI only a preset this one cannot run says what it needs
+        said = [f"needs ComfyUI {row['min_comfyui']}+, this is {running}"] if row["comfyui_ok"] is False else []
+        assert needs == said, (pid, needs)
+
+    # where the presets come from: the curated ones, ComfyUI's templates package, the user's files
+    sources = listing["sources"]  # type: ignore[index]
+    templates = sources["templates"]
+    assert templates["package"] and templates["version"], templates
+    expect(panel.get_by_text(f"Presets: {sources['curated']['presets']} curated · {templates['presets']} from "
+                             f"{templates['package']} {templates['version']} · yours: padding.yaml, sidebar.yaml")
+           ).to_be_visible()
+
+    # most used first, as the API orders them
+    panel.get_by_role("combobox", name="Sort").select_option(label="Most used")
+    popular = [row["id"] for row in comfyui.get("/api/launchpad/presets?sort=popularity").json()["presets"]]
+    expect(panel.locator(".lp-card").first).to_have_attribute("data-preset", popular[0])
+    assert page.evaluate("[...document.querySelectorAll('.lp-card')].map((c) => c.dataset.preset)") == popular
+    usage = [rows[pid]["usage"] or 0 for pid in popular]  # 0.3.64's templates index counts none
+    assert usage == sorted(usage, reverse=True)
+
+    # a curated preset lists the templates it serves (those folded into it), each opened by a button
+    search = panel.get_by_role("searchbox", name="Search presets")
+    search.fill(WAN_PRESET)
+    wan = panel.locator(f'[data-preset="{WAN_PRESET}"]')
+    assert WAN_TEMPLATE in rows[WAN_PRESET]["workflows"]
+    for name in rows[WAN_PRESET]["workflows"]:
+        expect(wan.locator(".lp-templates").get_by_role("button", name=name)).to_be_visible()
+
+    # a preset whose templates need a newer ComfyUI says so, and Install asks first
+    search.fill("narrow-pair")
+    pair = panel.locator('[data-preset="narrow-pair"]')
+    expect(pair.locator(".lp-warn")).to_have_text(f"needs ComfyUI {NEWER_COMFYUI}+, this is {running}")
+    pair.get_by_role("button", name=re.compile("^Install Wan 2.2")).click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog).to_contain_text("needs a newer ComfyUI")
+    expect(dialog).to_contain_text(f"need ComfyUI {NEWER_COMFYUI} or newer; this is {running}")
+    page.screenshot(path=str(artifacts / f"comfyui-{version}-newer-comfyui-dark.png"))
+    dialog.get_by_role("button", name="Cancel").click()
+    expect(dialog).to_have_count(0)
+    assert not comfyui.get("/api/launchpad/downloads").json()["jobs"]  # type: ignore[index]  # nothing queued
+    pair.get_by_role("button", name=re.compile("^Install Wan 2.2")).click()
+    page.get_by_role("dialog").get_by_role("button", name="Confirm").click()
+    expect(pair.locator(".lp-badge").first).to_contain_text("Downloading")
+    # the server's own warning, as a toast
+    expect(page.get_by_text(f"narrow-pair: its workflows need ComfyUI {NEWER_COMFYUI} or newer").first).to_be_visible()
+    page.screenshot(path=str(artifacts / f"comfyui-{version}-install-warning-dark.png"))
+    stop_everything(comfyui)
+
+    # LTX-2.3's templates need ComfyUI 0.16.4: on 0.3.64 its card says so, and Cancel installs nothing
+    search.fill(LTX)
+    ltx = panel.locator(f'[data-preset="{LTX}"]')
+    if rows[LTX]["comfyui_ok"] is False:
+        expect(ltx.locator(".lp-warn")).to_have_text(f"needs ComfyUI 0.16.4+, this is {running}")
+        ltx.get_by_role("button", name=f"Install {rows[LTX]['name']}").click()
+        page.get_by_role("dialog").get_by_role("button", name="Cancel").click()
+        jobs = comfyui.get("/api/launchpad/downloads").json()["jobs"]  # type: ignore[index]
+        assert not [job for job in jobs if LTX in job["preset_ids"]], jobs
+    else:
+        expect(ltx).to_be_visible()
+        expect(ltx).not_to_contain_text("needs ComfyUI")
+    ours = [e for e in errors if "launchpad" in e.lower() or "/lp-" in e]
+    assert not ours, ours
+    context.close()
+
+
 # --- the narrowest sidebar ------------------------------------------------------------------------
 
 NARROW_WINDOW = {"width": 1280, "height": 800}  # a laptop; 1.27's narrowest sidebar is a tenth of the window
@@ -398,7 +503,10 @@ def test_the_narrowest_sidebar_cuts_nothing_off_in_any_view(
         expect(pair.locator(".lp-files .lp-name", has_text=name)).to_have_text(name)  # the whole name
     gated = panel.locator('[data-preset="narrow-gated"]')
     expect(gated.locator(".lp-badge")).to_have_text("Failed")
-    expect(gated.locator(".lp-meta")).to_contain_text("size unknown")  # no size listed: it says so
+    # no size listed and the Hub refuses to say: an estimate, marked
+    expect(gated.locator(".lp-foot .lp-meta")).to_contain_text(re.compile(r"~[\d.]+ [KMG]B"))
+    expect(pair.locator(".lp-warn", has_text=f"needs ComfyUI {NEWER_COMFYUI}+")).to_be_visible()
+    expect(pair.get_by_role("button", name=NARROW_TEMPLATES[1])).to_be_visible()
 
     problems: dict[str, list[str]] = {}
     for scheme in ("dark", "light"):
@@ -423,6 +531,9 @@ def test_the_narrowest_sidebar_cuts_nothing_off_in_any_view(
             if found:
                 problems[f"{view} ({scheme})"] = found
             page.screenshot(path=str(artifacts / f"comfyui-{version}-narrowest-{view}-{scheme}.png"))
+            if view == "presets":  # the card's foot too: its templates, size, VRAM and the ComfyUI it needs
+                pair.locator(".lp-foot").scroll_into_view_if_needed()
+                page.screenshot(path=str(artifacts / f"comfyui-{version}-narrowest-card-foot-{scheme}.png"))
     set_palette(page, "dark")
     stop_everything(comfyui)
     assert not problems, f"cut off at {width:.0f} px on frontend {version}: {json.dumps(problems, indent=1)}"

@@ -10,12 +10,17 @@ in dark and light (test-artifacts/browser/).
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+
+from conftest import cli_argv
+from fakehub import random_bytes
 
 from .conftest import SIDEBAR, PageErrors, record
 from .stage import GATED, OWNED, SLOW, SMALL, Stage
@@ -23,6 +28,12 @@ from .stage import GATED, OWNED, SLOW, SMALL, Stage
 pytestmark = pytest.mark.browser
 
 SEARCH = "input[aria-label='Search presets']"
+COUNT = ".lp-view > p[aria-live]"  # "300 presets · 1 installed"
+SIZE_FACT = re.compile(r"(~?)\d+(\.\d)? (B|KB|MB|GB|TB)")  # "~18.2 GB" when estimated
+VRAM_FACT = re.compile(r"(~?)\d+(\.\d+)? GB VRAM")
+# each card's facts under its text: category, size, files, VRAM, the ComfyUI it needs
+CARD_FACTS = """() => Object.fromEntries([...document.querySelectorAll(".lp-card")].map((card) => [
+    card.dataset.preset, [...card.querySelectorAll(".lp-foot .lp-meta > span")].map((span) => span.textContent)]))"""
 VIEWS = ("presets", "workflow", "downloads", "models", "system")
 
 
@@ -77,7 +88,7 @@ def test_presets_render_at_once_with_a_long_catalog(panel: Callable[..., Any], s
     total = stage.api("launchpad/presets")[1]["total"]  # type: ignore[index]
     assert total >= 300 and cold["presets"] == total
     expect(page.locator(".lp-card")).to_have_count(total)
-    expect(page.locator(".lp-view > p.lp-muted")).to_have_text(f"{total} presets · 1 installed")
+    expect(page.locator(COUNT)).to_have_text(f"{total} presets · 1 installed")
     owned = card(page, "bt-owned")
     expect(owned).to_contain_text("Installed")
     expect(owned.get_by_role("button", name="Uninstall Browser installed VAE")).to_be_visible()
@@ -117,7 +128,7 @@ def test_search_category_and_state_filters(panel: Callable[..., Any], stage: Sta
     page.fill(SEARCH, "")
     videos = [p for p in stage.api("launchpad/presets?category=video")[1]["presets"]]  # type: ignore[index]
     expect(visible).to_have_count(len(videos))
-    expect(page.locator(".lp-view > p.lp-muted")).to_contain_text(f"{len(videos)} of ")
+    expect(page.locator(COUNT)).to_contain_text(f"{len(videos)} of ")
     page.select_option("select[aria-label='Category']", "")
     page.select_option("select[aria-label='Installed state']", "installed")
     expect(visible).to_have_count(1)
@@ -125,6 +136,92 @@ def test_search_category_and_state_filters(panel: Callable[..., Any], stage: Sta
     page.fill(SEARCH, "no preset is called this")
     expect(visible).to_have_count(0)
     expect(page.get_by_text("No preset matches.")).to_be_visible()
+
+
+def test_every_card_shows_its_size_and_vram_marking_estimates_and_the_comfyui_it_needs(
+    panel: Callable[..., Any], stage: Stage
+) -> None:
+    page = panel()
+    listing = stage.api("launchpad/presets")[1]
+    rows = {row["id"]: row for row in listing["presets"]}  # type: ignore[index]
+    curated = [pid for pid, row in rows.items() if row["origin"] == "curated"]
+    assert len(curated) >= 30
+    seen = page.evaluate(CARD_FACTS)
+    for pid in [*curated, "bt-small", "bt-gated"]:
+        row = rows[pid]
+        _, size, _, vram, *needs = seen[pid]
+        shown = SIZE_FACT.fullmatch(size)
+        assert shown and bool(shown[1]) == row["size_estimated"], (pid, size, row["size_estimated"])
+        shown = VRAM_FACT.fullmatch(vram)
+        assert shown and bool(shown[1]) == row["vram_estimated"], (pid, vram, row["vram_estimated"])
+        # standalone no ComfyUI runs: what it needs is said, without a warning
+        assert needs == ([f"needs ComfyUI {row['min_comfyui']}+"] if row["min_comfyui"] else []), (pid, needs)
+    assert seen["bt-small"][1] == "4.0 MB"  # stated in the preset: exact
+    assert seen["bt-gated"][3].startswith("~")  # no min_vram_gb: estimated from its files
+    ltx = card(page, "LTX_23_22B_FP8")
+    expect(ltx).to_contain_text("needs ComfyUI 0.16.4+")
+    expect(ltx.locator(".lp-warn")).to_have_count(0)
+    # the templates it serves, by name (standalone serves none to open)
+    templates = ltx.locator(".lp-templates")
+    for name in rows["LTX_23_22B_FP8"]["workflows"]:
+        expect(templates).to_contain_text(name)
+    expect(templates.get_by_role("button")).to_have_count(0)
+    # where the presets come from: the curated ones, no templates package here, the user's file
+    sources = listing["sources"]  # type: ignore[index]
+    assert sources["user"]["files"] == [str(stage.workspace / "config" / "presets" / "browser.yaml")]
+    expect(page.get_by_text(f"Presets: {len(curated)} curated · 0 from {stage.root / 'no-templates'} · "
+                            "yours: browser.yaml")).to_be_visible()
+
+
+def test_the_presets_sort_by_size_and_name_as_the_api_does(panel: Callable[..., Any], stage: Stage) -> None:
+    page = panel()
+    order = page.locator(".lp-card:visible")
+    sort = page.get_by_role("combobox", name="Sort")
+    for value, label in (("size", "Smallest"), ("name", "Name")):
+        expected = [row["id"] for row in stage.api(f"launchpad/presets?sort={value}")[1]["presets"]]  # type: ignore[index]
+        sort.select_option(label=label)
+        expect(order.first).to_have_attribute("data-preset", expected[0])
+        shown = page.evaluate("[...document.querySelectorAll('.lp-card')].map((c) => c.dataset.preset)")
+        assert shown == expected, value
+    smallest = stage.api("launchpad/presets?sort=size")[1]["presets"][:3]  # type: ignore[index]
+    assert [row["size"] for row in smallest] == sorted(row["size"] for row in smallest)
+    sort.select_option(label="Catalog order")
+    expect(order.first).to_have_attribute("data-preset", stage.api("launchpad/presets")[1]["presets"][0]["id"])  # type: ignore[index]
+
+
+def test_a_catalog_change_reaches_an_open_page_and_sizes_from_the_hub_replace_estimates(
+    browser: Any, tmp_path: Path, page_errors: PageErrors
+) -> None:
+    # its own server, which asks the sources for sizes as `launchpad serve` does outside the tests
+    stage = Stage(tmp_path, cli_argv(), extra_env={"LAUNCHPAD_SIZE_LOOKUP": "1"}).prepare().start()
+    try:
+        context = browser.new_context(viewport=SIDEBAR, color_scheme="dark")
+        page = page_errors.watch(context.new_page())
+        page.goto(stage.url)
+        # the server asks about the catalog's files once it starts; a reload while it is still
+        # asking asks about nothing new (service.ask_sizes), so the test waits for that first round
+        log = stage.root / "serve.log"
+        wait_until(lambda: "asked the sources for" in log.read_text(), "the first round of size questions ended")
+        page.fill(SEARCH, "bt-late")
+        expect(page.locator(".lp-card")).not_to_have_count(0)
+        expect(page.locator(".lp-card:visible")).to_have_count(0)
+        stage.hub.add_hf_file("acme/late", "late.safetensors", random_bytes(1_234_000))
+        (stage.workspace / "config" / "presets" / "late.yaml").write_text(json.dumps({"schema": 1, "presets": [
+            {"id": "bt-late", "name": "Browser late arrival", "category": "image",  # no size stated
+             "files": [{"folder": "loras", "name": "browser-late.safetensors", "hf": "acme/late",
+                        "path": "late.safetensors"}]},
+        ]}), encoding="utf-8")
+
+        assert stage.api("launchpad/catalog/reload", "POST", {})[0] == 200
+
+        # no click, no reload: each launchpad.catalog event fetches the list again, the second
+        # once the Hub said how big the file is
+        size = card(page, "bt-late").locator(".lp-foot .lp-meta > span").nth(1)
+        expect(size).to_have_text("1.2 MB")
+        context.close()
+    finally:
+        stage.close()
+    assert not page_errors
 
 
 def test_keyboard_moves_between_views_with_visible_focus(panel: Callable[..., Any]) -> None:

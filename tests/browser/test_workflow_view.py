@@ -1,10 +1,12 @@
 """The "Workflow" view standalone (`launchpad serve`): a real template file opened, its missing
-models listed with sizes, installed in one click with live progress, and a pasted workflow with
-a model nobody can fetch."""
+models listed with sizes, installed in one click with live progress, a pasted workflow with a
+model nobody can fetch, and one whose checksum the Hub contradicts."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +16,7 @@ import pytest
 from workflow_helpers import WAN_TEMPLATE, load_template, serve_models, templates_dir, vouch_for
 
 from conftest import cli_argv
+from fakehub import random_bytes
 
 from .conftest import SIDEBAR, PageErrors
 from .stage import Stage
@@ -129,4 +132,35 @@ def test_a_pasted_workflow_names_what_nobody_can_fetch(page: Any, stage: Stage, 
     # a size nobody gave is said to be unknown, never added as 0 B
     expect(page.get_by_role("button", name="Install 2 missing (1.0 MB + 1 of unknown size)")).to_be_visible()
     time.sleep(0.2)
+    assert not page_errors
+
+
+def test_a_checksum_the_hub_contradicts_fails_before_a_byte_and_says_both(
+    page: Any, stage: Stage, artifacts: Path, page_errors: PageErrors
+) -> None:
+    data = random_bytes(300_000)
+    stage.hub.add_hf_file("acme/mismatch", "model.safetensors", data)
+    stated = "0" * 64  # the user's preset states another sha256 than the Hub advertises
+    (stage.workspace / "config" / "presets" / "mismatch.yaml").write_text(json.dumps({"schema": 1, "presets": [
+        {"id": "bt-mismatch", "name": "Browser mismatched checksum", "category": "image",
+         "files": [{"folder": "checkpoints", "name": "browser-mismatch.safetensors", "hf": "acme/mismatch",
+                    "path": "model.safetensors", "sha256": stated}]},
+    ]}), encoding="utf-8")
+    box = page.get_by_label("Workflow JSON")
+    box.fill(json.dumps({"nodes": [
+        {"id": 1, "type": "CheckpointLoaderSimple", "widgets_values": ["browser-mismatch.safetensors"]}]}))
+    page.get_by_role("button", name="Check").click()
+    row = page.locator('.lp-row[data-key="checkpoints/browser-mismatch.safetensors"]')
+    expect(row.locator(".lp-badge")).to_have_text("Missing")
+    # the Hub's size is not taken for a file whose checksum it contradicts: the total is an estimate
+    install = page.get_by_role("button", name=re.compile(r"^Install 1 missing \(~[\d.]+ GB\)$"))
+
+    install.click()
+
+    error = row.locator(".lp-error")
+    expect(error).to_contain_text(f"the catalog says its sha256 is {stated}")
+    expect(error).to_contain_text(f"advertises {hashlib.sha256(data).hexdigest()}")
+    expect(error).to_contain_text("nothing was downloaded")
+    assert stage.hub.bytes_sent("acme/mismatch/model.safetensors") == 0
+    page.screenshot(path=str(artifacts / "standalone-workflow-checksum-dark.png"))
     assert not page_errors

@@ -7,7 +7,7 @@ private directory holding
                           (`launchpad paths`, `launchpad comfy-args`)
     custom_nodes/ComfyUI-Launchpad -> this repository (a symlink)
     custom_nodes.yaml     an extra-paths file whose `custom_nodes:` entry adds the directory
-                          above as a custom-node root (comfyui-contract.md 1.1, 4.2), so the
+                          above as a custom-node root (docs/comfyui-facts.md, Loading), so the
                           real custom_nodes/ of the ComfyUI install is never touched
     comfyui.log           ComfyUI's stdout and stderr together
     cwd/                  ComfyUI's working directory, so stray files land here
@@ -31,7 +31,8 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -203,7 +204,7 @@ def command(install: ComfyUIInstall, setup: Setup, *extra: str) -> list[str]:
         str(install.python),
         str(install.root / "main.py"),
         *setup.comfy_args,
-        # a second --extra-model-paths-config: ComfyUI appends it to the ones above (contract 4.3)
+        # a second --extra-model-paths-config adds to the ones above (docs/comfyui-facts.md, Extra model paths)
         "--extra-model-paths-config",
         str(setup.custom_nodes_yaml),
         *BASE_ARGS,
@@ -217,7 +218,7 @@ def command(install: ComfyUIInstall, setup: Setup, *extra: str) -> list[str]:
 
 @dataclass(frozen=True)
 class ImportTime:
-    """One line of ComfyUI's "Import times for custom nodes:" block (contract 1.6)."""
+    """One line of ComfyUI's "Import times for custom nodes:" block (docs/comfyui-facts.md, Loading)."""
 
     seconds: float  # as printed: one decimal, so 0.0 means under 0.05 s
     failed: bool
@@ -327,7 +328,7 @@ class ComfyUI:
 
     @property
     def ws_url(self) -> str:
-        """ComfyUI's WebSocket; add ``?clientId=<id>`` to pick the sid (contract 2.5)."""
+        """ComfyUI's WebSocket; add ``?clientId=<id>`` to pick the sid (docs/comfyui-facts.md, PromptServer)."""
         return f"ws://127.0.0.1:{self.port}/ws"
 
     @property
@@ -447,6 +448,19 @@ def start(install: ComfyUIInstall, setup: Setup, attempts: int = 3) -> ComfyUI:
             server.stop()
             raise
     raise AssertionError("unreachable")
+
+
+@contextmanager
+def running(install: ComfyUIInstall, *setups: Setup) -> Iterator[list[ComfyUI]]:
+    """One ComfyUI per setup, started in order (two pods on one volume); all stopped on exit."""
+    servers: list[ComfyUI] = []
+    try:
+        for setup in setups:
+            servers.append(start(install, setup))
+        yield servers
+    finally:
+        for server in servers:
+            server.stop()
 
 
 @dataclass(frozen=True)

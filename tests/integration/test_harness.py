@@ -23,7 +23,7 @@ from .real_comfyui import (
 )
 from .thread_server import ThreadServer
 
-# ComfyUI v0.3.64's output around the block (comfyui-contract.md 1.6)
+# ComfyUI v0.3.64's output around the block (docs/comfyui-facts.md, Loading)
 SAMPLE_LOG = """\
 Prestartup times for custom nodes:
    0.3 seconds: /c/custom_nodes/ComfyUI-Launchpad

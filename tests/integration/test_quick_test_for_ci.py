@@ -1,7 +1,7 @@
 """ComfyUI's own acceptance of our generated extra_model_paths.yaml and flags.
 
 `main.py --quick-test-for-ci` loads the yaml files, imports every node pack, sets up the routes
-and exits 0; a yaml its loader cannot read makes it exit 1 (comfyui-contract.md 4.4, 8.2).
+and exits 0; a yaml its loader cannot read makes it exit 1 (docs/comfyui-facts.md, Extra model paths and Testing).
 The negative control runs the very same command with the seed's nested `model_paths:` file in
 place of ours and must exit 1, so these tests would notice our generator regressing to it.
 """

@@ -1,7 +1,7 @@
 """The RunPod Serverless worker on a real ComfyUI (CPU, no model weights).
 
 Two ways, both real: the image's entry point (docker/serverless/handler.py, through
-tests/run_serverless.py) in the runpod SDK's local test mode, `--test_input '{...}'`, which cold
+tests/support/run_serverless.py) in the runpod SDK's local test mode, `--test_input '{...}'`, which cold
 starts the worker, runs the one job and exits 0 or 1, as a user tries a worker before deploying
 it; and, for the error cases, the same cold start once per module in this process with the
 handler called job after job. The SDK is this Python's (the test extra); ComfyUI runs on its
@@ -36,7 +36,7 @@ from .real_comfyui import SECRETS, UNREACHABLE, ComfyUIInstall, free_port
 pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
-RUN_WORKER = REPO / "tests" / "run_serverless.py"
+RUN_WORKER = REPO / "tests" / "support" / "run_serverless.py"
 
 FAILING_NODE = '''
 class LaunchpadTestFails:

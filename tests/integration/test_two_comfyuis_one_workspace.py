@@ -11,7 +11,7 @@ import pytest
 
 from conftest import cli_argv
 
-from .real_comfyui import ComfyUI, ComfyUIInstall, LaunchOptions, prepare, same_workspace, start
+from .real_comfyui import ComfyUI, ComfyUIInstall, LaunchOptions, prepare, running, same_workspace
 
 pytestmark = pytest.mark.integration
 
@@ -21,14 +21,8 @@ def pair(comfyui_install: ComfyUIInstall, tmp_path_factory: pytest.TempPathFacto
     args = ["--enable-assets"] if comfyui_install.supports("--enable-assets") else []
     first = prepare(tmp_path_factory.mktemp("pod-a"), cli_argv, LaunchOptions(args=args))
     second = same_workspace(first, tmp_path_factory.mktemp("pod-b"))
-    servers: list[ComfyUI] = []
-    try:
-        for setup in (first, second):
-            servers.append(start(comfyui_install, setup))
+    with running(comfyui_install, first, second) as servers:
         yield servers
-    finally:
-        for server in servers:
-            server.stop()
 
 
 def test_both_start_serve_launchpad_and_see_the_volumes_models(pair: list[ComfyUI]) -> None:

@@ -1,5 +1,5 @@
-// The one file ComfyUI loads from web/ (it imports every .js there; the panel is in .mjs files):
-// the sidebar tab, settings, command, the panel's adapter, the offer of a workflow's models.
+// The one .js under web/ (ComfyUI imports each; the panel's .mjs are not loaded twice): the tab, its
+// settings and command, the panel's adapter, the offer of a workflow's models.
 import { app } from "../../../scripts/app.js";
 import { api } from "../../../scripts/api.js";
 import { createLaunchpad, VIEW_IDS } from "../panel/panel.mjs";
@@ -9,25 +9,30 @@ import { plural } from "../panel/format.mjs";
 
 const TAB = "launchpad.sidebar";
 const TOAST_MS = { error: 10000, other: 5000 };
-const GRAPH_SETTLE_MS = 500; // a changed, opened graph is looked at this much later
+const GRAPH_SETTLE_MS = 500;
 const WORKFLOW_POLL_MS = 2000;
-const REFRESH_MS = 1000; // finished downloads, one refresh of ComfyUI's lists
+const REFRESH_MS = 1000; // a burst of finished downloads, one refresh
 const OFFER_MS = 20000;
-const OFFER_WAIT_S = 15; // for Civitai and the Hub: the offer names all it can
+const OFFER_WAIT_S = 15; // for Civitai and the Hub
+const HERE = "Install on this server";
 
 let panel = null;
 let adapter = null;
 
-// 1.58 has toast.success/error/info/warning (add() deprecated); 1.27 and 1.49 only add()
-function showToast(manager, severity, summary, detail) {
+// fetchApi adds /api, and the headers ComfyUI's server expects
+const comfyJson = (path, options) => callJson(api.fetchApi.bind(api), path, options);
+
+// 1.58 has toast.success/error/info/warning (add() is deprecated there), 1.27 and 1.49 only add();
+// an action (a button) only 1.58: its toast's id, else null.
+function showToast(manager, severity, summary, detail, action) {
   const toast = manager.toast;
-  const life = severity === "error" ? TOAST_MS.error : TOAST_MS.other;
+  const life = action ? OFFER_MS : TOAST_MS[severity === "error" ? "error" : "other"];
   const kind = severity === "warn" ? "warning" : severity;
   if (typeof toast?.[kind] === "function") {
-    toast[kind](summary, { description: detail, duration: life });
-  } else {
-    toast?.add?.({ severity, summary, detail, life });
+    return toast[kind](summary, { description: detail, duration: life, action });
   }
+  toast?.add?.({ severity, summary, detail, life });
+  return null;
 }
 
 // the open workflow whose graph has this id (what ComfyUI sends with a prompt)
@@ -42,7 +47,7 @@ function workflowName(manager, id) {
 
 // through ComfyUI's API: its jobs API (0.33 and later), else /interrupt and /queue
 function cancelPrompt(promptId, { running, how }) {
-  const call = (path, body) => callJson(api.fetchApi.bind(api), path, { method: "POST", body });
+  const call = (path, body) => comfyJson(path, { method: "POST", body });
   if (how === "jobs") {
     return call(`/jobs/${encodeURIComponent(promptId)}/cancel`);
   }
@@ -54,11 +59,11 @@ function cancelPrompt(promptId, { running, how }) {
 
 function comfyAdapter(manager) {
   return {
-    // fetchApi adds /api, and the headers ComfyUI's server expects
-    json: (path, options) => callJson(api.fetchApi.bind(api), path, options),
+    json: comfyJson,
     on: (type, listener) => api.addEventListener(type, (event) => listener(event.detail)),
     toast: (severity, summary, detail) => showToast(manager, severity, summary, detail),
-    async confirm(title, message, action = "Delete") {
+    // its "default" type says Confirm
+    async confirm(title, message, action) {
       if (!manager.dialog?.confirm) {
         return window.confirm(`${title}\n\n${message}`);
       }
@@ -75,6 +80,9 @@ function comfyAdapter(manager) {
     // as ComfyUI's template browser opens one
     async openTemplate(name) {
       const response = await fetch(api.fileURL(`/templates/${name}.json`));
+      if (!response.ok) {
+        throw new Error(`this ComfyUI's templates have no ${name} (HTTP ${response.status})`);
+      }
       await app.loadGraphData(await response.json(), true, true, name);
     },
     workflowName: (id) => workflowName(manager, id),
@@ -83,8 +91,8 @@ function comfyAdapter(manager) {
   };
 }
 
-// A model arrived: ComfyUI reads its lists again with the command its R key runs (1.27's leaves its
-// Model Library as it was: that store reads its folders again; a no-op elsewhere).
+// A model arrived: ComfyUI's lists read again by the command its R key runs, and by 1.27's model
+// store (that command leaves its Model Library as it was).
 let refreshTimer = 0;
 function modelsChanged() {
   clearTimeout(refreshTimer);
@@ -95,47 +103,33 @@ function modelsChanged() {
   }, REFRESH_MS);
 }
 
-function installHere() {
-  showWorkflowModels();
-  return panel.installWorkflow(adapter.graph());
-}
-
-// An opened workflow's models, offered once by a toast whose action installs them (1.58; 1.27 and
-// 1.49 toasts have no actions: the Workflow view opens, unless a sidebar is in use). Not the
-// page's restored one.
+// An opened workflow's models, offered once (the first, the page's restored one, never) by a toast
+// whose action installs them (1.58); toasts of 1.27 and 1.49 have none: the Workflow view opens.
 const offered = new Set(); // workflow ids
 async function offerInstall() {
   const workflow = adapter.graph()?.workflow;
   if (!workflow || offered.has(workflow.id)) {
     return;
   }
-  const restored = !offered.size;
   offered.add(workflow.id);
-  if (restored || adapter.setting("Launchpad.OfferInstall") === false) {
+  if (offered.size === 1 || adapter.setting("Launchpad.OfferInstall") === false) {
     return;
   }
   const { summary } = await panel.api("/workflow/models", "POST", { workflow, wait: OFFER_WAIT_S });
   if (!summary.installable || adapter.graph()?.workflow.id !== workflow.id) {
     return;
   }
+  const manager = app.extensionManager;
+  const onClick = () => {
+    manager.toast.dismiss(id);
+    showWorkflowModels();
+    panel.installWorkflow(adapter.graph());
+  };
   const title = `This workflow needs ${plural(summary.missing, "missing model")}`;
-  const detail = `${installLabel(summary)} on this server with Launchpad.`;
-  const toast = app.extensionManager.toast;
-  if (toast.info) {
-    const onClick = () => {
-      toast.dismiss(id);
-      installHere();
-    };
-    const action = { label: "Install on this server", onClick };
-    const id = toast.info(title, { description: detail, duration: OFFER_MS, action });
-  } else {
-    showToast(app.extensionManager, "info", title, `${detail} See Launchpad's Workflow view.`);
-    const open = app.extensionManager.sidebarTab?.activeSidebarTabId;
-    if (!open) {
-      showWorkflowModels();
-    } else if (open !== TAB) { // a sidebar in use stays; ours opens on the Workflow view next
-      panel.show("workflow");
-    }
+  const detail = `${installLabel(summary)} on this server with Launchpad; see its Workflow view.`;
+  const id = showToast(manager, "info", title, detail, { label: HERE, onClick });
+  if (id === null && !manager.sidebarTab?.activeSidebarTabId) { // a sidebar in use stays as it is
+    showWorkflowModels();
   }
 }
 

@@ -1,6 +1,6 @@
-// The DOM by hand (1.58 has no Vue or PrimeVue for extensions), and the pieces views are made of.
+// The DOM by hand (1.58 offers extensions no Vue, no PrimeVue), and the views' pieces.
 
-// h("p.lp-muted", {attributes, on* listeners}, ...children); props may be left out
+// h("p.lp-muted", {attributes, on* listeners}, ...children); props optional
 export function h(tag, props, ...children) {
   let attributes = props;
   if (props?.constructor !== Object) {
@@ -23,7 +23,7 @@ export function h(tag, props, ...children) {
   return fill(element, children);
 }
 
-// Replaces the children: lists flattened, null and false left out (`condition && h(...)`).
+// lists flattened, null and false left out: a child can be `cond && h(...)`
 export function fill(element, ...children) {
   const kept = children.flat(Infinity).filter((child) => child != null && child !== false);
   element.replaceChildren(...kept);
@@ -34,7 +34,7 @@ export function icon(name) {
   return h(`i.pi.pi-${name}`, { "aria-hidden": "true" });
 }
 
-// kind: more classes; of: what it acts on, read out after the label ("Retry x")
+// kind: more classes; of: what it acts on, read out after the label
 export function button(label, onclick, { icon: iconName, kind = "", of, title } = {}) {
   const name = of ? `${label} ${of}` : undefined;
   return h(`button.lp-btn${kind}`, { type: "button", onclick, "aria-label": name, title },
@@ -65,16 +65,11 @@ export function empty(text) {
 }
 
 export function searchBox(what, oninput, value) {
-  return h("input.lp-input.lp-grow", {
-    type: "search",
-    placeholder: `Search ${what}`,
-    "aria-label": `Search ${what}`,
-    value,
-    oninput,
-  });
+  const label = `Search ${what}`;
+  return h("input.lp-input.lp-grow", { type: "search", placeholder: label, "aria-label": label, value, oninput });
 }
 
-// a name with a badge or note beside it (under it when there is no room)
+// a name, and a badge or note beside it while there is room
 export function nameLine(name, title, side) {
   return h("div.lp-top", h("span.lp-name", { title }, name), side);
 }
@@ -91,7 +86,7 @@ export function badge(state, text = state) {
 
 // `label` names it for screen readers; `pct` null: the size is unknown
 export function bar(pct, label, tone = "") {
-  const known = pct !== null && pct !== undefined;
+  const known = pct != null;
   return h(`div.lp-bar${tone}`, {
     role: "progressbar",
     "aria-label": label,
@@ -99,7 +94,7 @@ export function bar(pct, label, tone = "") {
   }, h("span", { style: `width:${known ? pct : 0}%` }));
 }
 
-// an error and the page it names to act on (a gated model's license page)
+// an error, and the page it names to act on (a gated model's license)
 export function errorBox(error) {
   if (!error) {
     return null;

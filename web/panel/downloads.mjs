@@ -1,10 +1,9 @@
-// Downloads: every job, live, running ones first; finished ones can be cleared (a job whose file
-// was deleted drops out of the server's snapshot).
+// Downloads: every job, live, running ones first; finished ones can be cleared.
 import { badge, button, errorBox, facts, fill, h, liveLine, nameLine } from "./dom.mjs";
 import { capitalize } from "./format.mjs";
 import { isActive, jobBar, jobStatus } from "./jobs.mjs";
 
-// Running jobs first, oldest first (the order they run in); then the rest, newest first.
+// running jobs first, oldest first (as they run); then the rest, newest first
 function byRelevance(a, b) {
   const running = Number(isActive(b)) - Number(isActive(a));
   if (running !== 0) {
@@ -20,10 +19,7 @@ export function downloadsView(ctl, root) {
   const { state } = ctl;
   const rows = new Map();
   const summary = liveLine();
-  const clear = button("Clear finished", clearFinished, {
-    icon: "eraser",
-    title: "Forget the finished downloads; their files stay",
-  });
+  const clear = button("Clear finished", clearFinished, { icon: "eraser", title: "Forget them; their files stay" });
   const list = h("ul.lp-rows.lp-scroll", { "aria-label": "Downloads" });
   root.append(h("div.lp-toolbar", summary, clear), list);
 
@@ -57,7 +53,7 @@ export function downloadsView(ctl, root) {
   }
 
   render();
-  ctl.load.snapshot().catch((error) => fill(list, errorBox(error))); // drops jobs whose files are gone
+  ctl.load.snapshot().catch((error) => fill(list, errorBox(error))); // drops jobs whose file is gone
   return {
     update(kind, job) {
       if (kind === "snapshot" || (kind === "jobs" && !rows.has(job.id))) {

@@ -2,7 +2,7 @@
 
 const UNITS = ["B", "KB", "MB", "GB", "TB"];
 
-// 1536000000 -> "1.5 GB" (decimal units, as disks and hubs count)
+// 1536000000 -> "1.5 GB" (decimal, as disks and hubs count)
 export function size(bytes) {
   if (!Number.isFinite(bytes)) {
     return "unknown";
@@ -19,9 +19,12 @@ export function size(bytes) {
   return `${value.toFixed(1)} ${UNITS[unit]}`;
 }
 
-// unknown, rather than a made-up number
-export function sizeOrUnknown(bytes) {
-  return Number.isFinite(bytes) ? size(bytes) : "size unknown";
+// "size unknown", never a made-up number; "~" marks an estimate
+export function sizeOrUnknown(bytes, estimated = false) {
+  if (!Number.isFinite(bytes)) {
+    return "size unknown";
+  }
+  return `${estimated ? "~" : ""}${size(bytes)}`;
 }
 
 // 150 -> "2m 30s"

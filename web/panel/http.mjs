@@ -4,7 +4,7 @@ export function goToLogin() {
   location.assign(`/launchpad/login?next=${encodeURIComponent(location.pathname)}`);
 }
 
-// One call; an error body {"error": {code, message, details}} is thrown as an Error carrying them.
+// an API error body is thrown as an Error carrying its code, message and details
 export async function callJson(fetcher, path, { method = "GET", body } = {}) {
   const init = { method };
   if (method === "POST") {
@@ -13,7 +13,7 @@ export async function callJson(fetcher, path, { method = "GET", body } = {}) {
   }
   const response = await fetcher(path, init);
   if (response.status === 401) {
-    goToLogin(); // the session ended (ENABLE_AUTH): log in, then come back
+    goToLogin(); // the session ended (ENABLE_AUTH)
   }
   // no JSON body (ComfyUI's /interrupt has none) is no answer, not an error
   const data = await response.json().catch(() => null);

@@ -2,14 +2,9 @@
 import { bar, muted } from "./dom.mjs";
 import { capitalize, percent, progressText, size } from "./format.mjs";
 
-const ACTIVE_STATES = new Set(["queued", "resolving", "downloading", "verifying"]);
-
-// Not finished: a job's `active`, else (a preset's progress, older servers) read from the state.
+// not finished, as the server says (`active`)
 export function isActive(item) {
-  if (typeof item?.active === "boolean") {
-    return item.active;
-  }
-  return ACTIVE_STATES.has(item?.state);
+  return item?.active === true;
 }
 
 const BAR_TONES = { failed: ".lp-bad", done: ".lp-ok" };
@@ -19,7 +14,7 @@ export function jobBar(job) {
   return bar(pct, `${job.name} progress`, BAR_TONES[job.state] || "");
 }
 
-// a job's state in words: speed and ETA while it downloads
+// a job's state in words under its bar: speed and ETA while it downloads
 export function jobStatus(job) {
   if (job.state === "downloading") {
     return muted(progressText(job, { sizes: true }));

@@ -1,12 +1,13 @@
-// Models: each model folder's files, their presets, the room left; a file can be deleted (after
-// asking). Above, other templates' trees on the volume with their `launchpad migrate` commands.
+// Models: each folder's files, their presets, the room left; deletes after asking. Above, old
+// templates' trees with their `launchpad migrate` commands.
 import { button, commandNote, empty, errorBox, facts, fill, h, liveLine, muted, nameLine, searchBox } from "./dom.mjs";
 import { plural, size } from "./format.mjs";
+import { saveLock } from "./lock.mjs";
 
-const OPEN_UP_TO = 30; // folders start open while the list is this short
+// folders start open while the list is this short
+const OPEN_UP_TO = 30;
 
-// Adopted folders are read where they are; moving them in is a command for once the old pods are
-// stopped. A tree not migrated yet gets the command that shows its plan.
+// Adopted folders, with the command that moves them in; trees not migrated, the one showing the plan.
 async function showOldTrees(ctl, element) {
   let migration;
   try {
@@ -27,6 +28,14 @@ async function showOldTrees(ctl, element) {
   fill(element, adopted, waiting);
 }
 
+// the live pods whose leases name the file (no other pod can delete it)
+function podChips(model) {
+  return (model.pods || []).map((pod) => {
+    const label = pod.this_pod ? "this pod" : `pod ${pod.pod}`;
+    return h("span.lp-chip.lp-pod", { title: `used by ${label}: ${pod.serves.join(", ")}` }, label);
+  });
+}
+
 export function modelsView(ctl, root) {
   let search = "";
   const opened = new Map(); // folder -> open, as the user left it
@@ -37,7 +46,11 @@ export function modelsView(ctl, root) {
     search = event.target.value.trim().toLowerCase();
     render();
   });
-  root.append(h("div.lp-toolbar", searchInput), oldTrees, count, body);
+  const lockButton = button("Lock file", () => saveLock(ctl, "/lock/installed"), {
+    icon: "lock",
+    title: "Save the models lock of what is installed (docs/lockfile.md)",
+  });
+  root.append(h("div.lp-toolbar", searchInput, lockButton), oldTrees, count, body);
 
   async function remove(model) {
     const owners = model.presets.map(ctl.presetName).join(", ");
@@ -55,13 +68,9 @@ export function modelsView(ctl, root) {
   function modelRow(model) {
     const owners = model.presets.map((id) => h("span.lp-chip", ctl.presetName(id)));
     return h("li.lp-row",
-      h("div", nameLine(model.name, model.path, null), facts(size(model.size), owners)),
-      button("Delete", () => remove(model), {
-        icon: "trash",
-        kind: ".lp-danger.lp-icon",
-        of: model.name,
-        title: "Delete",
-      }));
+      h("div", nameLine(model.name, model.path, null), facts(size(model.size), owners, podChips(model))),
+      button("Delete", () => remove(model),
+        { icon: "trash", kind: ".lp-danger.lp-icon", of: model.name, title: "Delete" }));
   }
 
   function folderGroup(folder, files, space, shownCount) {

@@ -1,5 +1,4 @@
-// The Launchpad panel: the state, which outlives the DOM, and the shell showing one view at a time.
-// Each host hands in an adapter: see docs/architecture.md, "Frontend".
+// The panel: state that outlives the DOM, the shell showing one view; adapters: docs/architecture.md.
 import { button, h, icon } from "./dom.mjs";
 import { capitalize } from "./format.mjs";
 import { goToLogin } from "./http.mjs";
@@ -11,7 +10,7 @@ import { queueView } from "./queue.mjs";
 import { systemView } from "./system.mjs";
 import { workflowView } from "./workflow.mjs";
 
-// Each view's id (its title too), icon and function; the queue is ComfyUI's, so only there.
+// id (its title too), icon, function; the queue only in ComfyUI
 const VIEWS = [
   { id: "presets", icon: "box", make: presetsView },
   { id: "workflow", icon: "sitemap", make: workflowView },
@@ -22,24 +21,26 @@ const VIEWS = [
 ];
 export const VIEW_IDS = VIEWS.map((view) => view.id);
 
-// from this module's URL: the pack's folder name differs between a git clone and a registry install
+// from this module's URL: the pack's folder name varies
 const STYLESHEET = new URL("./panel.css", import.meta.url).href;
 
-const REFRESH_DELAY_MS = 250; // a burst of events (one per file of a preset) makes one fetch
+const REFRESH_DELAY_MS = 250; // a burst of events makes one fetch
 
 export function createLaunchpad(adapter, { comfy = false, icons = true } = {}) {
   const state = {
     presets: null,
     categories: [],
+    sources: null, // where the presets come from
+    comfyui: null, // the running ComfyUI's version
     warnings: null, // the catalog's skipped entries
-    jobs: new Map(), // job id -> job
+    jobs: new Map(), // by id
     progress: new Map(), // preset (or group) id -> its progress
     models: null,
     system: null,
     queue: null,
     session: null,
     view: null,
-    filter: { search: "", category: "", state: "" },
+    filter: { search: "", category: "", state: "", sort: "" },
     offline: false,
   };
   const views = VIEWS.filter((view) => comfy || !view.comfyOnly);
@@ -52,29 +53,22 @@ export function createLaunchpad(adapter, { comfy = false, icons = true } = {}) {
     return adapter.setting?.(`Launchpad.${id}`);
   }
 
-  function toastsWanted() {
-    return setting("Toasts") !== false;
-  }
-
   const ctl = {
     adapter,
     state,
-    comfy,
 
     api(path, method, body) {
       return adapter.json(`/launchpad${path}`, { method, body });
     },
 
-    toast(severity, summary, detail) {
-      adapter.toast(severity, summary, detail);
-    },
+    toast: adapter.toast,
 
     notify(kind, data) {
       current?.update(kind, data);
       updateBadge();
     },
 
-    // an action whose failure is an error toast, never an unhandled rejection
+    // a failure is an error toast, never an unhandled rejection
     async run(what, action) {
       try {
         return await action();
@@ -88,11 +82,12 @@ export function createLaunchpad(adapter, { comfy = false, icons = true } = {}) {
       return ctl.run(`Could not ${what}`, () => ctl.api(path, method));
     },
 
-    confirm(title, message) {
-      if (setting("ConfirmDeletes") === false) {
+    // `action` names the yes button; the setting is for deletes
+    confirm(title, message, action = "Delete") {
+      if (action === "Delete" && setting("ConfirmDeletes") === false) {
         return true;
       }
-      return adapter.confirm(title, message);
+      return adapter.confirm(title, message, action);
     },
 
     refresh(...kinds) {
@@ -113,18 +108,18 @@ export function createLaunchpad(adapter, { comfy = false, icons = true } = {}) {
 
     presetName(id) {
       const preset = state.presets?.find((p) => p.id === id);
-      // a group of files outside presets: "workflow:my_graph" reads "workflow my_graph"
+      // "workflow:my_graph" reads "workflow my_graph"
       return preset?.name || id.replace(/^(\w+):/, "$1 ");
     },
 
-    // choices: key -> another source
+    // choices: model key -> candidate id
     installWorkflow(graph, choices) {
       return ctl.run("Could not install", async () => {
         ctl.started((await ctl.api("/workflow/install", "POST", { ...graph, choices })).jobs);
       });
     },
 
-    // the jobs an install started (its answer may be older than what events said)
+    // an install's answer may be older than the events
     started(jobs) {
       for (const job of jobs) {
         const known = state.jobs.get(job.id);
@@ -150,9 +145,12 @@ export function createLaunchpad(adapter, { comfy = false, icons = true } = {}) {
 
   const load = {
     async presets() {
-      const data = await ctl.api("/presets");
+      const sort = state.filter.sort;
+      const data = await ctl.api(sort ? `/presets?sort=${sort}` : "/presets");
       state.presets = data.presets;
       state.categories = data.categories;
+      state.sources = data.sources;
+      state.comfyui = data.comfyui_version;
       for (const preset of data.presets) {
         if (preset.progress && !state.progress.has(preset.id)) {
           state.progress.set(preset.id, preset.progress);
@@ -173,7 +171,7 @@ export function createLaunchpad(adapter, { comfy = false, icons = true } = {}) {
     async snapshot() {
       const data = await ctl.api("/downloads");
       const jobs = new Map(data.jobs.map((job) => [job.id, job]));
-      // an event can overtake the snapshot: what is newer stays
+      // an event can overtake the snapshot
       for (const known of state.jobs.values()) {
         const listed = jobs.get(known.id);
         const newer = listed ? known.updated_at > listed.updated_at : known.updated_at > data.taken_at;
@@ -224,14 +222,14 @@ export function createLaunchpad(adapter, { comfy = false, icons = true } = {}) {
       state.jobs.set(job.id, job);
       ctl.notify("jobs", job);
       const failedNow = job.state === "failed" && before?.state !== "failed";
-      if (failedNow && toastsWanted()) {
+      if (failedNow && setting("Toasts") !== false) {
         ctl.toast("error", `Download failed: ${job.name}`, job.error?.message);
       }
       if (!isActive(job) && isActive(before)) {
         ctl.refresh("presets", "models");
       }
       if (job.state === "done" && before?.state !== "done") {
-        adapter.modelsChanged?.(); // ComfyUI lists the new file in its loaders
+        adapter.modelsChanged?.(); // ComfyUI lists the file
       }
     },
 
@@ -241,13 +239,13 @@ export function createLaunchpad(adapter, { comfy = false, icons = true } = {}) {
       state.progress.set(id, progress);
       ctl.notify("progress", progress);
       const doneNow = progress.state === "done" && before?.state !== "done";
-      if (doneNow && toastsWanted()) {
-        // a group outside the catalog ("workflow:name") is "installed"
+      if (doneNow && setting("Toasts") !== false) {
+        // a group of a workflow's files ("workflow:name") is no preset
         const summary = id.includes(":") ? "Installed" : "Preset installed";
         ctl.toast("success", summary, ctl.presetName(id));
       }
       if (progress.state === "removed") {
-        ctl.refresh("snapshot", "presets"); // uninstalled, or its finished jobs were cleared
+        ctl.refresh("snapshot", "presets"); // uninstalled, or its jobs cleared
       } else if (!isActive(progress)) {
         ctl.refresh("presets");
       }
@@ -258,11 +256,12 @@ export function createLaunchpad(adapter, { comfy = false, icons = true } = {}) {
       ctl.notify("system");
     },
 
-    // a model file was deleted: its finished download drops out too
+    // a file was deleted: its download drops out too
     model() {
       ctl.refresh("presets", "models", "snapshot");
     },
 
+    // a preset file changed, or the sources answered sizes
     catalog() {
       ctl.refresh("presets");
     },
@@ -272,8 +271,8 @@ export function createLaunchpad(adapter, { comfy = false, icons = true } = {}) {
     },
   };
 
-  // Subscribed now, in ComfyUI in the extension's setup(): it dispatches only event types someone
-  // listens to. Events while the panel is closed still update the state and raise their toasts.
+  // Subscribed now (in ComfyUI's setup(), before any download): ComfyUI dispatches only event types
+  // someone listens to. A closed panel's state and toasts still follow them.
   for (const [type, handler] of Object.entries(handlers)) {
     adapter.on(`launchpad.${type}`, handler);
   }
@@ -290,7 +289,7 @@ export function createLaunchpad(adapter, { comfy = false, icons = true } = {}) {
     }
   });
   if (comfy) {
-    // read ahead once the page settled: the tab's first open is instant too
+    // read ahead: the first open is instant too
     setTimeout(() => {
       if (!state.presets) {
         reread();
@@ -312,7 +311,7 @@ export function createLaunchpad(adapter, { comfy = false, icons = true } = {}) {
     const logout = shell?.querySelector(".lp-logout");
     if (logout) {
       const session = state.session;
-      // a token is the caller's to drop: only a browser session logs out
+      // a token is the caller's to drop
       logout.hidden = !(session?.auth_enabled && session.method === "session");
     }
   }
@@ -399,7 +398,7 @@ export function createLaunchpad(adapter, { comfy = false, icons = true } = {}) {
     } else {
       quietly(load.session());
     }
-    // what is known shows at once; the snapshot and the list are fetched on every open
+    // what is known shows at once; the snapshot and list are fetched on every open
     const cached = Boolean(state.presets);
     const fetches = reread();
     Promise.all(cached ? [] : fetches).then(() => {

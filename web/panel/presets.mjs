@@ -1,12 +1,13 @@
-// Presets: the catalog, filtered and searched; install, cancel, retry, uninstall, each file's
-// progress live; the catalog's skipped entries at the top.
+// Presets: the catalog, filtered and sorted; install, cancel, retry and uninstall with live progress.
 import { bar, button, empty, errorBox, facts, fill, h, liveLine, muted, nameLine, searchBox } from "./dom.mjs";
-import { capitalize, percent, plural, progressText, size, sizeOrUnknown } from "./format.mjs";
-import { isActive, jobBar, latestJobs } from "./jobs.mjs";
+import { percent, plural, progressText, size, sizeOrUnknown } from "./format.mjs";
+import { isActive, jobBar, jobStatus, latestJobs } from "./jobs.mjs";
 
 const STATE_NAMES = { installed: "Installed", partial: "Partly installed", missing: "Not installed" };
+// the API's `?sort=` orders
+const SORTS = [["", "Catalog order"], ["popularity", "Most used"], ["name", "Name"], ["size", "Smallest"]];
 
-// as the API's `search`: every word in the id, name, description or tags
+// the API's `search`: every word in the id, name, description, tags or workflows
 function matches(preset, { search, category, state }) {
   if (category && preset.category !== category) {
     return false;
@@ -14,7 +15,8 @@ function matches(preset, { search, category, state }) {
   if (state && (state === "installed") !== (preset.state === "installed")) {
     return false;
   }
-  const text = `${preset.id} ${preset.name} ${preset.description} ${preset.tags.join(" ")}`.toLowerCase();
+  const words = [preset.id, preset.name, preset.description, ...preset.tags, ...preset.workflows];
+  const text = words.join(" ").toLowerCase();
   return search.toLowerCase().split(/\s+/).every((word) => text.includes(word));
 }
 
@@ -22,16 +24,25 @@ function options(choices, chosen) {
   return choices.map(([value, text]) => h("option", { value, selected: chosen === value }, text));
 }
 
-// "2 catalog entries skipped", opening to say which and why
+// "35 curated · 185 from comfyui-workflow-templates-json 0.1.123 · yours: mine.yaml"
+function sourcesText({ curated, templates, user }) {
+  const from = templates?.package ? `${templates.package} ${templates.version}` : templates?.dir;
+  const parts = [`${curated.presets} curated`, templates ? `${templates.presets} from ${from}` : "no templates found"];
+  if (user.files.length) {
+    const names = user.files.map((path) => path.split(/[\\/]/).pop());
+    parts.push(`yours: ${names.join(", ")}`);
+  }
+  return `Presets: ${parts.join(" · ")}`;
+}
+
+// "2 catalog entries skipped", opening to say which and why.
 function warningsNotice(warnings, open, ontoggle) {
   if (!warnings?.length) {
     return null;
   }
   const items = warnings.map((warning) => {
-    const where = [warning.file, warning.preset && `preset ${warning.preset}`, warning.field]
-      .filter(Boolean)
-      .join(" · ");
-    return h("li", h("span.lp-name", where), muted(warning.message));
+    const where = [warning.file, warning.preset && `preset ${warning.preset}`, warning.field].filter(Boolean);
+    return h("li", h("span.lp-name", where.join(" · ")), muted(warning.message));
   });
   const count = warnings.length === 1 ? "1 catalog entry" : `${warnings.length} catalog entries`;
   return h("details.lp-notice", { open, ontoggle },
@@ -43,7 +54,7 @@ export function presetsView(ctl, root) {
   const { state } = ctl;
   const filter = state.filter;
   const cards = new Map();
-  let noticeOpen = false; // as the user left it, across rebuilds
+  let noticeOpen = false; // as the user left it, across the list's rebuilds
 
   function setFilter(key) {
     return (event) => {
@@ -55,16 +66,24 @@ export function presetsView(ctl, root) {
   const category = h("select.lp-input", { "aria-label": "Category", onchange: setFilter("category") });
   const installedState = h("select.lp-input", { "aria-label": "Installed state", onchange: setFilter("state") },
     options([["", "Any state"], ["installed", "Installed"], ["missing", "Not installed"]], filter.state));
+  const sort = h("select.lp-input", { "aria-label": "Sort", onchange: sortBy }, options(SORTS, filter.sort));
   const count = liveLine();
+  const origin = muted("");
   const notice = h("div");
   const list = h("div.lp-cards.lp-scroll", { role: "list" });
   const noMatch = empty("No preset matches.");
   root.append(
-    h("div.lp-toolbar", searchBox("presets", setFilter("search"), filter.search), category, installedState),
+    h("div.lp-toolbar", searchBox("presets", setFilter("search"), filter.search), category, installedState, sort),
     count,
+    origin,
     notice,
     list,
   );
+
+  function sortBy(event) {
+    filter.sort = event.target.value;
+    ctl.refresh("presets");
+  }
 
   function applyFilter() {
     let shown = 0;
@@ -88,10 +107,11 @@ export function presetsView(ctl, root) {
     }
     const categories = state.categories.map((name) => [name, name]);
     fill(category, options([["", "Categories"], ...categories], filter.category));
+    origin.textContent = sourcesText(state.sources);
     fill(notice, warningsNotice(state.warnings, noticeOpen, (event) => {
       noticeOpen = event.target.open;
     }));
-    // rebuilt when presets change state: the keyboard focus stays where it was
+    // rebuilt when presets change state: the focus stays where it was
     const focused = document.activeElement?.closest?.(".lp-card");
     const focusedPreset = focused?.dataset.preset;
     const focusedLabel = document.activeElement?.getAttribute("aria-label");
@@ -124,43 +144,59 @@ export function presetsView(ctl, root) {
   };
 }
 
-// A file being installed: name, bar, and speed and ETA on their own line.
-function fileLine(job) {
-  const downloading = job.state === "downloading";
-  return h("li",
-    nameLine(job.name, `${job.folder}/${job.name}`, muted(capitalize(job.state))),
-    jobBar(job),
-    downloading && muted(progressText(job)));
+// "needs ComfyUI 0.16.4+": amber inside an older one; plain where none runs.
+function comfyuiNeed(preset, running) {
+  const needs = `needs ComfyUI ${preset.min_comfyui}+`;
+  if (preset.comfyui_ok === false) {
+    return h("span.lp-warn", `${needs}, this is ${running}`);
+  }
+  return preset.comfyui_ok === null && needs;
+}
+
+// inside ComfyUI a button opening the template; standalone, its name
+function templateLink(ctl, template) {
+  const open = ctl.adapter.openTemplate;
+  if (!open) {
+    return template;
+  }
+  return button(template, () => ctl.run(`Could not open ${template}`, () => open(template)),
+    { icon: "external-link", title: "Open in ComfyUI" });
 }
 
 function presetCard(ctl, preset) {
   const name = preset.name;
   const stateBadge = h("span");
-  const needed = preset.min_vram_gb;
-  const vram = h("span", needed ? `${needed} GB VRAM` : "");
+  const needed = preset.vram_gb;
+  const vram = h("span", needed ? `${preset.vram_estimated ? "~" : ""}${needed} GB VRAM` : "");
   const progress = h("div.lp-progress");
   const actions = h("div.lp-actions");
-  const element = h("article.lp-card", {
-    role: "listitem",
-    "aria-label": name,
-    "data-preset": preset.id,
-    tabindex: "-1",
-  },
+  const element = h("article.lp-card", { role: "listitem", "aria-label": name, "data-preset": preset.id, tabindex: -1 },
   h("div.lp-top", h("h3", name), stateBadge),
   preset.description && h("p.lp-desc", { title: preset.description }, preset.description),
   progress,
+  preset.workflows.length > 0 && h("p.lp-meta.lp-templates", "Templates:",
+    preset.workflows.map((template) => templateLink(ctl, template))),
   h("div.lp-foot",
-    facts(preset.category, sizeOrUnknown(preset.total_size), plural(preset.file_count, "file"), vram),
+    facts(preset.category, sizeOrUnknown(preset.size, preset.size_estimated), plural(preset.file_count, "file"),
+      vram, comfyuiNeed(preset, ctl.state.comfyui)),
     actions));
   let mode = "";
 
   async function install() {
+    if (preset.comfyui_ok === false) {
+      const sure = await ctl.confirm(`${name} needs a newer ComfyUI`, `Its workflows need ComfyUI `
+        + `${preset.min_comfyui} or newer; this is ${ctl.state.comfyui}. Download its files anyway?`, "Install");
+      if (!sure) {
+        return;
+      }
+    }
     await ctl.run(`Could not install ${name}`, async () => {
       const answer = await ctl.api("/presets/install", "POST", { presets: [preset.id] });
       const jobs = ctl.started(answer.jobs);
       if (!jobs.length) {
         ctl.toast("info", name, "Nothing to download: every file is already here or queued.");
       }
+      answer.warnings.forEach((warning) => ctl.toast("warn", `Installing ${name}`, warning));
     });
   }
 
@@ -187,7 +223,7 @@ function presetCard(ctl, preset) {
     }
   }
 
-  // The largest GPU is known once the System view has read it: warn when it is too small.
+  // known once the System view has read the GPUs
   function showVram() {
     const gpus = ctl.state.system?.gpu?.devices || [];
     const largest = Math.max(0, ...gpus.map((gpu) => gpu.memory_total || 0)) / 1e9;
@@ -204,37 +240,26 @@ function presetCard(ctl, preset) {
     fill(progress,
       bar(pct, `${name} download progress`),
       muted(progressText(total, { sizes: true })),
-      h("ul.lp-files", { "aria-label": `Files of ${name}` }, jobs.map(fileLine)));
+      h("ul.lp-files", { "aria-label": `Files of ${name}` }, jobs.map((job) => h("li",
+        nameLine(job.name, `${job.folder}/${job.name}`), jobBar(job), jobStatus(job)))));
   }
 
-  // one error box per message: ten files refused for one token say it once
+  // one box per message: ten files refused for one missing token say it once
   function showFailed(failed) {
     stateBadge.textContent = "Failed";
-    const messages = new Set();
-    const distinct = failed.filter((job) => {
-      const message = job.error?.message;
-      if (messages.has(message)) {
-        return false;
-      }
-      messages.add(message);
-      return true;
-    });
-    fill(progress, distinct.map((job) => h("div", muted(job.name), errorBox(job.error))));
+    const byMessage = new Map(failed.map((job) => [job.error?.message, job]));
+    fill(progress, [...byMessage.values()].map((job) => h("div", muted(job.name), errorBox(job.error))));
   }
 
   function showActions(next) {
-    const template = preset.template || preset.workflows[0];
-    const open = ctl.adapter.openTemplate; // ComfyUI serves the templates; standalone has none
     const canUninstall = next !== "active" && (preset.state !== "missing" || preset.files_installed > 0);
+    const primary = { kind: ".lp-primary", of: name };
     fill(actions,
       next === "active" && button("Cancel", () => ctl.act(`cancel ${name}`, `/presets/${preset.id}/cancel`),
         { icon: "times", of: name }),
-      next === "failed" && button("Retry", retryFailed, { icon: "refresh", kind: ".lp-primary", of: name }),
-      next === "missing" && button("Install", install, { icon: "download", kind: ".lp-primary", of: name }),
-      next === "partial" && button("Finish install", install, { icon: "download", kind: ".lp-primary", of: name }),
-      next === "installed" && open && template && button("Open",
-        () => ctl.run(`Could not open ${template}`, () => open(template)),
-        { icon: "external-link", of: `the ${name} workflow`, title: `Open the ${template} template` }),
+      next === "failed" && button("Retry", retryFailed, { ...primary, icon: "refresh" }),
+      next === "missing" && button("Install", install, { ...primary, icon: "download" }),
+      next === "partial" && button("Finish install", install, { ...primary, icon: "download" }),
       canUninstall && button("Uninstall", uninstall, { icon: "trash", kind: ".lp-danger", of: name }));
   }
 
@@ -258,7 +283,7 @@ function presetCard(ctl, preset) {
       fill(progress);
     }
     stateBadge.className = `lp-badge lp-${next}`;
-    // rebuilt on every tick, the buttons would steal the keyboard focus
+    // rebuilt on every tick, the buttons would steal the focus
     if (next !== mode) {
       mode = next;
       showActions(next);

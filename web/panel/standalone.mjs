@@ -64,7 +64,7 @@ export function standaloneAdapter(base = new URL(".", location.href)) {
       setTimeout(() => toast.remove(), severity === "error" ? TOAST_MS.error : TOAST_MS.other);
     },
 
-    confirm(title, message, action = "Delete") {
+    confirm(title, message, action) {
       return new Promise((resolve) => {
         const dialog = h("dialog.lp-card.lp-dialog", { "aria-label": title, oncancel: () => answer(false) },
           h("h2", title),

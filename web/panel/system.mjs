@@ -1,5 +1,5 @@
-// System: CPU, memory, GPUs and disks as bars with a short history, and versions. The server
-// samples only while a watch lease lives: the view holds one while visible.
+// System: CPU, memory, GPUs and disks with a short history, and versions. The server samples only
+// under a watch lease: the view holds one while visible.
 import { bar, empty, errorBox, fill, h, muted, nameLine } from "./dom.mjs";
 import { size } from "./format.mjs";
 
@@ -81,9 +81,7 @@ function versionsLine(versions) {
 
 export function systemView(ctl, root) {
   // one id per page: a renewed lease is the same lease
-  if (!ctl.watchId) {
-    ctl.watchId = `lp-${Math.random().toString(36).slice(2, 12)}`;
-  }
+  ctl.watchId ??= `lp-${Math.random().toString(36).slice(2, 12)}`;
   const watchId = ctl.watchId;
   let timer = 0;
   let watching = false;

@@ -1,28 +1,30 @@
-// Workflow: the models the open graph (standalone: a pasted or opened file) needs, each missing
-// one's sources, best first, and how sure each is. One click installs the sure ones, a name match
-// only once the user says so. The server analyses; this view only shows what it says.
+// Workflow: the models the open graph (standalone: a pasted or opened file) needs, as the server
+// analysed it: each missing one's sources, best first, how sure each is; one click installs the
+// sure ones.
 import { badge, button, commandNote, errorBox, facts, fill, h, liveLine, muted, nameLine } from "./dom.mjs";
-import { capitalize, plural, progressText, size } from "./format.mjs";
+import { capitalize, plural, progressText, sizeOrUnknown } from "./format.mjs";
 import { isActive, jobBar } from "./jobs.mjs";
+import { saveLock } from "./lock.mjs";
 
-// moving or zooming the graph changes these, nothing the server would say
+// moving or zooming the graph changes these, nothing the server says
 const LAYOUT_KEYS = new Set(["pos", "size", "extra"]);
 
 function signature(workflow) {
   return JSON.stringify(workflow, (key, value) => (LAYOUT_KEYS.has(key) ? undefined : value));
 }
 
-// "Install 2 missing (1.2 GB)"; an unknown size is said to be so, never counted as 0
+// "Install 2 missing (~1.2 GB)": "~" for an estimate; an unknown size is never 0
 export function installLabel(summary) {
   const count = `Install ${summary.installable} missing`;
   const unknown = summary.sizes_unknown;
+  const total = sizeOrUnknown(summary.bytes_missing, summary.sizes_estimated > 0);
   if (unknown === summary.installable) {
     return `${count} (size unknown)`;
   }
   if (unknown) {
-    return `${count} (${size(summary.bytes_missing)} + ${unknown} of unknown size)`;
+    return `${count} (${total} + ${unknown} of unknown size)`;
   }
-  return `${count} (${size(summary.bytes_missing)})`;
+  return `${count} (${total})`;
 }
 
 function headline(name, summary) {
@@ -35,7 +37,7 @@ function headline(name, summary) {
   return `${name || "This workflow"}: ${counts.join(" · ")}`;
 }
 
-// What installs this workflow's models on another pod, from the saved file.
+// what installs these models on another pod, from the saved file
 function installCommand(name) {
   const file = `${(name || "workflow").replace(/\.json$/i, "")}.json`.replaceAll("'", "'\\''");
   return `launchpad workflow '${file}' --install`;
@@ -43,24 +45,30 @@ function installCommand(name) {
 
 export function workflowView(ctl, root) {
   const { state, adapter } = ctl;
-  if (!state.workflow) {
-    state.workflow = {}; // the last analysis, kept while the tab is closed
-  }
+  state.workflow ??= {}; // the last analysis, kept while the tab is closed
   const analysis = state.workflow;
   const head = liveLine();
   const list = h("ul.lp-rows.lp-scroll", { "aria-label": "Models of this workflow" });
   const install = button(" ", () => ctl.installWorkflow(currentGraph()), { icon: "download", kind: ".lp-primary" });
   const command = h("div");
+  const lockButton = button("Lock file", saveWorkflowLock, {
+    icon: "lock",
+    title: "Save the models lock of what this workflow needs (docs/lockfile.md)",
+  });
 
   // standalone: the workflow last pasted or opened
   function currentGraph() {
     return adapter.graph?.() || analysis.graph;
   }
 
+  function saveWorkflowLock() {
+    const graph = currentGraph();
+    saveLock(ctl, "/workflow/lock", { workflow: graph.workflow, name: graph.name || undefined });
+  }
+
   async function installFrom(model, candidate) {
-    const message = `${candidate.found_as || model.name} from ${candidate.where} may not be the file this `
-      + `workflow was made with. Install it as ${model.key}?`;
-    if (candidate.certainty !== "name" || await adapter.confirm("Only the name matches", message, "Install")) {
+    const message = `${candidate.label} may not be the file this workflow was made with. Install it as ${model.key}?`;
+    if (await adapter.confirm("Only the name matches", message, "Install")) {
       await ctl.installWorkflow(currentGraph(), { [model.key]: candidate.id });
     }
   }
@@ -73,11 +81,8 @@ export function workflowView(ctl, root) {
   }
 
   if (!adapter.graph) {
-    const text = h("textarea.lp-input", {
-      rows: 2,
-      "aria-label": "Workflow JSON",
-      placeholder: "Paste a workflow (JSON) or open its file",
-    });
+    const placeholder = "Paste a workflow (JSON) or open its file";
+    const text = h("textarea.lp-input", { rows: 2, "aria-label": "Workflow JSON", placeholder });
     const file = h("input", {
       type: "file",
       accept: ".json",
@@ -91,7 +96,7 @@ export function workflowView(ctl, root) {
     });
     root.append(h("div.lp-toolbar", text, file, button("Check", () => useText(text.value))));
   }
-  root.append(h("div.lp-toolbar", head, install), list, command);
+  root.append(h("div.lp-toolbar", head, install, lockButton), list, command);
 
   async function check(force = false) {
     const graph = currentGraph();
@@ -114,7 +119,12 @@ export function workflowView(ctl, root) {
     render();
   }
 
-  // the best source and the others; a name match's row asks before its button installs it
+  // the newest job: from the events, else the analysis's
+  function jobOf(model, jobs) {
+    return jobs.filter((candidate) => candidate.key === model.key).pop() || model.job;
+  }
+
+  // a name match's button asks first
   function sources(model) {
     const [best, ...others] = model.candidates;
     const action = model.confirm && button("Install", () => installFrom(model, best), { icon: "download",
@@ -122,8 +132,7 @@ export function workflowView(ctl, root) {
     return [muted(best.label), others.length > 0 && muted(`or ${others.map((c) => c.label).join("; ")}`), action];
   }
 
-  function modelRow(model, jobs) {
-    const job = jobs.filter((candidate) => candidate.key === model.key).pop() || model.job;
+  function modelRow(model, job) {
     const downloading = isActive(job);
     const shownState = downloading ? job.state : model.state;
     let note = model.reason;
@@ -132,40 +141,36 @@ export function workflowView(ctl, root) {
     }
     const missing = model.state === "missing" && !downloading && model.candidates.length;
     const [best, others, action] = missing ? sources(model) : [];
-    const row = h("li.lp-row", { "data-key": model.key },
+    return h("li.lp-row", { "data-key": model.key },
       h("div",
         nameLine(model.name, model.key, badge(shownState, model.confirm ? "Ask first" : capitalize(shownState))),
-        facts(model.folder, model.size && size(model.size), model.optional && "bypassed"),
+        facts(model.folder, model.size && sizeOrUnknown(model.size, model.size_estimated),
+          model.optional && "bypassed"),
         best,
         others,
         downloading && [jobBar(job), muted(progressText(job))],
         note && muted(note),
         job?.state === "failed" && errorBox(job.error)),
       action);
-    return { row, downloading };
   }
 
   function render() {
     const summary = analysis.summary;
     const jobs = [...state.jobs.values()];
-    let busy = false;
+    const models = summary ? analysis.models : [];
     if (summary) {
       install.lastChild.textContent = installLabel(summary);
-      head.textContent = headline(analysis.name, summary) + (analysis.resolving ? " · looking up the rest…" : "");
+      head.textContent = headline(analysis.name, summary);
     } else {
       head.textContent = analysis.key ? "" : "Open a workflow to see the models it needs.";
     }
-    const rows = (summary ? analysis.models : []).map((model) => {
-      const { row, downloading } = modelRow(model, jobs);
-      if (downloading) {
-        busy = true;
-      }
-      return row;
-    });
-    fill(list, errorBox(analysis.error), rows);
-    install.hidden = busy || !summary?.installable;
+    fill(list, errorBox(analysis.error), models.map((model) => modelRow(model, jobOf(model, jobs))));
+    lockButton.hidden = !summary;
     fill(command, summary?.needed && commandNote("On another pod, with this workflow saved:",
       installCommand(analysis.name)));
+    // a second click would only join the downloads
+    const busy = models.some((model) => isActive(jobOf(model, jobs)));
+    install.hidden = busy || !summary?.installable;
   }
 
   ctl.load.workflow = () => check(true);
