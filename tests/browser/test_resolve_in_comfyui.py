@@ -80,7 +80,7 @@ def test_a_workflow_without_links_is_offered_installed_and_listed_by_its_loaders
     # someone's workflow, dropped or pasted: its loaders name the files, it links none of them
     page.evaluate(f"(w) => {APP}.loadGraphData(w, true, true, 'shared-workflow')", sources.workflow)
     title = "This workflow needs 5 missing models"
-    detail = "Install 3 missing (180.0 KB) on this server with Launchpad."
+    detail = "Install 3 missing (180.0 KB) on this server with Launchpad; see its Workflow view."
     toast = page.locator(TOASTS).filter(has_text=title)
     expect(toast).to_contain_text(detail, timeout=60_000)
     page.screenshot(path=str(artifacts / f"resolve-{version}-offer.png"))
