@@ -26,6 +26,8 @@ from .errors import InvalidSetting
 DEFAULT_WORKSPACE = "/workspace"
 DEFAULT_HF_ENDPOINT = "https://huggingface.co"
 DEFAULT_CIVITAI_ENDPOINT = "https://civitai.com"
+# ComfyUI-Manager's model list as its default channel publishes it (read, never copied: GPL-3.0)
+DEFAULT_MANAGER_MODEL_LIST = "https://raw.githubusercontent.com/Comfy-Org/ComfyUI-Manager/main/model-list.json"
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]?I?B?)?\s*$", re.IGNORECASE)
 _PREFIXES = "KMGT"
@@ -349,6 +351,10 @@ class Settings:
     templates_dir: Path | None = setting("LAUNCHPAD_TEMPLATES_DIR", None, path)  # overrides the package lookup
     # off: never ask the sources for sizes in the background
     size_lookup: bool = setting("LAUNCHPAD_SIZE_LOOKUP", True, flag)
+    # off: never ask Civitai or the Hub where a workflow's model is (what they said before still counts)
+    model_lookup: bool = setting("LAUNCHPAD_MODEL_LOOKUP", True, flag)
+    # what `launchpad workflow FILE --refresh` fetches
+    manager_model_list_url: str = setting("MANAGER_MODEL_LIST_URL", DEFAULT_MANAGER_MODEL_LIST, endpoint)
     # custom URL installs are off unless switched on, and then only to these hosts
     allow_custom_urls: bool = setting("ALLOW_CUSTOM_URLS", False, flag)
     allowed_url_hosts: tuple[str, ...] = setting(

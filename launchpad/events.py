@@ -26,6 +26,7 @@ PRESET = "launchpad.preset"  # a preset's aggregate install progress changed
 SYSTEM = "launchpad.system"  # a system status sample (only while someone watches)
 CATALOG = "launchpad.catalog"  # the catalog was reloaded (presets or warnings changed)
 MODEL = "launchpad.model"  # a model file was deleted through Launchpad
+RESOLVE = "launchpad.resolve"  # lookups for a workflow's models answered: analyse it again (keys: which)
 
 Listener = Callable[[str, dict], None]
 

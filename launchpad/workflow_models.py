@@ -1,12 +1,13 @@
 """Which models a workflow needs, which are on disk, and where the missing ones can come from.
 
 A workflow arrives in ComfyUI's UI format (``nodes`` with ``widgets_values`` and, on loaders
-saved by recent frontends, ``properties.models`` entries with name, url and directory) or in
-the API format (``{node_id: {"class_type", "inputs"}}``). Sources, in order of trust:
-
-1. the model metadata the workflow carries (``properties.models``);
-2. the catalog: a curated, template-derived or user preset listing the same folder and file;
-3. nothing: the model is reported as unknown, with the loader node that wants it.
+saved by recent frontends, ``properties.models`` entries with name, url, directory and maybe a
+hash; the same entries may sit in the workflow's top-level ``models``) or in the API format
+(``{node_id: {"class_type", "inputs"}}``). Where a missing model can come from is the resolver
+chain's answer (launchpad/resolve/): every candidate with its origin and certainty, best first.
+The best one is chosen; it installs when it is sure (same hash, or the same file name in a source
+that knows the file) and its link passes the URL policy, and a name match only when the user
+chooses it. A model no source knows is reported as unknown, with the loader node that wants it.
 
 Launchpad's own "Launchpad Model" node names a catalog file (``folder/name``) and counts like a
 loader. A loader whose model input is linked (fed by such a node) names no file itself.
@@ -16,18 +17,21 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field, replace
-from urllib.parse import urlsplit
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 
 from . import model_folders
 from .catalog import Catalog, ModelFile
-from .catalog.schema import PresetInvalid, parse_file
-from .catalog.templates import model_entry_to_file_data
 from .errors import InvalidInput, NotFound
 from .files import unsafe_reason
 from .model_roots import ModelRoots
-from .url_policy import host_allowed
+from .resolve.candidates import Candidate, Wanted, link_problem
+from .resolve.catalog_files import CatalogIndex
+from .resolve.chain import Known, best_first
+from .resolve.hub_listings import HubIndex
+from .resolve.manager_list import ManagerList
+from .resolve.workflow_links import candidates as link_candidates
+from .resolve.workflow_links import hash_of
 
 # Core loader nodes: their model inputs in widget order (the first widgets of each loader).
 LOADERS: dict[str, tuple[tuple[str, str], ...]] = {
@@ -70,15 +74,20 @@ class NeededModel:
     folder: str
     name: str
     nodes: list[dict[str, object]] = field(default_factory=list)  # loader nodes that want it
-    file: ModelFile | None = None  # where to get it, when known
-    origin: str | None = None  # workflow | catalog | template
+    file: ModelFile | None = None  # what to download: the chosen candidate, when it is a sure one
+    origin: str | None = None  # where the chosen candidate came from (resolve.candidates.ORIGINS)
     presets: list[str] = field(default_factory=list)  # catalog presets that list this file
     state: str = "missing"  # present | missing | unknown
     path: str | None = None
-    installable: bool = False
-    reason: str = ""  # why it cannot be installed, when it cannot
+    installable: bool = False  # a sure candidate whose link passes the URL policy
+    reason: str = ""  # why it cannot be installed (as it stands), when it cannot
     size: int | None = None  # bytes on disk when present, else what the source or catalog says
-    size_estimated: bool = False  # ``size`` is the catalog's estimate (see catalog/sizes.py)
+    size_estimated: bool = False  # ``size`` is an estimate (catalog/sizes.py, a rounded list entry)
+    wanted: Wanted | None = None  # folder, name and the workflow's hash for it
+    candidates: list[Candidate] = field(default_factory=list)  # every source's answer, best first
+    choice: Candidate | None = None  # the candidate ``file`` comes from (or would, once confirmed)
+    problems: dict[str, str | None] = field(default_factory=dict)  # candidate id -> why its link is refused
+    entries: list[dict] = field(default_factory=list)  # the workflow's own metadata entries for it
 
     @property
     def key(self) -> str:
@@ -87,7 +96,14 @@ class NeededModel:
     @property
     def optional(self) -> bool:
         """Only muted or bypassed nodes want it: the workflow runs without it as it stands."""
-        return all(node.get("muted") for node in self.nodes)
+        return bool(self.nodes) and all(node.get("muted") for node in self.nodes)
+
+    @property
+    def confirm(self) -> bool:
+        """Missing, and its best candidate is only a name match the user may accept."""
+        choice = self.choice
+        return self.state == "missing" and choice is not None and not choice.confident and not self.problems.get(
+            choice.id)
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -100,11 +116,16 @@ class NeededModel:
             "optional": self.optional,
             "origin": self.origin,
             "presets": self.presets,
-            "source": self.file.source.to_dict() if self.file else None,
+            "source": self.choice.source.to_dict() if self.choice else None,
             "size": self.size,
             "size_estimated": self.size_estimated,
             "installable": self.installable,
             "reason": self.reason,
+            "hash": self.wanted.hash if self.wanted else None,
+            "certainty": self.choice.certainty if self.choice else None,
+            "confirm": self.confirm,
+            "choice": self.choice.id if self.choice else None,
+            "candidates": [c.to_dict(self.problems.get(c.id)) for c in self.candidates],
         }
 
 
@@ -141,8 +162,21 @@ def _linked_widgets(node: dict) -> set[str]:
     return linked
 
 
-def _from_ui(workflow: dict) -> Iterator[tuple[str, str, dict, dict | None]]:
-    """(folder, name, node, metadata entry or None) for every model a UI-format graph names."""
+def _metadata(entries: object) -> Iterator[tuple[str, str, dict]]:
+    """(folder, name, entry) for each usable ``{name, directory, url, hash, ...}`` model entry."""
+    for entry in entries if isinstance(entries, list) else []:
+        if isinstance(entry, dict):
+            folder = model_folders.canonical(str(entry.get("directory") or ""))
+            name = _model_value(entry.get("name"))
+            if folder and name:
+                yield folder, name, entry
+
+
+def _from_ui(workflow: dict) -> Iterator[tuple[str, str, dict | None, dict | None]]:
+    """(folder, name, node, metadata entry or None) for every model a UI-format graph names; the
+    workflow's top-level ``models`` come with no node."""
+    for folder, name, entry in _metadata(workflow.get("models")):
+        yield folder, name, None, entry
     for graph in _graphs(workflow):
         for node in graph.get("nodes") or []:
             if not isinstance(node, dict):
@@ -151,14 +185,10 @@ def _from_ui(workflow: dict) -> Iterator[tuple[str, str, dict, dict | None]]:
             properties = node.get("properties")
             if not isinstance(properties, dict):
                 properties = {}
-            entries = [e for e in properties.get("models") or [] if isinstance(e, dict)]
             named = set()
-            for entry in entries:
-                folder = model_folders.canonical(str(entry.get("directory") or ""))
-                name = _model_value(entry.get("name"))
-                if folder and name:
-                    named.add(name)
-                    yield folder, name, ref, entry
+            for folder, name, entry in _metadata(properties.get("models")):
+                named.add(name)
+                yield folder, name, ref, entry
             widgets = node.get("widgets_values")
             if not isinstance(widgets, list):
                 continue
@@ -169,12 +199,12 @@ def _from_ui(workflow: dict) -> Iterator[tuple[str, str, dict, dict | None]]:
                 continue
             linked = _linked_widgets(node)
             for (input_name, folder), value in zip(LOADERS.get(str(node.get("type")), ()), widgets, strict=False):
-                name = _model_value(value)  # extra widgets are options
-                if name and name not in named and input_name not in linked:
-                    yield folder, name, ref, None
+                chosen = _model_value(value)  # extra widgets are options
+                if chosen and chosen not in named and input_name not in linked:
+                    yield folder, chosen, ref, None
 
 
-def _from_api(prompt: dict) -> Iterator[tuple[str, str, dict, dict | None]]:
+def _from_api(prompt: dict) -> Iterator[tuple[str, str, dict | None, dict | None]]:
     for node_id, node in prompt.items():
         if not isinstance(node, dict):
             continue
@@ -194,18 +224,7 @@ def _from_api(prompt: dict) -> Iterator[tuple[str, str, dict, dict | None]]:
                 yield folder, name, ref, None
 
 
-def _link_problem(url: str, hosts: Sequence[str]) -> str | None:
-    """Why a download link may not be used, or None: https only, to an allowed host (url_policy)."""
-    parts = urlsplit(url)
-    host = (parts.hostname or "").lower()
-    if not host_allowed(host, tuple(hosts)):
-        return f"{host or url} is not an allowed download host ({', '.join(hosts)}); see ALLOWED_URL_HOSTS"
-    if parts.scheme != "https":
-        return f"the link to {host} is not https"
-    return None
-
-
-def named_models(workflow: object) -> Iterator[tuple[str, str, dict, dict | None]]:
+def named_models(workflow: object) -> Iterator[tuple[str, str, dict | None, dict | None]]:
     """(folder, name, node, metadata entry or None) for every model file ``workflow`` names, in
     the UI or the API format; InvalidInput when it is neither."""
     if not isinstance(workflow, dict):
@@ -217,71 +236,70 @@ def named_models(workflow: object) -> Iterator[tuple[str, str, dict, dict | None
     raise InvalidInput("not a ComfyUI workflow: expected `nodes` (UI format) or nodes with `class_type` (API format)")
 
 
-def analyze(workflow: object, catalog: Catalog, roots: ModelRoots, allowed_hosts: Sequence[str]) -> list[NeededModel]:
-    """Every model ``workflow`` needs, with its state on disk and where a missing one can come from."""
+def analyze(
+    workflow: object, catalog: Catalog, roots: ModelRoots, allowed_hosts: Sequence[str], known: Known | None = None
+) -> list[NeededModel]:
+    """Every model ``workflow`` needs, with its state on disk and every candidate source of a missing
+    one (``known``: what the resolver's sources on this machine say; the catalog alone without it)."""
     found = named_models(workflow)
-
-    # file key -> (the catalog's file, presets listing it, the origins of those presets)
-    catalog_files: dict[str, tuple[ModelFile, list[str], set[str]]] = {}
-    for preset in catalog.presets.values():
-        for model_file in preset.files:
-            _, presets, origins = catalog_files.setdefault(model_file.key, (model_file, [], set()))
-            presets.append(preset.id)
-            origins.add(preset.origin)
+    if known is None:
+        known = Known(CatalogIndex(catalog), ManagerList(), HubIndex({}), {}, [])
 
     needed: dict[str, NeededModel] = {}
     for folder, name, node, entry in found:
         name = name.replace("\\", "/")
         model = needed.setdefault(f"{folder}/{name}", NeededModel(folder, name))
-        if node not in model.nodes:
+        if node is not None and node not in model.nodes:
             model.nodes.append(node)
-        if entry is not None and model.file is None:
-            try:
-                model.file = parse_file(model_entry_to_file_data(entry), "models")
-                model.origin = "workflow"
-            except PresetInvalid as exc:
-                model.reason = f"the workflow's link for it is unusable: {exc.message}"
+        if entry is not None:
+            model.entries.append(entry)
 
     for model in needed.values():
-        known = catalog_files.get(model.key)
-        if known:
-            model.presets = sorted(known[1])
-            if model.file is None:
-                model.file = known[0]
-                model.origin = "template" if known[2] == {"template"} else "catalog"
-            else:  # the file on disk is the catalog's too: it must pass the catalog's checks
-                model.file = with_catalog_checks(model.file, known[0])
-        model.size = (model.file.size if model.file else None) or (known[0].size if known else None)
-        figure = catalog.figures.get(model.key)
-        if model.size is None and figure is not None:  # the sources' answer, else the catalog's estimate
+        digest, kind = hash_of(model.entries)
+        model.wanted = Wanted(model.folder, model.name, digest, kind)
+        links, link_issue = link_candidates(model.entries)
+        model.candidates = best_first(known.candidates(model.wanted, links), allowed_hosts)
+        model.problems = {c.id: link_problem(c.source.url, allowed_hosts) for c in model.candidates}
+        listed = known.catalog.get(model.key)
+        model.presets = sorted(listed.presets) if listed else []
+        if model.candidates:
+            choose(model, model.candidates[0])
+        if model.size is None and catalog.figures.get(model.key) is not None:  # the catalog's estimate
+            figure = catalog.figures[model.key]
             model.size, model.size_estimated = figure.bytes, figure.estimated
         found_path = roots.find(model.folder, model.name)
         if found_path is not None:
-            model.state, model.path = "present", str(found_path)
+            model.state, model.path, model.installable, model.reason = "present", str(found_path), False, ""
             with contextlib.suppress(OSError):  # vanished meanwhile: its size stays unknown
                 model.size, model.size_estimated = found_path.stat().st_size, False
-            continue
-        if model.file is None:
+        elif model.choice is None:
             model.state = "unknown"
-            model.reason = model.reason or "no download link in the workflow and no catalog preset lists this file"
-            continue
-        model.state = "missing"
-        problem = _link_problem(model.file.source.url, allowed_hosts)
-        model.installable = problem is None
-        model.reason = problem or ""
+            model.reason = link_issue or _nobody_knows(model.wanted)
     return sorted(needed.values(), key=lambda m: (m.state != "missing", m.state, m.key))
 
 
+def choose(model: NeededModel, candidate: Candidate, *, confirmed: bool = False) -> None:
+    """Make ``candidate`` the model's source. A name match is installable only ``confirmed`` (the
+    user chose it); any candidate only when its link passes the URL policy."""
+    assert model.wanted is not None
+    problem = model.problems.get(candidate.id)
+    model.choice, model.origin, model.state = candidate, candidate.origin, "missing"
+    model.file = candidate.model_file(model.wanted) if candidate.confident or confirmed else None
+    model.installable = problem is None and model.file is not None
+    model.size, model.size_estimated = candidate.size, candidate.size is not None and not candidate.size_exact
+    if problem:
+        model.reason = problem
+    elif model.file is None:
+        model.reason = "only the name matches: installed once you choose it"
+    else:
+        model.reason = ""
 
-def with_catalog_checks(model_file: ModelFile, catalog_file: ModelFile) -> ModelFile:
-    """``model_file`` (a workflow's link) with the sha256 and exact size the catalog states for the
-    same file; presets listing it verify it by these, so every install of it does."""
-    return replace(
-        model_file,
-        sha256=catalog_file.sha256 or model_file.sha256,
-        size=catalog_file.size if catalog_file.size is not None else model_file.size,
-        estimated_size=catalog_file.estimated_size,
-    )
+
+def _nobody_knows(wanted: Wanted) -> str:
+    asked = "the workflow, the catalog, ComfyUI-Manager's model list and the known Hugging Face repositories"
+    if wanted.hash:
+        asked += ", nor Civitai by its hash"
+    return f"no download link: {asked} know no file of this name"
 
 
 @dataclass
@@ -293,15 +311,29 @@ class InstallPlan:
     refused: list[dict[str, object]]  # missing but not installable, with the reason
 
 
-def plan_install(models: Sequence[NeededModel], keys: Sequence[str] | None, optional: bool) -> InstallPlan:
-    """The analysed ``models`` an install takes: those named in ``keys``, else every one except the
-    models of muted or bypassed nodes (unless ``optional``). NotFound names keys the workflow lacks."""
+def plan_install(
+    models: Sequence[NeededModel], keys: Sequence[str] | None, optional: bool,
+    choices: Mapping[str, str] | None = None,
+) -> InstallPlan:
+    """The analysed ``models`` an install takes: those named in ``keys`` or ``choices``, else every one
+    except the models of muted or bypassed nodes (unless ``optional``). ``choices`` (model key ->
+    candidate id) takes another of the candidates the analysis found, a name match included: the
+    user chose it. NotFound names keys the workflow lacks, or a candidate it does not have."""
     by_key = {model.key: model for model in models}
-    if keys:
-        strangers = [key for key in keys if key not in by_key]
-        if strangers:  # names a model that is not in this workflow: nothing to find
-            raise NotFound(f"the workflow does not need {', '.join(strangers[:5])}", details={"keys": strangers})
-        chosen = [by_key[key] for key in dict.fromkeys(keys)]
+    named = [*(keys or ()), *(choices or {})]
+    strangers = [key for key in named if key not in by_key]
+    if strangers:  # names a model that is not in this workflow: nothing to find
+        raise NotFound(f"the workflow does not need {', '.join(strangers[:5])}", details={"keys": strangers})
+    for key, candidate_id in (choices or {}).items():
+        model = by_key[key]
+        picked = next((c for c in model.candidates if c.id == candidate_id), None)
+        if picked is None:
+            raise NotFound(f"no source {candidate_id!r} was found for {key}; analyse the workflow again",
+                           details={"key": key, "choice": candidate_id})
+        if model.state != "present":
+            choose(model, picked, confirmed=True)
+    if named:
+        chosen = [by_key[key] for key in dict.fromkeys(named)]
     else:
         chosen = [m for m in models if optional or not m.optional]
     return InstallPlan(
@@ -321,6 +353,7 @@ def summarize(models: Sequence[NeededModel]) -> dict[str, int]:
         **counts,
         "optional": sum(m.optional for m in models),
         "installable": len(todo),
+        "to_confirm": sum(m.confirm for m in models),
         "bytes_present": sum(m.size or 0 for m in models if m.state == "present"),
         "bytes_missing": sum(m.size or 0 for m in todo),
         "sizes_unknown": sum(m.size is None for m in todo),

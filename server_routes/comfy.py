@@ -11,7 +11,11 @@ What ComfyUI provides, and how we use it (docs/comfyui-facts.md, PromptServer an
   directory of a folder is where downloads go;
 - the queue comes from ``prompt_server.prompt_queue``;
 - the frontend's version is that of the directory it serves, ``prompt_server.web_root``
-  (frontend_version.py).
+  (frontend_version.py);
+- a file a download just finished is in ComfyUI's model lists at once: the folder's entry in
+  ``folder_paths.filename_list_cache`` is dropped (a network volume's coarse mtimes can hide a
+  new file from it), and where the running ComfyUI has the assets scanner (0.33+ with
+  ``--enable-assets``) it scans the models again, as its ``POST /api/assets/seed`` does.
 
 ComfyUI modules are only looked up here, lazily (``server`` and ``folder_paths`` are already
 loaded when ComfyUI imports us). At import only the route table is built (ComfyUI reports
@@ -27,6 +31,7 @@ import asyncio
 import importlib
 import logging
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
@@ -134,6 +139,26 @@ def _versions_of(prompt_server: Any) -> Callable[[], dict[str, str | None]]:
     return versions
 
 
+def refresh_model_lists(folder_paths: Any, event: str, data: dict) -> None:
+    """After a download is done: ComfyUI lists the file without a restart (see the module docstring)."""
+    if event != "launchpad.download" or data.get("state") != "done":
+        return
+    folder = str(data.get("key") or "").split("/", 1)[0]
+    cache = getattr(folder_paths, "filename_list_cache", None)
+    if isinstance(cache, dict):
+        cache.pop(folder, None)
+    seeder = getattr(sys.modules.get("app.assets.seeder"), "asset_seeder", None)
+    if seeder is None or seeder.is_disabled():
+        return
+    if not seeder.start(roots=("models",)):  # a scan runs already: scan again once it is done
+
+        def after_it() -> None:
+            if seeder.wait(timeout=600):
+                seeder.start(roots=("models",))
+
+        threading.Thread(target=after_it, name="launchpad-assets-rescan", daemon=True).start()
+
+
 def create_service(prompt_server: Any, settings: Settings | None = None) -> LaunchpadService:
     """The service for this ComfyUI: folder_paths' model folders, its queue, its versions."""
     from dataclasses import replace
@@ -144,12 +169,15 @@ def create_service(prompt_server: Any, settings: Settings | None = None) -> Laun
     settings = settings or Settings.from_env()
     folder_paths = _comfy_module("folder_paths")
     settings = replace(settings, workspace=workspace_root(settings, folder_paths))
-    roots = disks = None
+    roots = disks = custom_nodes = None
     if folder_paths is None:
         log.warning("ComfyUI's folder_paths is not importable; Launchpad uses the workspace's model folders")
     else:
         def roots() -> ModelRoots:
             return model_roots(folder_paths)
+
+        def custom_nodes() -> list[Path]:  # where a legacy ComfyUI-Manager clone would be
+            return [Path(p) for p in folder_paths.folder_names_and_paths.get("custom_nodes", ([],))[0]]
 
         def disks() -> dict[str, Path]:
             return {
@@ -167,6 +195,7 @@ def create_service(prompt_server: Any, settings: Settings | None = None) -> Laun
         disk_paths=disks,
         create_layout=False,
         ask_sizes=True,
+        custom_nodes=custom_nodes,
     )
     return LaunchpadService(settings, host)
 
@@ -229,8 +258,9 @@ def register(prompt_server: Any, settings: Settings | None = None) -> None:
         running.publish(service, asyncio.get_running_loop())  # for the nodes, in ComfyUI's worker thread
         tasks.append(asyncio.ensure_future(_start(service)))
         folder_paths = _comfy_module("folder_paths")
-        if folder_paths is not None:  # `launchpad migrate --adopt` while ComfyUI runs: no restart needed
-            from . import adopted_paths
+        if folder_paths is not None:
+            service.bus.subscribe(lambda event, data: refresh_model_lists(folder_paths, event, data))
+            from . import adopted_paths  # `launchpad migrate --adopt` while ComfyUI runs: no restart needed
 
             tasks.append(asyncio.ensure_future(adopted_paths.follow(service, folder_paths)))
 

@@ -123,7 +123,11 @@ WORKFLOW: dict = {
          "additionalProperties": {"type": "object", "required": ["class_type"], "properties": {"class_type": STRING}}},
     ],
 }
-WORKFLOW_BODY = obj({"workflow": WORKFLOW})
+WORKFLOW_BODY = obj(
+    {"workflow": WORKFLOW, "wait": {"type": "number", "minimum": 0, "maximum": 30,
+                                    "description": "seconds to wait for Civitai and the Hub before answering"}},
+    required=("workflow",),
+)
 WORKFLOW_INSTALL_BODY = obj(
     {
         "workflow": WORKFLOW,
@@ -131,11 +135,21 @@ WORKFLOW_INSTALL_BODY = obj(
         "keys": array({"type": "string", "maxLength": 1100}, minItems=1, maxItems=500,
                       description="only these models (`folder/name` keys from the analysis)"),
         "optional": {"type": "boolean", "description": "also the models of muted and bypassed nodes"},
+        "choices": {"type": "object", "additionalProperties": {"type": "string", "maxLength": 64},
+                    "description": "model key -> the id of the candidate to install it from (a name match "
+                    "installs only when chosen here)"},
     },
     required=("workflow",),
 )
 WORKFLOW_MODELS = obj(
-    {"models": array(ref("WorkflowModel")), "summary": ref("WorkflowSummary"), "allowed_hosts": STRINGS}
+    {
+        "models": array(ref("WorkflowModel")),
+        "summary": ref("WorkflowSummary"),
+        "allowed_hosts": STRINGS,
+        "resolving": {"type": "boolean", "description": "lookups that could tell more run on; a `launchpad.resolve` "
+                      "event says when to ask again"},
+        "sources": ANY_OBJECT,
+    }
 )
 WORKFLOW_INSTALL_RESULT = obj(
     {
@@ -252,9 +266,13 @@ ROUTES: list[Route] = [
         "POST", f"{P}/workflow/models", h.workflow_models,
         "Which models a workflow needs: present, missing (with source, size and owning presets) and unknown",
         "workflows", body=WORKFLOW_BODY, response=WORKFLOW_MODELS, errors=(413, 415), max_body=MAX_WORKFLOW,
-        description="Sources, in order: the workflow's own model links (`properties.models`), then the catalog "
-        "by folder and file (curated, template-derived and user presets). Unknown models name the loader nodes "
-        "that want them. Missing models are `installable` when their link is on an allowed host.",
+        description="Every source's candidates for each model, best first: the workflow's own links "
+        "(`properties.models` and top-level `models`, with `hash`), the catalog (curated, template-derived and "
+        "user presets), ComfyUI-Manager's model list, the listings of the Hugging Face repositories the catalog "
+        "uses, and Civitai by hash; each with its `certainty` (hash, exact, name). What is known on the server "
+        "answers at once; while lookups run `resolving` is true and a `launchpad.resolve` event follows. "
+        "Unknown models name the loader nodes that want them. Missing models are `installable` when their "
+        "best candidate is sure and its link is on an allowed host; a name match sets `confirm`.",
     ),
     Route(
         "POST", f"{P}/workflow/install", h.install_workflow,

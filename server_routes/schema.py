@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..launchpad.downloads.jobs import JobState, PresetState
+from ..launchpad.resolve import CERTAINTIES, ORIGINS
 from .errors import STATUS
 
 Schema = dict[str, Any]
@@ -394,6 +395,26 @@ COMPONENTS["SystemReading"] = obj(
     closed=False,
 )
 
+COMPONENTS["ModelCandidate"] = obj(
+    {
+        "id": {"type": "string", "description": "names this source in an install's `choices`"},
+        "origin": {"type": "string", "enum": list(ORIGINS)},
+        "certainty": {"type": "string", "enum": list(CERTAINTIES),
+                      "description": "hash: the source states the workflow's hash; exact: the same file name in a "
+                      "source that knows the file; name: only the name matches (asked first)"},
+        "where": STRING,
+        "label": {"type": "string", "description": "where, how sure and how big, for people"},
+        "found_as": nullable(STRING),
+        "source": ANY_OBJECT,
+        "size": nullable(INT),
+        "size_estimated": BOOL,
+        "sha256": nullable(STRING),
+        "presets": STRINGS,
+        "installable": BOOL,
+        "reason": STRING,
+    }
+)
+
 COMPONENTS["WorkflowModel"] = obj(
     {
         "key": STRING,
@@ -404,7 +425,7 @@ COMPONENTS["WorkflowModel"] = obj(
         # the nodes that want it: UI-format ids are numbers, API-format ids strings
         "nodes": array(obj({"id": {"type": ["integer", "string", "null"]}, "type": nullable(STRING), "muted": BOOL})),
         "optional": BOOL,
-        "origin": {"type": ["string", "null"], "enum": ["workflow", "catalog", "template", None]},
+        "origin": {"type": ["string", "null"], "enum": [*ORIGINS, None]},
         "presets": STRINGS,
         "source": {"type": ["object", "null"]},
         "size": nullable(INT),
@@ -412,6 +433,11 @@ COMPONENTS["WorkflowModel"] = obj(
         "installable": BOOL,
         "reason": STRING,
         "job": {"type": ["object", "null"]},
+        "hash": nullable(STRING),
+        "certainty": {"type": ["string", "null"], "enum": [*CERTAINTIES, None]},
+        "confirm": {"type": "boolean", "description": "the best source is only a name match: ask before installing"},
+        "choice": {"type": ["string", "null"], "description": "the id of the candidate chosen as its source"},
+        "candidates": array(ref("ModelCandidate")),
     }
 )
 
@@ -423,6 +449,7 @@ COMPONENTS["WorkflowSummary"] = obj(
         "unknown": INT,
         "optional": INT,
         "installable": INT,
+        "to_confirm": INT,
         "bytes_present": INT,
         "bytes_missing": INT,
         "sizes_unknown": INT,

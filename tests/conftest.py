@@ -64,8 +64,10 @@ for _var in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "CIVITAI_TOKEN", "WORKSPACE_R
     os.environ.pop(_var, None)
 os.environ.setdefault("HF_HUB_DISABLE_XET", "1")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
-# the service asks the sources for unknown sizes at start; tests that want it turn it on with a fake Hub
+# the service asks the sources for unknown sizes at start, and Civitai and the Hub where a workflow's
+# model is: tests that want it turn it on with a fake Hub
 os.environ.setdefault("LAUNCHPAD_SIZE_LOOKUP", "0")
+os.environ.setdefault("LAUNCHPAD_MODEL_LOOKUP", "0")
 
 PACKAGE = load_like_comfyui(ROOT)
 _import_all(PACKAGE)

@@ -39,6 +39,8 @@ from .lock import add_parsers as add_lock_parsers
 from .lock import cmd_lock, cmd_provision
 from .migrate import add_parser as add_migrate_parser
 from .migrate import cmd_migrate
+from .workflow import add_parser as add_workflow_parser
+from .workflow import cmd_workflow
 
 Handler = Callable[[argparse.Namespace, Settings], int]
 
@@ -306,6 +308,7 @@ COMMANDS: dict[str, Handler] = {
     "migrate": cmd_migrate,
     "lock": cmd_lock,
     "provision": cmd_provision,
+    "workflow": cmd_workflow,
 }
 
 
@@ -373,6 +376,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_catalog_parsers(sub, after)
     add_migrate_parser(sub, after)
     add_lock_parsers(sub, after)
+    add_workflow_parser(sub, after)
     return parser
 
 

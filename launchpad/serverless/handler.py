@@ -133,7 +133,8 @@ async def missing_models(api: ComfyAPI, workflow: dict[str, Any]) -> list[Missin
     wanted: dict[str, MissingModel] = {}
     for folder, name, node, _ in named:
         model = wanted.setdefault(f"{folder}/{name}", MissingModel(folder, name.replace("\\", "/")))
-        model.nodes.append(node)
+        if node is not None:  # a workflow's top-level `models` entry names no node
+            model.nodes.append(node)
     listings: dict[str, set[str] | None] = {}
     for model in wanted.values():
         if model.folder not in listings:

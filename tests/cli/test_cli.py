@@ -251,7 +251,8 @@ def test_json_before_the_command_gives_json(capsys: pytest.CaptureFixture[str], 
     assert json.loads(out)["ok"] is True
 
 
-REQUIRED = {"uninstall": ["SOME_ID"], "catalog": ["sizes"], "provision": ["models.lock.json"]}
+REQUIRED = {"uninstall": ["SOME_ID"], "catalog": ["sizes"], "provision": ["models.lock.json"],
+            "workflow": ["shared.json"]}
 
 
 @pytest.mark.parametrize("command", sorted(COMMANDS))

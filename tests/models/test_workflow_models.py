@@ -181,7 +181,7 @@ def test_summary_counts_and_sizes(catalog, roots, workspace_dir: Path) -> None:
     (workspace_dir / "models" / "vae" / "vae-here.safetensors").write_bytes(b"v" * 100)
     summary = summarize(analyze(workflow, catalog, roots, HOSTS))
     assert summary == {"needed": 4, "present": 1, "missing": 2, "unknown": 1, "optional": 1, "installable": 1,
-                       "bytes_present": 100, "bytes_missing": 2132696762, "sizes_unknown": 0,
+                       "to_confirm": 0, "bytes_present": 100, "bytes_missing": 2132696762, "sizes_unknown": 0,
                        "sizes_estimated": 0}
 
 

@@ -171,7 +171,7 @@ async def test_handmade_workflow_resolves_loaders_through_the_catalog(app: Simpl
     upscale = models["upscale_models/handmade-upscale.safetensors"]
     assert upscale["optional"] and upscale["state"] == "unknown"
     assert body["summary"] == {"needed": 4, "present": 0, "missing": 2, "unknown": 2, "optional": 1, "installable": 2,
-                               "bytes_present": 0, "bytes_missing": 170_000, "sizes_unknown": 0,
+                               "to_confirm": 0, "bytes_present": 0, "bytes_missing": 170_000, "sizes_unknown": 0,
                                "sizes_estimated": 0}
 
     _, result = await app.api.post("/launchpad/workflow/install", {"workflow": HANDMADE, "name": "handmade"})

@@ -8,6 +8,7 @@ sync tests, async tests and subprocesses alike::
     sha = hub.add_hf_file("acme/model", "weights/model.safetensors", data)   # HF_ENDPOINT=hub.url
     url = hub.add_file("plain.bin", data)                                      # a direct URL
     hub.add_civitai(4242, data, "model.safetensors")                           # CIVITAI_ENDPOINT=hub.url
+    hub.tree_calls(), hub.civitai_hash_calls()                                 # listings, lookups by hash
     hub.behave("plain.bin", drop_after=100_000)                                # misbehave once
     ...
     hub.bytes_sent("plain.bin"), hub.requests_for("plain.bin")                 # what happened
@@ -21,7 +22,10 @@ and missing things. LFS files redirect (302) to ``/cdn/...`` on ``other_url``
 (``localhost`` instead of ``127.0.0.1``: another origin, so no token may follow). Civitai's
 ``/api/download/models/{id}`` redirects (307) to ``/r2/...`` on ``other_url`` with a
 Content-Disposition file name, or to an HTML login page without a valid token;
-``/api/v1/model-versions/{id}`` gives the file's SHA256.
+``/api/v1/model-versions/{id}`` gives the file's SHA256, and ``/api/v1/model-versions/by-hash/{hash}``
+finds a version by its file's SHA256 (or AutoV2, its first ten characters). ``/api/models/{repo}/tree/
+{revision}[/{path}]`` lists a repository as the Hub does (``recursive``, pages of :attr:`tree_page_size`
+entries with a ``Link: rel="next"`` header), which huggingface_hub's ``list_repo_tree`` reads.
 
 Every blob (the bytes behind a file) can be told, with :meth:`behave`, to drop the
 connection after N bytes, stall, answer an error status N times then succeed, ignore Range,
@@ -126,6 +130,8 @@ class CivitaiVersion:
     blob: str
     filename: str
     require_token: bool = True
+    model_name: str = ""
+    model_type: str = "Checkpoint"
 
 
 def sha256_of(data: bytes) -> str:
@@ -148,6 +154,7 @@ class FakeHub:
         self.civitai_tokens: set[str] = set()
         self.requests: list[RequestRecord] = []
         self.port = 0
+        self.tree_page_size = 1000  # entries per page of a tree listing, as the Hub pages them
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -192,9 +199,12 @@ class FakeHub:
         app = web.Application()
         app.router.add_route("*", "/{org}/{repo}/resolve/{revision}/{path:.+}", self._resolve)
         app.router.add_post("/api/models/{org}/{repo}/paths-info/{revision}", self._paths_info)
+        app.router.add_get("/api/models/{org}/{repo}/tree/{revision}", self._tree)
+        app.router.add_get("/api/models/{org}/{repo}/tree/{revision}/{path:.+}", self._tree)
         app.router.add_route("*", "/cdn/{blob}", self._cdn)
         app.router.add_route("*", "/files/{blob:.+}", self._file)
         app.router.add_get("/api/download/models/{version}", self._civitai_download)
+        app.router.add_get("/api/v1/model-versions/by-hash/{hash}", self._civitai_by_hash)
         app.router.add_get("/api/v1/model-versions/{version}", self._civitai_version)
         app.router.add_route("*", "/r2/{blob}", self._cdn)
         app.router.add_get("/login", self._login)
@@ -251,12 +261,15 @@ class FakeHub:
         self.hf_tokens.add(token)
         self.repos.setdefault(repo, HFRepo()).granted.add(token)
 
-    def add_civitai(self, version: int, data: bytes | Path, filename: str, *, require_token: bool = True) -> str:
+    def add_civitai(
+        self, version: int, data: bytes | Path, filename: str, *, require_token: bool = True, model_name: str = "",
+        model_type: str = "Checkpoint",
+    ) -> str:
         """A Civitai model version whose file is ``filename``; returns its sha256. Blob name ``civitai-<id>``."""
         name = f"civitai-{version}"
         blob = self.add_blob(name, data)
         blob.content_disposition = f'attachment; filename="{filename}"'
-        self.civitai[version] = CivitaiVersion(name, filename, require_token)
+        self.civitai[version] = CivitaiVersion(name, filename, require_token, model_name or filename, model_type)
         return blob.sha256
 
     def behave(self, name: str, **changes: object) -> Behaviour:
@@ -279,6 +292,16 @@ class FakeHub:
         """The batched ``/api/models/{repo}/paths-info/{revision}`` requests, oldest first."""
         with self._lock:
             return [r for r in self.requests if "/paths-info/" in r.path]
+
+    def tree_calls(self) -> list[RequestRecord]:
+        """The ``/api/models/{repo}/tree/...`` listing requests (every page), oldest first."""
+        with self._lock:
+            return [r for r in self.requests if "/tree/" in r.path and r.path.startswith("/api/models/")]
+
+    def civitai_hash_calls(self) -> list[RequestRecord]:
+        """The Civitai ``/api/v1/model-versions/by-hash/{hash}`` lookups, oldest first."""
+        with self._lock:
+            return [r for r in self.requests if r.path.startswith("/api/v1/model-versions/by-hash/")]
 
     def clear_log(self) -> None:
         with self._lock:
@@ -389,6 +412,51 @@ class FakeHub:
         record.status = 200
         return web.json_response(found)
 
+    async def _tree(self, request: web.Request) -> web.Response:
+        """A repository's files and folders under ``path`` (all of them with ``recursive``), a page at a time."""
+        repo_id = f"{request.match_info['org']}/{request.match_info['repo']}"
+        revision, under = request.match_info["revision"], request.match_info.get("path", "").strip("/")
+        repo = self.repos.get(repo_id)
+        record = self._record(request, None)
+        _, valid = self._hf_token_ok(request)
+        token = request.headers.get("Authorization", "")[7:]
+        if repo is None or (repo.private and not valid):
+            record.status = 404
+            return web.Response(status=404, headers={"X-Error-Code": "RepoNotFound"}, text="Repository not found")
+        if repo.gated and not (valid and token in repo.granted):
+            record.status = 401
+            return web.Response(status=401, headers={"X-Error-Code": "GatedRepo"}, text="gated")
+        if not any(rev == revision for rev, _ in repo.files):
+            record.status = 404
+            return web.Response(status=404, headers={"X-Error-Code": "RevisionNotFound"}, text="Invalid rev id")
+        recursive = request.query.get("recursive", "").lower() in ("1", "true")
+        prefix = f"{under}/" if under else ""
+        entries: dict[str, dict[str, object]] = {}
+        for (rev, path), entry in sorted(repo.files.items()):
+            if rev != revision or not path.startswith(prefix):
+                continue
+            rest = path[len(prefix):].split("/")
+            for depth in range(1, len(rest)):  # the folders on the way
+                if recursive or depth == 1:
+                    folder = prefix + "/".join(rest[:depth])
+                    entries.setdefault(folder, {"type": "directory", "oid": sha256_of(folder.encode())[:40],
+                                                "path": folder})
+            if recursive or len(rest) == 1:
+                blob = self.blobs[entry.blob]
+                item: dict[str, object] = {"type": "file", "oid": blob.sha256[:40], "size": blob.size, "path": path}
+                if entry.lfs:
+                    item["lfs"] = {"oid": blob.sha256, "size": blob.size, "pointerSize": 134}
+                entries[path] = item
+        listed = list(entries.values())
+        start = int(request.query.get("cursor") or 0)
+        page = listed[start:start + self.tree_page_size]
+        headers = {}
+        if start + self.tree_page_size < len(listed):
+            following = request.url.update_query({"cursor": str(start + self.tree_page_size)})
+            headers["Link"] = f'<{following}>; rel="next"'
+        record.status = 200
+        return web.json_response(page, headers=headers)
+
     # --- Civitai ------------------------------------------------------------------------
 
     def _civitai_token(self, request: web.Request) -> str:
@@ -419,19 +487,37 @@ class FakeHub:
         self._record(request, None)
         if version is None:
             return web.json_response({"error": f"No model version with id {version_id}"}, status=404)
+        return web.json_response(self._civitai_answer(version_id, version))
+
+    async def _civitai_by_hash(self, request: web.Request) -> web.Response:
+        """The version whose file has this SHA256 (or AutoV2: its first ten characters), as Civitai answers."""
+        wanted = request.match_info["hash"].lower()
+        self._record(request, None)
+        for version_id, version in self.civitai.items():
+            digest = self.blobs[version.blob].sha256
+            if wanted in (digest, digest[:10]):
+                return web.json_response(self._civitai_answer(version_id, version))
+        return web.json_response({"error": "Model not found"}, status=404)
+
+    def _civitai_answer(self, version_id: int, version: CivitaiVersion) -> dict[str, object]:
         blob = self.blobs[version.blob]
-        return web.json_response({
+        download = f"{self.url}/api/download/models/{version_id}"
+        return {
             "id": version_id,
+            "modelId": version_id // 10 or 1,
+            "name": "v1.0",
+            "model": {"name": version.model_name, "type": version.model_type},
+            "downloadUrl": download,
             "files": [{
                 "id": version_id * 10,
                 "name": version.filename,
                 "type": "Model",
                 "primary": True,
                 "sizeKB": blob.size / 1024,
-                "hashes": {"SHA256": blob.sha256.upper()},
-                "downloadUrl": f"{self.url}/api/download/models/{version_id}",
+                "hashes": {"SHA256": blob.sha256.upper(), "AutoV2": blob.sha256[:10].upper()},
+                "downloadUrl": download,
             }],
-        })
+        }
 
     async def _login(self, request: web.Request) -> web.Response:
         self._record(request, None)

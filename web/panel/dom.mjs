@@ -1,6 +1,6 @@
-// The DOM by hand (frontend 1.58 offers extensions no Vue or PrimeVue), and the views' pieces.
+// The DOM by hand (1.58 offers extensions no Vue, no PrimeVue), and the views' pieces.
 
-// h("p.lp-muted", {attributes and on* listeners}, ...children); the props may be left out.
+// h("p.lp-muted", {attributes, on* listeners}, ...children); props optional
 export function h(tag, props, ...children) {
   let attributes = props;
   if (props?.constructor !== Object) {
@@ -23,7 +23,7 @@ export function h(tag, props, ...children) {
   return fill(element, children);
 }
 
-// Nested lists are flattened and null and false left out, so a child can be `cond && h(...)`.
+// lists flattened, null and false left out: a child can be `cond && h(...)`
 export function fill(element, ...children) {
   const kept = children.flat(Infinity).filter((child) => child != null && child !== false);
   element.replaceChildren(...kept);
@@ -34,7 +34,7 @@ export function icon(name) {
   return h(`i.pi.pi-${name}`, { "aria-hidden": "true" });
 }
 
-// kind: more classes (".lp-primary"); of: what it acts on, read out after the label.
+// kind: more classes; of: what it acts on, read out after the label
 export function button(label, onclick, { icon: iconName, kind = "", of, title } = {}) {
   const name = of ? `${label} ${of}` : undefined;
   return h(`button.lp-btn${kind}`, { type: "button", onclick, "aria-label": name, title },
@@ -42,11 +42,20 @@ export function button(label, onclick, { icon: iconName, kind = "", of, title } 
     label && h("span", label));
 }
 
+// a command to copy into a terminal
+export function commandNote(text, command) {
+  return h("div.lp-card.lp-old",
+    muted(text),
+    h("div.lp-top",
+      h("code", command),
+      button("Copy", () => navigator.clipboard?.writeText(command), { icon: "copy", of: command })));
+}
+
 export function muted(text) {
   return h("p.lp-muted", text);
 }
 
-// A line whose changes screen readers announce (a view's counts).
+// a line whose changes screen readers announce
 export function liveLine() {
   return h("p.lp-muted", { "aria-live": "polite" });
 }
@@ -60,12 +69,12 @@ export function searchBox(what, oninput, value) {
   return h("input.lp-input.lp-grow", { type: "search", placeholder: label, "aria-label": label, value, oninput });
 }
 
-// A name and a badge or note, beside it while there is room.
+// a name, and a badge or note beside it while there is room
 export function nameLine(name, title, side) {
   return h("div.lp-top", h("span.lp-name", { title }, name), side);
 }
 
-// Short facts in a row that wraps: "checkpoints · 1.2 GB · Flux dev".
+// "checkpoints · 1.2 GB · Flux dev", wrapping
 export function facts(...items) {
   const spans = items.flat().filter(Boolean).map((item) => (item.nodeType ? item : h("span", item)));
   return h("p.lp-meta", spans);
@@ -75,7 +84,7 @@ export function badge(state, text = state) {
   return h(`span.lp-badge.lp-${state}`, text);
 }
 
-// A progress bar; `label` names it for screen readers; `pct` null means the size is unknown.
+// `label` names it for screen readers; `pct` null: the size is unknown
 export function bar(pct, label, tone = "") {
   const known = pct != null;
   return h(`div.lp-bar${tone}`, {
@@ -85,7 +94,7 @@ export function bar(pct, label, tone = "") {
   }, h("span", { style: `width:${known ? pct : 0}%` }));
 }
 
-// An error and, when it names one, the page to act on (a gated model's license page).
+// an error, and the page it names to act on (a gated model's license)
 export function errorBox(error) {
   if (!error) {
     return null;

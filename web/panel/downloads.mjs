@@ -3,7 +3,7 @@ import { badge, button, errorBox, facts, fill, h, liveLine, nameLine } from "./d
 import { capitalize } from "./format.mjs";
 import { isActive, jobBar, jobStatus } from "./jobs.mjs";
 
-// Running jobs first, oldest first (the order they run in); then the rest, newest first.
+// running jobs first, oldest first (as they run); then the rest, newest first
 function byRelevance(a, b) {
   const running = Number(isActive(b)) - Number(isActive(a));
   if (running !== 0) {
@@ -53,7 +53,7 @@ export function downloadsView(ctl, root) {
   }
 
   render();
-  ctl.load.snapshot().catch((error) => fill(list, errorBox(error))); // drops jobs whose files are gone
+  ctl.load.snapshot().catch((error) => fill(list, errorBox(error))); // drops jobs whose file is gone
   return {
     update(kind, job) {
       if (kind === "snapshot" || (kind === "jobs" && !rows.has(job.id))) {
@@ -92,7 +92,7 @@ function jobRow(ctl, initial) {
     } else if (job.state === "done") {
       action = "";
     }
-    // Rebuilt only when the action changes, so the keyboard focus survives the progress ticks.
+    // rebuilt only when the action changes: the focus survives the ticks
     if (action === mode) {
       return;
     }

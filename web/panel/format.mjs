@@ -1,8 +1,8 @@
-// Numbers and words for people, as launchpad/humanize.py writes them for the CLI.
+// Numbers and words for people, as launchpad/humanize.py writes them.
 
 const UNITS = ["B", "KB", "MB", "GB", "TB"];
 
-// 1536000000 -> "1.5 GB" (decimal units, as disks and model hubs count).
+// 1536000000 -> "1.5 GB" (decimal, as disks and hubs count)
 export function size(bytes) {
   if (!Number.isFinite(bytes)) {
     return "unknown";
@@ -19,7 +19,7 @@ export function size(bytes) {
   return `${value.toFixed(1)} ${UNITS[unit]}`;
 }
 
-// "size unknown" rather than a made-up number; "~" marks an estimate, as in the CLI.
+// "size unknown", never a made-up number; "~" marks an estimate
 export function sizeOrUnknown(bytes, estimated = false) {
   if (!Number.isFinite(bytes)) {
     return "size unknown";
@@ -41,7 +41,7 @@ export function duration(seconds) {
   return `${total}s`;
 }
 
-// null when the total is unknown, so no bar pretends to know how far along it is.
+// null when the total is unknown: no bar pretends to know
 export function percent(done, total) {
   if (!(total > 0)) {
     return null;
@@ -57,8 +57,7 @@ export function capitalize(text) {
   return text[0].toUpperCase() + text.slice(1);
 }
 
-// "45% · 12.3 MB/s · 2m 30s left", or "1.2 GB so far · 12.3 MB/s" while the size is unknown;
-// the ETA is the server's.
+// "45% · 12.3 MB/s · 2m 30s left"; "1.2 GB so far · 12.3 MB/s" while the size is unknown
 export function progressText(progress, { sizes = false } = {}) {
   const done = progress.bytes_done || 0;
   const total = progress.bytes_total;

@@ -1,8 +1,8 @@
-// What the panel reads of download jobs and of a preset's progress (both come from the server).
+// What the panel reads of jobs and of a preset's progress.
 import { bar, muted } from "./dom.mjs";
 import { capitalize, percent, progressText, size } from "./format.mjs";
 
-// Not finished yet: the server says so of a job and of a preset's progress (`active`).
+// not finished, as the server says (`active`)
 export function isActive(item) {
   return item?.active === true;
 }
@@ -14,7 +14,7 @@ export function jobBar(job) {
   return bar(pct, `${job.name} progress`, BAR_TONES[job.state] || "");
 }
 
-// A job's state in words, on its own line under its bar: the speed and ETA while it downloads.
+// a job's state in words under its bar: speed and ETA while it downloads
 export function jobStatus(job) {
   if (job.state === "downloading") {
     return muted(progressText(job, { sizes: true }));
@@ -22,12 +22,11 @@ export function jobStatus(job) {
   if (job.state === "done") {
     return muted(`Done · ${size(job.bytes_total ?? job.bytes_done)}`);
   }
-  // a failed job shows its error box instead of a message
   const note = job.message && job.message !== job.state && job.state !== "failed" ? `: ${job.message}` : "";
   return muted(capitalize(job.state) + note);
 }
 
-// The newest job of each file a preset (or a workflow's group) lists: what its card shows.
+// the newest job of each file of a preset (or a workflow's group)
 export function latestJobs(jobs, groupId) {
   const byFile = new Map();
   for (const job of jobs) {

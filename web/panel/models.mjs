@@ -1,23 +1,13 @@
-// Models: each model folder's files, the presets that own them, the room left where it downloads
-// to; a file can be deleted (after asking). Above, old templates' trees with `launchpad migrate`.
-import { button, empty, errorBox, facts, fill, h, liveLine, muted, nameLine, searchBox } from "./dom.mjs";
+// Models: each folder's files, their presets, the room left; deletes after asking. Above, old
+// templates' trees with their `launchpad migrate` commands.
+import { button, commandNote, empty, errorBox, facts, fill, h, liveLine, muted, nameLine, searchBox } from "./dom.mjs";
 import { plural, size } from "./format.mjs";
 import { saveLock } from "./lock.mjs";
 
-// Folders start open while the list is short enough to read at a glance.
+// folders start open while the list is this short
 const OPEN_UP_TO = 30;
 
-// A note with a command to copy into a terminal: moving files is not a thing to do from a page.
-function commandNote(text, command) {
-  return h("div.lp-card.lp-old",
-    muted(text),
-    h("div.lp-top",
-      h("code", command),
-      button("Copy", () => navigator.clipboard?.writeText(command), { icon: "copy", of: command })));
-}
-
-// Adopted folders are read where they are, with the command that moves them in (once the old
-// template's pods are stopped); a tree not migrated yet gets the command that shows its plan.
+// Adopted folders, with the command that moves them in; trees not migrated, the one showing the plan.
 async function showOldTrees(ctl, element) {
   let migration;
   try {
@@ -38,7 +28,7 @@ async function showOldTrees(ctl, element) {
   fill(element, adopted, waiting);
 }
 
-// The live pods on this volume whose leases name the file: another pod cannot delete it.
+// the live pods whose leases name the file (no other pod can delete it)
 function podChips(model) {
   return (model.pods || []).map((pod) => {
     const label = pod.this_pod ? "this pod" : `pod ${pod.pod}`;

@@ -1,5 +1,4 @@
-// The panel: state that outlives the DOM, and the shell showing one view at a time. Each host
-// hands in an adapter (docs/architecture.md, "Frontend").
+// The panel: state that outlives the DOM, the shell showing one view; adapters: docs/architecture.md.
 import { button, h, icon } from "./dom.mjs";
 import { capitalize } from "./format.mjs";
 import { goToLogin } from "./http.mjs";
@@ -22,20 +21,19 @@ const VIEWS = [
 ];
 export const VIEW_IDS = VIEWS.map((view) => view.id);
 
-// from this module's URL: the pack's folder differs between a git clone and a registry install
+// from this module's URL: the pack's folder name varies
 const STYLESHEET = new URL("./panel.css", import.meta.url).href;
 
-// Bursts of events (a preset finishing emits one per file) become one fetch this much later.
-const REFRESH_DELAY_MS = 250;
+const REFRESH_DELAY_MS = 250; // a burst of events makes one fetch
 
 export function createLaunchpad(adapter, { comfy = false, icons = true } = {}) {
   const state = {
     presets: null,
     categories: [],
     sources: null, // where the presets come from
-    comfyui: null, // the running ComfyUI's version (none standalone)
+    comfyui: null, // the running ComfyUI's version
     warnings: null, // the catalog's skipped entries
-    jobs: new Map(), // job id -> job
+    jobs: new Map(), // by id
     progress: new Map(), // preset (or group) id -> its progress
     models: null,
     system: null,
@@ -70,7 +68,7 @@ export function createLaunchpad(adapter, { comfy = false, icons = true } = {}) {
       updateBadge();
     },
 
-    // An action: its failure becomes an error toast, never an unhandled rejection.
+    // a failure is an error toast, never an unhandled rejection
     async run(what, action) {
       try {
         return await action();
@@ -84,7 +82,7 @@ export function createLaunchpad(adapter, { comfy = false, icons = true } = {}) {
       return ctl.run(`Could not ${what}`, () => ctl.api(path, method));
     },
 
-    // `action` names the yes button; the setting spares deletes only
+    // `action` names the yes button; the setting is for deletes
     confirm(title, message, action = "Delete") {
       if (action === "Delete" && setting("ConfirmDeletes") === false) {
         return true;
@@ -110,11 +108,18 @@ export function createLaunchpad(adapter, { comfy = false, icons = true } = {}) {
 
     presetName(id) {
       const preset = state.presets?.find((p) => p.id === id);
-      // a group of files outside presets: "workflow:my_graph" reads "workflow my_graph"
+      // "workflow:my_graph" reads "workflow my_graph"
       return preset?.name || id.replace(/^(\w+):/, "$1 ");
     },
 
-    // An install's answer may be older than what events already said.
+    // choices: model key -> candidate id
+    installWorkflow(graph, choices) {
+      return ctl.run("Could not install", async () => {
+        ctl.started((await ctl.api("/workflow/install", "POST", { ...graph, choices })).jobs);
+      });
+    },
+
+    // an install's answer may be older than the events
     started(jobs) {
       for (const job of jobs) {
         const known = state.jobs.get(job.id);
@@ -166,7 +171,7 @@ export function createLaunchpad(adapter, { comfy = false, icons = true } = {}) {
     async snapshot() {
       const data = await ctl.api("/downloads");
       const jobs = new Map(data.jobs.map((job) => [job.id, job]));
-      // An event can overtake the snapshot: keep what is newer than the snapshot's reading.
+      // an event can overtake the snapshot
       for (const known of state.jobs.values()) {
         const listed = jobs.get(known.id);
         const newer = listed ? known.updated_at > listed.updated_at : known.updated_at > data.taken_at;
@@ -186,7 +191,7 @@ export function createLaunchpad(adapter, { comfy = false, icons = true } = {}) {
 
     async queue() {
       const queue = await ctl.api("/queue");
-      queue.received_at = Date.now() / 1000; // with its `now`, the server's clock at any time
+      queue.received_at = Date.now() / 1000; // with `now`: the server's clock at any time
       state.queue = queue;
       ctl.notify("queue");
     },
@@ -223,6 +228,9 @@ export function createLaunchpad(adapter, { comfy = false, icons = true } = {}) {
       if (!isActive(job) && isActive(before)) {
         ctl.refresh("presets", "models");
       }
+      if (job.state === "done" && before?.state !== "done") {
+        adapter.modelsChanged?.(); // ComfyUI lists the file
+      }
     },
 
     preset(progress) {
@@ -237,7 +245,7 @@ export function createLaunchpad(adapter, { comfy = false, icons = true } = {}) {
         ctl.toast("success", summary, ctl.presetName(id));
       }
       if (progress.state === "removed") {
-        ctl.refresh("snapshot", "presets"); // uninstalled, or its finished jobs were cleared
+        ctl.refresh("snapshot", "presets"); // uninstalled, or its jobs cleared
       } else if (!isActive(progress)) {
         ctl.refresh("presets");
       }
@@ -248,19 +256,23 @@ export function createLaunchpad(adapter, { comfy = false, icons = true } = {}) {
       ctl.notify("system");
     },
 
-    // a model file was deleted: the lists change, and its finished download drops out
+    // a file was deleted: its download drops out too
     model() {
       ctl.refresh("presets", "models", "snapshot");
     },
 
-    // the catalog changed: a preset file, or the sizes the sources answered
+    // a preset file changed, or the sources answered sizes
     catalog() {
       ctl.refresh("presets");
     },
+
+    resolve(data) {
+      ctl.notify("resolve", data);
+    },
   };
 
-  // Subscribed once, now (in ComfyUI's setup(), before any download starts): ComfyUI dispatches
-  // only event types someone listens to. A closed panel's state and toasts still follow them.
+  // Subscribed now (in ComfyUI's setup(), before any download): ComfyUI dispatches only event types
+  // someone listens to. A closed panel's state and toasts still follow them.
   for (const [type, handler] of Object.entries(handlers)) {
     adapter.on(`launchpad.${type}`, handler);
   }
@@ -270,14 +282,14 @@ export function createLaunchpad(adapter, { comfy = false, icons = true } = {}) {
     ctl.refresh("snapshot", "presets", state.models && "models");
     current?.update("reconnected");
   });
-  // ComfyUI says "status" whenever its queue changes
+  // "status": ComfyUI's queue changed
   adapter.on("status", () => {
     if (state.view === "queue") {
       ctl.refresh("queue");
     }
   });
   if (comfy) {
-    // read ahead, so the first open of the tab is instant too
+    // read ahead: the first open is instant too
     setTimeout(() => {
       if (!state.presets) {
         reread();
@@ -330,7 +342,7 @@ export function createLaunchpad(adapter, { comfy = false, icons = true } = {}) {
     current = view.make(ctl, body);
   }
 
-  // Arrow keys, Home and End move between the tabs (the WAI-ARIA tabs pattern).
+  // arrows, Home and End move between the tabs (the WAI-ARIA tabs pattern)
   function onTabKey(event) {
     const tabs = [...shell.querySelectorAll("[role=tab]")];
     const index = tabs.indexOf(document.activeElement);
@@ -352,7 +364,6 @@ export function createLaunchpad(adapter, { comfy = false, icons = true } = {}) {
       role: "tab",
       id: `lp-tab-${view.id}`,
       "aria-controls": "lp-view",
-      // named even when a narrow sidebar shows only the icon
       "aria-label": title,
       title,
       onclick: () => show(view.id),
@@ -387,7 +398,7 @@ export function createLaunchpad(adapter, { comfy = false, icons = true } = {}) {
     } else {
       quietly(load.session());
     }
-    // What is known shows at once; the snapshot and the list are fetched again on every open.
+    // what is known shows at once; the snapshot and list are fetched on every open
     const cached = Boolean(state.presets);
     const fetches = reread();
     Promise.all(cached ? [] : fetches).then(() => {

@@ -7,7 +7,7 @@ const STATE_NAMES = { installed: "Installed", partial: "Partly installed", missi
 // the API's `?sort=` orders
 const SORTS = [["", "Catalog order"], ["popularity", "Most used"], ["name", "Name"], ["size", "Smallest"]];
 
-// The same rule as the API's `search`: every word in the id, name, description, tags or workflows.
+// the API's `search`: every word in the id, name, description, tags or workflows
 function matches(preset, { search, category, state }) {
   if (category && preset.category !== category) {
     return false;
@@ -111,7 +111,7 @@ export function presetsView(ctl, root) {
     fill(notice, warningsNotice(state.warnings, noticeOpen, (event) => {
       noticeOpen = event.target.open;
     }));
-    // The list is rebuilt when presets change state: keep the keyboard focus where it was.
+    // rebuilt when presets change state: the focus stays where it was
     const focused = document.activeElement?.closest?.(".lp-card");
     const focusedPreset = focused?.dataset.preset;
     const focusedLabel = document.activeElement?.getAttribute("aria-label");
@@ -153,7 +153,7 @@ function comfyuiNeed(preset, running) {
   return preset.comfyui_ok === null && needs;
 }
 
-// Inside ComfyUI a button that opens the template; standalone, its name.
+// inside ComfyUI a button opening the template; standalone, its name
 function templateLink(ctl, template) {
   const open = ctl.adapter.openTemplate;
   if (!open) {
@@ -283,7 +283,7 @@ function presetCard(ctl, preset) {
       fill(progress);
     }
     stateBadge.className = `lp-badge lp-${next}`;
-    // Rebuilding the buttons on every progress tick would steal the keyboard focus.
+    // rebuilt on every tick, the buttons would steal the focus
     if (next !== mode) {
       mode = next;
       showActions(next);

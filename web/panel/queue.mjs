@@ -1,11 +1,10 @@
-// Queue: ComfyUI's running and pending prompts, their workflows, waits, and a way to stop each
-// (through ComfyUI's own API).
+// Queue: ComfyUI's prompts, their workflows and waits; each stopped through ComfyUI's API.
 import { badge, button, empty, errorBox, facts, fill, h, nameLine } from "./dom.mjs";
 import { duration, plural } from "./format.mjs";
 
 const TICK_MS = 1000;
 
-// "Flux portrait.json" when this tab has the workflow open; else what is known of it.
+// "Flux portrait.json" when this tab has the workflow open
 function promptName(ctl, item) {
   const name = item.workflow_id && ctl.adapter.workflowName?.(item.workflow_id);
   if (name) {
@@ -19,7 +18,7 @@ function serverNow(queue) {
   return queue.now + (Date.now() / 1000 - queue.received_at);
 }
 
-// Since ComfyUI queued it when it says (0.33 and later), else since Launchpad first saw it.
+// since ComfyUI queued it (0.33+), else since Launchpad first saw it
 function waited(item, now) {
   const since = item.queued_at ?? item.seen_at;
   const text = duration(Math.max(0, now - since));
@@ -72,7 +71,6 @@ export function queueView(ctl, root) {
       section("Pending", queue.pending, false, "No prompt is waiting."));
   }
 
-  // The waiting times count up while the view is shown.
   const ticker = setInterval(() => {
     if (!ctl.state.queue) {
       return;

@@ -1,5 +1,5 @@
-// The panel's adapter for `launchpad serve`: fetch, a reconnecting WebSocket to /ws that speaks
-// ComfyUI's {"type", "data"} envelope, and its own toasts and confirmation dialog.
+// The adapter for `launchpad serve`: fetch, a reconnecting WebSocket to /ws in ComfyUI's
+// {"type", "data"} envelope, its own toasts and confirmation dialog.
 import { button, h } from "./dom.mjs";
 import { callJson } from "./http.mjs";
 
@@ -23,7 +23,7 @@ export function standaloneAdapter(base = new URL(".", location.href)) {
     socket.onopen = () => {
       retryIn = FIRST_RETRY_MS;
       if (lost) {
-        emit("reconnected"); // events were missed meanwhile: the panel reads its snapshot again
+        emit("reconnected"); // events were missed: the panel reads its snapshot again
       }
       lost = false;
     };

@@ -1,11 +1,10 @@
-// System: CPU, memory, GPUs and disks as bars with a short history, and the versions that run. The
-// server samples only under a watch lease: the view holds one, renewed, while it is visible.
+// System: CPU, memory, GPUs and disks with a short history, and versions. The server samples only
+// under a watch lease: the view holds one while visible.
 import { bar, empty, errorBox, fill, h, muted, nameLine } from "./dom.mjs";
 import { size } from "./format.mjs";
 
 const LEASE_SECONDS = 30;
 const HISTORY_SAMPLES = 60;
-// how the versions read (the server names them as keys)
 const VERSION_NAMES = {
   comfyui: "ComfyUI",
   comfyui_frontend: "frontend",
@@ -29,7 +28,6 @@ function tone(pct) {
   return "";
 }
 
-// The recent samples (percentages) as a filled line; the samples kept so far span the width.
 function sparkline(values, label) {
   const samples = (values || []).slice(-HISTORY_SAMPLES);
   const points = [];
@@ -49,7 +47,7 @@ function sparkline(values, label) {
   box.innerHTML = `<svg class="lp-spark" viewBox="0 -5 100 105" preserveAspectRatio="none" role="img">`
     + `<polygon points="${first},100 ${line} ${last},100"/><polyline points="${line}"/></svg>`;
   const svg = box.firstChild;
-  // set here rather than in the markup above: a disk's name comes from the machine
+  // not in the markup: a disk's name comes from the machine
   svg.setAttribute("aria-label", `${label}, last ${samples.length} samples`);
   return svg;
 }
@@ -73,7 +71,7 @@ function gpuMetrics(gpu, history) {
   ];
 }
 
-// ComfyUI's first, in the order of VERSION_NAMES; any others after them.
+// in the order of VERSION_NAMES, then the others
 function versionsLine(versions) {
   const known = Object.keys(VERSION_NAMES).filter((key) => versions?.[key]);
   const others = Object.keys(versions || {}).filter((key) => !(key in VERSION_NAMES));
@@ -82,7 +80,7 @@ function versionsLine(versions) {
 }
 
 export function systemView(ctl, root) {
-  // one id per page, kept across openings, so a renewed lease is the same lease
+  // one id per page: a renewed lease is the same lease
   ctl.watchId ??= `lp-${Math.random().toString(36).slice(2, 12)}`;
   const watchId = ctl.watchId;
   let timer = 0;

@@ -1,19 +1,20 @@
 // Workflow: the models the open graph (standalone: a pasted or opened file) needs, as the server
-// analysed it; the missing ones installed in one click, with live progress.
-import { badge, button, errorBox, facts, fill, h, liveLine, muted, nameLine } from "./dom.mjs";
+// analysed it: each missing one's sources, best first, how sure each is; one click installs the
+// sure ones.
+import { badge, button, commandNote, errorBox, facts, fill, h, liveLine, muted, nameLine } from "./dom.mjs";
 import { capitalize, plural, progressText, sizeOrUnknown } from "./format.mjs";
 import { isActive, jobBar } from "./jobs.mjs";
 import { saveLock } from "./lock.mjs";
 
-// Moving or zooming the graph changes these, and nothing the server would say.
+// moving or zooming the graph changes these, nothing the server says
 const LAYOUT_KEYS = new Set(["pos", "size", "extra"]);
 
 function signature(workflow) {
   return JSON.stringify(workflow, (key, value) => (LAYOUT_KEYS.has(key) ? undefined : value));
 }
 
-// "Install 2 missing (~1.2 GB)", "~" while a size is estimated; one no source gave is unknown, not 0.
-function installLabel(summary) {
+// "Install 2 missing (~1.2 GB)": "~" for an estimate; an unknown size is never 0
+export function installLabel(summary) {
   const count = `Install ${summary.installable} missing`;
   const unknown = summary.sizes_unknown;
   const total = sizeOrUnknown(summary.bytes_missing, summary.sizes_estimated > 0);
@@ -36,19 +37,26 @@ function headline(name, summary) {
   return `${name || "This workflow"}: ${counts.join(" · ")}`;
 }
 
+// what installs these models on another pod, from the saved file
+function installCommand(name) {
+  const file = `${(name || "workflow").replace(/\.json$/i, "")}.json`.replaceAll("'", "'\\''");
+  return `launchpad workflow '${file}' --install`;
+}
+
 export function workflowView(ctl, root) {
   const { state, adapter } = ctl;
   state.workflow ??= {}; // the last analysis, kept while the tab is closed
   const analysis = state.workflow;
   const head = liveLine();
   const list = h("ul.lp-rows.lp-scroll", { "aria-label": "Models of this workflow" });
-  const install = button(" ", installMissing, { icon: "download", kind: ".lp-primary" });
+  const install = button(" ", () => ctl.installWorkflow(currentGraph()), { icon: "download", kind: ".lp-primary" });
+  const command = h("div");
   const lockButton = button("Lock file", saveWorkflowLock, {
     icon: "lock",
     title: "Save the models lock of what this workflow needs (docs/lockfile.md)",
   });
 
-  // ComfyUI's open graph; standalone, the workflow last pasted or opened
+  // standalone: the workflow last pasted or opened
   function currentGraph() {
     return adapter.graph?.() || analysis.graph;
   }
@@ -58,11 +66,11 @@ export function workflowView(ctl, root) {
     saveLock(ctl, "/workflow/lock", { workflow: graph.workflow, name: graph.name || undefined });
   }
 
-  async function installMissing() {
-    await ctl.run("Could not install", async () => {
-      const answer = await ctl.api("/workflow/install", "POST", currentGraph());
-      ctl.started(answer.jobs);
-    });
+  async function installFrom(model, candidate) {
+    const message = `${candidate.label} may not be the file this workflow was made with. Install it as ${model.key}?`;
+    if (await adapter.confirm("Only the name matches", message, "Install")) {
+      await ctl.installWorkflow(currentGraph(), { [model.key]: candidate.id });
+    }
   }
 
   function useText(json, name) {
@@ -88,7 +96,7 @@ export function workflowView(ctl, root) {
     });
     root.append(h("div.lp-toolbar", text, file, button("Check", () => useText(text.value))));
   }
-  root.append(h("div.lp-toolbar", head, install, lockButton), list);
+  root.append(h("div.lp-toolbar", head, install, lockButton), list, command);
 
   async function check(force = false) {
     const graph = currentGraph();
@@ -111,27 +119,39 @@ export function workflowView(ctl, root) {
     render();
   }
 
-  // the newest job for the model: from the events, else what the analysis found
+  // the newest job: from the events, else the analysis's
   function jobOf(model, jobs) {
     return jobs.filter((candidate) => candidate.key === model.key).pop() || model.job;
+  }
+
+  // a name match's button asks first
+  function sources(model) {
+    const [best, ...others] = model.candidates;
+    const action = model.confirm && button("Install", () => installFrom(model, best), { icon: "download",
+      of: model.name });
+    return [muted(best.label), others.length > 0 && muted(`or ${others.map((c) => c.label).join("; ")}`), action];
   }
 
   function modelRow(model, job) {
     const downloading = isActive(job);
     const shownState = downloading ? job.state : model.state;
     let note = model.reason;
-    if (note && model.state === "unknown") {
-      const wanters = model.nodes.map((node) => `${node.type} #${node.id}`).join(", ");
-      note += `; wanted by ${wanters}`;
+    if (note && model.state === "unknown" && model.nodes.length) {
+      note += `; wanted by ${model.nodes.map((node) => `${node.type} #${node.id}`).join(", ")}`;
     }
-    const source = model.optional ? "bypassed" : model.presets[0] && ctl.presetName(model.presets[0]);
+    const missing = model.state === "missing" && !downloading && model.candidates.length;
+    const [best, others, action] = missing ? sources(model) : [];
     return h("li.lp-row", { "data-key": model.key },
       h("div",
-        nameLine(model.name, model.key, badge(shownState, capitalize(shownState))),
-        facts(model.folder, model.size && sizeOrUnknown(model.size, model.size_estimated), source),
+        nameLine(model.name, model.key, badge(shownState, model.confirm ? "Ask first" : capitalize(shownState))),
+        facts(model.folder, model.size && sizeOrUnknown(model.size, model.size_estimated),
+          model.optional && "bypassed"),
+        best,
+        others,
         downloading && [jobBar(job), muted(progressText(job))],
         note && muted(note),
-        job?.state === "failed" && errorBox(job.error)));
+        job?.state === "failed" && errorBox(job.error)),
+      action);
   }
 
   function render() {
@@ -146,7 +166,9 @@ export function workflowView(ctl, root) {
     }
     fill(list, errorBox(analysis.error), models.map((model) => modelRow(model, jobOf(model, jobs))));
     lockButton.hidden = !summary;
-    // while its downloads run, a second click would only join them
+    fill(command, summary?.needed && commandNote("On another pod, with this workflow saved:",
+      installCommand(analysis.name)));
+    // a second click would only join the downloads
     const busy = models.some((model) => isActive(jobOf(model, jobs)));
     install.hidden = busy || !summary?.installable;
   }
@@ -159,8 +181,8 @@ export function workflowView(ctl, root) {
       if (kind === "jobs" && data.state === "done" && ours) {
         ctl.refresh("workflow"); // a file arrived: the server says what is present now
       }
-      if (kind === "graph" || kind === "reconnected") {
-        check(kind === "reconnected");
+      if (kind === "graph" || kind === "reconnected" || kind === "resolve") {
+        check(kind !== "graph");
       } else {
         render();
       }
