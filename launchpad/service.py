@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import __version__, events, leases, model_folders, views
 from .catalog.loader import Catalog
-from .catalog.rows import comfyui_note, comfyui_ok, sort_rows
+from .catalog.rows import comfyui_note, comfyui_ok, sort_rows, sources_line
 from .catalog.schema import ModelFile, UrlSource
 from .catalog.store import CatalogStore
 from .catalog.verified import VerifiedFiles
@@ -329,6 +329,7 @@ class LaunchpadService:
             "warnings": len(catalog.warnings),
             "comfyui_version": comfyui,
             "sources": catalog.sources,
+            "sources_line": sources_line(catalog.sources),
         }
 
     def comfyui_version(self) -> str | None:
@@ -510,11 +511,12 @@ class LaunchpadService:
 
     # --- workflows -----------------------------------------------------------------------------
 
-    async def workflow_models(self, workflow: object, wait: float = 0) -> dict[str, object]:
+    async def workflow_models(self, workflow: object, wait: float = 0, name: str | None = None) -> dict[str, object]:
         """What ``workflow`` needs: present, missing (every candidate source, how sure, how big) and
         unknown models. What is known here answers at once; lookups that could tell more (Civitai by
         hash, Hub listings) run on, ``resolving`` says so, and a ``launchpad.resolve`` event follows.
-        ``wait``: seconds to wait for those lookups before answering."""
+        ``wait``: seconds to wait for those lookups before answering; ``name``: the workflow's (a
+        template's name tells the ComfyUI it needs)."""
         models, known = await self._resolved(workflow, sizes=True)
         lookups = self._look_up(models, known)
         if lookups is not None and wait > 0:
@@ -525,7 +527,7 @@ class LaunchpadService:
         jobs = views.latest_jobs((await self._snapshot())["jobs"])
         return {
             "models": [{**model.to_dict(), "job": jobs.get(model.key)} for model in models],
-            "summary": summarize(models),
+            "summary": summarize(models, name, self.catalogs.current().comfyui_for(name), self.comfyui_version()),
             "allowed_hosts": list(self.settings.allowed_url_hosts),
             "resolving": lookups is not None,
             "sources": known.sources(),

@@ -30,8 +30,7 @@ export function createLaunchpad(adapter, { comfy = false, icons = true } = {}) {
   const state = {
     presets: null,
     categories: [],
-    sources: null, // where the presets come from
-    comfyui: null, // the running ComfyUI's version
+    sources: null, // where the presets come from, in words
     warnings: null, // the catalog's skipped entries
     jobs: new Map(), // by id
     progress: new Map(), // preset (or group) id -> its progress
@@ -149,8 +148,7 @@ export function createLaunchpad(adapter, { comfy = false, icons = true } = {}) {
       const data = await ctl.api(sort ? `/presets?sort=${sort}` : "/presets");
       state.presets = data.presets;
       state.categories = data.categories;
-      state.sources = data.sources;
-      state.comfyui = data.comfyui_version;
+      state.sources = data.sources_line;
       for (const preset of data.presets) {
         if (preset.progress && !state.progress.has(preset.id)) {
           state.progress.set(preset.id, preset.progress);
