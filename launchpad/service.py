@@ -431,35 +431,9 @@ class LaunchpadService:
                 details={"folder": folder},
             )
         page = ModelLibrary.query(listing, folder=folder, search=search, offset=offset, limit=limit)
-        owners = self._owners(catalog)
-        space = await asyncio.to_thread(self._free_space, [folder] if folder else listing.folders)
+        space = await asyncio.to_thread(views.free_space, self._roots(), [folder] if folder else listing.folders)
         pods = await asyncio.to_thread(leases.users, self.workspace, [e.key for e in page.models])
-        own = self._lease_id
-        return {
-            "models": [
-                {**entry.to_dict(owners), "pods": [pod.to_dict(entry.key, own) for pod in pods.get(entry.key, [])]}
-                for entry in page.models
-            ],
-            "total": page.total,
-            "total_bytes": page.total_bytes,
-            "offset": page.offset,
-            "limit": page.limit,
-            "folders": listing.folders,
-            "space": space,
-        }
-
-    def _free_space(self, folders: Sequence[str]) -> dict[str, dict[str, int | None]]:
-        """Free and total bytes of the disk each folder downloads to (blocking: statvfs per folder)."""
-        from .system.disks import disk_usage
-
-        roots = self._roots()
-        space: dict[str, dict[str, int | None]] = {}
-        for name in folders:
-            dirs = roots.dirs(name)
-            if dirs:
-                usage = disk_usage(name, dirs[0], [])
-                space[name] = {"free": usage.free, "total": usage.total}
-        return space
+        return views.models_page(page, listing, self._owners(catalog), space, pods, self._lease_id)
 
     async def delete_model(self, file_id: str) -> dict[str, object]:
         await self.ready()
