@@ -22,12 +22,13 @@ from typing import TYPE_CHECKING, Any
 
 from . import __version__, events, leases, model_folders, views
 from .catalog.loader import Catalog
-from .catalog.rows import comfyui_note, comfyui_ok, sort_rows
+from .catalog.rows import comfyui_note, sort_rows, too_new_notes
 from .catalog.schema import ModelFile, UrlSource
 from .catalog.store import CatalogStore
 from .catalog.verified import VerifiedFiles
 from .config import Settings
 from .downloads.api import InstallResult  # a TypedDict base (PresetInstall): needed at run time
+from .downloads.engine import start_engine
 from .errors import Conflict, InvalidInput, LaunchpadError, NotFound, WorkspaceError
 from .events import EventBus
 from .metrics import DownloadCounters
@@ -128,9 +129,12 @@ class LaunchpadService:
         if self._ready is None:
             self._ready = loop.create_future()
         try:
-            await asyncio.to_thread(self._prepare_workspace)
+            await asyncio.to_thread(self.workspace.prepare, full_layout=self.host.create_layout)
             # the worker process loads its own copy of the catalog meanwhile
-            await asyncio.gather(asyncio.to_thread(self.catalogs.load), self._start_downloads())
+            _, self._downloads = await asyncio.gather(
+                asyncio.to_thread(self.catalogs.load),
+                start_engine(self.settings, self.workspace, self.bus, self.catalogs.current, self._roots),
+            )
             self._build_system()
             self.ask_sizes()
             self.lease = leases.for_pod(self.settings, self.workspace, self.catalogs.current(), self.host.mode)
@@ -153,44 +157,12 @@ class LaunchpadService:
             __version__, self.host.mode, self.workspace.root, len(self.catalogs.current().presets),
         )
 
-    def _prepare_workspace(self) -> None:
-        if self.host.create_layout:
-            self.workspace.ensure()
-            return
-        for path in (self.workspace.logs, self.workspace.user_presets, self.workspace.state, self.workspace.cache):
-            try:
-                path.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise WorkspaceError(
-                    f"cannot create {path}: {exc.strerror}; set WORKSPACE_ROOT to a writable directory"
-                ) from exc
-
     def _build_system(self) -> None:
         from .system import SystemReader, SystemSampler
 
         if self._system is None:
             self._reader = SystemReader(self._disk_paths())
             self._system = SystemSampler(self._read_system, self.bus)
-
-    async def _start_downloads(self) -> None:
-        from .downloads.worker import DownloadWorker
-
-        worker = DownloadWorker(self.settings, self.bus, self._roots)
-        try:
-            await worker.start()
-        except NotImplementedError:  # an event loop without subprocess support (Windows selector loop)
-            log.warning("cannot start the download worker process here; downloading in this process instead")
-            from .downloads import DownloadManager
-            from .downloads.local import LocalDownloads
-
-            manager = DownloadManager(
-                self.settings, self.workspace, self.bus, catalog=self.catalogs.current, roots=self._roots
-            )
-            local = LocalDownloads(manager)
-            await local.start()
-            self._downloads = local
-            return
-        self._downloads = worker
 
     def _disk_paths(self) -> dict[str, Path]:
         if self.host.disk_paths is not None:
@@ -353,12 +325,7 @@ class LaunchpadService:
         catalog = await self.catalog()  # a preset file the user just saved counts
         presets = [catalog.get(pid) for pid in dict.fromkeys(preset_ids)]  # an alias installs what it names
         result = await self.downloads.install(list(dict.fromkeys(p.id for p in presets)))
-        comfyui = self.comfyui_version()
-        notes = []
-        for preset in presets:
-            note = comfyui_note(preset, comfyui)
-            if note and comfyui_ok(preset.min_comfyui, comfyui) is False:
-                notes.append(f"{preset.id}: {note}")
+        notes = too_new_notes(presets, self.comfyui_version())
         for note in notes:
             log.warning("install: %s", note)
         return {"jobs": result["jobs"], "skipped": result["skipped"], "warnings": notes}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from .schema import Preset
@@ -28,6 +28,12 @@ def comfyui_note(preset: Preset, running: str | None) -> str | None:
         return None
     return (f"its workflows need ComfyUI {preset.min_comfyui} or newer; this ComfyUI is {running}: update ComfyUI "
             "before running them (the files download either way)")
+
+
+def too_new_notes(presets: Iterable[Preset], running: str | None) -> list[str]:
+    """"<id>: <note>" for each preset whose workflows need a newer ComfyUI than ``running``."""
+    return [f"{preset.id}: {comfyui_note(preset, running)}" for preset in presets
+            if comfyui_ok(preset.min_comfyui, running) is False]
 
 
 SORTS: dict[str, Callable[[Mapping[str, Any]], Any]] = {
