@@ -13,7 +13,6 @@ that needs it through :meth:`ready`.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -23,21 +22,22 @@ from typing import TYPE_CHECKING, Any
 
 from . import __version__, events, leases, model_folders, views
 from .catalog.loader import Catalog
-from .catalog.rows import comfyui_note, comfyui_ok, sort_rows, sources_line
+from .catalog.rows import comfyui_note, sort_rows, sources_line, too_new_notes
 from .catalog.schema import ModelFile, UrlSource
 from .catalog.store import CatalogStore
 from .catalog.verified import VerifiedFiles
 from .config import Settings
 from .downloads.api import InstallResult  # a TypedDict base (PresetInstall): needed at run time
+from .downloads.engine import start_engine
 from .errors import Conflict, InvalidInput, LaunchpadError, NotFound, WorkspaceError
 from .events import EventBus
 from .metrics import DownloadCounters
 from .migrate.status import overview as migration_overview
 from .model_library import Listing, ModelEntry, ModelLibrary
 from .model_roots import ModelRoots
-from .resolve.chain import Known, ModelResolver
+from .resolve.chain import ModelResolver
 from .url_policy import check_custom_url
-from .workflow_models import NeededModel, analyze, group_label, plan_install, summarize
+from .workflow_desk import WorkflowDesk
 from .workspace import Workspace
 
 if TYPE_CHECKING:
@@ -87,6 +87,8 @@ class LaunchpadService:
         self.library = ModelLibrary(self._roots)
         custom_nodes = self.host.custom_nodes or (lambda: [self.workspace.root / "custom_nodes"])
         self.resolver = ModelResolver(settings, self.workspace.state, custom_nodes=custom_nodes, bus=self.bus)
+        self.workflows = WorkflowDesk(settings, self.catalog, self._roots, self.resolver, lambda: self.downloads,
+                                      self.install_files, self.comfyui_version)
         # built in start(): the download engine (a worker process, downloads/worker.py), and the
         # system parts (they import psutil and NVML)
         self._downloads: Downloads | None = None
@@ -127,9 +129,12 @@ class LaunchpadService:
         if self._ready is None:
             self._ready = loop.create_future()
         try:
-            await asyncio.to_thread(self._prepare_workspace)
+            await asyncio.to_thread(self.workspace.prepare, full_layout=self.host.create_layout)
             # the worker process loads its own copy of the catalog meanwhile
-            await asyncio.gather(asyncio.to_thread(self.catalogs.load), self._start_downloads())
+            _, self._downloads = await asyncio.gather(
+                asyncio.to_thread(self.catalogs.load),
+                start_engine(self.settings, self.workspace, self.bus, self.catalogs.current, self._roots),
+            )
             self._build_system()
             self.ask_sizes()
             self.lease = leases.for_pod(self.settings, self.workspace, self.catalogs.current(), self.host.mode)
@@ -152,44 +157,12 @@ class LaunchpadService:
             __version__, self.host.mode, self.workspace.root, len(self.catalogs.current().presets),
         )
 
-    def _prepare_workspace(self) -> None:
-        if self.host.create_layout:
-            self.workspace.ensure()
-            return
-        for path in (self.workspace.logs, self.workspace.user_presets, self.workspace.state, self.workspace.cache):
-            try:
-                path.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise WorkspaceError(
-                    f"cannot create {path}: {exc.strerror}; set WORKSPACE_ROOT to a writable directory"
-                ) from exc
-
     def _build_system(self) -> None:
         from .system import SystemReader, SystemSampler
 
         if self._system is None:
             self._reader = SystemReader(self._disk_paths())
             self._system = SystemSampler(self._read_system, self.bus)
-
-    async def _start_downloads(self) -> None:
-        from .downloads.worker import DownloadWorker
-
-        worker = DownloadWorker(self.settings, self.bus, self._roots)
-        try:
-            await worker.start()
-        except NotImplementedError:  # an event loop without subprocess support (Windows selector loop)
-            log.warning("cannot start the download worker process here; downloading in this process instead")
-            from .downloads import DownloadManager
-            from .downloads.local import LocalDownloads
-
-            manager = DownloadManager(
-                self.settings, self.workspace, self.bus, catalog=self.catalogs.current, roots=self._roots
-            )
-            local = LocalDownloads(manager)
-            await local.start()
-            self._downloads = local
-            return
-        self._downloads = worker
 
     def _disk_paths(self) -> dict[str, Path]:
         if self.host.disk_paths is not None:
@@ -353,12 +326,7 @@ class LaunchpadService:
         catalog = await self.catalog()  # a preset file the user just saved counts
         presets = [catalog.get(pid) for pid in dict.fromkeys(preset_ids)]  # an alias installs what it names
         result = await self.downloads.install(list(dict.fromkeys(p.id for p in presets)))
-        comfyui = self.comfyui_version()
-        notes = []
-        for preset in presets:
-            note = comfyui_note(preset, comfyui)
-            if note and comfyui_ok(preset.min_comfyui, comfyui) is False:
-                notes.append(f"{preset.id}: {note}")
+        notes = too_new_notes(presets, self.comfyui_version())
         for note in notes:
             log.warning("install: %s", note)
         return {"jobs": result["jobs"], "skipped": result["skipped"], "warnings": notes}
@@ -432,35 +400,9 @@ class LaunchpadService:
                 details={"folder": folder},
             )
         page = ModelLibrary.query(listing, folder=folder, search=search, offset=offset, limit=limit)
-        owners = self._owners(catalog)
-        space = await asyncio.to_thread(self._free_space, [folder] if folder else listing.folders)
+        space = await asyncio.to_thread(views.free_space, self._roots(), [folder] if folder else listing.folders)
         pods = await asyncio.to_thread(leases.users, self.workspace, [e.key for e in page.models])
-        own = self._lease_id
-        return {
-            "models": [
-                {**entry.to_dict(owners), "pods": [pod.to_dict(entry.key, own) for pod in pods.get(entry.key, [])]}
-                for entry in page.models
-            ],
-            "total": page.total,
-            "total_bytes": page.total_bytes,
-            "offset": page.offset,
-            "limit": page.limit,
-            "folders": listing.folders,
-            "space": space,
-        }
-
-    def _free_space(self, folders: Sequence[str]) -> dict[str, dict[str, int | None]]:
-        """Free and total bytes of the disk each folder downloads to (blocking: statvfs per folder)."""
-        from .system.disks import disk_usage
-
-        roots = self._roots()
-        space: dict[str, dict[str, int | None]] = {}
-        for name in folders:
-            dirs = roots.dirs(name)
-            if dirs:
-                usage = disk_usage(name, dirs[0], [])
-                space[name] = {"free": usage.free, "total": usage.total}
-        return space
+        return views.models_page(page, listing, self._owners(catalog), space, pods, self._lease_id)
 
     async def delete_model(self, file_id: str) -> dict[str, object]:
         await self.ready()
@@ -500,92 +442,12 @@ class LaunchpadService:
         built = await build.build(wanted, self.settings, self._roots(), installed=True, warnings=notes)
         return {**built.to_dict(), "filename": "models.lock.json"}
 
-    async def workflow_lock(self, workflow: object, name: str | None = None) -> dict[str, object]:
-        """The models lock of what ``workflow`` needs (the same analysis as :meth:`workflow_models`)."""
-        from .lock import build
-
-        wanted, notes = build.from_analysis(await self._analyze(workflow, sizes=False))
-        stem = group_label(name).split(":", 1)[1]
-        built = await build.build(wanted, self.settings, self._roots(), workflows=[stem], guarded=True, warnings=notes)
-        return {**built.to_dict(), "filename": f"{stem}.lock.json"}
-
-    # --- workflows -----------------------------------------------------------------------------
-
-    async def workflow_models(self, workflow: object, wait: float = 0, name: str | None = None) -> dict[str, object]:
-        """What ``workflow`` needs: present, missing (every candidate source, how sure, how big) and
-        unknown models. What is known here answers at once; lookups that could tell more (Civitai by
-        hash, Hub listings) run on, ``resolving`` says so, and a ``launchpad.resolve`` event follows.
-        ``wait``: seconds to wait for those lookups before answering; ``name``: the workflow's (a
-        template's name tells the ComfyUI it needs)."""
-        models, known = await self._resolved(workflow, sizes=True)
-        lookups = self._look_up(models, known)
-        if lookups is not None and wait > 0:
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(asyncio.shield(lookups), wait)
-            models, known = await self._resolved(workflow, sizes=True)
-            lookups = self._look_up(models, known)
-        jobs = views.latest_jobs((await self._snapshot())["jobs"])
-        return {
-            "models": [{**model.to_dict(), "job": jobs.get(model.key)} for model in models],
-            "summary": summarize(models, name, self.catalogs.current().comfyui_for(name), self.comfyui_version()),
-            "allowed_hosts": list(self.settings.allowed_url_hosts),
-            "resolving": lookups is not None,
-            "sources": known.sources(),
-        }
-
-    def _look_up(self, models: Sequence[NeededModel], known: Known) -> asyncio.Future[None] | None:
-        """Start (or join) the lookups that could tell more about the models no source is sure of."""
-        unsure = [m for m in models if m.state != "present" and not (m.choice and m.choice.confident)]
-        hashes, repos = self.resolver.pending(known, [m.wanted for m in unsure if m.wanted])
-        if not (hashes or repos):
-            return None
-        return self.resolver.look_up(hashes, repos, [m.key for m in unsure])
-
-    async def install_workflow(
-        self, workflow: object, name: str | None = None, keys: Sequence[str] | None = None, optional: bool = False,
-        choices: Mapping[str, str] | None = None,
-    ) -> dict[str, object]:
-        """Queue the workflow's missing models whose chosen source is sure and on an allowed host.
-
-        The server analyses the workflow itself: only what that analysis calls installable is
-        queued, never a URL or path the client names. ``choices`` (model key -> candidate id from
-        the analysis) picks another candidate, a name match included: the user said so. ``keys``
-        narrows it to some models; models of muted or bypassed nodes are left out unless
-        ``optional`` (or named in ``keys`` or ``choices``).
-        """
-        plan = plan_install(await self._analyze(workflow, sizes=False), keys, optional, choices)
-        label = group_label(name)
-        result: InstallResult = {"jobs": [], "skipped": []}
-        if plan.todo:  # links from a client: every hop checked
-            result = await self.install_files(plan.todo, label, guarded=True)
-        skipped = [*result["skipped"], *plan.present]
-        return {"jobs": result["jobs"], "skipped": skipped, "label": label, "refused": plan.refused}
+    # --- workflows (the Workflow view's side: workflow_desk.py) ------------------------------
 
     async def install_files(self, files: Sequence[ModelFile], label: str, guarded: bool = False) -> InstallResult:
         """Queue files that belong to no preset (a workflow's, a node's) as the group ``label``."""
         await self.ready()
         return await self.downloads.install_files(files, label, guarded)
-
-    async def _analyze(self, workflow: object, *, sizes: bool) -> list[NeededModel]:
-        return (await self._resolved(workflow, sizes=sizes))[0]
-
-    async def _resolved(self, workflow: object, *, sizes: bool) -> tuple[list[NeededModel], Known]:
-        """The analysis, with what the resolver's sources on this machine knew for it."""
-        catalog = await self.catalog()
-
-        def run() -> tuple[list[NeededModel], Known]:
-            known = self.resolver.known(catalog)
-            return analyze(workflow, catalog, self._roots(), self.settings.allowed_url_hosts, known), known
-
-        models, known = await asyncio.to_thread(run)
-        unsized = [m.file for m in models
-                   if m.state == "missing" and m.installable and (m.size is None or m.size_estimated) and m.file]
-        if sizes and unsized:  # templates' links carry no size: ask the sources (allowed hosts only)
-            found = await self.downloads.sizes(unsized, guarded=True)  # a workflow's links
-            for model in models:
-                if (model.size is None or model.size_estimated) and found.get(model.key) is not None:
-                    model.size, model.size_estimated = found[model.key], False
-        return models, known
 
     # --- system, queue, health -----------------------------------------------------------------
 

@@ -3,7 +3,7 @@
 A preset row joins the catalog, the model library's listing (catalog/state.py's rule decides
 each file's state, with the verified-files record) and the downloads' progress; a preset's
 detail adds each file's path, size figure, job and other presets; the queue view is ComfyUI's
-prompt queue in brief.
+prompt queue in brief; a page of models carries each file's presets and the pods serving it.
 """
 
 from __future__ import annotations
@@ -16,12 +16,13 @@ from .catalog.loader import Catalog
 from .catalog.schema import ModelFile, Preset
 from .catalog.state import INSTALLED, FileState, OnDisk, judge, overall
 from .files import is_pickle
-from .model_library import Listing
+from .model_library import Listing, Page
 from .model_roots import ModelRoots
 
 if TYPE_CHECKING:
     from .catalog.verified import Check
     from .downloads.api import JobData, PresetProgress
+    from .leases import PodLease
 
 
 def file_states(
@@ -137,3 +138,35 @@ def queue_view(running: Sequence[Any], pending: Sequence[Any], seen: dict[str, f
         "remaining": len(rows_running) + len(rows_pending),
         "available": True,
     }
+
+
+def models_page(
+    page: Page, listing: Listing, owners: Mapping[str, list[str]], space: Mapping[str, dict[str, int | None]],
+    pods: Mapping[str, Sequence[PodLease]], own_lease: str | None,
+) -> dict[str, Any]:
+    """GET /launchpad/models: a page of the listing, each file with its presets and the pods serving it."""
+    return {
+        "models": [
+            {**entry.to_dict(owners), "pods": [pod.to_dict(entry.key, own_lease) for pod in pods.get(entry.key, [])]}
+            for entry in page.models
+        ],
+        "total": page.total,
+        "total_bytes": page.total_bytes,
+        "offset": page.offset,
+        "limit": page.limit,
+        "folders": listing.folders,
+        "space": space,
+    }
+
+
+def free_space(roots: ModelRoots, folders: Sequence[str]) -> dict[str, dict[str, int | None]]:
+    """Free and total bytes of the disk each folder downloads to. Blocking (statvfs per folder)."""
+    from .system.disks import disk_usage
+
+    space: dict[str, dict[str, int | None]] = {}
+    for name in folders:
+        dirs = roots.dirs(name)
+        if dirs:
+            usage = disk_usage(name, dirs[0], [])
+            space[name] = {"free": usage.free, "total": usage.total}
+    return space

@@ -87,6 +87,20 @@ class Workspace:
         dirs += [self.user_presets, self.state]
         return dirs
 
+    def prepare(self, *, full_layout: bool) -> None:
+        """The whole layout (:meth:`ensure`), or, where a host brings its own model folders (inside
+        ComfyUI), only Launchpad's own directories. Raises WorkspaceError with what to do."""
+        if full_layout:
+            self.ensure()
+            return
+        for path in (self.logs, self.user_presets, self.state, self.cache):
+            try:
+                path.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise WorkspaceError(
+                    f"cannot create {path}: {exc.strerror}; set WORKSPACE_ROOT to a writable directory"
+                ) from exc
+
     def ensure(self) -> list[Path]:
         """Create every directory of the layout; returns those that were missing.
 

@@ -70,17 +70,17 @@ async def cancel_preset(service: LaunchpadService, call: Call) -> dict[str, Any]
 
 
 async def workflow_models(service: LaunchpadService, call: Call) -> dict[str, Any]:
-    return await service.workflow_models(call.body["workflow"], call.body.get("wait", 0), call.body.get("name"))
+    return await service.workflows.models(call.body["workflow"], call.body.get("wait", 0), call.body.get("name"))
 
 
 async def install_workflow(service: LaunchpadService, call: Call) -> dict[str, Any]:
     b = call.body
-    return await service.install_workflow(b["workflow"], b.get("name"), b.get("keys"), b.get("optional", False),
+    return await service.workflows.install(b["workflow"], b.get("name"), b.get("keys"), b.get("optional", False),
                                           b.get("choices"))
 
 
 async def workflow_lock(service: LaunchpadService, call: Call) -> dict[str, Any]:
-    return await service.workflow_lock(call.body["workflow"], call.body.get("name"))
+    return await service.workflows.lock(call.body["workflow"], call.body.get("name"))
 
 
 async def installed_lock(service: LaunchpadService, call: Call) -> dict[str, Any]:

@@ -3,7 +3,7 @@ from, and orders to list them in."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import PurePath
 from typing import Any
 
@@ -57,6 +57,10 @@ def sources_line(sources: Mapping[str, Any]) -> str:
     if files:
         parts.append("yours: " + ", ".join(PurePath(path).name for path in files))
     return "Presets: " + " · ".join(parts)
+def too_new_notes(presets: Iterable[Preset], running: str | None) -> list[str]:
+    """"<id>: <note>" for each preset whose workflows need a newer ComfyUI than ``running``."""
+    return [f"{preset.id}: {comfyui_note(preset, running)}" for preset in presets
+            if comfyui_ok(preset.min_comfyui, running) is False]
 
 
 SORTS: dict[str, Callable[[Mapping[str, Any]], Any]] = {

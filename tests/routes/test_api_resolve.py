@@ -153,7 +153,7 @@ async def test_listings_and_answers_are_kept_in_the_workspace(app: SimpleNamespa
     again = LaunchpadService(app.service.settings)
     await again.start()
     try:
-        body = await again.workflow_models(graph)
+        body = await again.workflows.models(graph)
         assert body["resolving"] is False
         assert {m["key"]: m["certainty"] for m in body["models"]}[f"loras/{CIVITAI_LORA}"] == "hash"
         assert (len(app.hub.tree_calls()), len(app.hub.civitai_hash_calls())) == (listed, asked)
@@ -167,7 +167,7 @@ async def test_switched_off_lookups_ask_nobody(workspace_dir: Path, fakehub: Fak
     service = LaunchpadService(settings)
     await service.start()
     try:
-        body = await service.workflow_models(workflow("ab" * 32))
+        body = await service.workflows.models(workflow("ab" * 32))
         assert body["resolving"] is False
         await asyncio.sleep(0.2)
         assert fakehub.tree_calls() == [] and fakehub.civitai_hash_calls() == []
@@ -184,7 +184,7 @@ async def test_an_unreachable_hub_is_given_up_on_at_once(workspace_dir: Path, fa
     await service.start()
     try:
         started = asyncio.get_running_loop().time()
-        body = await service.workflow_models(workflow("ab" * 32))
+        body = await service.workflows.models(workflow("ab" * 32))
         assert asyncio.get_running_loop().time() - started < 5 and body["resolving"] is True
         for _ in range(600):
             if not service.resolver._running:
@@ -192,7 +192,7 @@ async def test_an_unreachable_hub_is_given_up_on_at_once(workspace_dir: Path, fa
             await asyncio.sleep(0.1)
         listings = service.resolver.hub.load()
         assert listings == {}  # nothing recorded: asked again later, not after a day
-        again = await service.workflow_models(workflow("ab" * 32))
+        again = await service.workflows.models(workflow("ab" * 32))
         assert again["resolving"] is False  # paused after the failure, not hammered at every analysis
     finally:
         await service.close()
