@@ -31,6 +31,7 @@ export function createLaunchpad(adapter, { comfy = false, icons = true } = {}) {
     presets: null,
     categories: [],
     sources: null, // where the presets come from, in words
+    comfyui: null, // the running ComfyUI's version
     warnings: null, // the catalog's skipped entries
     jobs: new Map(), // by id
     progress: new Map(), // preset (or group) id -> its progress
@@ -149,6 +150,7 @@ export function createLaunchpad(adapter, { comfy = false, icons = true } = {}) {
       state.presets = data.presets;
       state.categories = data.categories;
       state.sources = data.sources_line;
+      state.comfyui = data.comfyui_version;
       for (const preset of data.presets) {
         if (preset.progress && !state.progress.has(preset.id)) {
           state.progress.set(preset.id, preset.progress);

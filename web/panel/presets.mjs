@@ -165,7 +165,8 @@ function presetCard(ctl, preset) {
 
   async function install() {
     if (preset.comfyui_ok === false) {
-      const question = `It ${preset.comfyui_need}. Download its files anyway?`;
+      const question = `Its workflows need ComfyUI ${preset.min_comfyui} or newer; `
+        + `this is ${ctl.state.comfyui}. Download its files anyway?`;
       const sure = await ctl.confirm(`${name} needs a newer ComfyUI`, question, "Install");
       if (!sure) {
         return;
