@@ -168,12 +168,7 @@ async def _install(
         result = await manager.install_files(files, group_label(args.file.name), guarded=True)
         job_ids = [job["id"] for job in result["jobs"]]
         display.job_ids = set(job_ids)
-        waiting = asyncio.ensure_future(manager.wait(job_ids))
-        stopping = asyncio.ensure_future(stop.wait())
-        done, _ = await asyncio.wait({waiting, stopping}, return_when=asyncio.FIRST_COMPLETED)
-        for task in (waiting, stopping):
-            task.cancel()
-        interrupted = stopping in done and waiting not in done
+        interrupted = not await manager.wait_or_stop(job_ids, stop)
     finally:
         await manager.close()
         restore()
