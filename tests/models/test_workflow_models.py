@@ -201,3 +201,12 @@ def test_summary_counts_and_sizes(catalog, roots, workspace_dir: Path) -> None:
 ])
 def test_group_label(name: str | None, label: str) -> None:
     assert group_label(name) == label
+
+
+@pytest.mark.parametrize(("name", "command"), [
+    ("shared-workflow.json", "launchpad workflow shared-workflow.json --install"),
+    ("My flow's", "launchpad workflow 'My flow'\"'\"'s.json' --install"),  # quoted only where a shell needs it
+    (None, "launchpad workflow workflow.json --install"),
+])
+def test_the_command_for_another_pod_is_safe_to_paste(name: str | None, command: str) -> None:
+    assert summarize([], name)["command"] == command
