@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import __version__, events, leases, model_folders, views
 from .catalog.loader import Catalog
-from .catalog.rows import comfyui_note, sort_rows, too_new_notes
+from .catalog.rows import comfyui_note, sort_rows, sources_line, too_new_notes
 from .catalog.schema import ModelFile, UrlSource
 from .catalog.store import CatalogStore
 from .catalog.verified import VerifiedFiles
@@ -88,7 +88,7 @@ class LaunchpadService:
         custom_nodes = self.host.custom_nodes or (lambda: [self.workspace.root / "custom_nodes"])
         self.resolver = ModelResolver(settings, self.workspace.state, custom_nodes=custom_nodes, bus=self.bus)
         self.workflows = WorkflowDesk(settings, self.catalog, self._roots, self.resolver, lambda: self.downloads,
-                                      self.install_files)
+                                      self.install_files, self.comfyui_version)
         # built in start(): the download engine (a worker process, downloads/worker.py), and the
         # system parts (they import psutil and NVML)
         self._downloads: Downloads | None = None
@@ -302,6 +302,7 @@ class LaunchpadService:
             "warnings": len(catalog.warnings),
             "comfyui_version": comfyui,
             "sources": catalog.sources,
+            "sources_line": sources_line(catalog.sources),
         }
 
     def comfyui_version(self) -> str | None:

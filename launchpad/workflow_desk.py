@@ -34,6 +34,7 @@ class WorkflowDesk:
         resolver: ModelResolver,
         downloads: Callable[[], Downloads],
         install_files: InstallFiles,
+        comfyui_version: Callable[[], str | None],
     ) -> None:
         self.settings = settings
         self._catalog = catalog
@@ -41,12 +42,14 @@ class WorkflowDesk:
         self.resolver = resolver
         self._downloads = downloads
         self._install_files = install_files
+        self._comfyui_version = comfyui_version
 
-    async def models(self, workflow: object, wait: float = 0) -> dict[str, object]:
+    async def models(self, workflow: object, wait: float = 0, name: str | None = None) -> dict[str, object]:
         """What ``workflow`` needs: present, missing (every candidate source, how sure, how big) and
         unknown models. What is known here answers at once; lookups that could tell more (Civitai by
         hash, Hub listings) run on, ``resolving`` says so, and a ``launchpad.resolve`` event follows.
-        ``wait``: seconds to wait for those lookups before answering."""
+        ``wait``: seconds to wait for those lookups before answering; ``name``: the workflow's file
+        name (a template's tells the ComfyUI it needs)."""
         models, known = await self._resolved(workflow, sizes=True)
         lookups = self._look_up(models, known)
         if lookups is not None and wait > 0:
@@ -57,7 +60,7 @@ class WorkflowDesk:
         jobs = views.latest_jobs((await self._downloads().snapshot())["jobs"])
         return {
             "models": [{**model.to_dict(), "job": jobs.get(model.key)} for model in models],
-            "summary": summarize(models),
+            "summary": summarize(models, name, (await self._catalog()).comfyui_for(name), self._comfyui_version()),
             "allowed_hosts": list(self.settings.allowed_url_hosts),
             "resolving": lookups is not None,
             "sources": known.sources(),

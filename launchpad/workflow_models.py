@@ -17,11 +17,14 @@ from __future__ import annotations
 
 import contextlib
 import re
+import shlex
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
-from . import model_folders
+from . import humanize, model_folders
 from .catalog import Catalog, ModelFile
+from .catalog.rows import comfyui_need, comfyui_ok
 from .errors import InvalidInput, NotFound
 from .files import unsafe_reason
 from .model_roots import ModelRoots
@@ -275,6 +278,8 @@ def analyze(
         elif model.choice is None:
             model.state = "unknown"
             model.reason = link_issue or _nobody_knows(model.wanted)
+            if model.nodes:
+                model.reason += "; wanted by " + ", ".join(f"{node['type']} #{node['id']}" for node in model.nodes)
     return sorted(needed.values(), key=lambda m: (m.state != "missing", m.state, m.key))
 
 
@@ -344,11 +349,15 @@ def plan_install(
     )
 
 
-def summarize(models: Sequence[NeededModel]) -> dict[str, int]:
-    """Counts by state, and the bytes an install of every installable missing model would take."""
+def summarize(
+    models: Sequence[NeededModel], name: str | None = None, needs: str | None = None, running: str | None = None,
+) -> dict[str, Any]:
+    """Counts by state, the bytes an install of every installable missing model would take, the ComfyUI
+    the workflow needs (``needs``, when known) against the ``running`` one, and what the Workflow view
+    says of them: its headline, the Install button's label and the command for another pod."""
     counts = {state: sum(m.state == state for m in models) for state in ("present", "missing", "unknown")}
     todo = [m for m in models if m.state == "missing" and m.installable]
-    return {
+    summary: dict[str, Any] = {
         "needed": len(models),
         **counts,
         "optional": sum(m.optional for m in models),
@@ -358,7 +367,30 @@ def summarize(models: Sequence[NeededModel]) -> dict[str, int]:
         "bytes_missing": sum(m.size or 0 for m in todo),
         "sizes_unknown": sum(m.size is None for m in todo),
         "sizes_estimated": sum(m.size is not None and m.size_estimated for m in todo),
+        "min_comfyui": needs,
+        "comfyui_ok": comfyui_ok(needs, running) if needs else None,
+        "comfyui_need": comfyui_need(needs, running),
     }
+    headline = " · ".join([humanize.count(len(models), "model"), *(f"{n} {state}" for state, n in counts.items())])
+    stem = re.sub(r"\.json$", "", (name or "").strip(), flags=re.IGNORECASE) or "workflow"
+    return {
+        **summary,
+        "headline": f"{name or 'This workflow'}: {headline}",
+        "install_label": _install_label(todo),
+        "command": shlex.join(["launchpad", "workflow", f"{stem}.json", "--install"]),
+    }
+
+
+def _install_label(todo: Sequence[NeededModel]) -> str:
+    """"Install 2 missing (~1.2 GB)": "~" for an estimate; an unknown size is never counted as 0."""
+    unknown = sum(m.size is None for m in todo)
+    sized = [m for m in todo if m.size is not None]
+    total = ("~" if any(m.size_estimated for m in sized) else "") + humanize.size(sum(m.size or 0 for m in sized))
+    if unknown == len(todo):
+        return f"Install {len(todo)} missing (size unknown)"
+    if unknown:
+        return f"Install {len(todo)} missing ({total} + {unknown} of unknown size)"
+    return f"Install {len(todo)} missing ({total})"
 
 
 def group_label(name: str | None) -> str:

@@ -70,7 +70,7 @@ async def cancel_preset(service: LaunchpadService, call: Call) -> dict[str, Any]
 
 
 async def workflow_models(service: LaunchpadService, call: Call) -> dict[str, Any]:
-    return await service.workflows.models(call.body["workflow"], call.body.get("wait", 0))
+    return await service.workflows.models(call.body["workflow"], call.body.get("wait", 0), call.body.get("name"))
 
 
 async def install_workflow(service: LaunchpadService, call: Call) -> dict[str, Any]:

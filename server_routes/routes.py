@@ -51,6 +51,7 @@ PRESET_LIST = obj(
         "warnings": INT,
         "comfyui_version": nullable(STRING),
         "sources": ref("PresetSources"),
+        "sources_line": {"type": "string", "description": "where the presets come from, in one line for people"},
     }
 )
 
@@ -86,6 +87,8 @@ MIGRATION = obj(
         "found": array(obj({**OLD_TREE, "state": {"type": "string", "enum": ["not migrated", "adopted", "moved"]},
                             "plan": STRING, "move": STRING})),
         "last": {"type": ["object", "null"]},
+        # what the Models view shows: a sentence for each tree, and the command to copy
+        "notes": array(obj({"text": STRING, "command": STRING})),
     }
 )
 
@@ -125,7 +128,9 @@ WORKFLOW: dict = {
 }
 WORKFLOW_BODY = obj(
     {"workflow": WORKFLOW, "wait": {"type": "number", "minimum": 0, "maximum": 30,
-                                    "description": "seconds to wait for Civitai and the Hub before answering"}},
+                                    "description": "seconds to wait for Civitai and the Hub before answering"},
+     "name": {"type": "string", "maxLength": 256, "description": "the workflow's file name: a template's tells "
+              "the ComfyUI it needs, and the summary's headline and command name it"}},
     required=("workflow",),
 )
 WORKFLOW_INSTALL_BODY = obj(

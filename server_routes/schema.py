@@ -263,6 +263,8 @@ _PRESET_FIELDS: dict[str, Schema] = {
     "min_comfyui": {"type": ["string", "null"], "description": "the lowest ComfyUI its workflows run on"},
     "comfyui_ok": {"type": ["boolean", "null"], "description": "whether the running ComfyUI is recent enough; "
                    "null when its version is unknown (standalone)"},
+    "comfyui_need": {"type": ["string", "null"], "description": "\"needs ComfyUI 0.16.4+\", with \", this is "
+                     "0.3.64\" inside an older one; null when nothing needs saying"},
     "usage": {"type": ["integer", "null"], "description": "how often its workflows were used (templates index)"},
     "state": {"type": "string", "enum": ["installed", "partial", "missing"]},
     "files_installed": INT,
@@ -390,8 +392,9 @@ COMPONENTS["SystemReading"] = obj(
         "gpu": {"type": "object", "properties": {"devices": array(ANY_OBJECT), "reason": nullable(STRING)}},
         "disks": array(ANY_OBJECT),
         "versions": {"type": "object", "additionalProperties": STRING},
+        "versions_line": {"type": "string", "description": "\"ComfyUI 0.3.64 · frontend 1.27.10 · Launchpad ...\""},
     },
-    required=("time", "cpu", "memory", "gpu", "disks", "versions"),
+    required=("time", "cpu", "memory", "gpu", "disks", "versions", "versions_line"),
     closed=False,
 )
 
@@ -454,5 +457,15 @@ COMPONENTS["WorkflowSummary"] = obj(
         "bytes_missing": INT,
         "sizes_unknown": INT,
         "sizes_estimated": INT,
+        "min_comfyui": {"type": ["string", "null"], "description": "the ComfyUI the workflow needs, when its name "
+                        "is a template's that the templates index or the presets listing it tell"},
+        "comfyui_ok": {"type": ["boolean", "null"], "description": "whether the running ComfyUI is recent enough; "
+                       "null when either version is unknown"},
+        "comfyui_need": {"type": ["string", "null"], "description": "\"needs ComfyUI 0.16.4+\", with \", this is "
+                         "0.3.64\" inside an older one; null when nothing needs saying"},
+        "headline": STRING,
+        "install_label": {"type": "string", "description": "\"Install 2 missing (~1.2 GB)\": `~` for an estimate"},
+        "command": {"type": "string", "description": "the `launchpad workflow` command that installs these models "
+                    "on another pod, from the saved file"},
     }
 )

@@ -7,6 +7,7 @@ that names file, preset and field; it never stops the rest from loading.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -16,7 +17,7 @@ from typing import Any
 from ..documents import DocumentError, load_yaml
 from ..errors import NotFound
 from . import sizes, templates
-from .rows import comfyui_ok
+from .rows import comfyui_need, comfyui_ok
 from .schema import SCHEMA_VERSION, CatalogWarning, ModelFile, ParsedFile, Preset, PresetInvalid, parse_preset
 from .size_cache import SizeCache, exact_sizes
 
@@ -114,7 +115,8 @@ class Catalog:
 
     ``aliases`` maps the id of a template-derived preset that was folded into another one
     (same files) to the id that lists it now. ``figures`` holds each file's size figure
-    (exact or estimated, see sizes.py), ``sources`` says where the presets come from.
+    (exact or estimated, see sizes.py), ``sources`` says where the presets come from, ``needs``
+    the ComfyUI each template needs as the templates index says (template name -> version).
     """
 
     presets: dict[str, Preset] = field(default_factory=dict)
@@ -124,6 +126,7 @@ class Catalog:
     figures: dict[str, sizes.Figure] = field(default_factory=dict)
     totals: list[sizes.Total] = field(default_factory=list)
     sources: dict[str, object] = field(default_factory=dict)
+    needs: dict[str, str] = field(default_factory=dict)
 
     def get(self, preset_id: str) -> Preset:
         try:
@@ -158,6 +161,19 @@ class Catalog:
     def users_of(self, key: str) -> list[str]:
         """Ids of the presets that include the file ``folder/name``."""
         return [p.id for p in self.presets.values() if any(f.key == key for f in p.files)]
+
+    def comfyui_for(self, workflow: str | None) -> str | None:
+        """The ComfyUI a workflow needs, known by its name (a template's, ``.json`` or not): the
+        templates index's figure, else the lowest that the presets listing it state, when every one of
+        them states one (a preset needs the highest of its workflows'; an old templates package has no
+        figures, the curated YAML has them). None when nothing says."""
+        name = re.sub(r"\.json$", "", workflow or "", flags=re.IGNORECASE)
+        if name in self.needs:
+            return self.needs[name]
+        stated = [p.min_comfyui for p in self.presets.values() if name in p.workflows]
+        if not stated or None in stated:
+            return None
+        return min((v for v in stated if v), key=templates.version_key)
 
     def files(self) -> dict[str, ModelFile]:
         """Every file of the catalog by key (presets sharing a file agree on its size and sha256)."""
@@ -198,6 +214,7 @@ class Catalog:
             "vram_gb": vram,
             "vram_estimated": vram_estimated,
             "comfyui_ok": comfyui_ok(preset.min_comfyui, comfyui),
+            "comfyui_need": comfyui_need(preset.min_comfyui, comfyui),
         }
 
     def with_exact_sizes(self, exact: Mapping[str, int]) -> Catalog:
@@ -231,6 +248,7 @@ def build(
     catalog.presets = {pid: _with_index(p, index) for pid, p in catalog.presets.items()}
     catalog.presets = _agree_on_files(catalog.presets, catalog.warnings)
     catalog.totals = totals
+    catalog.needs = {name: info.min_comfyui for name, info in index.items() if info.min_comfyui}
     catalog.figures = sizes.solve(catalog.files().values(), totals, exact or {})
     return catalog
 

@@ -144,12 +144,7 @@ async def _install(ids: list[str], settings: Settings, args: argparse.Namespace,
                 print(f"present {key}")
             if not job_ids:
                 print(f"nothing to download: {', '.join(ids)} already installed")
-        waiting = asyncio.ensure_future(manager.wait(job_ids))
-        stopping = asyncio.ensure_future(stop.wait())
-        done, _ = await asyncio.wait({waiting, stopping}, return_when=asyncio.FIRST_COMPLETED)
-        for task in (waiting, stopping):
-            task.cancel()
-        interrupted = stopping in done and waiting not in done
+        interrupted = not await manager.wait_or_stop(job_ids, stop)
     finally:
         if interrupted and not args.json:
             display.close()

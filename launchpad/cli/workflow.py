@@ -16,6 +16,7 @@ import contextlib
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from .. import humanize
 from ..catalog import Catalog
@@ -72,7 +73,8 @@ async def _run(args: argparse.Namespace, settings: Settings, workflow: object) -
         resolver.close()
     _accept(models, args.accept or [])
     if not args.install:
-        _report(models, known, args.json)
+        name = args.file.name
+        _report(models, known, args.json, summarize(models, name, catalog.comfyui_for(name)))
         return OK
     return await _install(models, args, settings, catalog, roots)
 
@@ -103,9 +105,9 @@ def _accept(models: list[NeededModel], keys: list[str]) -> None:
             choose(model, model.choice, confirmed=True)
 
 
-def _report(models: list[NeededModel], known: Known, as_json: bool) -> None:
+def _report(models: list[NeededModel], known: Known, as_json: bool, summary: dict[str, Any]) -> None:
     if as_json:
-        json.dump({"models": [m.to_dict() for m in models], "summary": summarize(models),
+        json.dump({"models": [m.to_dict() for m in models], "summary": summary,
                    "sources": known.sources()}, sys.stdout, indent=2)
         sys.stdout.write("\n")
         return
@@ -123,11 +125,12 @@ def _report(models: list[NeededModel], known: Known, as_json: bool) -> None:
             print(f"         --accept {model.key} takes it")
         for other in model.candidates[1:4]:
             print(f"         or {other.label}: {other.source.url}")
-    summary = summarize(models)
-    line = (f"{humanize.count(summary['needed'], 'model')}: {summary['present']} present, "
+    line = (f"{humanize.count(len(models), 'model')}: {summary['present']} present, "
             f"{summary['missing']} missing, {summary['unknown']} unknown")
     if summary["installable"]:
         line += f"; --install downloads {summary['installable']} ({humanize.size(summary['bytes_missing'])})"
+    if summary["comfyui_need"]:
+        line += f"; {summary['comfyui_need']}"
     print(line, file=sys.stderr)
 
 
@@ -165,12 +168,7 @@ async def _install(
         result = await manager.install_files(files, group_label(args.file.name), guarded=True)
         job_ids = [job["id"] for job in result["jobs"]]
         display.job_ids = set(job_ids)
-        waiting = asyncio.ensure_future(manager.wait(job_ids))
-        stopping = asyncio.ensure_future(stop.wait())
-        done, _ = await asyncio.wait({waiting, stopping}, return_when=asyncio.FIRST_COMPLETED)
-        for task in (waiting, stopping):
-            task.cancel()
-        interrupted = stopping in done and waiting not in done
+        interrupted = not await manager.wait_or_stop(job_ids, stop)
     finally:
         await manager.close()
         restore()

@@ -321,6 +321,15 @@ class DownloadManager:
         """Until the given jobs (default: all jobs known now) are done, failed or cancelled."""
         await self._book.wait(job_ids)
 
+    async def wait_or_stop(self, job_ids: Iterable[str], stop: asyncio.Event) -> bool:
+        """:meth:`wait`, or until ``stop`` is set (a CLI's Ctrl-C): True when the jobs finished first."""
+        waiting = asyncio.ensure_future(self.wait(job_ids))
+        stopping = asyncio.ensure_future(stop.wait())
+        done, _ = await asyncio.wait({waiting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        for task in (waiting, stopping):
+            task.cancel()
+        return waiting in done
+
     async def clear_finished(self) -> list[str]:
         """Forget every finished job (done, failed or cancelled) and every group with nothing left
         to download; files on disk stay. The ids of the jobs forgotten."""

@@ -242,12 +242,7 @@ async def _download(
         mine.update(job["id"] for job in result["jobs"])
         if on_jobs is not None:
             on_jobs(set(mine))
-        waiting = asyncio.ensure_future(manager.wait(list(mine)))
-        stopping = asyncio.ensure_future((stop or asyncio.Event()).wait())
-        done, _ = await asyncio.wait({waiting, stopping}, return_when=asyncio.FIRST_COMPLETED)
-        for task in (waiting, stopping):
-            task.cancel()
-        summary.interrupted = waiting not in done
+        summary.interrupted = not await manager.wait_or_stop(mine, stop or asyncio.Event())
         jobs = [j for j in (await manager.snapshot())["jobs"] if j["id"] in mine]
     finally:
         with contextlib.suppress(Exception):

@@ -36,15 +36,29 @@ def found(workspace: Workspace) -> list[tuple[Source, str]]:
 
 
 def overview(workspace: Workspace) -> dict[str, object]:
-    """The old trees found and adopted, and what to run for each. Blocking (a few stats and small reads)."""
+    """The old trees found and adopted, what to run for each, and ``notes``: what the Models view says
+    of them, each a sentence and its command. Blocking (a few stats and small reads)."""
     last = journal.latest(workspace.config)
+    adoptions = adopted.load(workspace.config)
+    states = found(workspace)
+    notes = [
+        {"text": f"Adopted from {a.source}: {', '.join(a.folders)}, read where they are. To move them into the "
+         "workspace, stop the old template's pods, then run in a terminal:", "command": command("--move", a.source)}
+        for a in adoptions
+    ]
+    notes += [
+        {"text": f"Found {source.title} at {source.root}. To see what would go where (it changes nothing), run:",
+         "command": command(str(source.root))}
+        for source, state in states if state == NEW
+    ]
     return {
-        "adopted": [{**a.to_dict(), "move": command("--move", a.source)} for a in adopted.load(workspace.config)],
+        "adopted": [{**a.to_dict(), "move": command("--move", a.source)} for a in adoptions],
         "found": [
             {**source.to_dict(), "state": state, "plan": command(str(source.root)),
              "move": command("--move", str(source.root))}
-            for source, state in found(workspace)
+            for source, state in states
         ],
+        "notes": notes,
         "last": None if last is None else {"id": last.id, "kind": last.kind, "state": last.state,
                                            "undo": command("--undo")},
     }

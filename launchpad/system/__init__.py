@@ -16,6 +16,7 @@
       "disks": [{"name", "path", "exists", "total", "used", "free", "percent",
                  "filesystem", "mount_point", "network", "note"}],
       "versions": {"launchpad", "python", ["torch", "cuda"], ...extra},
+      "versions_line": "ComfyUI 0.3.64 · frontend 1.27.10 · Launchpad 0.1.0 · ...",  # for people
     }
 
 Bytes are integers, percents 0-100, temperatures in Celsius, power in watts; a figure that

@@ -65,6 +65,23 @@ def runtime_versions() -> dict[str, str]:
     return versions
 
 
+# the versions as people name them, in the order the System view lists them (others after)
+VERSION_NAMES = {
+    "comfyui": "ComfyUI",
+    "comfyui_frontend": "frontend",
+    "launchpad": "Launchpad",
+    "python": "Python",
+    "torch": "torch",
+    "cuda": "CUDA",
+}
+
+
+def versions_line(versions: Mapping[str, str]) -> str:
+    """"ComfyUI 0.3.64 · frontend 1.27.10 · Launchpad 0.1.0 · Python 3.11.7"."""
+    order = [key for key in VERSION_NAMES if versions.get(key)] + [k for k in versions if k not in VERSION_NAMES]
+    return " · ".join(f"{VERSION_NAMES.get(key, key)} {versions[key]}" for key in order)
+
+
 class SystemReader:
     """Reads the machine. Thread-safe; keep one per process (it remembers CPU times and NVML)."""
 
@@ -133,6 +150,7 @@ class SystemReader:
             "gpu": gpu or {"devices": [], "reason": "reading the GPUs failed; see the log"},
             "disks": [disk for disk in disks if disk is not None],
             "versions": versions,
+            "versions_line": versions_line(versions),
         }
 
     async def read_async(self, extra_versions: Mapping[str, str] | None = None) -> dict:

@@ -136,7 +136,7 @@ def test_a_workflow_without_links_is_offered_installed_and_listed_by_its_loaders
     page.evaluate(f"{APP}.extensionManager.command.execute('Workspace.ToggleSidebarTab.{TAB}')")
 
     # the command that does the same on another pod
-    expect(panel.locator(".lp-old code")).to_have_text("launchpad workflow 'shared-workflow.json' --install")
+    expect(panel.locator(".lp-old code")).to_have_text("launchpad workflow shared-workflow.json --install")
     page.screenshot(path=str(artifacts / f"resolve-{version}-installed.png"))
     record(f"resolve_{version}_offer_text", f"{title}: {detail}")
     ours = [e for e in errors if "launchpad" in e.lower()]

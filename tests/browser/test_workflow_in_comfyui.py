@@ -1,7 +1,8 @@
 """The Workflow view inside a real ComfyUI (COMFYUI_DIR), on the pinned frontend and the newest
 one: a template opened the way ComfyUI's template browser opens it, the menu command shows the
 view with the template's missing models, one click installs them from a fake Hub, switching to
-another workflow refreshes the list, and the now installed template preset opens its template.
+another workflow refreshes the list, and the now installed template preset opens its template;
+a template that needs a newer ComfyUI than the running one says so.
 
 Skipped without COMFYUI_DIR or Chromium.
 """
@@ -26,6 +27,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.browser]
 TAB = "launchpad.sidebar"
 NODE_FILE = "diffusion_models/wan2.2_ti2v_5B_fp16.safetensors"  # a file the catalog lists
 APP = "window.comfyAPI.app.app"
+NEWER_TEMPLATE = "video_wan2_2_14B_t2v"  # a template whose preset needs ComfyUI 0.16.4
 # a workflow saved by someone: its VAE named by a loader only, unknown to every source
 HANDMADE = {"last_node_id": 7, "last_link_id": 0, "nodes": [
     {"id": 7, "type": "VAELoader", "pos": [0, 0], "size": [300, 60], "flags": {}, "order": 0, "mode": 0,
@@ -148,4 +150,36 @@ def test_the_open_template_lists_its_models_installs_them_and_follows_a_switch(
     assert linked["fresh"] == {"model": "(choose a model)", "preset": "(any preset)"}, linked
     ours = [e for e in errors if "launchpad" in e.lower() or "/lp-" in e]
     assert not ours, ours
+    context.close()
+
+
+def test_the_workflow_view_says_which_comfyui_the_open_template_needs(
+    comfyui: ComfyUI, browser: Any, artifacts: Path
+) -> None:
+    running = comfyui.get("/api/launchpad/presets").json()["comfyui_version"]  # type: ignore[index]
+    needs = "0.16.4"  # the curated WAN_22_14B_T2V's figure, which lists this template
+    context = browser.new_context(viewport={"width": 1400, "height": 900}, color_scheme="dark")
+    page = context.new_page()
+    page.goto(comfyui.base_url)
+    page.wait_for_function(
+        f"window.comfyAPI?.app?.app?.extensionManager?.getSidebarTabs?.().some((t) => t.id === '{TAB}')",
+        timeout=60_000,
+    )
+    version = frontend_version(page)
+    page.evaluate(f"""async () => {{
+        const json = await (await fetch(window.comfyAPI.api.api.fileURL("/templates/{NEWER_TEMPLATE}.json"))).json();
+        await {APP}.loadGraphData(json, true, true, "{NEWER_TEMPLATE}");
+    }}""")
+    close_dialogs(page)
+    page.evaluate(f"{APP}.extensionManager.command.execute('launchpad.workflowModels')")
+
+    panel = page.locator(".lp")
+    expect(panel.locator(".lp-view .lp-toolbar > p.lp-muted")).to_contain_text(f"{NEWER_TEMPLATE}: ")
+    need = panel.locator(".lp-view > p.lp-meta")
+    if [int(part) for part in running.split(".")] < [0, 16, 4]:
+        expect(need.locator(".lp-warn")).to_have_text(f"needs ComfyUI {needs}+, this is {running}")
+    else:
+        expect(panel.locator(".lp-row[data-key]").first).to_be_visible()
+        expect(need).to_have_text("")  # nothing to say where this ComfyUI is new enough
+    page.screenshot(path=str(artifacts / f"comfyui-{version}-workflow-needs-comfyui-dark.png"))
     context.close()

@@ -166,6 +166,10 @@ def test_presets_with_the_same_files_fold_into_the_curated_one_or_the_most_used(
     assert mine.min_comfyui == "0.4.1"  # the highest of the templates it serves
     assert catalog.get("rarely_used") is often and catalog.get("curated_two") is mine
     assert catalog.sources["templates"]["folded"] == 3
+    # the ComfyUI a workflow needs, by its name: the index's figure, else what every preset listing it says
+    assert catalog.comfyui_for("curated_one") == "0.3.50" and catalog.comfyui_for("curated_two.json") == "0.4.1"
+    assert catalog.comfyui_for("rarely_used") is None  # neither the index nor its preset says
+    assert catalog.comfyui_for("nobodys") is None and catalog.comfyui_for(None) is None
 
 
 # --- done when: a preset needing a newer ComfyUI says so on 0.3.64 -----------------------------------
@@ -198,6 +202,18 @@ async def test_a_preset_needing_a_newer_comfyui_says_so_on_0_3_64(
     await app.service.cancel_preset("LTX_23_22B_FP8")
     status, fine = await app.api.post("/launchpad/presets/install", {"presets": ["SDXL_TURBO"]})
     assert fine["warnings"] == []
+    assert rows["LTX_23_22B_FP8"]["comfyui_need"] == "needs ComfyUI 0.16.4+, this is 0.3.64"
+    assert rows["WAN_22_5B_TIV2"]["comfyui_need"] is None
+
+    # the Workflow view of one of its templates, opened by name, says the same
+    template = rows["LTX_23_22B_FP8"]["workflows"][0]
+    _, analysis = await app.api.post("/launchpad/workflow/models", {"workflow": {"nodes": []}, "name": template})
+    summary = analysis["summary"]
+    assert summary["min_comfyui"] == "0.16.4" and summary["comfyui_ok"] is False
+    assert summary["comfyui_need"] == "needs ComfyUI 0.16.4+, this is 0.3.64"
+    assert summary["headline"] == f"{template}: 0 models · 0 present · 0 missing · 0 unknown"
+    _, other = await app.api.post("/launchpad/workflow/models", {"workflow": {"nodes": []}, "name": "mine.json"})
+    assert other["summary"]["min_comfyui"] is None and other["summary"]["comfyui_need"] is None
 
 
 async def test_standalone_the_requirement_is_shown_without_a_verdict(
@@ -207,6 +223,7 @@ async def test_standalone_the_requirement_is_shown_without_a_verdict(
     _, detail = await app.api.get("/launchpad/presets/LTX_23_22B_FP8")
     assert detail["comfyui_ok"] is None and detail["comfyui_version"] is None
     assert detail["comfyui_note"] == "its workflows need ComfyUI 0.16.4 or newer"
+    assert detail["comfyui_need"] == "needs ComfyUI 0.16.4+"
 
 
 # --- sorting and where presets come from -------------------------------------------------------------
@@ -234,6 +251,8 @@ async def test_presets_sort_by_popularity_and_say_where_they_come_from(
     assert sources["curated"] == {"dir": str(CURATED_DIR), "presets": 35}
     assert sources["user"]["files"] == [str(workspace_dir / "config" / "presets" / "mine.yaml")]
     assert sources["user"]["presets"] == 1
+    assert body["sources_line"] == ("Presets: 35 curated · " f"{sources['templates']['presets']} from "
+                                    "comfyui-workflow-templates-json 0.1.123 · yours: mine.yaml")
 
 
 def test_the_cli_says_where_presets_come_from(

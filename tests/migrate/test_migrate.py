@@ -395,5 +395,10 @@ async def test_the_api_lists_the_old_trees_and_the_adopted_folders(ws: Path, cap
     assert {(f["layout"], f["state"]) for f in body["found"]} == {("rsync", "adopted"), ("runpod-slim", "not migrated")}
     (adoption,) = body["adopted"]
     assert adoption["source"] == str(old) and adoption["move"] == f"launchpad migrate --move {old}"
+    # what the Models view shows of them: a sentence and the command to copy, for each
+    assert [note["command"] for note in body["notes"]] == [
+        f"launchpad migrate --move {old}", f"launchpad migrate {ws / 'runpod-slim' / 'ComfyUI'}"]
+    assert body["notes"][0]["text"].startswith(f"Adopted from {old}: ")
+    assert body["notes"][1]["text"].startswith("Found ") and "it changes nothing" in body["notes"][1]["text"]
     status, models = await api.get("/launchpad/models?folder=diffusion_models")
     assert [m["path"] for m in models["models"]] == [str(old / "models" / "unet" / "rsync_flux.safetensors")]

@@ -182,7 +182,13 @@ def test_summary_counts_and_sizes(catalog, roots, workspace_dir: Path) -> None:
     summary = summarize(analyze(workflow, catalog, roots, HOSTS))
     assert summary == {"needed": 4, "present": 1, "missing": 2, "unknown": 1, "optional": 1, "installable": 1,
                        "to_confirm": 0, "bytes_present": 100, "bytes_missing": 2132696762, "sizes_unknown": 0,
-                       "sizes_estimated": 0}
+                       "sizes_estimated": 0, "min_comfyui": None, "comfyui_ok": None, "comfyui_need": None,
+                       "headline": "This workflow: 4 models · 1 present · 2 missing · 1 unknown",
+                       "install_label": "Install 1 missing (2.1 GB)",
+                       "command": "launchpad workflow workflow.json --install"}
+    # the unknown one says which node wants it
+    unknown = next(m for m in analyze(workflow, catalog, roots, HOSTS) if m.state == "unknown")
+    assert unknown.reason.endswith("; wanted by VAELoader #2")
 
 
 @pytest.mark.parametrize(("name", "label"), [
@@ -195,3 +201,12 @@ def test_summary_counts_and_sizes(catalog, roots, workspace_dir: Path) -> None:
 ])
 def test_group_label(name: str | None, label: str) -> None:
     assert group_label(name) == label
+
+
+@pytest.mark.parametrize(("name", "command"), [
+    ("shared-workflow.json", "launchpad workflow shared-workflow.json --install"),
+    ("My flow's", "launchpad workflow 'My flow'\"'\"'s.json' --install"),  # quoted only where a shell needs it
+    (None, "launchpad workflow workflow.json --install"),
+])
+def test_the_command_for_another_pod_is_safe_to_paste(name: str | None, command: str) -> None:
+    assert summarize([], name)["command"] == command

@@ -172,7 +172,10 @@ async def test_handmade_workflow_resolves_loaders_through_the_catalog(app: Simpl
     assert upscale["optional"] and upscale["state"] == "unknown"
     assert body["summary"] == {"needed": 4, "present": 0, "missing": 2, "unknown": 2, "optional": 1, "installable": 2,
                                "to_confirm": 0, "bytes_present": 0, "bytes_missing": 170_000, "sizes_unknown": 0,
-                               "sizes_estimated": 0}
+                               "sizes_estimated": 0, "min_comfyui": None, "comfyui_ok": None, "comfyui_need": None,
+                               "headline": "This workflow: 4 models · 0 present · 2 missing · 2 unknown",
+                               "install_label": "Install 2 missing (170.0 KB)",
+                               "command": "launchpad workflow workflow.json --install"}
 
     _, result = await app.api.post("/launchpad/workflow/install", {"workflow": HANDMADE, "name": "handmade"})
     # the bypassed node's model is left out; the unknown one is refused with the reason

@@ -384,20 +384,30 @@ class FakeHub:
             return web.Response(status=302, headers=headers)
         return await self._serve(request, blob, record, {**headers, "ETag": f'"{blob.sha256}"'})
 
-    async def _paths_info(self, request: web.Request) -> web.Response:
-        """The Hub's batched file listing (huggingface_hub's get_paths_info): sizes and LFS sha256."""
-        repo_id = f"{request.match_info['org']}/{request.match_info['repo']}"
-        revision = request.match_info["revision"]
+    def _listing_access(
+        self, request: web.Request, repo_id: str, record: RequestRecord
+    ) -> tuple[HFRepo | None, web.Response | None]:
+        """The repository a listing asks for, or the Hub's refusal: 404 for one unknown or private
+        to this token, 401 for a gated one not granted."""
         repo = self.repos.get(repo_id)
-        record = self._record(request, None)
         _, valid = self._hf_token_ok(request)
         token = request.headers.get("Authorization", "")[7:]
         if repo is None or (repo.private and not valid):
             record.status = 404
-            return web.Response(status=404, headers={"X-Error-Code": "RepoNotFound"}, text="Repository not found")
+            return repo, web.Response(status=404, headers={"X-Error-Code": "RepoNotFound"}, text="Repository not found")
         if repo.gated and not (valid and token in repo.granted):
             record.status = 401
-            return web.Response(status=401, headers={"X-Error-Code": "GatedRepo"}, text="gated")
+            return repo, web.Response(status=401, headers={"X-Error-Code": "GatedRepo"}, text="gated")
+        return repo, None
+
+    async def _paths_info(self, request: web.Request) -> web.Response:
+        """The Hub's batched file listing (huggingface_hub's get_paths_info): sizes and LFS sha256."""
+        repo_id = f"{request.match_info['org']}/{request.match_info['repo']}"
+        revision = request.match_info["revision"]
+        record = self._record(request, None)
+        repo, refusal = self._listing_access(request, repo_id, record)
+        if refusal is not None:
+            return refusal
         form = await request.post()
         found = []
         for path in form.getall("paths", []):
@@ -416,16 +426,10 @@ class FakeHub:
         """A repository's files and folders under ``path`` (all of them with ``recursive``), a page at a time."""
         repo_id = f"{request.match_info['org']}/{request.match_info['repo']}"
         revision, under = request.match_info["revision"], request.match_info.get("path", "").strip("/")
-        repo = self.repos.get(repo_id)
         record = self._record(request, None)
-        _, valid = self._hf_token_ok(request)
-        token = request.headers.get("Authorization", "")[7:]
-        if repo is None or (repo.private and not valid):
-            record.status = 404
-            return web.Response(status=404, headers={"X-Error-Code": "RepoNotFound"}, text="Repository not found")
-        if repo.gated and not (valid and token in repo.granted):
-            record.status = 401
-            return web.Response(status=401, headers={"X-Error-Code": "GatedRepo"}, text="gated")
+        repo, refusal = self._listing_access(request, repo_id, record)
+        if refusal is not None:
+            return refusal
         if not any(rev == revision for rev, _ in repo.files):
             record.status = 404
             return web.Response(status=404, headers={"X-Error-Code": "RevisionNotFound"}, text="Invalid rev id")

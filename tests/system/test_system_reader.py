@@ -156,6 +156,9 @@ def test_reading_is_plain_json_with_every_part(tmp_path: Path, workspace_dir: Pa
     assert reading["versions"]["python"] == ".".join(map(str, sys.version_info[:3]))
     assert reading["versions"]["comfyui"] == "0.3.64"
     assert reading["versions"]["comfyui_frontend"] == "1.28.0"
+    # the System view's line, in the order people read it, the others after
+    assert reading["versions_line"].startswith(
+        f"ComfyUI 0.3.64 · frontend 1.28.0 · Launchpad {__version__} · Python {reading['versions']['python']}")
     assert isinstance(reading["gpu"]["devices"], list)
     if not reading["gpu"]["devices"]:
         assert reading["gpu"]["reason"]

@@ -4,7 +4,6 @@ import { app } from "../../../scripts/app.js";
 import { api } from "../../../scripts/api.js";
 import { createLaunchpad, VIEW_IDS } from "../panel/panel.mjs";
 import { callJson } from "../panel/http.mjs";
-import { installLabel } from "../panel/workflow.mjs";
 import { plural } from "../panel/format.mjs";
 
 const TAB = "launchpad.sidebar";
@@ -126,7 +125,7 @@ async function offerInstall() {
     panel.installWorkflow(adapter.graph());
   };
   const title = `This workflow needs ${plural(summary.missing, "missing model")}`;
-  const detail = `${installLabel(summary)} on this server with Launchpad; see its Workflow view.`;
+  const detail = `${summary.install_label} on this server with Launchpad; see its Workflow view.`;
   const id = showToast(manager, "info", title, detail, { label: HERE, onClick });
   if (id === null && !manager.sidebarTab?.activeSidebarTabId) { // a sidebar in use stays as it is
     showWorkflowModels();

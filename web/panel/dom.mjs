@@ -80,6 +80,11 @@ export function facts(...items) {
   return h("p.lp-meta", spans);
 }
 
+// the server's "needs ComfyUI 0.16.4+": amber when the running ComfyUI is older
+export function comfyuiNeed(item) {
+  return item.comfyui_need && h(item.comfyui_ok === false ? "span.lp-warn" : "span", item.comfyui_need);
+}
+
 export function badge(state, text = state) {
   return h(`span.lp-badge.lp-${state}`, text);
 }

@@ -1,7 +1,16 @@
 // "Lock file": the server builds a models lock (docs/lockfile.md); this saves it as a file.
+import { button } from "./dom.mjs";
 import { plural } from "./format.mjs";
 
-export async function saveLock(ctl, path, body) {
+// `what` the lock is of, for its tooltip; `body()` gives what a POST sends (none: a GET)
+export function lockButton(ctl, what, path, body) {
+  return button("Lock file", () => saveLock(ctl, path, body?.()), {
+    icon: "lock",
+    title: `Save the models lock of ${what} (docs/lockfile.md)`,
+  });
+}
+
+async function saveLock(ctl, path, body) {
   const answer = await ctl.run("Could not make the lock file", () => ctl.api(path, body ? "POST" : "GET", body));
   if (!answer) {
     return;

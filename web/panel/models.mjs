@@ -2,12 +2,12 @@
 // templates' trees with their `launchpad migrate` commands.
 import { button, commandNote, empty, errorBox, facts, fill, h, liveLine, muted, nameLine, searchBox } from "./dom.mjs";
 import { plural, size } from "./format.mjs";
-import { saveLock } from "./lock.mjs";
+import { lockButton } from "./lock.mjs";
 
 // folders start open while the list is this short
 const OPEN_UP_TO = 30;
 
-// Adopted folders, with the command that moves them in; trees not migrated, the one showing the plan.
+// adopted folders with the command that moves them in, trees not migrated with the one showing the plan
 async function showOldTrees(ctl, element) {
   let migration;
   try {
@@ -16,16 +16,7 @@ async function showOldTrees(ctl, element) {
     fill(element); // no note is better than a failed one over the list
     return;
   }
-  const adopted = migration.adopted.map((tree) => commandNote(
-    `Adopted from ${tree.source}: ${Object.keys(tree.folders).join(", ")}, read where they are. `
-    + "To move them into the workspace, stop the old template's pods, then run in a terminal:",
-    tree.move));
-  const waiting = migration.found
-    .filter((tree) => tree.state === "not migrated")
-    .map((tree) => commandNote(
-      `Found ${tree.title} at ${tree.root}. To see what would go where (it changes nothing), run:`,
-      tree.plan));
-  fill(element, adopted, waiting);
+  fill(element, migration.notes.map((note) => commandNote(note.text, note.command)));
 }
 
 // the live pods whose leases name the file (no other pod can delete it)
@@ -46,11 +37,8 @@ export function modelsView(ctl, root) {
     search = event.target.value.trim().toLowerCase();
     render();
   });
-  const lockButton = button("Lock file", () => saveLock(ctl, "/lock/installed"), {
-    icon: "lock",
-    title: "Save the models lock of what is installed (docs/lockfile.md)",
-  });
-  root.append(h("div.lp-toolbar", searchInput, lockButton), oldTrees, count, body);
+  const lock = lockButton(ctl, "what is installed", "/lock/installed");
+  root.append(h("div.lp-toolbar", searchInput, lock), oldTrees, count, body);
 
   async function remove(model) {
     const owners = model.presets.map(ctl.presetName).join(", ");

@@ -30,7 +30,7 @@ export function createLaunchpad(adapter, { comfy = false, icons = true } = {}) {
   const state = {
     presets: null,
     categories: [],
-    sources: null, // where the presets come from
+    sources: null, // where the presets come from, in words
     comfyui: null, // the running ComfyUI's version
     warnings: null, // the catalog's skipped entries
     jobs: new Map(), // by id
@@ -149,7 +149,7 @@ export function createLaunchpad(adapter, { comfy = false, icons = true } = {}) {
       const data = await ctl.api(sort ? `/presets?sort=${sort}` : "/presets");
       state.presets = data.presets;
       state.categories = data.categories;
-      state.sources = data.sources;
+      state.sources = data.sources_line;
       state.comfyui = data.comfyui_version;
       for (const preset of data.presets) {
         if (preset.progress && !state.progress.has(preset.id)) {

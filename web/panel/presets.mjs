@@ -1,5 +1,6 @@
 // Presets: the catalog, filtered and sorted; install, cancel, retry and uninstall with live progress.
-import { bar, button, empty, errorBox, facts, fill, h, liveLine, muted, nameLine, searchBox } from "./dom.mjs";
+import { bar, button, comfyuiNeed, empty, errorBox, facts, fill, h, liveLine, muted, nameLine, searchBox }
+  from "./dom.mjs";
 import { percent, plural, progressText, size, sizeOrUnknown } from "./format.mjs";
 import { isActive, jobBar, jobStatus, latestJobs } from "./jobs.mjs";
 
@@ -22,17 +23,6 @@ function matches(preset, { search, category, state }) {
 
 function options(choices, chosen) {
   return choices.map(([value, text]) => h("option", { value, selected: chosen === value }, text));
-}
-
-// "35 curated · 185 from comfyui-workflow-templates-json 0.1.123 · yours: mine.yaml"
-function sourcesText({ curated, templates, user }) {
-  const from = templates?.package ? `${templates.package} ${templates.version}` : templates?.dir;
-  const parts = [`${curated.presets} curated`, templates ? `${templates.presets} from ${from}` : "no templates found"];
-  if (user.files.length) {
-    const names = user.files.map((path) => path.split(/[\\/]/).pop());
-    parts.push(`yours: ${names.join(", ")}`);
-  }
-  return `Presets: ${parts.join(" · ")}`;
 }
 
 // "2 catalog entries skipped", opening to say which and why.
@@ -107,7 +97,7 @@ export function presetsView(ctl, root) {
     }
     const categories = state.categories.map((name) => [name, name]);
     fill(category, options([["", "Categories"], ...categories], filter.category));
-    origin.textContent = sourcesText(state.sources);
+    origin.textContent = state.sources;
     fill(notice, warningsNotice(state.warnings, noticeOpen, (event) => {
       noticeOpen = event.target.open;
     }));
@@ -144,15 +134,6 @@ export function presetsView(ctl, root) {
   };
 }
 
-// "needs ComfyUI 0.16.4+": amber inside an older one; plain where none runs.
-function comfyuiNeed(preset, running) {
-  const needs = `needs ComfyUI ${preset.min_comfyui}+`;
-  if (preset.comfyui_ok === false) {
-    return h("span.lp-warn", `${needs}, this is ${running}`);
-  }
-  return preset.comfyui_ok === null && needs;
-}
-
 // inside ComfyUI a button opening the template; standalone, its name
 function templateLink(ctl, template) {
   const open = ctl.adapter.openTemplate;
@@ -178,14 +159,15 @@ function presetCard(ctl, preset) {
     preset.workflows.map((template) => templateLink(ctl, template))),
   h("div.lp-foot",
     facts(preset.category, sizeOrUnknown(preset.size, preset.size_estimated), plural(preset.file_count, "file"),
-      vram, comfyuiNeed(preset, ctl.state.comfyui)),
+      vram, comfyuiNeed(preset)),
     actions));
   let mode = "";
 
   async function install() {
     if (preset.comfyui_ok === false) {
-      const sure = await ctl.confirm(`${name} needs a newer ComfyUI`, `Its workflows need ComfyUI `
-        + `${preset.min_comfyui} or newer; this is ${ctl.state.comfyui}. Download its files anyway?`, "Install");
+      const question = `Its workflows need ComfyUI ${preset.min_comfyui} or newer; `
+        + `this is ${ctl.state.comfyui}. Download its files anyway?`;
+      const sure = await ctl.confirm(`${name} needs a newer ComfyUI`, question, "Install");
       if (!sure) {
         return;
       }

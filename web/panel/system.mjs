@@ -5,14 +5,6 @@ import { size } from "./format.mjs";
 
 const LEASE_SECONDS = 30;
 const HISTORY_SAMPLES = 60;
-const VERSION_NAMES = {
-  comfyui: "ComfyUI",
-  comfyui_frontend: "frontend",
-  launchpad: "Launchpad",
-  python: "Python",
-  torch: "torch",
-  cuda: "CUDA",
-};
 
 function percentText(value) {
   return value == null ? "?" : `${Math.round(value)}%`;
@@ -69,14 +61,6 @@ function gpuMetrics(gpu, history) {
     metric("Utilization", gpu.utilization, percentText(gpu.utilization) + temperature, own.utilization),
     metric("VRAM", gpu.memory_percent, vram, own.memory),
   ];
-}
-
-// in the order of VERSION_NAMES, then the others
-function versionsLine(versions) {
-  const known = Object.keys(VERSION_NAMES).filter((key) => versions?.[key]);
-  const others = Object.keys(versions || {}).filter((key) => !(key in VERSION_NAMES));
-  const named = [...known, ...others].map((key) => `${VERSION_NAMES[key] || key} ${versions[key]}`);
-  return h("p.lp-muted.lp-versions", named.join(" · "));
 }
 
 export function systemView(ctl, root) {
@@ -143,7 +127,7 @@ export function systemView(ctl, root) {
         const network = disk.network ? " · network" : "";
         return metric(disk.name, disk.percent, `${size(disk.free)} free of ${size(disk.total)}${network}`);
       }),
-      versionsLine(reading.versions));
+      h("p.lp-muted.lp-versions", reading.versions_line));
   }
 
   render();

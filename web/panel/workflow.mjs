@@ -1,10 +1,11 @@
 // Workflow: the models the open graph (standalone: a pasted or opened file) needs, as the server
 // analysed it: each missing one's sources, best first, how sure each is; one click installs the
 // sure ones.
-import { badge, button, commandNote, errorBox, facts, fill, h, liveLine, muted, nameLine } from "./dom.mjs";
-import { capitalize, plural, progressText, sizeOrUnknown } from "./format.mjs";
+import { badge, button, commandNote, comfyuiNeed, errorBox, facts, fill, h, liveLine, muted, nameLine }
+  from "./dom.mjs";
+import { capitalize, progressText, sizeOrUnknown } from "./format.mjs";
 import { isActive, jobBar } from "./jobs.mjs";
-import { saveLock } from "./lock.mjs";
+import { lockButton } from "./lock.mjs";
 
 // moving or zooming the graph changes these, nothing the server says
 const LAYOUT_KEYS = new Set(["pos", "size", "extra"]);
@@ -13,57 +14,25 @@ function signature(workflow) {
   return JSON.stringify(workflow, (key, value) => (LAYOUT_KEYS.has(key) ? undefined : value));
 }
 
-// "Install 2 missing (~1.2 GB)": "~" for an estimate; an unknown size is never 0
-export function installLabel(summary) {
-  const count = `Install ${summary.installable} missing`;
-  const unknown = summary.sizes_unknown;
-  const total = sizeOrUnknown(summary.bytes_missing, summary.sizes_estimated > 0);
-  if (unknown === summary.installable) {
-    return `${count} (size unknown)`;
-  }
-  if (unknown) {
-    return `${count} (${total} + ${unknown} of unknown size)`;
-  }
-  return `${count} (${total})`;
-}
-
-function headline(name, summary) {
-  const counts = [
-    plural(summary.needed, "model"),
-    `${summary.present} present`,
-    `${summary.missing} missing`,
-    `${summary.unknown} unknown`,
-  ];
-  return `${name || "This workflow"}: ${counts.join(" · ")}`;
-}
-
-// what installs these models on another pod, from the saved file
-function installCommand(name) {
-  const file = `${(name || "workflow").replace(/\.json$/i, "")}.json`.replaceAll("'", "'\\''");
-  return `launchpad workflow '${file}' --install`;
-}
-
 export function workflowView(ctl, root) {
   const { state, adapter } = ctl;
   state.workflow ??= {}; // the last analysis, kept while the tab is closed
   const analysis = state.workflow;
   const head = liveLine();
+  const need = h("p.lp-meta"); // the ComfyUI it needs
   const list = h("ul.lp-rows.lp-scroll", { "aria-label": "Models of this workflow" });
   const install = button(" ", () => ctl.installWorkflow(currentGraph()), { icon: "download", kind: ".lp-primary" });
   const command = h("div");
-  const lockButton = button("Lock file", saveWorkflowLock, {
-    icon: "lock",
-    title: "Save the models lock of what this workflow needs (docs/lockfile.md)",
-  });
+  const lock = lockButton(ctl, "what this workflow needs", "/workflow/lock", () => request(currentGraph()));
 
   // standalone: the workflow last pasted or opened
   function currentGraph() {
     return adapter.graph?.() || analysis.graph;
   }
 
-  function saveWorkflowLock() {
-    const graph = currentGraph();
-    saveLock(ctl, "/workflow/lock", { workflow: graph.workflow, name: graph.name || undefined });
+  // the graph and, when known, its file name (a template's says which ComfyUI it needs)
+  function request(graph) {
+    return { workflow: graph.workflow, name: graph.name || undefined };
   }
 
   async function installFrom(model, candidate) {
@@ -96,7 +65,7 @@ export function workflowView(ctl, root) {
     });
     root.append(h("div.lp-toolbar", text, file, button("Check", () => useText(text.value))));
   }
-  root.append(h("div.lp-toolbar", head, install, lockButton), list, command);
+  root.append(h("div.lp-toolbar", head, install, lock), need, list, command);
 
   async function check(force = false) {
     const graph = currentGraph();
@@ -108,12 +77,12 @@ export function workflowView(ctl, root) {
       analysis.key = key;
       let answer;
       try {
-        answer = await ctl.api("/workflow/models", "POST", { workflow: graph.workflow });
+        answer = await ctl.api("/workflow/models", "POST", request(graph));
       } catch (error) {
         answer = { error };
       }
       if (analysis.key === key) { // no newer graph was asked about meanwhile
-        Object.assign(analysis, { summary: null, error: null, name: graph.name }, answer);
+        Object.assign(analysis, { summary: null, error: null }, answer);
       }
     }
     render();
@@ -135,10 +104,6 @@ export function workflowView(ctl, root) {
   function modelRow(model, job) {
     const downloading = isActive(job);
     const shownState = downloading ? job.state : model.state;
-    let note = model.reason;
-    if (note && model.state === "unknown" && model.nodes.length) {
-      note += `; wanted by ${model.nodes.map((node) => `${node.type} #${node.id}`).join(", ")}`;
-    }
     const missing = model.state === "missing" && !downloading && model.candidates.length;
     const [best, others, action] = missing ? sources(model) : [];
     return h("li.lp-row", { "data-key": model.key },
@@ -149,7 +114,7 @@ export function workflowView(ctl, root) {
         best,
         others,
         downloading && [jobBar(job), muted(progressText(job))],
-        note && muted(note),
+        model.reason && muted(model.reason),
         job?.state === "failed" && errorBox(job.error)),
       action);
   }
@@ -159,15 +124,15 @@ export function workflowView(ctl, root) {
     const jobs = [...state.jobs.values()];
     const models = summary ? analysis.models : [];
     if (summary) {
-      install.lastChild.textContent = installLabel(summary);
-      head.textContent = headline(analysis.name, summary);
+      install.lastChild.textContent = summary.install_label;
+      head.textContent = summary.headline;
     } else {
       head.textContent = analysis.key ? "" : "Open a workflow to see the models it needs.";
     }
+    fill(need, summary && comfyuiNeed(summary));
     fill(list, errorBox(analysis.error), models.map((model) => modelRow(model, jobOf(model, jobs))));
-    lockButton.hidden = !summary;
-    fill(command, summary?.needed && commandNote("On another pod, with this workflow saved:",
-      installCommand(analysis.name)));
+    lock.hidden = !summary;
+    fill(command, summary?.needed && commandNote("On another pod, with this workflow saved:", summary.command));
     // a second click would only join the downloads
     const busy = models.some((model) => isActive(jobOf(model, jobs)));
     install.hidden = busy || !summary?.installable;
