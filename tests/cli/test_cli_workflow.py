@@ -90,3 +90,13 @@ def test_a_file_that_is_no_workflow_is_a_usage_error(env: dict[str, str], worksp
     assert done.returncode == 2 and "is not a workflow file" in done.stderr and "Traceback" not in done.stderr
     done = run(env, workspace_dir, "workflow", str(tmp_path / "absent.json"))
     assert done.returncode == 2 and "cannot read" in done.stderr
+
+
+def test_a_templates_file_says_which_comfyui_it_needs(env: dict[str, str], workspace_dir: Path, tmp_path: Path) -> None:
+    saved = tmp_path / "video_ltx2_3_t2v.json"  # named as the template LTX_23_22B_FP8 lists
+    saved.write_text(json.dumps({"nodes": []}))
+    shown = run(env, workspace_dir, "workflow", str(saved))
+    assert shown.returncode == 0, shown.stderr
+    assert "; needs ComfyUI 0.16.4+" in shown.stderr  # standalone: the running ComfyUI is unknown
+    body = json.loads(run(env, workspace_dir, "workflow", str(saved), "--json").stdout)
+    assert body["summary"]["min_comfyui"] == "0.16.4" and body["summary"]["comfyui_ok"] is None
