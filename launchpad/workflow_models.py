@@ -25,6 +25,7 @@ from typing import Any
 from . import humanize, model_folders
 from .catalog import Catalog, ModelFile
 from .catalog.rows import comfyui_need, comfyui_ok
+from .catalog.templates import workflow_stem
 from .errors import InvalidInput, NotFound
 from .files import unsafe_reason
 from .model_roots import ModelRoots
@@ -372,29 +373,27 @@ def summarize(
         "comfyui_need": comfyui_need(needs, running),
     }
     headline = " · ".join([humanize.count(len(models), "model"), *(f"{n} {state}" for state, n in counts.items())])
-    stem = re.sub(r"\.json$", "", (name or "").strip(), flags=re.IGNORECASE) or "workflow"
+    stem = workflow_stem(name) or "workflow"
     return {
         **summary,
         "headline": f"{name or 'This workflow'}: {headline}",
-        "install_label": _install_label(todo),
+        "install_label": _install_label(summary),
         "command": shlex.join(["launchpad", "workflow", f"{stem}.json", "--install"]),
     }
 
 
-def _install_label(todo: Sequence[NeededModel]) -> str:
+def _install_label(summary: Mapping[str, Any]) -> str:
     """"Install 2 missing (~1.2 GB)": "~" for an estimate; an unknown size is never counted as 0."""
-    unknown = sum(m.size is None for m in todo)
-    sized = [m for m in todo if m.size is not None]
-    total = ("~" if any(m.size_estimated for m in sized) else "") + humanize.size(sum(m.size or 0 for m in sized))
-    if unknown == len(todo):
-        return f"Install {len(todo)} missing (size unknown)"
+    count, unknown = summary["installable"], summary["sizes_unknown"]
+    total = ("~" if summary["sizes_estimated"] else "") + humanize.size(summary["bytes_missing"])
+    if unknown == count:
+        return f"Install {count} missing (size unknown)"
     if unknown:
-        return f"Install {len(todo)} missing ({total} + {unknown} of unknown size)"
-    return f"Install {len(todo)} missing ({total})"
+        return f"Install {count} missing ({total} + {unknown} of unknown size)"
+    return f"Install {count} missing ({total})"
 
 
 def group_label(name: str | None) -> str:
     """The download group for a workflow's files: ``workflow:<name>`` with a safe, short name."""
-    stem = re.sub(r"\.json$", "", (name or "").strip(), flags=re.IGNORECASE)
-    slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", stem).strip("_.-")[:64]
+    slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", workflow_stem(name)).strip("_.-")[:64]
     return f"workflow:{slug or 'untitled'}"

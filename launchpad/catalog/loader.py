@@ -7,7 +7,6 @@ that names file, preset and field; it never stops the rest from loading.
 from __future__ import annotations
 
 import logging
-import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -167,7 +166,7 @@ class Catalog:
         templates index's figure, else the lowest that the presets listing it state, when every one of
         them states one (a preset needs the highest of its workflows'; an old templates package has no
         figures, the curated YAML has them). None when nothing says."""
-        name = re.sub(r"\.json$", "", workflow or "", flags=re.IGNORECASE)
+        name = templates.workflow_stem(workflow)
         if name in self.needs:
             return self.needs[name]
         stated = [p.min_comfyui for p in self.presets.values() if name in p.workflows]

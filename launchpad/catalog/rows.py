@@ -57,6 +57,8 @@ def sources_line(sources: Mapping[str, Any]) -> str:
     if files:
         parts.append("yours: " + ", ".join(PurePath(path).name for path in files))
     return "Presets: " + " · ".join(parts)
+
+
 def too_new_notes(presets: Iterable[Preset], running: str | None) -> list[str]:
     """"<id>: <note>" for each preset whose workflows need a newer ComfyUI than ``running``."""
     return [f"{preset.id}: {comfyui_note(preset, running)}" for preset in presets

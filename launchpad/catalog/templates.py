@@ -107,6 +107,11 @@ def _version(value: object) -> str | None:
     return value
 
 
+def workflow_stem(file_name: str | None) -> str:
+    """A workflow's file name without ``.json``: how the templates index names a template."""
+    return re.sub(r"\.json$", "", (file_name or "").strip(), flags=re.IGNORECASE)
+
+
 def version_key(version: str) -> tuple[int, ...]:
     """``"0.3.64"`` -> (0, 3, 64), for comparing versions; anything after the digits is ignored."""
     match = re.match(r"^\s*v?(\d+(?:\.\d+)*)", version)

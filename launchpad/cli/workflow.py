@@ -125,7 +125,7 @@ def _report(models: list[NeededModel], known: Known, as_json: bool, summary: dic
             print(f"         --accept {model.key} takes it")
         for other in model.candidates[1:4]:
             print(f"         or {other.label}: {other.source.url}")
-    line = (f"{humanize.count(len(models), 'model')}: {summary['present']} present, "
+    line = (f"{humanize.count(summary['needed'], 'model')}: {summary['present']} present, "
             f"{summary['missing']} missing, {summary['unknown']} unknown")
     if summary["installable"]:
         line += f"; --install downloads {summary['installable']} ({humanize.size(summary['bytes_missing'])})"
